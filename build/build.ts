@@ -1,0 +1,59 @@
+// npm run build: esbuild bundles (runnable by Node >= 20) and one compiled multicall executable
+// with a link per plugin in build/bin/. The addon is copied beside each, loaded from there.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type BuildOptions } from 'esbuild';
+import { PLUGINS } from './plugins.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'build/dist');
+const bin = join(root, 'build/bin');
+const addon = join(root, 'shared/netns-native/build/Release/netns_native.node');
+const bunBin = join(root, 'node_modules/.bin/bun');
+
+const common: BuildOptions = {
+  entryPoints: [join(root, 'build/main.ts')],
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  minify: true,
+  legalComments: 'none',
+  logOverride: { 'empty-import-meta': 'silent' },
+};
+
+async function bundles(): Promise<void> {
+  rmSync(dist, { recursive: true, force: true });
+  mkdirSync(dist, { recursive: true });
+  const jobs = [
+    // multicall bundle for Node (dispatches on argv[1]'s name) and the input to the compiler
+    build({ ...common, outfile: join(dist, 'cni-ts.cjs'), define: { __CNI_TS_ADDON__: '"bundle"' } }),
+    build({ ...common, outfile: join(dist, 'cni-ts.exec.cjs'), define: { __CNI_TS_ADDON__: '"exec"' } }),
+    // one Node bundle per plugin, its name built in
+    ...Object.keys(PLUGINS).map((name) =>
+      build({ ...common, outfile: join(dist, `${name}.cjs`), define: { __CNI_TS_ADDON__: '"bundle"', __CNI_TS_PLUGIN__: JSON.stringify(name) } })),
+  ];
+  await Promise.all(jobs);
+  copyFileSync(addon, join(dist, 'netns_native.node'));
+}
+
+function executable(): void {
+  rmSync(bin, { recursive: true, force: true });
+  mkdirSync(bin, { recursive: true });
+  // --no-compile-autoload-*: a root process must never read .env/bunfig.toml from its cwd
+  execFileSync(bunBin, [
+    'build', '--compile', '--bytecode', '--minify', '--target=bun', '--format=cjs',
+    '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig',
+    '--no-compile-autoload-tsconfig', '--no-compile-autoload-package-json',
+    join(dist, 'cni-ts.exec.cjs'), '--outfile', join(bin, 'cni-ts'),
+  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // the addon sits at a fixed path beside the binary: never extracted to /tmp
+  copyFileSync(addon, join(bin, 'netns_native.node'));
+  for (const name of Object.keys(PLUGINS)) symlinkSync('cni-ts', join(bin, name));
+}
+
+await bundles();
+if (!process.argv.includes('--bundles-only')) executable();
+console.log(`built ${Object.keys(PLUGINS).length} plugins: build/dist/*.cjs, build/bin/{cni-ts,${Object.keys(PLUGINS).join(',')}}`);

@@ -1,0 +1,26 @@
+// Multicall entry: the plugin is chosen by the name this executable was invoked as.
+import { basename } from 'node:path';
+import { runPlugin } from '../shared/cni/skel.ts';
+import { PLUGINS } from './plugins.ts';
+
+declare const __CNI_TS_PLUGIN__: string | undefined;
+
+function invokedAs(): string {
+  // a per-plugin bundle has its name built in; the multicall binary looks at argv0
+  if (typeof __CNI_TS_PLUGIN__ !== 'undefined' && __CNI_TS_PLUGIN__) return __CNI_TS_PLUGIN__;
+  // (or, busybox-style, its first argument: `cni-ts loopback`)
+  const candidates = [process.argv0, process.argv[1] ?? '', process.argv[2] ?? ''].map((p) => basename(p).replace(/\.(c?js|mjs|ts)$/, ''));
+  return candidates.find((n) => n in PLUGINS) ?? candidates[0]!;
+}
+
+async function main(): Promise<void> {
+  const name = invokedAs();
+  const load = PLUGINS[name];
+  if (!load) {
+    process.stderr.write(`cni-ts: unknown plugin "${name}"; invoke this executable through a link named one of: ${Object.keys(PLUGINS).join(', ')}\n`);
+    process.exit(2);
+  }
+  process.exit(await runPlugin(await load()));
+}
+
+void main();

@@ -1,0 +1,6 @@
+// Every plugin, by the name of its executable. Loaded on demand: a call pays only for its own.
+import type { Plugin } from '../shared/cni/plugin.ts';
+
+export const PLUGINS: Record<string, () => Promise<Plugin<any>>> = {
+  loopback: async () => (await import('../plugins/loopback/index.ts')).loopback,
+};

@@ -1,0 +1,30 @@
+// The spec's error codes and the error type every plugin throws.
+export const ErrCode = {
+  IncompatibleVersion: 1,
+  UnsupportedField: 2,
+  UnknownContainer: 3,
+  InvalidEnv: 4,
+  IOFailure: 5,
+  DecodingFailure: 6,
+  InvalidConfig: 7,
+  TryAgainLater: 11,
+  NotAvailable: 50,
+  LimitedConnectivity: 51,
+  /** first plugin-specific code */
+  Plugin: 100,
+} as const;
+
+export class CniError extends Error {
+  constructor(readonly code: number, msg: string, readonly details?: string) {
+    super(msg);
+  }
+}
+
+export const cniError = (code: number, msg: string, details?: string): CniError => new CniError(code, msg, details);
+
+/** Any thrown value as a CniError: CniErrors pass through, others become plugin code 100. */
+export function asCniError(e: unknown, context?: string): CniError {
+  if (e instanceof CniError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  return new CniError(ErrCode.Plugin, context ? `${context}: ${msg}` : msg);
+}

@@ -1,0 +1,29 @@
+// Opening CNI_NETNS with errors a runtime can act on.
+import { statSync } from 'node:fs';
+import { NetNS } from '../netns.ts';
+import { CniError, ErrCode } from './errors.ts';
+
+/** True when the error means the namespace is gone (DEL then has nothing to undo there). */
+export const isNetnsGone = (e: unknown): boolean => {
+  const code = (e as { code?: string }).code;
+  return code === 'ENOENT' || code === 'ENOTNETNS';
+};
+
+export function openContainerNetns(path: string): NetNS {
+  let ns: NetNS;
+  try {
+    ns = NetNS.open(path);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ENOENT') throw new CniError(ErrCode.UnknownContainer, `network namespace "${path}" does not exist (CNI_NETNS)`);
+    if (code === 'ENOTNETNS') throw new CniError(ErrCode.InvalidEnv, `"${path}" is not a network namespace (CNI_NETNS)`);
+    throw new CniError(ErrCode.IOFailure, `cannot open network namespace "${path}" (CNI_NETNS): ${(e as Error).message}`);
+  }
+  const own = statSync('/proc/thread-self/ns/net');
+  const target = statSync(path);
+  if (own.ino === target.ino && own.dev === target.dev) {
+    ns.close();
+    throw new CniError(ErrCode.InvalidEnv, `CNI_NETNS "${path}" is the plugin's own network namespace`);
+  }
+  return ns;
+}

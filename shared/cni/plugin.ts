@@ -1,0 +1,33 @@
+// What a plugin provides to the skeleton.
+import type * as z from 'zod/mini';
+import type { CniArgs } from './args.ts';
+import type { CniEnv } from './env.ts';
+import type { Result } from './result.ts';
+import type { BaseConf } from './schema.ts';
+
+export interface Context<C> {
+  env: CniEnv;
+  conf: C;
+  /** the config's cniVersion (0.1.0 when absent); results are printed in it */
+  version: string;
+  args: CniArgs;
+  prevResult?: Result;
+  /** stdin exactly as received, for delegation to another plugin */
+  stdin: string;
+}
+
+type Maybe<T> = T | Promise<T>;
+
+export interface Plugin<C extends BaseConf = BaseConf> {
+  /** the plugin's type, as in the config's "type" and the executable's name */
+  type: string;
+  /** built lazily: only the plugin that runs pays for its schema */
+  schema(): z.ZodMiniType<C>;
+  /** CNI_ARGS keys this plugin reads (others need IgnoreUnknown) */
+  knownArgs?: readonly string[];
+  add(ctx: Context<C>): Maybe<Result>;
+  del(ctx: Context<C>): Maybe<void>;
+  check(ctx: Context<C>): Maybe<void>;
+  gc?(ctx: Context<C>): Maybe<void>;
+  status?(ctx: Context<C>): Maybe<void>;
+}

@@ -1,0 +1,100 @@
+// The CNI skeleton: environment, stdin, version checks, dispatch, and the output contract
+// (result or error JSON on stdout, exit status, nothing but JSON on stdout).
+import { readFileSync, writeSync } from 'node:fs';
+import { parseCniArgs } from './args.ts';
+import { readEnv, validateIdentity, validateNetworkName, type CniEnv } from './env.ts';
+import { CniError, ErrCode, asCniError } from './errors.ts';
+import type { Context, Plugin } from './plugin.ts';
+import { resultFromVersion, resultToVersion } from './result.ts';
+import { parseConfig, type BaseConf } from './schema.ts';
+import { CURRENT_VERSION, SUPPORTED_VERSIONS, checkVersion, versionAtLeast } from './version.ts';
+
+export const CNI_TS_VERSION = '0.1.0';
+
+export interface Io {
+  env: NodeJS.ProcessEnv;
+  readStdin(): string;
+  stdout(s: string): void;
+  stderr(s: string): void;
+}
+
+export const processIo: Io = {
+  env: process.env,
+  readStdin: () => { try { return readFileSync(0, 'utf8'); } catch { return ''; } },
+  stdout: (s) => { writeSync(1, s); },
+  stderr: (s) => { writeSync(2, s); },
+};
+
+const pretty = (v: unknown): string => `${JSON.stringify(v, null, 4)}\n`;
+
+function decodeStdin(stdin: string): Record<string, unknown> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(stdin);
+  } catch (e) {
+    throw new CniError(ErrCode.DecodingFailure, `error unmarshalling network config: ${(e as Error).message}`);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new CniError(ErrCode.DecodingFailure, 'error unmarshalling network config: expected a JSON object');
+  return raw as Record<string, unknown>;
+}
+
+function configVersion(raw: Record<string, unknown>): string {
+  const v = raw.cniVersion;
+  if (v === undefined || v === '') return '0.1.0';
+  if (typeof v !== 'string') throw new CniError(ErrCode.DecodingFailure, 'cniVersion: expected a string');
+  return v;
+}
+
+function requireVersion(cmd: string, version: string, min: string): void {
+  if (!versionAtLeast(version, min)) throw new CniError(ErrCode.IncompatibleVersion, `config version does not allow ${cmd}`, `${cmd} needs cniVersion ${min} or later, config is "${version}"`);
+}
+
+async function dispatch<C extends BaseConf>(plugin: Plugin<C>, env: CniEnv, io: Io, versionRef: { v: string }): Promise<string> {
+  if (env.command === 'VERSION') {
+    return `${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS })}\n`;
+  }
+  const stdin = io.readStdin();
+  const raw = decodeStdin(stdin);
+  const version = configVersion(raw);
+  if (typeof raw.name !== 'string' || raw.name === '') throw new CniError(ErrCode.InvalidConfig, 'missing network name (name)');
+  validateNetworkName(raw.name);
+  if (env.command === 'ADD' || env.command === 'CHECK' || env.command === 'DEL') validateIdentity(env);
+  checkVersion(version);
+  versionRef.v = version;
+  if (env.command === 'CHECK') requireVersion('CHECK', version, '0.4.0');
+  if (env.command === 'GC' || env.command === 'STATUS') requireVersion(env.command, version, '1.1.0');
+
+  const conf = parseConfig(plugin.schema(), raw);
+  const ctx: Context<C> = { env, conf, version, args: parseCniArgs(env.args, plugin.knownArgs), stdin };
+  if (raw.prevResult !== undefined && raw.prevResult !== null) ctx.prevResult = resultFromVersion(raw.prevResult, version);
+
+  switch (env.command) {
+    case 'ADD': return pretty(resultToVersion(await plugin.add(ctx), version));
+    case 'DEL': await plugin.del(ctx); return '';
+    case 'CHECK': await plugin.check(ctx); return '';
+    case 'GC': await plugin.gc?.(ctx); return '';
+    case 'STATUS': await plugin.status?.(ctx); return '';
+  }
+}
+
+/** Run one CNI invocation; returns the exit status. */
+export async function runPlugin<C extends BaseConf>(plugin: Plugin<C>, io: Io = processIo): Promise<number> {
+  if (!io.env.CNI_COMMAND) {
+    io.stderr(`CNI ${plugin.type} plugin v${CNI_TS_VERSION}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`);
+    return 0;
+  }
+  const versionRef = { v: CURRENT_VERSION };
+  try {
+    const env = readEnv(io.env);
+    const out = await dispatch(plugin, env, io, versionRef);
+    if (out) io.stdout(out);
+    return 0;
+  } catch (e) {
+    const err = asCniError(e);
+    if (io.env.CNI_TS_DEBUG && e instanceof Error) io.stderr(`${e.stack ?? e.message}\n`);
+    const body: Record<string, unknown> = { cniVersion: versionRef.v, code: err.code, msg: err.message };
+    if (err.details) body.details = err.details;
+    io.stdout(pretty(body));
+    return 1;
+  }
+}

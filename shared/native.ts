@@ -1,0 +1,35 @@
+// Loads the netns-native addon from a fixed place: beside the executable (compiled binary),
+// beside the bundle (Node bundle), or from the addon's own build dir (sources under tsx).
+// Never from a path the environment can choose, and never from a temporary directory.
+import { dirname, join } from 'node:path';
+
+export interface NetnsNative {
+  openNetns(path: string): number;
+  currentNetns(): number;
+  closeFd(fd: number): void;
+  withNetns<T>(fd: number, fn: () => T): T;
+  netlinkOpen(nsFd: number, protocol: number): number;
+  netlinkRequest(fd: number, request: Buffer): Buffer[];
+}
+
+// Set by build/bundle.ts: 'exec' (compiled executable) or 'bundle' (Node bundle).
+declare const __CNI_TS_ADDON__: 'exec' | 'bundle' | undefined;
+const ADDON = 'netns_native.node';
+
+function addonPath(): string {
+  const mode = typeof __CNI_TS_ADDON__ === 'undefined' ? undefined : __CNI_TS_ADDON__;
+  if (mode === 'exec') return join(dirname(process.execPath), ADDON);
+  if (mode === 'bundle') return join(__dirname, ADDON);
+  return new URL(`./netns-native/build/Release/${ADDON}`, import.meta.url).pathname;
+}
+
+let cached: NetnsNative | undefined;
+
+export function native(): NetnsNative {
+  if (!cached) {
+    const mod = { exports: {} as NetnsNative };
+    process.dlopen(mod, addonPath());
+    cached = mod.exports;
+  }
+  return cached;
+}

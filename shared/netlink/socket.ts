@@ -1,0 +1,55 @@
+// A NETLINK_ROUTE socket, optionally bound inside another network namespace. Requests are
+// built and replies parsed here; the addon only moves bytes.
+import { constants as osConstants } from 'node:os';
+import { native } from '../native.ts';
+import { NETLINK_ROUTE, NLMSG, NLM_F } from './constants.ts';
+import { decodeError, decodeMessage, encodeMessage, type NlMessage } from './message.ts';
+
+const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
+export const errnoName = (n: number): string => errnoNames.get(n) ?? `errno ${n}`;
+
+export class NetlinkError extends Error {
+  readonly code: string;
+  constructor(readonly errno: number, readonly op: string, extack?: string) {
+    const name = errnoName(errno);
+    super(`${op}: ${name}${extack ? ` (${extack})` : ''}`);
+    this.code = name;
+  }
+}
+
+let seqCounter = (Date.now() & 0xffff) << 8;
+
+export class Netlink {
+  private fd: number;
+  /** nsFd: a namespace fd from the addon, or -1 for the calling thread's namespace */
+  constructor(nsFd = -1, protocol = NETLINK_ROUTE) {
+    this.fd = native().netlinkOpen(nsFd, protocol);
+  }
+
+  /** Send one request; for dumps return every reply, otherwise wait for the ACK. */
+  request(op: string, type: number, flags: number, payload: Buffer): NlMessage[] {
+    if (this.fd < 0) throw new Error('netlink socket is closed');
+    const seq = (seqCounter = (seqCounter + 1) >>> 0);
+    const dump = (flags & NLM_F.DUMP) === NLM_F.DUMP;
+    const req = encodeMessage({ type, flags: flags | NLM_F.REQUEST | (dump ? 0 : NLM_F.ACK), seq, pid: 0 }, payload);
+    const out: NlMessage[] = [];
+    for (const raw of native().netlinkRequest(this.fd, req)) {
+      const m = decodeMessage(raw);
+      if (m.type === NLMSG.ERROR) {
+        const e = decodeError(m);
+        if (e.errno !== 0) throw new NetlinkError(e.errno, op, e.message);
+      } else if (m.type === NLMSG.DONE) {
+        const err = m.payload.length >= 4 ? m.payload.readInt32LE(0) : 0;
+        if (err < 0) throw new NetlinkError(-err, op);
+      } else {
+        out.push(m);
+      }
+    }
+    return out;
+  }
+
+  close(): void {
+    if (this.fd >= 0) native().closeFd(this.fd);
+    this.fd = -1;
+  }
+}

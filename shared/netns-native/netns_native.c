@@ -1,0 +1,243 @@
+/*
+ * netns-native: the smallest native surface cni-ts needs.
+ *
+ *   openNetns(path) -> fd            open a network namespace file, checked to be one
+ *   currentNetns() -> fd             the calling thread's network namespace
+ *   closeFd(fd)
+ *   withNetns(fd, callback) -> any   run callback inside the namespace, always restore
+ *   netlinkOpen(nsFd, protocol) -> fd   netlink socket created (bound) inside nsFd (-1: here)
+ *   netlinkRequest(fd, request, dump) -> Buffer[]   send one request, collect every reply
+ *                                    up to its ACK, NLMSG_ERROR or NLMSG_DONE
+ *
+ * Everything about message contents lives in TypeScript (shared/netlink). Errors are thrown
+ * as Error objects whose `code` is the errno name (e.g. "ENOENT").
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/netlink.h>
+#include <node_api.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#ifndef NSFS_MAGIC
+#define NSFS_MAGIC 0x6e736673
+#endif
+#ifndef NS_GET_NSTYPE
+#define NS_GET_NSTYPE _IO(0xb7, 0x3)
+#endif
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+#ifndef NETLINK_CAP_ACK
+#define NETLINK_CAP_ACK 10
+#endif
+
+#define RECV_BUF (64 * 1024)
+
+static napi_value throw_errno(napi_env env, int err, const char *what) {
+  char msg[4200];
+  const char *name = strerrorname_np(err);
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_throw_error(env, name ? name : "EUNKNOWN", msg);
+  return NULL;
+}
+
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
+    napi_throw_type_error(env, "EINVAL", "missing arguments");
+    return -1;
+  }
+  return 0;
+}
+
+static int get_int(napi_env env, napi_value v, int32_t *out) {
+  if (napi_get_value_int32(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", "expected an integer");
+    return -1;
+  }
+  return 0;
+}
+
+static napi_value make_int(napi_env env, int32_t v) {
+  napi_value r;
+  napi_create_int32(env, v, &r);
+  return r;
+}
+
+static int open_current(void) {
+  return open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+}
+
+static napi_value open_netns(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char path[4096];
+  size_t len;
+  struct statfs sfs;
+  if (get_args(env, info, 1, argv)) return NULL;
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok || len == 0 ||
+      len >= sizeof path - 1) {
+    napi_throw_type_error(env, "EINVAL", "netns path must be a non-empty string");
+    return NULL;
+  }
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, errno, path);
+  /* a namespace file lives on nsfs (or procfs for /proc/<pid>/ns/net) and says CLONE_NEWNET */
+  int type = ioctl(fd, NS_GET_NSTYPE);
+  if (fstatfs(fd, &sfs) < 0 || (sfs.f_type != NSFS_MAGIC && sfs.f_type != PROC_SUPER_MAGIC) ||
+      type != CLONE_NEWNET) {
+    close(fd);
+    char msg[4200];
+    snprintf(msg, sizeof msg, "%s is not a network namespace", path);
+    napi_throw_error(env, "ENOTNETNS", msg);
+    return NULL;
+  }
+  return make_int(env, fd);
+}
+
+static napi_value current_netns(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fd = open_current();
+  if (fd < 0) return throw_errno(env, errno, "/proc/thread-self/ns/net");
+  return make_int(env, fd);
+}
+
+static napi_value close_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (get_args(env, info, 1, argv) || get_int(env, argv[0], &fd)) return NULL;
+  if (close(fd) < 0) return throw_errno(env, errno, "close");
+  return NULL;
+}
+
+/* Enter `fd`, remembering where we were in *saved. Returns 0 or an errno. */
+static int enter(int fd, int *saved) {
+  *saved = open_current();
+  if (*saved < 0) return errno;
+  if (setns(fd, CLONE_NEWNET) < 0) {
+    int e = errno;
+    close(*saved);
+    return e;
+  }
+  return 0;
+}
+
+/* Return to the saved namespace. A thread that cannot get back must not run any more JS. */
+static void leave(int saved) {
+  if (setns(saved, CLONE_NEWNET) < 0) {
+    fprintf(stderr, "netns-native: cannot restore the original network namespace: %s\n",
+            strerror(errno));
+    abort();
+  }
+  close(saved);
+}
+
+static napi_value with_netns(napi_env env, napi_callback_info info) {
+  napi_value argv[2], global, result = NULL;
+  int32_t fd;
+  int saved, err;
+  if (get_args(env, info, 2, argv) || get_int(env, argv[0], &fd)) return NULL;
+  if ((err = enter(fd, &saved))) return throw_errno(env, err, "setns");
+  napi_get_global(env, &global);
+  napi_status st = napi_call_function(env, global, argv[1], 0, NULL, &result);
+  leave(saved); /* always, whether the callback returned or threw */
+  return st == napi_ok ? result : NULL;
+}
+
+static napi_value netlink_open(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t nsfd, proto;
+  int saved = -1, err, one = 1, sz = 1 << 20;
+  if (get_args(env, info, 2, argv) || get_int(env, argv[0], &nsfd) || get_int(env, argv[1], &proto))
+    return NULL;
+  if (nsfd >= 0 && (err = enter(nsfd, &saved))) return throw_errno(env, err, "setns");
+  int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, proto);
+  err = errno;
+  if (s >= 0) {
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+    if (bind(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+      err = errno;
+      close(s);
+      s = -1;
+    }
+  }
+  if (saved >= 0) leave(saved);
+  if (s < 0) return throw_errno(env, err, "netlink socket");
+  setsockopt(s, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+  setsockopt(s, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  setsockopt(s, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  return make_int(env, s);
+}
+
+static napi_value netlink_request(napi_env env, napi_callback_info info) {
+  napi_value argv[2], list;
+  int32_t fd;
+  void *req;
+  size_t reqlen;
+  bool isbuf;
+  if (get_args(env, info, 2, argv) || get_int(env, argv[0], &fd)) return NULL;
+  if (napi_is_buffer(env, argv[1], &isbuf) != napi_ok || !isbuf ||
+      napi_get_buffer_info(env, argv[1], &req, &reqlen) != napi_ok ||
+      reqlen < sizeof(struct nlmsghdr)) {
+    napi_throw_type_error(env, "EINVAL", "request must be a Buffer holding a netlink message");
+    return NULL;
+  }
+  uint32_t seq = ((struct nlmsghdr *)req)->nlmsg_seq;
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  ssize_t n;
+  do n = sendto(fd, req, reqlen, 0, (struct sockaddr *)&kernel, sizeof kernel);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return throw_errno(env, errno, "netlink send");
+
+  napi_create_array(env, &list);
+  uint32_t count = 0;
+  char *buf = malloc(RECV_BUF);
+  if (!buf) return throw_errno(env, ENOMEM, "netlink receive");
+  for (;;) {
+    do n = recv(fd, buf, RECV_BUF, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      int e = errno;
+      free(buf);
+      return throw_errno(env, e, "netlink receive");
+    }
+    int done = 0;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_seq != seq) continue; /* a stale reply to an earlier request */
+      void *copy;
+      napi_value b;
+      napi_create_buffer_copy(env, h->nlmsg_len, h, &copy, &b);
+      napi_set_element(env, list, count++, b);
+      if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) done = 1;
+    }
+    if (done) break;
+  }
+  free(buf);
+  return list;
+}
+
+#define EXPORT(name, fn)                                         \
+  do {                                                           \
+    napi_value f;                                                \
+    napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f); \
+    napi_set_named_property(env, exports, name, f);              \
+  } while (0)
+
+NAPI_MODULE_INIT(/* env, exports */) {
+  EXPORT("openNetns", open_netns);
+  EXPORT("currentNetns", current_netns);
+  EXPORT("closeFd", close_fd);
+  EXPORT("withNetns", with_netns);
+  EXPORT("netlinkOpen", netlink_open);
+  EXPORT("netlinkRequest", netlink_request);
+  return exports;
+}
