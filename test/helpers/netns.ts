@@ -1,0 +1,67 @@
+// Test hosts: every integration test makes its own "host" network namespace (and container
+// namespaces), runs the built plugin executables inside it with `ip netns exec`, and removes
+// everything in teardown, pass or fail. Nothing touches this machine's own namespace.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
+export const BIN = join(ROOT, 'build/bin');
+export const REFERENCE_BIN = '/usr/lib/cni';
+
+interface Teardown { teardown(fn: () => void | Promise<void>): void }
+
+export const sh = (cmd: string, args: string[], input?: string): string =>
+  execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+
+/** Run `ip` (optionally inside a namespace); JSON output when asked. */
+export const ipIn = (ns: string | undefined, ...args: string[]): string => sh('ip', ns ? ['-n', ns, ...args] : args);
+export const ipJson = <T = any>(ns: string | undefined, ...args: string[]): T => JSON.parse(ipIn(ns, '-j', ...args) || '[]') as T;
+
+export const uniqueName = (prefix: string): string => `${prefix}-${process.pid.toString(36)}-${randomBytes(3).toString('hex')}`;
+
+/** A fresh named netns, deleted in teardown. */
+export function makeNetns(t: Teardown, prefix = 'cnits'): { name: string; path: string } {
+  const name = uniqueName(prefix);
+  sh('ip', ['netns', 'add', name]);
+  t.teardown(() => { spawnSync('ip', ['netns', 'del', name]); });
+  sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  return { name, path: `/run/netns/${name}` };
+}
+
+export interface PluginCall {
+  host: string;                    // host netns name the plugin runs in
+  command: string;
+  config: unknown;
+  containerId?: string;
+  netns?: string;                  // CNI_NETNS (path)
+  ifname?: string;
+  args?: string;
+  path?: string;                   // CNI_PATH
+  env?: Record<string, string>;
+  bin?: string;                    // plugin directory (ours by default)
+  stdin?: string;                  // raw stdin instead of JSON.stringify(config)
+}
+
+export interface PluginOutcome { status: number; stdout: string; stderr: string; json: any }
+
+/** Exec a plugin executable inside the host netns, as a runtime would. */
+export function cni(plugin: string, c: PluginCall): PluginOutcome {
+  const dir = c.bin ?? BIN;
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: c.command, ...c.env };
+  if (c.containerId !== undefined) env.CNI_CONTAINERID = c.containerId;
+  if (c.netns !== undefined) env.CNI_NETNS = c.netns;
+  if (c.ifname !== undefined) env.CNI_IFNAME = c.ifname;
+  if (c.args !== undefined) env.CNI_ARGS = c.args;
+  env.CNI_PATH = c.path ?? dir;
+  const r = spawnSync('ip', ['netns', 'exec', c.host, join(dir, plugin)], {
+    input: c.stdin ?? JSON.stringify(c.config), encoding: 'utf8', env, timeout: 60_000,
+  });
+  let json: unknown;
+  try { json = r.stdout.trim() ? JSON.parse(r.stdout) : undefined; } catch { json = undefined; }
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+export const haveBuild = (): boolean => existsSync(join(BIN, 'cni-ts'));
