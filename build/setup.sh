@@ -1,0 +1,30 @@
+#!/bin/bash
+# Installs everything cni-ts builds and tests with, on a fresh Debian machine: apt packages
+# (only the missing ones), npm dependencies (npm ci, which also builds the netns-native addon).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  iproute2                     # ip: test namespaces and assertions
+  nftables                     # nft: the firewall backend
+  iputils-ping                 # ping: traffic in tests
+  containernetworking-plugins  # /usr/lib/cni: the reference plugins (oracle and bench peer)
+  time                         # /usr/bin/time: peak RSS in benchmarks
+  make g++ python3             # node-gyp
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  [[ $p == \#* ]] && continue
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
+   || [ ! -f shared/netns-native/build/Release/netns_native.node ]; then
+  npm ci --no-fund --no-audit
+fi

@@ -1,0 +1,86 @@
+// The bench harness: every benchmark is a pair of implementations (ours, the reference Go
+// plugins) run interleaved on one machine, timed per exec, with peak RSS from GNU time.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+export interface Impl {
+  label: 'ours' | 'reference';
+  /** one measured operation; returns nothing, throws on failure */
+  run(i: number): void;
+  /** command whose peak RSS represents this implementation (run under /usr/bin/time) */
+  rssProbe?: () => { cmd: string; args: string[]; env: NodeJS.ProcessEnv; input: string };
+  /** undo between iterations, not timed */
+  reset?(i: number): void;
+}
+
+export interface Bench {
+  name: string;
+  runs?: number;
+  impls: Impl[];
+  setup?(): void;
+  teardown?(): void;
+}
+
+export interface Row { bench: string; impl: string; runs: number; mean: number; p50: number; p90: number; rssKb?: number }
+
+const quantile = (xs: number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+};
+
+function peakRss(p: NonNullable<Impl['rssProbe']>): number | undefined {
+  if (!existsSync('/usr/bin/time')) return undefined;
+  const { cmd, args, env, input } = p();
+  const samples: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { env, input, encoding: 'utf8' });
+    const kb = Number(r.stderr.trim().split('\n').at(-1));
+    if (Number.isFinite(kb)) samples.push(kb);
+  }
+  return samples.length ? Math.max(...samples) : undefined;
+}
+
+export function runBench(b: Bench): Row[] {
+  const runs = Math.max(30, b.runs ?? 40);
+  b.setup?.();
+  try {
+    const times = b.impls.map(() => [] as number[]);
+    // warm-up, then interleave so drift and noise hit every implementation alike
+    b.impls.forEach((impl, k) => { impl.run(-1 - k); impl.reset?.(-1 - k); });
+    for (let i = 0; i < runs; i++) {
+      b.impls.forEach((impl, k) => {
+        const t0 = process.hrtime.bigint();
+        impl.run(i);
+        times[k]!.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        impl.reset?.(i);
+      });
+    }
+    return b.impls.map((impl, k) => {
+      const xs = times[k]!;
+      const row: Row = { bench: b.name, impl: impl.label, runs, mean: xs.reduce((a, x) => a + x, 0) / xs.length, p50: quantile(xs, 0.5), p90: quantile(xs, 0.9) };
+      const rss = impl.rssProbe && peakRss(impl.rssProbe);
+      if (rss !== undefined) row.rssKb = rss;
+      return row;
+    });
+  } finally {
+    b.teardown?.();
+  }
+}
+
+export function table(rows: Row[]): string {
+  const lines = ['| benchmark | impl | runs | mean ms | p50 ms | p90 ms | peak RSS MiB | p50 ratio ours/ref |', '|---|---|---|---|---|---|---|---|'];
+  for (const r of rows) {
+    const ref = rows.find((x) => x.bench === r.bench && x.impl === 'reference');
+    const ratio = r.impl === 'ours' && ref ? (r.p50 / ref.p50).toFixed(2) : '';
+    const rss = r.rssKb !== undefined ? (r.rssKb / 1024).toFixed(1) : '';
+    lines.push(`| ${r.bench} | ${r.impl} | ${r.runs} | ${r.mean.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p90.toFixed(2)} | ${rss} | ${ratio} |`);
+  }
+  return lines.join('\n');
+}
+
+/** A plugin exec as a runtime does it: env, stdin, and the expected exit status. */
+export function execPlugin(cmd: string, env: NodeJS.ProcessEnv, input: string): string {
+  const r = spawnSync(cmd, [], { env, input, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${env.CNI_COMMAND} failed (${r.status}): ${r.stdout}${r.stderr}`);
+  return r.stdout;
+}

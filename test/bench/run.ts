@@ -1,0 +1,41 @@
+// npm run bench: every benchmark, ours vs the reference plugins, in one run. The whole run
+// happens inside a host namespace of its own, so nothing reaches this machine's namespace.
+//   npm run bench [-- name-filter]
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, REFERENCE_BIN } from '../helpers/netns.ts';
+import { runBench, table, type Bench, type Row } from './lib.ts';
+import { loopbackAdd } from './loopback.ts';
+
+const BENCHES: (() => Bench)[] = [loopbackAdd];
+
+const inside = process.argv.indexOf('--inside');
+if (inside < 0) {
+  if (!existsSync(join(REFERENCE_BIN, 'loopback'))) {
+    console.error(`bench: the reference plugins are missing from ${REFERENCE_BIN} (apt-get install containernetworking-plugins)`);
+    process.exit(1);
+  }
+  const host = `cnits-bench-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', host]);
+  try {
+    execFileSync('ip', ['-n', host, 'link', 'set', 'lo', 'up']);
+    const r = spawnSync('ip', ['netns', 'exec', host, process.execPath, ...process.execArgv, process.argv[1]!, '--inside', host, ...process.argv.slice(2)], { stdio: 'inherit' });
+    process.exitCode = r.status ?? 1;
+  } finally {
+    execFileSync('ip', ['netns', 'del', host]);
+  }
+} else {
+  const filter = process.argv.slice(inside + 2).join(' ');
+  const rows: Row[] = [];
+  for (const make of BENCHES) {
+    const b = make();
+    if (filter && !b.name.includes(filter)) continue;
+    process.stderr.write(`bench: ${b.name}...\n`);
+    rows.push(...runBench(b));
+  }
+  const out = table(rows);
+  console.log(out);
+  mkdirSync(join(ROOT, 'test/bench/results'), { recursive: true });
+  writeFileSync(join(ROOT, 'test/bench/results/latest.json'), `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`);
+}
