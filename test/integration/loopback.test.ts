@@ -1,10 +1,10 @@
 // loopback through the built executable, in a host netns of the test's own.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { cni, ipJson, ipIn, makeNetns } from '../helpers/netns.ts';
 
 const conf = (cniVersion = '1.0.0') => ({ cniVersion, name: 'none', type: 'loopback' });
 
-function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+function setup(t: Test) {
   const host = makeNetns(t, 'cnits-host');
   const ctr = makeNetns(t, 'cnits-ctr');
   ipIn(ctr.name, 'link', 'set', 'lo', 'down');
