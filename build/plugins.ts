@@ -2,5 +2,6 @@
 import type { Plugin } from '../shared/cni/plugin.ts';
 
 export const PLUGINS: Record<string, () => Promise<Plugin<any>>> = {
+  'host-local': async () => (await import('../ipam/host-local/index.ts')).hostLocal,
   loopback: async () => (await import('../plugins/loopback/index.ts')).loopback,
 };

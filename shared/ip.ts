@@ -62,3 +62,33 @@ export function familyOf(s: string): Family | undefined {
 
 export const isLoopback = (a: IPAddr): boolean =>
   a.family === 4 ? a.bytes[0] === 127 : a.bytes.equals(Buffer.from('00000000000000000000000000000001', 'hex'));
+
+// ---- arithmetic on addresses as bigints (host-local's ranges) ----
+
+export const bitsOf = (f: Family): number => (f === 4 ? 32 : 128);
+
+export function toBig(b: Buffer): bigint {
+  let n = 0n;
+  for (const x of b) n = (n << 8n) | BigInt(x);
+  return n;
+}
+
+export function fromBig(n: bigint, f: Family): Buffer {
+  const b = Buffer.alloc(f === 4 ? 4 : 16);
+  for (let i = b.length - 1; i >= 0; i--) { b[i] = Number(n & 0xffn); n >>= 8n; }
+  return b;
+}
+
+export const bigToString = (n: bigint, f: Family): string => formatIP(fromBig(n, f));
+
+/** A subnet as numbers: first (network) and last address. */
+export interface Subnet { family: Family; prefix: number; first: bigint; last: bigint }
+
+export function subnetOf(n: IPNet): Subnet {
+  const host = BigInt(bitsOf(n.ip.family) - n.prefix);
+  const first = (toBig(n.ip.bytes) >> host) << host;
+  return { family: n.ip.family, prefix: n.prefix, first, last: first + (1n << host) - 1n };
+}
+
+export const subnetString = (s: Subnet): string => `${bigToString(s.first, s.family)}/${s.prefix}`;
+export const inSubnet = (s: Subnet, family: Family, ip: bigint): boolean => s.family === family && ip >= s.first && ip <= s.last;

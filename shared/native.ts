@@ -10,6 +10,7 @@ export interface NetnsNative {
   withNetns<T>(fd: number, fn: () => T): T;
   netlinkOpen(nsFd: number, protocol: number): number;
   netlinkRequest(fd: number, request: Buffer): Buffer[];
+  flock(fd: number, operation: number): void;
 }
 
 // Set by build/bundle.ts: 'exec' (compiled executable) or 'bundle' (Node bundle).

@@ -4,6 +4,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
+# tap compiles its runner for the plugin set in package.json (tsx instead of ts-node)
+npx tap build >/dev/null
 npx tap "$@" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 node -e '

@@ -10,8 +10,12 @@ export const ErrCode = {
   TryAgainLater: 11,
   NotAvailable: 50,
   LimitedConnectivity: 51,
-  /** first plugin-specific code */
+  /** first plugin-specific code: a failure with no more specific code */
   Plugin: 100,
+  /** IPAM: the requested address is outside every range, reserved, or held by another container */
+  AddressUnavailable: 101,
+  /** IPAM: no free address left in a range set */
+  AddressesExhausted: 102,
 } as const;
 
 export class CniError extends Error {

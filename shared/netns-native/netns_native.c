@@ -6,8 +6,9 @@
  *   closeFd(fd)
  *   withNetns(fd, callback) -> any   run callback inside the namespace, always restore
  *   netlinkOpen(nsFd, protocol) -> fd   netlink socket created (bound) inside nsFd (-1: here)
- *   netlinkRequest(fd, request, dump) -> Buffer[]   send one request, collect every reply
+ *   netlinkRequest(fd, request) -> Buffer[]   send one request, collect every reply
  *                                    up to its ACK, NLMSG_ERROR or NLMSG_DONE
+ *   flock(fd, operation)             flock(2), blocking unless LOCK_NB is in operation
  *
  * Everything about message contents lives in TypeScript (shared/netlink). Errors are thrown
  * as Error objects whose `code` is the errno name (e.g. "ENOENT").
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/vfs.h>
@@ -225,6 +227,17 @@ static napi_value netlink_request(napi_env env, napi_callback_info info) {
   return list;
 }
 
+static napi_value flock_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd, op;
+  if (get_args(env, info, 2, argv) || get_int(env, argv[0], &fd) || get_int(env, argv[1], &op)) return NULL;
+  int r;
+  do r = flock(fd, op);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return throw_errno(env, errno, "flock");
+  return NULL;
+}
+
 #define EXPORT(name, fn)                                         \
   do {                                                           \
     napi_value f;                                                \
@@ -239,5 +252,6 @@ NAPI_MODULE_INIT(/* env, exports */) {
   EXPORT("withNetns", with_netns);
   EXPORT("netlinkOpen", netlink_open);
   EXPORT("netlinkRequest", netlink_request);
+  EXPORT("flock", flock_fd);
   return exports;
 }

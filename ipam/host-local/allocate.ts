@@ -1,0 +1,62 @@
+// Handing out addresses: round-robin from the last reserved one, as the reference does,
+// skipping the gateway and reserved addresses; static requests checked and explained.
+import { CniError, ErrCode } from '../../shared/cni/errors.ts';
+import { bigToString, familyOf, parseIP, toBig, type Family } from '../../shared/ip.ts';
+import { rangeFor, rangeSetText, type Range, type RangeSet } from './config.ts';
+import type { Store } from './store.ts';
+
+export interface Allocation { ip: string; prefix: number; gateway: string; family: Family }
+
+const allocation = (rs: RangeSet, r: Range, ip: bigint): Allocation =>
+  ({ ip: bigToString(ip, rs.family), prefix: r.subnet.prefix, gateway: bigToString(r.gateway, rs.family), family: rs.family });
+
+/** Every candidate address once, starting after `last` when it lies in the set. */
+function* candidates(rs: RangeSet, last: bigint | undefined): Generator<[Range, bigint]> {
+  const n = rs.ranges.length;
+  let ri = 0;
+  let cur = rs.ranges[0]!.start;
+  const advance = () => {
+    if (cur >= rs.ranges[ri]!.end) { ri = (ri + 1) % n; cur = rs.ranges[ri]!.start; } else cur++;
+  };
+  const at = last === undefined ? -1 : rs.ranges.findIndex((r) => last >= r.start && last <= r.end);
+  if (at >= 0) { ri = at; cur = last!; advance(); }
+  const [startRi, startCur] = [ri, cur];
+  do {
+    const r = rs.ranges[ri]!;
+    if (cur !== r.gateway && !r.reserved.has(cur)) yield [r, cur];
+    advance();
+  } while (ri !== startRi || cur !== startCur);
+}
+
+export function allocateDynamic(store: Store, rs: RangeSet, index: number, key: string): Allocation {
+  const lastText = store.lastReserved(index);
+  const last = lastText && familyOf(lastText) === rs.family ? toBig(parseIP(lastText)!.bytes) : undefined;
+  for (const [r, ip] of candidates(rs, last)) {
+    const text = bigToString(ip, rs.family);
+    if (store.reserve(text, key, index)) return allocation(rs, r, ip);
+  }
+  throw new CniError(ErrCode.AddressesExhausted, `no addresses left in range set ${rangeSetText(rs)}`);
+}
+
+const holderText = (h: string): string => {
+  const [id, ifname] = h.split('\r\n');
+  return `container ${id}${ifname ? ` (interface ${ifname})` : ''}`;
+};
+
+/** A static address (Docker --ip): anywhere in a range's subnet but its network, broadcast, gateway and reserved addresses. */
+export function allocateStatic(store: Store, rs: RangeSet, index: number, key: string, text: string): Allocation {
+  const addr = parseIP(text)!;
+  const ip = toBig(addr.bytes);
+  const r = rangeFor(rs, addr.family, ip) ?? rs.ranges.find((x) => x.subnet.family === addr.family && ip >= x.subnet.first && ip <= x.subnet.last);
+  const unavailable = (why: string) => new CniError(ErrCode.AddressUnavailable, `requested address ${text} ${why}`);
+  if (!r) throw unavailable(`is outside every range of range set ${rangeSetText(rs)}`);
+  if (ip === r.subnet.first || (rs.family === 4 && ip === r.subnet.last)) throw unavailable('is the network or broadcast address of its subnet');
+  if (ip === r.gateway) throw unavailable("is the subnet's gateway");
+  if (r.reserved.has(ip)) throw unavailable('is reserved');
+  const canonical = bigToString(ip, rs.family);
+  if (!store.reserve(canonical, key, index)) {
+    const h = store.holder(canonical);
+    if (h !== key) throw unavailable(`is already held by ${h ? holderText(h) : 'another container'}`);
+  }
+  return allocation(rs, r, ip);
+}

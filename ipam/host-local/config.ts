@@ -1,0 +1,135 @@
+// host-local's config, as the reference reads it (ranges, the legacy single range, routes,
+// dataDir, resolvConf) plus Docker's controls: ipRange inside a range (--ip-range), reserved
+// addresses (--aux-address, "name=ip" allowed), the gateway defaulting to the first address.
+import * as z from 'zod/mini';
+import { CniError, ErrCode } from '../../shared/cni/errors.ts';
+import { baseShape, cidrString, ipString } from '../../shared/cni/schema.ts';
+import { bigToString, parseCIDR, parseIP, subnetOf, subnetString, toBig, type Family, type Subnet } from '../../shared/ip.ts';
+
+const reservedSchema = () => z.union([z.array(z.string()), z.record(z.string(), z.string())]);
+
+const rangeSchema = () => z.looseObject({
+  subnet: cidrString(),
+  rangeStart: z.optional(ipString()),
+  rangeEnd: z.optional(ipString()),
+  gateway: z.optional(ipString()),
+  ipRange: z.optional(cidrString()),
+  reserved: z.optional(reservedSchema()),
+});
+
+const routeSchema = () => z.looseObject({ dst: cidrString(), gw: z.optional(ipString()) });
+
+export const ipamSchema = () => z.looseObject({
+  type: z.string(),
+  ranges: z.optional(z.array(z.array(rangeSchema()))),
+  subnet: z.optional(cidrString()),
+  rangeStart: z.optional(ipString()),
+  rangeEnd: z.optional(ipString()),
+  gateway: z.optional(ipString()),
+  ipRange: z.optional(cidrString()),
+  reserved: z.optional(reservedSchema()),
+  routes: z.optional(z.array(routeSchema())),
+  dataDir: z.optional(z.string()),
+  resolvConf: z.optional(z.string()),
+  resolveConf: z.optional(z.string()),   // nerdctl's spelling
+});
+
+const ipList = () => z.optional(z.array(z.string()));
+
+export const hostLocalSchema = () => z.looseObject({
+  ...baseShape(),
+  ipam: ipamSchema(),
+  args: z.optional(z.looseObject({ cni: z.optional(z.looseObject({ ips: ipList() })) })),
+  runtimeConfig: z.optional(z.looseObject({ ips: ipList() })),
+  'cni.dev/valid-attachments': z.optional(z.array(z.looseObject({ containerID: z.string(), ifname: z.string() }))),
+});
+
+export type HostLocalConf = z.infer<ReturnType<typeof hostLocalSchema>>;
+export type IpamConf = HostLocalConf['ipam'];
+type RangeConf = z.infer<ReturnType<typeof rangeSchema>>;
+
+export interface Range {
+  subnet: Subnet;
+  start: bigint;
+  end: bigint;
+  gateway: bigint;
+  reserved: Set<bigint>;
+}
+
+export interface RangeSet { family: Family; ranges: Range[] }
+
+const invalid = (field: string, msg: string): CniError => new CniError(ErrCode.InvalidConfig, `invalid network config: ${field} ${msg}`);
+
+function reservedAddresses(r: RangeConf['reserved'], field: string): bigint[] {
+  if (!r) return [];
+  const entries = Array.isArray(r) ? r.map((s) => s.slice(s.indexOf('=') + 1)) : Object.values(r);
+  return entries.map((s) => {
+    const ip = parseIP(s.trim());
+    if (!ip) throw invalid(field, `has "${s}", which is not an IP address (use "ip" or "name=ip")`);
+    return toBig(ip.bytes);
+  });
+}
+
+function ipIn(s: Subnet, text: string, field: string): bigint {
+  const ip = parseIP(text)!;
+  const n = toBig(ip.bytes);
+  if (ip.family !== s.family || n < s.first || n > s.last) throw invalid(field, `${text} is not in subnet ${subnetString(s)}`);
+  return n;
+}
+
+function canonicalRange(r: RangeConf, field: string, shared: bigint[]): Range {
+  const subnet = subnetOf(parseCIDR(r.subnet)!);
+  const bits = subnet.family === 4 ? 32 : 128;
+  if (subnet.prefix > bits - 2) throw invalid(`${field}.subnet`, `${r.subnet} is too small to allocate from`);
+  // never the network address, nor the IPv4 broadcast
+  let start = subnet.first + 1n;
+  let end = subnet.family === 4 ? subnet.last - 1n : subnet.last;
+  if (r.ipRange) {
+    const pool = subnetOf(parseCIDR(r.ipRange)!);
+    if (pool.family !== subnet.family || pool.first < subnet.first || pool.last > subnet.last) throw invalid(`${field}.ipRange`, `${r.ipRange} is not inside subnet ${subnetString(subnet)}`);
+    if (pool.first > start) start = pool.first;
+    if (pool.last < end) end = pool.last;
+  }
+  if (r.rangeStart) { const s = ipIn(subnet, r.rangeStart, `${field}.rangeStart`); if (s > start) start = s; }
+  if (r.rangeEnd) { const e = ipIn(subnet, r.rangeEnd, `${field}.rangeEnd`); if (e < end) end = e; }
+  if (start > end) throw invalid(field, `has no addresses: rangeStart ${bigToString(start, subnet.family)} is after rangeEnd ${bigToString(end, subnet.family)}`);
+  const gateway = r.gateway ? toBig(parseIP(r.gateway)!.bytes) : subnet.first + 1n;
+  const reserved = new Set([...shared, ...reservedAddresses(r.reserved, `${field}.reserved`)]);
+  return { subnet, start, end, gateway, reserved };
+}
+
+/** The config's range sets, validated: one family per set, no overlaps anywhere. */
+export function rangeSets(ipam: IpamConf): RangeSet[] {
+  const shared = reservedAddresses(ipam.reserved, 'ipam.reserved');
+  const sets: { conf: RangeConf[]; field: string }[] = [];
+  if (ipam.subnet) {
+    const legacy: RangeConf = { subnet: ipam.subnet };
+    for (const k of ['rangeStart', 'rangeEnd', 'gateway', 'ipRange'] as const) if (ipam[k]) legacy[k] = ipam[k];
+    sets.push({ conf: [legacy], field: 'ipam' });
+  }
+  (ipam.ranges ?? []).forEach((rs, i) => sets.push({ conf: rs, field: `ipam.ranges[${i}]` }));
+  if (!sets.length) throw invalid('ipam.ranges', 'is empty: no IP ranges specified');
+  const out: RangeSet[] = [];
+  const seen: { r: Range; field: string }[] = [];
+  for (const { conf, field } of sets) {
+    if (!conf.length) throw invalid(field, 'is an empty range set');
+    const ranges = conf.map((r, j) => canonicalRange(r, field === 'ipam' ? 'ipam' : `${field}[${j}]`, shared));
+    const family = ranges[0]!.subnet.family;
+    ranges.forEach((r, j) => {
+      const f = `${field}[${j}]`;
+      if (r.subnet.family !== family) throw invalid(f, 'mixes address families within one range set');
+      for (const o of seen) {
+        if (o.r.subnet.family === family && r.start <= o.r.end && o.r.start <= r.end) throw invalid(f, `overlaps with ${o.field}`);
+      }
+      seen.push({ r, field: f });
+    });
+    out.push({ family, ranges });
+  }
+  return out;
+}
+
+export const rangeSetText = (rs: RangeSet): string =>
+  rs.ranges.map((r) => `${subnetString(r.subnet)} (${bigToString(r.start, rs.family)}-${bigToString(r.end, rs.family)})`).join(', ');
+
+export const rangeFor = (rs: RangeSet, family: Family, ip: bigint): Range | undefined =>
+  family === rs.family ? rs.ranges.find((r) => ip >= r.start && ip <= r.end) : undefined;

@@ -1,0 +1,163 @@
+// host-local IPAM: addresses from ranges, kept in a store the reference host-local shares.
+// Runs as its own executable, and in-process when a main plugin's ipam.type is host-local.
+import { readFileSync } from 'node:fs';
+import { CniError, ErrCode } from '../../shared/cni/errors.ts';
+import type { Context, Plugin } from '../../shared/cni/plugin.ts';
+import type { DNS, Result } from '../../shared/cni/result.ts';
+import { familyOf, parseIP, toBig } from '../../shared/ip.ts';
+import { allocateDynamic, allocateStatic, type Allocation } from './allocate.ts';
+import { hostLocalSchema, rangeFor, rangeSets, rangeSetText, type HostLocalConf, type RangeSet } from './config.ts';
+import { DEFAULT_DATA_DIR, Store, leaseKey } from './store.ts';
+
+type Ctx = Context<HostLocalConf>;
+
+const storeFor = (c: HostLocalConf): Store => new Store(c.ipam.dataDir || DEFAULT_DATA_DIR, c.name);
+
+/** Static addresses from CNI_ARGS IP=, args.cni.ips and the `ips` capability. */
+function requestedIPs(ctx: Ctx): string[] {
+  const raw = [
+    ...(ctx.args.IP ? ctx.args.IP.split(',') : []),
+    ...(ctx.conf.args?.cni?.ips ?? []),
+    ...(ctx.conf.runtimeConfig?.ips ?? []),
+  ];
+  const out: string[] = [];
+  for (const r of raw) {
+    const text = r.trim().split('/')[0]!;
+    const ip = parseIP(text);
+    if (!ip) throw new CniError(ErrCode.InvalidConfig, `invalid requested IP "${r}" (runtimeConfig.ips, args.cni.ips or CNI_ARGS IP)`);
+    if (!out.includes(text)) out.push(text);
+  }
+  return out;
+}
+
+function parseResolvConf(path: string): DNS {
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch (e) {
+    throw new CniError(ErrCode.IOFailure, `cannot read resolvConf "${path}" (ipam.resolvConf): ${(e as Error).message}`);
+  }
+  const dns: DNS = {};
+  for (const line of text.split('\n')) {
+    const [key, ...vals] = line.trim().split(/\s+/);
+    if (!key || key.startsWith('#') || key.startsWith(';') || !vals.length) continue;
+    if (key === 'nameserver') (dns.nameservers ??= []).push(vals[0]!);
+    else if (key === 'domain') dns.domain = vals[0]!;
+    else if (key === 'search') dns.search = vals;
+    else if (key === 'options') (dns.options ??= []).push(...vals);
+  }
+  return dns;
+}
+
+const inSet = (rs: RangeSet, ip: string): boolean => {
+  const f = familyOf(ip);
+  return f !== undefined && rangeFor(rs, f, toBig(parseIP(ip)!.bytes)) !== undefined;
+};
+const inSetSubnet = (rs: RangeSet, ip: string): boolean => {
+  const a = parseIP(ip);
+  return !!a && a.family === rs.family && rs.ranges.some((r) => { const n = toBig(a.bytes); return n >= r.subnet.first && n <= r.subnet.last; });
+};
+
+export function ipamAdd(ctx: Ctx): Result {
+  const { conf, env } = ctx;
+  const sets = rangeSets(conf.ipam);
+  const requested = requestedIPs(ctx);
+  const store = storeFor(conf);
+  const key = leaseKey(env.containerId, env.ifname);
+  const allocs = store.locked(() => {
+    const held = store.hint(env.containerId, env.ifname).filter((ip) => store.holder(ip) === key);
+    const made: string[] = [];
+    try {
+      const out: Allocation[] = sets.map((rs, i) => {
+        const want = requested.find((ip) => inSetSubnet(rs, ip));
+        if (want) requested.splice(requested.indexOf(want), 1);
+        const mine = held.find((ip) => inSetSubnet(rs, ip));
+        // the attachment already holds an address here: the same answer again, no second lease
+        if (mine && (!want || want === mine)) return allocateStatic(store, rs, i, key, mine);
+        const a = want ? allocateStatic(store, rs, i, key, want) : allocateDynamic(store, rs, i, key);
+        made.push(a.ip);
+        return a;
+      });
+      if (requested.length) {
+        throw new CniError(ErrCode.AddressUnavailable, `requested address ${requested.join(', ')} is outside every range of network ${conf.name}`);
+      }
+      store.setHint(env.containerId, env.ifname, out.map((a) => a.ip));
+      return out;
+    } catch (e) {
+      for (const ip of made) store.release(ip);   // an ADD that fails leaves nothing behind
+      throw e;
+    }
+  });
+  const r: Result = { cniVersion: ctx.version, ips: allocs.map((a) => ({ address: `${a.ip}/${a.prefix}`, gateway: a.gateway })) };
+  if (conf.ipam.routes?.length) r.routes = conf.ipam.routes.map((rt) => (rt.gw ? { dst: rt.dst, gw: rt.gw } : { dst: rt.dst }));
+  const resolv = conf.ipam.resolvConf || conf.ipam.resolveConf;
+  if (resolv) r.dns = parseResolvConf(resolv);
+  return r;
+}
+
+export function ipamDel(ctx: Ctx): void {
+  const { conf, env } = ctx;
+  const store = storeFor(conf);
+  const key = leaseKey(env.containerId, env.ifname);
+  store.locked(() => {
+    // every lease of this attachment, whoever made it (ours, the reference, a killed ADD)
+    const leases = store.leases();
+    let mine = leases.filter((l) => l.holder === key);
+    if (!mine.length) mine = leases.filter((l) => l.holder === env.containerId.trim());   // old single-line format
+    for (const l of mine) store.release(l.ip);
+    store.dropHint(env.containerId, env.ifname);
+  });
+}
+
+export function ipamCheck(ctx: Ctx): void {
+  const { conf, env } = ctx;
+  const store = storeFor(conf);
+  const key = leaseKey(env.containerId, env.ifname);
+  const sets = rangeSets(conf.ipam);
+  const held = store.locked(() => store.leases().filter((l) => l.holder === key).map((l) => l.ip));
+  if (!held.length) throw new CniError(ErrCode.Plugin, `host-local: no address is allocated to container ${env.containerId} (interface ${env.ifname})`);
+  for (const ip of ctx.prevResult?.ips ?? []) {
+    const addr = ip.address.split('/')[0]!;
+    if (sets.some((rs) => inSetSubnet(rs, addr)) && !held.includes(addr)) {
+      throw new CniError(ErrCode.Plugin, `host-local: address ${addr} of the previous result is not allocated to container ${env.containerId}`);
+    }
+  }
+}
+
+/** Spec 1.1.0 GC: release every lease whose attachment is not in cni.dev/valid-attachments. */
+export function ipamGc(ctx: Ctx): void {
+  const valid = ctx.conf['cni.dev/valid-attachments'] ?? [];
+  const keep = new Set(valid.map((a) => leaseKey(a.containerID, a.ifname)));
+  const keepIds = new Set(valid.map((a) => a.containerID.trim()));
+  const store = storeFor(ctx.conf);
+  store.locked(() => {
+    for (const l of store.leases()) if (!keep.has(l.holder) && !keepIds.has(l.holder)) store.release(l.ip);
+    store.dropHintsExcept(keep);
+  });
+}
+
+/** Spec 1.1.0 STATUS: code 50 when no range set has a free address. */
+export function ipamStatus(ctx: Ctx): void {
+  const sets = rangeSets(ctx.conf.ipam);
+  const store = storeFor(ctx.conf);
+  const leased = store.leaseAddresses();
+  const full = sets.every((rs) => {
+    let capacity = 0n;
+    for (const r of rs.ranges) {
+      capacity += r.end - r.start + 1n;
+      if (r.gateway >= r.start && r.gateway <= r.end) capacity--;
+      for (const x of r.reserved) if (x >= r.start && x <= r.end && x !== r.gateway) capacity--;
+    }
+    return BigInt(leased.filter((ip) => inSet(rs, ip)).length) >= capacity;
+  });
+  if (full) throw new CniError(ErrCode.NotAvailable, `no addresses left in any range set of network ${ctx.conf.name}: ${sets.map(rangeSetText).join('; ')}`);
+}
+
+export const hostLocal: Plugin<HostLocalConf> = {
+  type: 'host-local',
+  knownArgs: ['IP'],
+  schema: hostLocalSchema,
+  add: ipamAdd,
+  del: ipamDel,
+  check: ipamCheck,
+  gc: ipamGc,
+  status: ipamStatus,
+};

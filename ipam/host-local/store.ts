@@ -1,0 +1,110 @@
+// The on-disk store, file for file the reference host-local's: <dataDir>/<network>/<ip> holds
+// "<containerID>\r\n<ifname>", last_reserved_ip.<rangeset index> the last address handed out,
+// and "lock" is flock'ed for the whole operation. Ours adds, outside that directory, a
+// per-attachment hint (<dataDir>/.cni-ts/<network>/ids/<id>@<ifname>) so ADD never has to
+// read every lease, and a directory for temporaries so a killed process leaves no stray file.
+import { mkdirSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { CniError, ErrCode } from '../../shared/cni/errors.ts';
+import { createFileExclusive, sweepTemps, withFileLock, writeFileAtomic } from '../../shared/files.ts';
+import { familyOf } from '../../shared/ip.ts';
+
+export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
+const LAST_IP = 'last_reserved_ip.';
+
+export const leaseKey = (id: string, ifname: string): string => `${id.trim()}\r\n${ifname}`;
+
+export class Store {
+  readonly dir: string;
+  private readonly meta: string;
+  private readonly tmp: string;
+
+  constructor(dataDir: string, network: string) {
+    if (Buffer.byteLength(network) > 200) throw new CniError(ErrCode.InvalidConfig, 'invalid network config: name is too long for a directory name (at most 200 bytes)');
+    this.dir = join(dataDir, network);
+    this.meta = join(dataDir, '.cni-ts', network);
+    this.tmp = join(this.meta, 'tmp');
+  }
+
+  /** Run fn holding the network's lock (the reference's own lock file). */
+  locked<T>(fn: () => T): T {
+    mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    return withFileLock(join(this.dir, 'lock'), () => {
+      sweepTemps(this.tmp);
+      return fn();
+    });
+  }
+
+  /** Take `ip` for the attachment; false when somebody holds it already. */
+  reserve(ip: string, key: string, rangeSet: number): boolean {
+    if (!createFileExclusive(join(this.dir, ip), key, this.tmp)) return false;
+    writeFileAtomic(join(this.dir, LAST_IP + rangeSet), ip, this.tmp);
+    return true;
+  }
+
+  /** Who holds `ip` ("<id>\r\n<ifname>", or a bare id from old versions), if anybody. */
+  holder(ip: string): string | undefined {
+    try { return readFileSync(join(this.dir, ip), 'utf8').trim(); } catch { return undefined; }
+  }
+
+  release(ip: string): void {
+    try { unlinkSync(join(this.dir, ip)); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
+  }
+
+  lastReserved(rangeSet: number): string | undefined {
+    try { return readFileSync(join(this.dir, LAST_IP + rangeSet), 'utf8').trim(); } catch { return undefined; }
+  }
+
+  /** Every lease: address and holder. Reads each file: O(leases). */
+  leases(): { ip: string; holder: string }[] {
+    const out: { ip: string; holder: string }[] = [];
+    let names: string[];
+    try { names = readdirSync(this.dir); } catch { return out; }
+    for (const name of names) {
+      if (!familyOf(name)) continue;
+      const holder = this.holder(name);
+      if (holder !== undefined) out.push({ ip: name, holder });
+    }
+    return out;
+  }
+
+  /** Lease addresses only (names, no reads). */
+  leaseAddresses(): string[] {
+    try { return readdirSync(this.dir).filter((n) => familyOf(n) !== undefined); } catch { return []; }
+  }
+
+  // ---- hints: which addresses an attachment holds, so ADD need not scan ----
+  private hintPath(id: string, ifname: string): string | undefined {
+    const name = `${id.trim()}@${ifname}`;
+    return Buffer.byteLength(name) <= 240 ? join(this.meta, 'ids', name) : undefined;
+  }
+
+  hint(id: string, ifname: string): string[] {
+    const p = this.hintPath(id, ifname);
+    if (!p) return [];
+    try { return readFileSync(p, 'utf8').split('\n').filter(Boolean); } catch { return []; }
+  }
+
+  setHint(id: string, ifname: string, ips: string[]): void {
+    const p = this.hintPath(id, ifname);
+    if (!p) return;
+    mkdirSync(join(this.meta, 'ids'), { recursive: true });
+    writeFileAtomic(p, ips.join('\n'), this.tmp);
+  }
+
+  dropHint(id: string, ifname: string): void {
+    const p = this.hintPath(id, ifname);
+    if (p) { try { unlinkSync(p); } catch { /* none */ } }
+  }
+
+  /** Hints of attachments not in `keep` (GC). */
+  dropHintsExcept(keep: Set<string>): void {
+    const dir = join(this.meta, 'ids');
+    let names: string[];
+    try { names = readdirSync(dir); } catch { return; }
+    for (const n of names) {
+      const at = n.lastIndexOf('@');
+      if (!keep.has(leaseKey(n.slice(0, at), n.slice(at + 1)))) { try { unlinkSync(join(dir, n)); } catch { /* gone */ } }
+    }
+  }
+}

@@ -1,0 +1,61 @@
+// File locking (flock, compatible with the reference plugins' go-filemutex) and writes that a
+// SIGKILL at any moment cannot leave half-done: content is written to a temporary file first,
+// then renamed (replace) or hard-linked (create-only) into place.
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
+import { join } from 'node:path';
+import { native } from './native.ts';
+
+const LOCK_EX = 2, LOCK_UN = 8;
+
+/** Hold an exclusive flock on `path` (created if needed) while fn runs. */
+export function withFileLock<T>(path: string, fn: () => T): T {
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+  try {
+    native().flock(fd, LOCK_EX);
+    try { return fn(); } finally { native().flock(fd, LOCK_UN); }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+let tmpCounter = 0;
+
+function writeTemp(dir: string, data: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const tmp = join(dir, `.tmp-${process.pid}-${Date.now().toString(36)}-${tmpCounter++}`);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return tmp;
+}
+
+/** Replace `path` with `data` atomically; the temporary file lives in `tmpDir`. */
+export function writeFileAtomic(path: string, data: string, tmpDir: string): void {
+  const tmp = writeTemp(tmpDir, data);
+  try { renameSync(tmp, path); } catch (e) { unlinkSync(tmp); throw e; }
+}
+
+/** Create `path` holding `data` only if it does not exist; false when it does. Atomic. */
+export function createFileExclusive(path: string, data: string, tmpDir: string): boolean {
+  const tmp = writeTemp(tmpDir, data);
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    unlinkSync(tmp);
+  }
+}
+
+/** Remove temporaries a killed process left in `tmpDir` (call while holding the lock). */
+export function sweepTemps(tmpDir: string): void {
+  let names: string[];
+  try { names = readdirSync(tmpDir); } catch { return; }
+  for (const n of names) if (n.startsWith('.tmp-')) { try { unlinkSync(join(tmpDir, n)); } catch { /* gone */ } }
+}
