@@ -1,0 +1,58 @@
+// IPAM for main plugins: our own host-local runs in-process (no exec); any other type is
+// exec'd from CNI_PATH as the spec's delegation says: same environment, the command given,
+// the network config on stdin, and its result (or error) taken as ours.
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CniError, ErrCode } from './errors.ts';
+import type { Context } from './plugin.ts';
+import { resultFromVersion, type Result } from './result.ts';
+import { parseConfig, type BaseConf } from './schema.ts';
+
+type IpamCommand = 'ADD' | 'DEL' | 'CHECK';
+
+/** The ipam type, or undefined when the config has none (absent, {} or an empty type). */
+export const ipamType = (conf: BaseConf): string | undefined => conf.ipam?.type || undefined;
+
+export function findInPath(type: string, path: string[]): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(type)) throw new CniError(ErrCode.InvalidConfig, `invalid network config: ipam.type "${type}" is not a plugin name`);
+  for (const dir of path) {
+    const file = join(dir, type);
+    try {
+      if (statSync(file).isFile()) { accessSync(file, constants.X_OK); return file; }
+    } catch { /* not here */ }
+  }
+  throw new CniError(ErrCode.InvalidConfig, `invalid network config: ipam.type "${type}": no such plugin in CNI_PATH (${path.join(':') || 'empty'})`);
+}
+
+async function inProcess(command: IpamCommand, ctx: Context<BaseConf>): Promise<Result | undefined> {
+  const hl = await import('../../ipam/host-local/index.ts');
+  const conf = parseConfig(hl.hostLocal.schema(), JSON.parse(ctx.stdin));
+  const sub = { ...ctx, conf };
+  if (command === 'ADD') return hl.ipamAdd(sub);
+  if (command === 'DEL') hl.ipamDel(sub);
+  else hl.ipamCheck(sub);
+  return undefined;
+}
+
+function delegate(command: IpamCommand, ctx: Context<BaseConf>, type: string): Result | undefined {
+  const file = findInPath(type, ctx.env.path);
+  const r = spawnSync(file, [], { env: { ...process.env, CNI_COMMAND: command }, input: ctx.stdin, encoding: 'utf8', maxBuffer: 16 << 20 });
+  if (r.error) throw new CniError(ErrCode.IOFailure, `cannot run IPAM plugin ${file}: ${r.error.message}`);
+  let out: any;
+  try { out = r.stdout.trim() ? JSON.parse(r.stdout) : undefined; } catch {
+    throw new CniError(ErrCode.DecodingFailure, `IPAM plugin ${type} printed something that is not JSON: ${r.stdout.slice(0, 200)}`);
+  }
+  if (r.status !== 0) {
+    if (out && typeof out.code === 'number') throw new CniError(out.code, String(out.msg ?? ''), out.details);
+    throw new CniError(ErrCode.Plugin, `IPAM plugin ${type} failed (exit ${r.status ?? r.signal}): ${r.stderr.trim().slice(0, 500)}`);
+  }
+  return command === 'ADD' ? resultFromVersion(out ?? {}, ctx.version) : undefined;
+}
+
+/** Run the config's IPAM for `command`; undefined when there is none (or for DEL/CHECK). */
+export async function runIpam(command: IpamCommand, ctx: Context<BaseConf>): Promise<Result | undefined> {
+  const type = ipamType(ctx.conf);
+  if (!type) return undefined;
+  return type === 'host-local' ? inProcess(command, ctx) : delegate(command, ctx, type);
+}
