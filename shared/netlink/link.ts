@@ -1,7 +1,7 @@
 // Links: list, get, add (veth/bridge/macvlan/ipvlan/vxlan/vlan), delete, set attributes, move.
 import { nla, type Attr, type AttrMap } from './attrs.ts';
 import {
-  AF, IFF, IFLA, IFLA_INFO, IFLA_IPVLAN, IFLA_MACVLAN, IFLA_VLAN, IFLA_VXLAN, IPVLAN_MODE,
+  AF, IFF, IFLA, IFLA_BRPORT, IFLA_INFO, IFLA_IPVLAN, IFLA_MACVLAN, IFLA_VLAN, IFLA_VXLAN, IPVLAN_MODE,
   MACVLAN_MODE, NLM_F, RTM, VETH_INFO_PEER,
 } from './constants.ts';
 import { decodeBody, encodeBody, ifinfomsg, type IfInfoMsg } from './message.ts';
@@ -184,3 +184,13 @@ export function setLink(nl: Netlink, index: number, c: LinkChange): void {
 }
 
 export const isUp = (l: Link): boolean => (l.flags & IFF.UP) !== 0;
+
+/** Bridge port options (hairpin, port isolation) through IFLA_INFO_SLAVE_DATA. */
+export function setBridgePort(nl: Netlink, index: number, o: { hairpin?: boolean; isolated?: boolean }): void {
+  const data: Attr[] = [];
+  if (o.hairpin !== undefined) data.push(nla.u8(IFLA_BRPORT.MODE, o.hairpin ? 1 : 0));
+  if (o.isolated !== undefined) data.push(nla.u8(IFLA_BRPORT.ISOLATED, o.isolated ? 1 : 0));
+  if (!data.length) return;
+  const info = [nla.str(IFLA_INFO.SLAVE_KIND, 'bridge'), nla.nested(IFLA_INFO.SLAVE_DATA, data)];
+  nl.request(`set bridge port ${index}`, RTM.NEWLINK, 0, encodeBody(ifinfomsg, hdr({ index }), [nla.nested(IFLA.LINKINFO, info)]));
+}

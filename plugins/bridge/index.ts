@@ -1,0 +1,254 @@
+// bridge: Docker's default and user-defined bridge networks. A veth pair per container, its
+// container end created directly inside the container's namespace; the host end on the
+// bridge; the gateway address on the bridge; masquerade by nftables elements.
+import { createHash } from 'node:crypto';
+import { configureInterface, ipsFor } from '../../shared/cni/configure.ts';
+import { CniError, ErrCode } from '../../shared/cni/errors.ts';
+import { runIpam } from '../../shared/cni/ipam.ts';
+import { isNetnsGone, openContainerNetns } from '../../shared/cni/netns.ts';
+import type { Context, Plugin } from '../../shared/cni/plugin.ts';
+import type { IPConfig, Result } from '../../shared/cni/result.ts';
+import { Rollback } from '../../shared/cni/rollback.ts';
+import { bigToString, familyOf, parseCIDR, subnetOf, subnetString } from '../../shared/ip.ts';
+import { addAddress, deleteAddress, listAddresses } from '../../shared/netlink/addr.ts';
+import { addLink, deleteLink, getLink, requireLink, setBridgePort, setLink, type Link } from '../../shared/netlink/link.ts';
+import { listRoutes } from '../../shared/netlink/route.ts';
+import { Netlink } from '../../shared/netlink/socket.ts';
+import { NetNS } from '../../shared/netns.ts';
+import { NftBatch, listElements, tag } from '../../shared/nft.ts';
+import { deleteTagged, findTagged } from '../../shared/nft-tags.ts';
+import { setIn } from '../../shared/sysctl.ts';
+import { bridgeName, bridgeSchema, validateBridge, type BridgeConf } from './config.ts';
+
+type Ctx = Context<BridgeConf>;
+
+/** The host end's name: stable per attachment, so a retry or a DEL without netns finds it. */
+export const hostVethName = (containerId: string, ifname: string, network: string): string =>
+  `veth${createHash('sha1').update(`${network}\0${containerId}\0${ifname}`).digest('hex').slice(0, 8)}`;
+
+function ensureBridge(nl: Netlink, c: BridgeConf): Link {
+  const name = bridgeName(c);
+  let br = getLink(nl, name);
+  if (!br) {
+    try {
+      addLink(nl, { name, spec: { kind: 'bridge' }, ...(c.mtu ? { mtu: c.mtu } : {}) });
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EEXIST') throw new CniError(ErrCode.Plugin, `could not create bridge "${name}": ${(e as Error).message}`);
+      // another ADD created it first: fine
+    }
+    br = requireLink(nl, name);
+  }
+  if (br.kind !== 'bridge') throw new CniError(ErrCode.InvalidConfig, `invalid network config: bridge "${name}" already exists but is not a bridge (it is ${br.kind ?? 'a plain device'})`);
+  if (c.promiscMode) setLink(nl, br.index, { promisc: true });
+  if (!(br.flags & 1)) setLink(nl, br.index, { up: true });
+  return br;
+}
+
+const containerMac = (ctx: Ctx): string | undefined => ctx.conf.runtimeConfig?.mac ?? ctx.conf.args?.cni?.mac ?? ctx.args.MAC;
+
+/** Gateways (default: first address of the subnet) and default routes, as the reference computes them. */
+function completeGateways(c: BridgeConf, r: Result): { gw: string; prefix: number }[] {
+  const gws: { gw: string; prefix: number }[] = [];
+  if (!c.isGateway && !c.isDefaultGateway) return gws;
+  const seenDefault = new Set((r.routes ?? []).filter((rt) => /\/0$/.test(rt.dst)).map((rt) => familyOf(rt.dst.split('/')[0]!)));
+  for (const ip of r.ips ?? []) {
+    const net = parseCIDR(ip.address)!;
+    const sub = subnetOf(net);
+    ip.gateway ??= bigToString(sub.first + 1n, sub.family);
+    gws.push({ gw: ip.gateway, prefix: net.prefix });
+    if (c.isDefaultGateway && !seenDefault.has(sub.family)) {
+      seenDefault.add(sub.family);
+      (r.routes ??= []).push({ dst: sub.family === 4 ? '0.0.0.0/0' : '::/0', gw: ip.gateway });
+    }
+  }
+  return gws;
+}
+
+function ensureGatewayAddress(nl: Netlink, br: Link, gw: string, prefix: number, force: boolean): void {
+  const family = familyOf(gw)!;
+  const want = subnetOf(parseCIDR(`${gw}/${prefix}`)!);
+  for (const a of listAddresses(nl, { index: br.index, family })) {
+    if (a.ip === gw) return;
+    if (a.scope === 253 || a.ip.startsWith('fe80:')) continue;   // link-local
+    const have = subnetOf(parseCIDR(a.cidr)!);
+    if (have.first === want.first && have.prefix === want.prefix) {
+      if (!force) throw new CniError(ErrCode.Plugin, `bridge "${br.name}" already has an IP address ${a.cidr} different from ${gw}/${prefix} in ${subnetString(want)} (set forceAddress to replace it)`);
+      deleteAddress(nl, { index: br.index, cidr: a.cidr });
+    }
+  }
+  try {
+    addAddress(nl, { index: br.index, cidr: `${gw}/${prefix}`, nodad: true, broadcast: true });
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'EEXIST') throw e;   // a racing ADD added it
+  }
+}
+
+/** nftables elements for this container: masquerade and MAC spoof check. */
+function addRules(c: BridgeConf, ctx: Ctx, hostVeth: string, ips: IPConfig[], mac: string | undefined): NftBatch {
+  const t = tag(c.name, ctx.env.containerId);
+  const b = new NftBatch();
+  if (c.ipMasq) {
+    for (const fam of [4, 6] as const) {
+      const mine = ips.filter((ip) => familyOf(ip.address.split('/')[0]!) === fam);
+      b.addElements('inet', `masq_src${fam}`, mine.map((ip) => ({ key: ip.address.split('/')[0]! })), t);
+      b.addElements('inet', `masq_skip${fam}`, mine.map((ip) => ({ key: `${ip.address.split('/')[0]} . ${subnetString(subnetOf(parseCIDR(ip.address)!))}` })), t);
+    }
+  }
+  if (c.macspoofchk && mac) {
+    b.addElements('bridge', 'spoof_ports', [{ key: `"${hostVeth}"` }], t);
+    b.addElements('bridge', 'spoof_ok', [{ key: `"${hostVeth}" . ${mac}` }], t);
+  }
+  return b;
+}
+
+async function add(ctx: Ctx): Promise<Result> {
+  const c = ctx.conf;
+  validateBridge(c);
+  const host = new Netlink();
+  const ns = openContainerNetns(ctx.env.netns);
+  try {
+    return await Rollback.guard(async (rb) => {
+      const br = ensureBridge(host, c);
+      if (c.vlan || c.vlanTrunk?.length) {
+        throw new CniError(ErrCode.UnsupportedField, 'vlan/vlanTrunk need bridge VLAN filtering, which this kernel does not support (CONFIG_BRIDGE_VLAN_FILTERING)');
+      }
+      const ipam = await runIpam('ADD', ctx);
+      if (ipam) rb.push(async () => { await runIpam('DEL', ctx); });
+      const result: Result = { cniVersion: ctx.version, ...(ipam ?? {}) };
+      const gws = completeGateways(c, result);
+
+      // the veth pair: host end on the bridge, container end created inside the container
+      const hostName = hostVethName(ctx.env.containerId, ctx.env.ifname, c.name);
+      const stale = getLink(host, hostName);
+      if (stale) deleteLink(host, stale.index);   // left by an earlier, interrupted ADD of this attachment
+      const mac = containerMac(ctx);
+      try {
+        addLink(host, {
+          name: hostName, spec: { kind: 'veth', peer: { name: ctx.env.ifname, nsFd: ns.fd, ...(mac ? { mac } : {}), ...(c.mtu ? { mtu: c.mtu } : {}) } },
+          ...(c.mtu ? { mtu: c.mtu } : {}),
+        });
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        throw new CniError(ErrCode.Plugin, code === 'EEXIST'
+          ? `container interface "${ctx.env.ifname}" already exists in ${ctx.env.netns}`
+          : `could not create the veth pair: ${(e as Error).message}`);
+      }
+      rb.push(() => { const l = getLink(host, hostName); if (l) deleteLink(host, l.index); });
+      const hv = requireLink(host, hostName);
+      setLink(host, hv.index, { master: br.index });
+      setBridgePort(host, hv.index, { hairpin: !!c.hairpinMode, ...(c.portIsolation ? { isolated: true } : {}) });
+      setLink(host, hv.index, { up: true });
+
+      // the container end
+      const cnl = ns.netlink();
+      let ctr: Link;
+      try {
+        result.interfaces = [{ name: br.name, mac: br.mac ?? '' }, { name: hostName, mac: hv.mac ?? '' }, { name: ctx.env.ifname, sandbox: ctx.env.netns }];
+        for (const ip of result.ips ?? []) ip.interface = 2;
+        configureInterface(ns, cnl, ctx.env.ifname, result, { dad: !!c.enabledad, down: !!c.disableContainerInterface });
+        ctr = requireLink(cnl, ctx.env.ifname);
+      } finally {
+        cnl.close();
+      }
+      result.interfaces[2]!.mac = ctr.mac ?? '';
+      if (c.mtu) result.interfaces[2]!.mtu = c.mtu;
+
+      // the gateway side
+      if (gws.length) {
+        for (const g of gws) ensureGatewayAddress(host, br, g.gw, g.prefix, !!c.forceAddress);
+        const fwd: [string, string][] = [];
+        if (gws.some((g) => familyOf(g.gw) === 4)) fwd.push(['net/ipv4/ip_forward', '1']);
+        if (gws.some((g) => familyOf(g.gw) === 6)) fwd.push(['net/ipv6/conf/all/forwarding', '1']);
+        setIn(undefined, fwd);
+      }
+      const brNow = requireLink(host, br.index);
+      result.interfaces[0]!.mac = brNow.mac ?? '';
+
+      const batch = addRules(c, ctx, hostName, result.ips ?? [], ctr.mac);
+      if (c.ipMasq || c.macspoofchk) {
+        batch.run();
+        rb.push(() => deleteTagged(findTagged(tag(c.name, ctx.env.containerId))).run());
+      }
+      if (c.dns && Object.keys(c.dns).length) result.dns = c.dns;
+      return result;
+    });
+  } finally {
+    ns.close();
+    host.close();
+  }
+}
+
+async function del(ctx: Ctx): Promise<void> {
+  const c = ctx.conf;
+  await runIpam('DEL', ctx);
+  // rules go even when the netns is already gone (the reference leaks them then)
+  const tagged = findTagged(tag(c.name, ctx.env.containerId));
+  if (tagged.length) deleteTagged(tagged).run();
+  let removed = false;
+  if (ctx.env.netns) {
+    let ns: NetNS | undefined;
+    try { ns = NetNS.open(ctx.env.netns); } catch (e) { if (!isNetnsGone(e)) throw e; }
+    if (ns) {
+      try {
+        const nl = ns.netlink();
+        try {
+          const l = getLink(nl, ctx.env.ifname);
+          if (l) { deleteLink(nl, l.index); removed = true; }
+        } finally { nl.close(); }
+      } finally { ns.close(); }
+    }
+  }
+  if (!removed) {
+    const host = new Netlink();
+    try {
+      const l = getLink(host, hostVethName(ctx.env.containerId, ctx.env.ifname, c.name));
+      if (l) deleteLink(host, l.index);
+    } finally { host.close(); }
+  }
+}
+
+async function check(ctx: Ctx): Promise<void> {
+  const c = ctx.conf;
+  const prev = ctx.prevResult;
+  if (!prev) throw new CniError(ErrCode.InvalidConfig, 'invalid network config: CHECK needs prevResult');
+  await runIpam('CHECK', ctx);
+  const host = new Netlink();
+  const ns = openContainerNetns(ctx.env.netns);
+  try {
+    const br = getLink(host, bridgeName(c));
+    if (!br || br.kind !== 'bridge') throw new CniError(ErrCode.Plugin, `bridge "${bridgeName(c)}" is missing`);
+    const nl = ns.netlink();
+    try {
+      const ctr = getLink(nl, ctx.env.ifname);
+      if (!ctr) throw new CniError(ErrCode.Plugin, `container interface "${ctx.env.ifname}" is missing`);
+      if (ctr.kind !== 'veth') throw new CniError(ErrCode.Plugin, `container interface "${ctx.env.ifname}" is a ${ctr.kind ?? 'device'}, not a veth`);
+      const hv = getLink(host, hostVethName(ctx.env.containerId, ctx.env.ifname, c.name)) ?? (ctr.parent ? getLink(host, ctr.parent) : undefined);
+      if (!hv || hv.master !== br.index) throw new CniError(ErrCode.Plugin, `the host end of "${ctx.env.ifname}" is not on bridge "${br.name}"`);
+      const addrs = listAddresses(nl, { index: ctr.index }).map((a) => a.cidr);
+      for (const ip of ipsFor(prev, ctx.env.ifname, ctx.env.netns)) {
+        if (!addrs.includes(ip.address)) throw new CniError(ErrCode.Plugin, `address ${ip.address} is missing from ${ctx.env.ifname}`);
+      }
+      const routes = listRoutes(nl, { oif: ctr.index });
+      for (const r of prev.routes ?? []) {
+        if (!routes.some((x) => x.dst === r.dst)) throw new CniError(ErrCode.Plugin, `route to ${r.dst} is missing in the container`);
+      }
+    } finally { nl.close(); }
+    if (c.ipMasq) {
+      const t = tag(c.name, ctx.env.containerId);
+      for (const ip of ipsFor(prev, ctx.env.ifname, ctx.env.netns)) {
+        const fam = familyOf(ip.address.split('/')[0]!);
+        if (!listElements('inet', `masq_src${fam}`).some((e) => e.comment === t)) throw new CniError(ErrCode.Plugin, `masquerade rule for ${ip.address} is missing`);
+      }
+    }
+  } finally {
+    ns.close();
+    host.close();
+  }
+}
+
+export const bridge: Plugin<BridgeConf> = {
+  type: 'bridge',
+  knownArgs: ['MAC', 'IP'],
+  schema: bridgeSchema,
+  add, del, check,
+};

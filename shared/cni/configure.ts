@@ -1,0 +1,60 @@
+// Configure a container interface from a result, as the reference's ipam.ConfigureIface does:
+// addresses, link up, then routes (a route without gateway uses its family's gateway).
+// Neighbours learn the addresses at once: arp_notify / ndisc_notify make the kernel send a
+// gratuitous ARP / unsolicited NA when the link comes up.
+import { familyOf } from '../ip.ts';
+import { addAddress } from '../netlink/addr.ts';
+import { requireLink, setLink } from '../netlink/link.ts';
+import { addRoute } from '../netlink/route.ts';
+import type { Netlink } from '../netlink/socket.ts';
+import type { NetNS } from '../netns.ts';
+import { setIn } from '../sysctl.ts';
+import { CniError, ErrCode } from './errors.ts';
+import type { IPConfig, Result } from './result.ts';
+
+export interface ConfigureOptions {
+  /** run duplicate address detection (addresses are optimistic meanwhile, so usable at once) */
+  dad?: boolean;
+  /** leave the link down (bridge's disableContainerInterface) */
+  down?: boolean;
+}
+
+/** The result's addresses that belong to `ifname` (no interface index means all). */
+export function ipsFor(result: Result, ifname: string, sandbox?: string): IPConfig[] {
+  const idx = result.interfaces?.findIndex((i) => i.name === ifname && (sandbox === undefined || i.sandbox === sandbox));
+  return (result.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === idx);
+}
+
+export function configureInterface(ns: NetNS, nl: Netlink, ifname: string, result: Result, o: ConfigureOptions = {}): void {
+  const link = requireLink(nl, ifname);
+  const ips = ipsFor(result, ifname);
+  const has4 = ips.some((ip) => familyOf(ip.address.split('/')[0]!) === 4);
+  const has6 = ips.some((ip) => familyOf(ip.address.split('/')[0]!) === 6);
+  const sysctls: [string, string][] = [];
+  if (has4) sysctls.push([`net/ipv4/conf/${ifname}/arp_notify`, '1']);
+  if (has6) {
+    sysctls.push([`net/ipv6/conf/${ifname}/disable_ipv6`, '0'], [`net/ipv6/conf/${ifname}/ndisc_notify`, '1']);
+    if (o.dad) sysctls.push([`net/ipv6/conf/${ifname}/optimistic_dad`, '1']);
+    else sysctls.push([`net/ipv6/conf/${ifname}/accept_dad`, '0']);
+  }
+  try { setIn(ns, sysctls); } catch { /* a kernel without IPv6, or read-only /proc: addresses still work */ }
+  for (const ip of ips) {
+    try {
+      addAddress(nl, { index: link.index, cidr: ip.address, nodad: !o.dad, broadcast: true }, true);
+    } catch (e) {
+      throw new CniError(ErrCode.Plugin, `failed to add address ${ip.address} to ${ifname}: ${(e as Error).message}`);
+    }
+  }
+  if (!o.down) setLink(nl, link.index, { up: true });
+  const gw4 = ips.find((ip) => ip.gateway && familyOf(ip.gateway) === 4)?.gateway;
+  const gw6 = ips.find((ip) => ip.gateway && familyOf(ip.gateway) === 6)?.gateway;
+  for (const r of result.routes ?? []) {
+    const fam = familyOf(r.dst.split('/')[0]!);
+    const gw = r.gw ?? (fam === 4 ? gw4 : gw6);
+    try {
+      addRoute(nl, { dst: r.dst, oif: link.index, ...(gw ? { gw } : {}), ...(r.mtu ? { mtu: r.mtu } : {}), ...(r.priority !== undefined ? { priority: r.priority } : {}), ...(r.table ? { table: r.table } : {}) }, true);
+    } catch (e) {
+      throw new CniError(ErrCode.Plugin, `failed to add route ${r.dst}${gw ? ` via ${gw}` : ''} dev ${ifname}: ${(e as Error).message}`);
+    }
+  }
+}

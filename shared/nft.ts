@@ -1,0 +1,162 @@
+// nftables through the `nft` tool: one atomic batch per call. cni-ts keeps all of its state in
+// two tables of its own whose rules never change; per-container state lives in set and map
+// elements, each tagged with a comment naming the network and container, so ADD adds
+// elements, DEL deletes exactly those (idempotently), and CHECK finds them.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { CniError, ErrCode } from './cni/errors.ts';
+
+export const TABLE = 'cni-ts';
+
+/** The fixed skeleton, re-declared (flush + add) in every batch: identical, so idempotent. */
+export function skeleton(): string[] {
+  return [
+    `add table inet ${TABLE}`,
+    `add table bridge ${TABLE}`,
+    ...[
+      // bridge ipMasq: masquerade these sources, except towards their own subnet
+      'set masq_src4 { type ipv4_addr; flags interval; }',
+      'set masq_src6 { type ipv6_addr; flags interval; }',
+      'set masq_skip4 { type ipv4_addr . ipv4_addr; flags interval; }',
+      'set masq_skip6 { type ipv6_addr . ipv6_addr; flags interval; }',
+      // portmap: (proto . port) or (host ip . proto . port) -> (container ip . port)
+      'map pm4 { type inet_proto . inet_service : ipv4_addr . inet_service; }',
+      'map pm6 { type inet_proto . inet_service : ipv6_addr . inet_service; }',
+      'map pm4ip { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }',
+      'map pm6ip { type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; }',
+      // portmap snat: hairpin (container . itself) and from-localhost, or everything (masqAll)
+      'set pm_hairpin4 { type ipv4_addr . ipv4_addr; }',
+      'set pm_hairpin6 { type ipv6_addr . ipv6_addr; }',
+      'set pm_local4 { type ipv4_addr; }',
+      'set pm_masqall4 { type ipv4_addr; }',
+      'set pm_masqall6 { type ipv6_addr; }',
+      // firewall: per-container accepts (as the reference adds them), isolation between bridges
+      'set fw_accept4 { type ipv4_addr; }',
+      'set fw_accept6 { type ipv6_addr; }',
+      'set iso_bridges { type ifname; }',
+      'set iso_same { type ifname . ifname; }',
+    ].map((s) => `add ${s.replace(/^(set|map) /, `$1 inet ${TABLE} `)}`),
+    `add set bridge ${TABLE} icc_ports { type ifname; }`,
+    `add set bridge ${TABLE} spoof_ports { type ifname; }`,
+    `add set bridge ${TABLE} spoof_ok { type ifname . ether_addr; }`,
+    ...baseChain('inet', 'postrouting', 'type nat hook postrouting priority srcnat; policy accept;', [
+      'ct status dnat ip saddr . ip daddr @pm_hairpin4 masquerade',
+      'ct status dnat ip6 saddr . ip6 daddr @pm_hairpin6 masquerade',
+      'ct status dnat ip saddr 127.0.0.0/8 ip daddr @pm_local4 masquerade',
+      'ct status dnat ip daddr @pm_masqall4 masquerade',
+      'ct status dnat ip6 daddr @pm_masqall6 masquerade',
+      'ip saddr @masq_src4 ip saddr . ip daddr != @masq_skip4 ip daddr != 224.0.0.0/4 masquerade',
+      'ip6 saddr @masq_src6 ip6 saddr . ip6 daddr != @masq_skip6 ip6 daddr != ff00::/8 masquerade',
+    ]),
+    ...baseChain('inet', 'portmap', '', [
+      'dnat ip to ip daddr . meta l4proto . th dport map @pm4ip',
+      'dnat ip to meta l4proto . th dport map @pm4',
+      'dnat ip6 to ip6 daddr . meta l4proto . th dport map @pm6ip',
+      'dnat ip6 to meta l4proto . th dport map @pm6',
+    ]),
+    ...baseChain('inet', 'prerouting', 'type nat hook prerouting priority dstnat; policy accept;', ['fib daddr type local jump portmap']),
+    ...baseChain('inet', 'output', 'type nat hook output priority -100; policy accept;', ['fib daddr type local jump portmap']),
+    ...baseChain('inet', 'forward', 'type filter hook forward priority filter; policy accept;', [
+      'iifname @iso_bridges oifname @iso_bridges iifname . oifname != @iso_same drop',
+      'ip daddr @fw_accept4 ct state established,related accept',
+      'ip saddr @fw_accept4 accept',
+      'ip6 daddr @fw_accept6 ct state established,related accept',
+      'ip6 saddr @fw_accept6 accept',
+    ]),
+    ...baseChain('bridge', 'forward', 'type filter hook forward priority filter; policy accept;', ['iifname @icc_ports oifname @icc_ports drop']),
+    ...baseChain('bridge', 'prerouting', 'type filter hook prerouting priority filter; policy accept;', ['iifname @spoof_ports iifname . ether saddr != @spoof_ok drop']),
+  ];
+}
+
+function baseChain(family: 'inet' | 'bridge', name: string, spec: string, rules: string[]): string[] {
+  return [
+    `add chain ${family} ${TABLE} ${name}${spec ? ` { ${spec} }` : ''}`,
+    `flush chain ${family} ${TABLE} ${name}`,
+    ...rules.map((r) => `add rule ${family} ${TABLE} ${name} ${r}`),
+  ];
+}
+
+/** The tag every element carries: network and container, as DEL and CHECK look for them. */
+export const tag = (network: string, containerId: string): string => `net=${network} id=${containerId}`;
+
+/** Values interpolated into nft commands come from parsed addresses and validated names only. */
+const SAFE = /^[A-Za-z0-9_.:/@ =,-]*$/;
+function safe(s: string): string {
+  if (!SAFE.test(s)) throw new CniError(ErrCode.InvalidConfig, `refusing to pass "${s}" to nft`);
+  return s;
+}
+
+export class NftBatch {
+  private readonly lines: string[] = skeleton();
+
+  /** Add elements (`key` or `key : value`), each tagged. */
+  addElements(family: 'inet' | 'bridge', set: string, elems: { key: string; value?: string }[], comment: string): this {
+    if (!elems.length) return this;
+    const body = elems.map((e) => `${safe(e.key)} comment "${safe(comment)}"${e.value ? ` : ${safe(e.value)}` : ''}`).join(', ');
+    this.lines.push(`add element ${family} ${TABLE} ${set} { ${body} }`);
+    return this;
+  }
+
+  /** Delete elements whether or not they exist: add then delete in the same batch. */
+  deleteElements(family: 'inet' | 'bridge', set: string, elems: { key: string; value?: string }[]): this {
+    if (!elems.length) return this;
+    const add = elems.map((e) => `${safe(e.key)}${e.value ? ` : ${safe(e.value)}` : ''}`).join(', ');
+    const del = elems.map((e) => safe(e.key)).join(', ');
+    this.lines.push(`add element ${family} ${TABLE} ${set} { ${add} }`, `delete element ${family} ${TABLE} ${set} { ${del} }`);
+    return this;
+  }
+
+  raw(line: string): this {
+    this.lines.push(line);
+    return this;
+  }
+
+  text(): string {
+    return `${this.lines.join('\n')}\n`;
+  }
+
+  run(): void {
+    const r = spawnSync(nftPath(), ['-f', '-'], { input: this.text(), encoding: 'utf8' });
+    if (r.error || r.status !== 0) {
+      throw new CniError(ErrCode.Plugin, `nftables batch failed: ${(r.error?.message ?? r.stderr).trim().split('\n').slice(0, 3).join(' ')}`);
+    }
+  }
+}
+
+let nftBin: string | undefined;
+export function nftPath(): string {
+  if (nftBin) return nftBin;
+  for (const p of ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft', '/usr/local/sbin/nft']) if (existsSync(p)) return (nftBin = p);
+  throw new CniError(ErrCode.Plugin, 'nft (nftables) is not installed: apt-get install nftables');
+}
+
+export interface NftElement { key: string; value?: string; comment?: string }
+
+/** Elements of one of our sets or maps (for CHECK and reference counts). */
+export function listElements(family: 'inet' | 'bridge', set: string): NftElement[] {
+  const r = spawnSync(nftPath(), ['-j', 'list', 'set', family, TABLE, set], { encoding: 'utf8' });
+  const m = r.status === 0 ? undefined : spawnSync(nftPath(), ['-j', 'list', 'map', family, TABLE, set], { encoding: 'utf8' });
+  const out = m ? m : r;
+  if (out.status !== 0) return [];
+  const doc = JSON.parse(out.stdout) as { nftables: Record<string, any>[] };
+  const obj = doc.nftables.find((o) => o.set || o.map);
+  const elems: any[] = (obj?.set ?? obj?.map)?.elem ?? [];
+  const str = (v: any): string => {
+    if (v && typeof v === 'object') {
+      if (v.concat) return v.concat.map(str).join(' . ');
+      if (v.prefix) return `${v.prefix.addr}/${v.prefix.len}`;
+      if (v.range) return `${v.range[0]}-${v.range[1]}`;
+      if (v.elem) return str(v.elem.val);
+      if (v.jump) return `jump ${v.jump.target}`;
+    }
+    return String(v);
+  };
+  return elems.map((e) => {
+    const [k, v] = Array.isArray(e) ? e : [e, undefined];
+    const el: NftElement = { key: str(k) };
+    if (v !== undefined) el.value = str(v);
+    const c = k?.elem?.comment;
+    if (c) el.comment = c;
+    return el;
+  });
+}
