@@ -3,6 +3,9 @@ import type { Plugin } from '../shared/cni/plugin.ts';
 
 export const PLUGINS: Record<string, () => Promise<Plugin<any>>> = {
   bridge: async () => (await import('../plugins/bridge/index.ts')).bridge,
+  firewall: async () => (await import('../plugins/firewall/index.ts')).firewall,
   'host-local': async () => (await import('../ipam/host-local/index.ts')).hostLocal,
   loopback: async () => (await import('../plugins/loopback/index.ts')).loopback,
+  portmap: async () => (await import('../plugins/portmap/index.ts')).portmap,
+  tuning: async () => (await import('../plugins/tuning/index.ts')).tuning,
 };

@@ -1,37 +1,46 @@
-// Finding and removing every element tagged for one container, whatever the element is.
+// Reading our tables back: every element of every set and map, with its tag, in one `nft`
+// call; and removing every element tagged for one container.
 import { spawnSync } from 'node:child_process';
 import { NftBatch, TABLE, nftPath } from './nft.ts';
 
-export interface TaggedElement { family: 'inet' | 'bridge'; set: string; key: string }
+export interface NftElement { family: 'inet' | 'bridge'; set: string; key: string; value?: string; comment?: string }
+export type TaggedElement = NftElement;
 
-function keyText(v: any): string {
+function text(v: any): string {
   if (v && typeof v === 'object') {
-    if (v.elem) return keyText(v.elem.val);
-    if (v.concat) return v.concat.map(keyText).join(' . ');
+    if (v.elem) return text(v.elem.val);
+    if (v.concat) return v.concat.map(text).join(' . ');
     if (v.prefix) return `${v.prefix.addr}/${v.prefix.len}`;
     if (v.range) return `${v.range[0]}-${v.range[1]}`;
+    if (v.jump) return `jump ${v.jump.target}`;
   }
-  return typeof v === 'string' && !/^[0-9a-fA-F.:/]+$/.test(v) && !/^[a-z]+$/.test(v) ? `"${v}"` : String(v);
+  // interface names are strings nft needs quoted; addresses, ports and protocols are not
+  return typeof v === 'string' && !/^[0-9a-fA-F.:/]+$/.test(v) && !/^(tcp|udp|sctp)$/.test(v) ? `"${v}"` : String(v);
 }
 
-/** Every element of our tables whose comment is `tag` (one `nft list` for both tables). */
-export function findTagged(tag: string): TaggedElement[] {
+/** Every element of our two tables (one `nft -j list ruleset`). */
+export function ourElements(): NftElement[] {
   const r = spawnSync(nftPath(), ['-j', 'list', 'ruleset'], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) return [];
-  const out: TaggedElement[] = [];
+  const out: NftElement[] = [];
   for (const o of (JSON.parse(r.stdout).nftables ?? []) as Record<string, any>[]) {
     const s = o.set ?? o.map;
     if (!s || s.table !== TABLE) continue;
     for (const e of s.elem ?? []) {
-      const k = Array.isArray(e) ? e[0] : e;
-      if (k?.elem?.comment === tag) out.push({ family: s.family, set: s.name, key: keyText(k) });
+      const [k, v] = Array.isArray(e) ? e : [e, undefined];
+      const el: NftElement = { family: s.family, set: s.name, key: text(k) };
+      if (v !== undefined) el.value = text(v);
+      if (k?.elem?.comment) el.comment = k.elem.comment;
+      out.push(el);
     }
   }
   return out;
 }
 
+export const findTagged = (tag: string, all = ourElements()): NftElement[] => all.filter((e) => e.comment === tag);
+
 /** Delete those elements in one batch. */
-export function deleteTagged(elems: TaggedElement[], batch = new NftBatch()): NftBatch {
+export function deleteTagged(elems: NftElement[], batch = new NftBatch()): NftBatch {
   for (const e of elems) batch.raw(`delete element ${e.family} ${TABLE} ${e.set} { ${e.key} }`);
   return batch;
 }

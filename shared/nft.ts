@@ -80,7 +80,7 @@ function baseChain(family: 'inet' | 'bridge', name: string, spec: string, rules:
 export const tag = (network: string, containerId: string): string => `net=${network} id=${containerId}`;
 
 /** Values interpolated into nft commands come from parsed addresses and validated names only. */
-const SAFE = /^[A-Za-z0-9_.:/@ =,-]*$/;
+const SAFE = /^[A-Za-z0-9_.:/@ =,"-]*$/;   // quotes only around validated names
 function safe(s: string): string {
   if (!SAFE.test(s)) throw new CniError(ErrCode.InvalidConfig, `refusing to pass "${s}" to nft`);
   return s;
@@ -128,35 +128,4 @@ export function nftPath(): string {
   if (nftBin) return nftBin;
   for (const p of ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft', '/usr/local/sbin/nft']) if (existsSync(p)) return (nftBin = p);
   throw new CniError(ErrCode.Plugin, 'nft (nftables) is not installed: apt-get install nftables');
-}
-
-export interface NftElement { key: string; value?: string; comment?: string }
-
-/** Elements of one of our sets or maps (for CHECK and reference counts). */
-export function listElements(family: 'inet' | 'bridge', set: string): NftElement[] {
-  const r = spawnSync(nftPath(), ['-j', 'list', 'set', family, TABLE, set], { encoding: 'utf8' });
-  const m = r.status === 0 ? undefined : spawnSync(nftPath(), ['-j', 'list', 'map', family, TABLE, set], { encoding: 'utf8' });
-  const out = m ? m : r;
-  if (out.status !== 0) return [];
-  const doc = JSON.parse(out.stdout) as { nftables: Record<string, any>[] };
-  const obj = doc.nftables.find((o) => o.set || o.map);
-  const elems: any[] = (obj?.set ?? obj?.map)?.elem ?? [];
-  const str = (v: any): string => {
-    if (v && typeof v === 'object') {
-      if (v.concat) return v.concat.map(str).join(' . ');
-      if (v.prefix) return `${v.prefix.addr}/${v.prefix.len}`;
-      if (v.range) return `${v.range[0]}-${v.range[1]}`;
-      if (v.elem) return str(v.elem.val);
-      if (v.jump) return `jump ${v.jump.target}`;
-    }
-    return String(v);
-  };
-  return elems.map((e) => {
-    const [k, v] = Array.isArray(e) ? e : [e, undefined];
-    const el: NftElement = { key: str(k) };
-    if (v !== undefined) el.value = str(v);
-    const c = k?.elem?.comment;
-    if (c) el.comment = c;
-    return el;
-  });
 }

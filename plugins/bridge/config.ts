@@ -8,7 +8,7 @@ const macString = () => z.string().check(z.refine((s) => /^([0-9a-fA-F]{2}[:-]){
 
 export const bridgeSchema = () => z.looseObject({
   ...baseShape(),
-  bridge: z.optional(z.string().check(z.refine((s) => s === '' || /^[^/:\s]{1,15}$/.test(s), 'must be an interface name (1-15 characters, no / : or spaces)'))),
+  bridge: z.optional(z.string().check(z.refine((s) => s === '' || /^[A-Za-z0-9_.@-]{1,15}$/.test(s), 'must be an interface name (1-15 of A-Z a-z 0-9 _ . @ -)'))),
   isGateway: z.optional(z.boolean()),
   isDefaultGateway: z.optional(z.boolean()),
   forceAddress: z.optional(z.boolean()),

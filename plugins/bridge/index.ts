@@ -15,7 +15,7 @@ import { addLink, deleteLink, getLink, requireLink, setBridgePort, setLink, type
 import { listRoutes } from '../../shared/netlink/route.ts';
 import { Netlink } from '../../shared/netlink/socket.ts';
 import { NetNS } from '../../shared/netns.ts';
-import { NftBatch, listElements, tag } from '../../shared/nft.ts';
+import { NftBatch, tag } from '../../shared/nft.ts';
 import { deleteTagged, findTagged } from '../../shared/nft-tags.ts';
 import { setIn } from '../../shared/sysctl.ts';
 import { bridgeName, bridgeSchema, validateBridge, type BridgeConf } from './config.ts';
@@ -234,10 +234,10 @@ async function check(ctx: Ctx): Promise<void> {
       }
     } finally { nl.close(); }
     if (c.ipMasq) {
-      const t = tag(c.name, ctx.env.containerId);
+      const mine = findTagged(tag(c.name, ctx.env.containerId));
       for (const ip of ipsFor(prev, ctx.env.ifname, ctx.env.netns)) {
-        const fam = familyOf(ip.address.split('/')[0]!);
-        if (!listElements('inet', `masq_src${fam}`).some((e) => e.comment === t)) throw new CniError(ErrCode.Plugin, `masquerade rule for ${ip.address} is missing`);
+        const addr = ip.address.split('/')[0]!;
+        if (!mine.some((e) => e.set === `masq_src${familyOf(addr)}` && e.key === addr)) throw new CniError(ErrCode.Plugin, `masquerade rule for ${ip.address} is missing`);
       }
     }
   } finally {

@@ -1,0 +1,129 @@
+// portmap (chained): publish container ports (Docker -p/-P) with nftables map elements:
+// DNAT from other hosts, from the host itself (127.0.0.1 too) and hairpin from containers.
+import * as z from 'zod/mini';
+import { CniError, ErrCode } from '../../shared/cni/errors.ts';
+import type { Context, Plugin } from '../../shared/cni/plugin.ts';
+import { firstIP, hostInterfaces, requirePrev } from '../../shared/cni/prev.ts';
+import type { Result } from '../../shared/cni/result.ts';
+import { baseShape } from '../../shared/cni/schema.ts';
+import { formatIP, parseIP, type Family } from '../../shared/ip.ts';
+import { flushUdpMapping } from '../../shared/netlink/conntrack.ts';
+import { NftBatch, tag } from '../../shared/nft.ts';
+import { deleteTagged, findTagged, ourElements } from '../../shared/nft-tags.ts';
+import { setIn } from '../../shared/sysctl.ts';
+
+const port = () => z.number().check(z.int(), z.minimum(1), z.maximum(65535));
+const mappingSchema = () => z.looseObject({
+  hostPort: port(),
+  containerPort: port(),
+  protocol: z.optional(z.string()),
+  hostIP: z.optional(z.string()),
+});
+
+const schema = () => z.looseObject({
+  ...baseShape(),
+  snat: z.optional(z.boolean()),
+  masqAll: z.optional(z.boolean()),
+  markMasqBit: z.optional(z.number().check(z.int(), z.minimum(0), z.maximum(31))),
+  externalSetMarkChain: z.optional(z.string()),
+  conditionsV4: z.optional(z.array(z.string())),
+  conditionsV6: z.optional(z.array(z.string())),
+  backend: z.optional(z.string()),
+  runtimeConfig: z.optional(z.looseObject({ portMappings: z.optional(z.array(mappingSchema())) })),
+});
+type PortmapConf = z.infer<ReturnType<typeof schema>>;
+type Ctx = Context<PortmapConf>;
+type Mapping = z.infer<ReturnType<typeof mappingSchema>>;
+
+const PROTOCOLS = ['tcp', 'udp', 'sctp'];
+
+interface Element { set: string; key: string; value: string }
+
+/** The map elements for every mapping and family the container has an address in. */
+function elements(mappings: Mapping[], ips: Partial<Record<Family, string>>): Element[] {
+  const out: Element[] = [];
+  mappings.forEach((m, i) => {
+    const proto = (m.protocol || 'tcp').toLowerCase();
+    if (!PROTOCOLS.includes(proto)) throw new CniError(ErrCode.InvalidConfig, `invalid network config: runtimeConfig.portMappings[${i}].protocol "${m.protocol}" is not tcp, udp or sctp`);
+    const host = m.hostIP ? parseIP(m.hostIP) : undefined;
+    if (m.hostIP && !host) throw new CniError(ErrCode.InvalidConfig, `invalid network config: runtimeConfig.portMappings[${i}].hostIP "${m.hostIP}" is not an IP address`);
+    const any = !host || host.bytes.every((b) => b === 0);
+    for (const fam of [4, 6] as const) {
+      const cip = ips[fam];
+      if (!cip || (host && !any && host.family !== fam)) continue;
+      if (host && any && host.family !== fam) continue;   // 0.0.0.0 is IPv4 only, :: IPv6 only
+      const value = `${cip} . ${m.containerPort}`;
+      if (any) out.push({ set: `pm${fam}`, key: `${proto} . ${m.hostPort}`, value });
+      else out.push({ set: `pm${fam}ip`, key: `${formatIP(host!.bytes)} . ${proto} . ${m.hostPort}`, value });
+    }
+  });
+  return out;
+}
+
+function mappingsOf(ctx: Ctx): Mapping[] {
+  return ctx.conf.runtimeConfig?.portMappings ?? [];
+}
+
+function add(ctx: Ctx): Result {
+  const prev = requirePrev(ctx.prevResult, 'portmap');
+  const c = ctx.conf;
+  const mappings = mappingsOf(ctx);
+  if (!mappings.length) return prev;
+  for (const k of ['conditionsV4', 'conditionsV6'] as const) {
+    if (c[k]?.length) throw new CniError(ErrCode.UnsupportedField, `${k} (iptables match arguments) cannot be applied by the nftables backend: remove it`);
+  }
+  const ips: Partial<Record<Family, string>> = {};
+  for (const fam of [4, 6] as const) { const ip = firstIP(prev, fam); if (ip) ips[fam] = ip; }
+  const t = tag(c.name, ctx.env.containerId);
+  const b = new NftBatch();
+  const els = elements(mappings, ips);
+  // two containers cannot take one host port: say who has it
+  const existing = ourElements();
+  for (const e of els) {
+    const taken = existing.find((x) => x.set === e.set && x.key === e.key && x.comment !== t);
+    if (taken) throw new CniError(ErrCode.Plugin, `host port ${e.key} is already published by ${taken.comment ?? 'another container'}`);
+  }
+  for (const e of els) b.addElements('inet', e.set, [{ key: e.key, value: e.value }], t);
+  if (c.snat ?? true) {
+    for (const fam of [4, 6] as const) {
+      const cip = ips[fam];
+      if (!cip) continue;
+      b.addElements('inet', `pm_hairpin${fam}`, [{ key: `${cip} . ${cip}` }], t);
+      if (fam === 4) b.addElements('inet', 'pm_local4', [{ key: cip }], t);
+    }
+    // 127.0.0.1 -> container needs route_localnet on the host side of the container
+    const ifs = hostInterfaces(prev).map((i) => i.name).filter((n) => /^[^/.\s]{1,15}$/.test(n));
+    if (ips[4] && ifs.length) { try { setIn(undefined, ifs.map((n) => [`net/ipv4/conf/${n}/route_localnet`, '1'] as [string, string])); } catch { /* interface gone */ } }
+  }
+  if (c.masqAll) {
+    for (const fam of [4, 6] as const) if (ips[fam]) b.addElements('inet', `pm_masqall${fam}`, [{ key: ips[fam]! }], t);
+  }
+  b.run();
+  return prev;
+}
+
+function del(ctx: Ctx): void {
+  const tagged = findTagged(tag(ctx.conf.name, ctx.env.containerId));
+  if (tagged.length) deleteTagged(tagged).run();
+  // UDP conntrack entries of the removed mappings
+  const udp = mappingsOf(ctx).filter((m) => (m.protocol || 'tcp').toLowerCase() === 'udp');
+  if (!udp.length) return;
+  // the container's addresses: from prevResult, else from the mapping elements just removed
+  const ips = new Set<string>(ctx.prevResult ? [firstIP(ctx.prevResult, 4), firstIP(ctx.prevResult, 6)].filter((x) => x !== undefined) : []);
+  for (const e of tagged) if (e.set === 'pm_local4') ips.add(e.key);
+  for (const ip of ips) for (const m of udp) flushUdpMapping(ip, m.hostPort);
+}
+
+function check(ctx: Ctx): void {
+  const prev = requirePrev(ctx.prevResult, 'portmap');
+  const ips: Partial<Record<Family, string>> = {};
+  for (const fam of [4, 6] as const) { const ip = firstIP(prev, fam); if (ip) ips[fam] = ip; }
+  const mine = findTagged(tag(ctx.conf.name, ctx.env.containerId));
+  for (const e of elements(mappingsOf(ctx), ips)) {
+    if (!mine.some((x) => x.set === e.set && x.key === e.key && x.value === e.value)) {
+      throw new CniError(ErrCode.Plugin, `portmap: mapping ${e.key} -> ${e.value} is missing`);
+    }
+  }
+}
+
+export const portmap: Plugin<PortmapConf> = { type: 'portmap', schema, add, del, check };

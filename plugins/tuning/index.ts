@@ -1,0 +1,184 @@
+// tuning (chained): sysctls and link settings of the container interface; the originals are
+// saved on ADD and put back on DEL, as the reference does (sysctls included here).
+import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as z from 'zod/mini';
+import { CniError, ErrCode } from '../../shared/cni/errors.ts';
+import { isNetnsGone, openContainerNetns } from '../../shared/cni/netns.ts';
+import type { Context, Plugin } from '../../shared/cni/plugin.ts';
+import { requirePrev } from '../../shared/cni/prev.ts';
+import type { Result } from '../../shared/cni/result.ts';
+import { baseShape } from '../../shared/cni/schema.ts';
+import { writeFileAtomic } from '../../shared/files.ts';
+import { IFF } from '../../shared/netlink/constants.ts';
+import { getLink, requireLink, setLink, type Link, type LinkChange } from '../../shared/netlink/link.ts';
+import { NetNS } from '../../shared/netns.ts';
+
+const settings = {
+  mac: z.optional(z.string().check(z.refine((s) => /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(s), 'must be a MAC address'))),
+  promisc: z.optional(z.boolean()),
+  allmulti: z.optional(z.boolean()),
+  mtu: z.optional(z.number().check(z.int(), z.minimum(68))),
+  txQLen: z.optional(z.number().check(z.int(), z.nonnegative())),
+  sysctl: z.optional(z.record(z.string(), z.string())),
+};
+
+const schema = () => z.looseObject({
+  ...baseShape(),
+  ...settings,
+  dataDir: z.optional(z.string()),
+  args: z.optional(z.looseObject({ cni: z.optional(z.looseObject(settings)) })),
+  runtimeConfig: z.optional(z.looseObject({ mac: settings.mac })),
+});
+type TuningConf = z.infer<ReturnType<typeof schema>>;
+type Ctx = Context<TuningConf>;
+
+const ALLOWLIST = '/etc/cni/tuning/allowlist.conf';
+const DEFAULT_DATA_DIR = '/run/cni/tuning';
+
+interface Saved { mac?: string; mtu?: number; promisc?: boolean; allmulti?: boolean; txQLen?: number; sysctl?: Record<string, string> }
+
+/** Settings after args.cni and runtimeConfig overrides, as the reference merges them. */
+function effective(ctx: Ctx): Saved {
+  const c = ctx.conf;
+  const o = c.args?.cni ?? {};
+  const s: Saved = {};
+  const mac = c.runtimeConfig?.mac ?? o.mac ?? c.mac;
+  if (mac) s.mac = mac.toLowerCase().replace(/-/g, ':');
+  for (const k of ['mtu', 'promisc', 'allmulti', 'txQLen'] as const) {
+    const v = o[k] ?? c[k];
+    if (v !== undefined) (s as Record<string, unknown>)[k] = v;
+  }
+  const sysctl = { ...(c.sysctl ?? {}), ...(o.sysctl ?? {}) };
+  if (Object.keys(sysctl).length) s.sysctl = sysctl;
+  return s;
+}
+
+/** /proc/sys path of a net.* key, IFNAME substituted; dots or slashes as separators. */
+function sysctlPath(key: string, ifname: string): string {
+  const k = key.replace(/IFNAME/g, ifname);
+  const parts = k.includes('/') ? k.split('/') : k.split('.');
+  if (parts[0] !== 'net' || parts.some((p) => p === '' || p === '.' || p === '..')) {
+    throw new CniError(ErrCode.InvalidConfig, `invalid network config: sysctl "${key}" is not a key under net.`);
+  }
+  return `/proc/sys/${parts.join('/')}`;
+}
+
+function checkAllowlist(keys: string[]): void {
+  if (!existsSync(ALLOWLIST)) return;
+  const patterns = readFileSync(ALLOWLIST, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).map((l) => new RegExp(`^${l}$`));
+  for (const k of keys) {
+    if (!patterns.some((p) => p.test(k))) throw new CniError(ErrCode.InvalidConfig, `invalid network config: sysctl "${k}" is not allowed by ${ALLOWLIST}`);
+  }
+}
+
+const backupPath = (ctx: Ctx): string => join(ctx.conf.dataDir || DEFAULT_DATA_DIR, `${ctx.env.containerId}_${ctx.env.ifname}.json`);
+
+function linkChange(s: Saved): LinkChange {
+  const c: LinkChange = {};
+  if (s.mac) c.mac = s.mac;
+  if (s.mtu) c.mtu = s.mtu;
+  if (s.promisc !== undefined) c.promisc = s.promisc;
+  if (s.allmulti !== undefined) c.allmulti = s.allmulti;
+  if (s.txQLen !== undefined) c.txqlen = s.txQLen;
+  return c;
+}
+
+function current(l: Link, want: Saved, ns: NetNS, ifname: string): Saved {
+  const s: Saved = {};
+  if (want.mac && l.mac) s.mac = l.mac;
+  if (want.mtu && l.mtu) s.mtu = l.mtu;
+  if (want.promisc !== undefined) s.promisc = (l.flags & IFF.PROMISC) !== 0;
+  if (want.allmulti !== undefined) s.allmulti = (l.flags & IFF.ALLMULTI) !== 0;
+  if (want.txQLen !== undefined && l.txqlen !== undefined) s.txQLen = l.txqlen;
+  if (want.sysctl) s.sysctl = ns.run(() => Object.fromEntries(Object.keys(want.sysctl!).map((k) => [k, readFileSync(sysctlPath(k, ifname), 'utf8').trim()])));
+  return s;
+}
+
+function apply(ns: NetNS, ifname: string, s: Saved): void {
+  const nl = ns.netlink();
+  try {
+    const l = requireLink(nl, ifname);
+    if (s.sysctl) ns.run(() => { for (const [k, v] of Object.entries(s.sysctl!)) writeFileSync(sysctlPath(k, ifname), v); });
+    const change = linkChange(s);
+    if (change.mac) {
+      // a MAC change needs the link down on most drivers
+      const up = (l.flags & IFF.UP) !== 0;
+      if (up) setLink(nl, l.index, { up: false });
+      setLink(nl, l.index, { mac: change.mac });
+      if (up) setLink(nl, l.index, { up: true });
+      delete change.mac;
+    }
+    if (Object.keys(change).length) setLink(nl, l.index, change);
+  } finally {
+    nl.close();
+  }
+}
+
+function add(ctx: Ctx): Result {
+  const prev = requirePrev(ctx.prevResult, 'tuning');
+  const want = effective(ctx);
+  if (want.sysctl) { for (const k of Object.keys(want.sysctl)) sysctlPath(k, ctx.env.ifname); checkAllowlist(Object.keys(want.sysctl)); }
+  const ns = openContainerNetns(ctx.env.netns);
+  try {
+    const nl = ns.netlink();
+    let before: Saved;
+    try { before = current(requireLink(nl, ctx.env.ifname), want, ns, ctx.env.ifname); } finally { nl.close(); }
+    mkdirSync(ctx.conf.dataDir || DEFAULT_DATA_DIR, { recursive: true });
+    writeFileAtomic(backupPath(ctx), JSON.stringify(before), ctx.conf.dataDir || DEFAULT_DATA_DIR);
+    try {
+      apply(ns, ctx.env.ifname, want);
+    } catch (e) {
+      try { apply(ns, ctx.env.ifname, before); unlinkSync(backupPath(ctx)); } catch { /* best effort */ }
+      throw new CniError(ErrCode.Plugin, `tuning: ${(e as Error).message}`);
+    }
+  } finally {
+    ns.close();
+  }
+  if (want.mac) {
+    const i = prev.interfaces?.find((x) => x.name === ctx.env.ifname && x.sandbox);
+    if (i) i.mac = want.mac;
+  }
+  if (want.mtu) {
+    const i = prev.interfaces?.find((x) => x.name === ctx.env.ifname && x.sandbox);
+    if (i) i.mtu = want.mtu;
+  }
+  return prev;
+}
+
+function del(ctx: Ctx): void {
+  const file = backupPath(ctx);
+  if (!existsSync(file)) return;
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as Saved;
+  if (ctx.env.netns) {
+    let ns: NetNS | undefined;
+    try { ns = NetNS.open(ctx.env.netns); } catch (e) { if (!isNetnsGone(e)) throw e; }
+    if (ns) {
+      try {
+        const nl = ns.netlink();
+        let present: boolean;
+        try { present = !!getLink(nl, ctx.env.ifname); } finally { nl.close(); }
+        if (present) apply(ns, ctx.env.ifname, saved);
+      } finally { ns.close(); }
+    }
+  }
+  unlinkSync(file);
+}
+
+function check(ctx: Ctx): void {
+  requirePrev(ctx.prevResult, 'tuning');
+  const want = effective(ctx);
+  const ns = openContainerNetns(ctx.env.netns);
+  try {
+    const nl = ns.netlink();
+    let now: Saved;
+    try { now = current(requireLink(nl, ctx.env.ifname), want, ns, ctx.env.ifname); } finally { nl.close(); }
+    for (const [k, v] of Object.entries(want)) {
+      if (JSON.stringify(now[k as keyof Saved]) !== JSON.stringify(v)) throw new CniError(ErrCode.Plugin, `tuning: ${k} is ${JSON.stringify(now[k as keyof Saved])}, expected ${JSON.stringify(v)}`);
+    }
+  } finally {
+    ns.close();
+  }
+}
+
+export const tuning: Plugin<TuningConf> = { type: 'tuning', schema, add, del, check };

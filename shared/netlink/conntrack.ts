@@ -1,0 +1,74 @@
+// ctnetlink (NETLINK_NETFILTER): list conntrack entries and delete the ones a removed port
+// mapping leaves behind (UDP entries would otherwise keep steering packets to a gone container).
+import { AttrMap } from './attrs.ts';
+import { NLA_F_NESTED, NLM_F } from './constants.ts';
+import { Netlink } from './socket.ts';
+import { formatIP, parseIP } from '../ip.ts';
+
+const NETLINK_NETFILTER = 12;
+const CTNL = (msg: number): number => (1 << 8) | msg;   // NFNL_SUBSYS_CTNETLINK
+const MSG = { GET: 1, DELETE: 2 } as const;
+const CTA = { TUPLE_ORIG: 1, TUPLE_REPLY: 2 } as const;
+const TUPLE = { IP: 1, PROTO: 2 } as const;
+const IP = { V4_SRC: 1, V4_DST: 2, V6_SRC: 3, V6_DST: 4 } as const;
+const PROTO = { NUM: 1, SRC_PORT: 2, DST_PORT: 3 } as const;
+
+export interface CtTuple { src: string; dst: string; proto: number; sport?: number; dport?: number }
+export interface CtEntry { orig: CtTuple; reply: CtTuple; origRaw: Buffer }
+
+const nfgenmsg = (family: number): Buffer => Buffer.from([family, 0, 0, 0]);
+
+function tuple(m: AttrMap | undefined): CtTuple {
+  const ip = m?.nested(TUPLE.IP);
+  const p = m?.nested(TUPLE.PROTO);
+  const src = ip?.raw(IP.V4_SRC) ?? ip?.raw(IP.V6_SRC);
+  const dst = ip?.raw(IP.V4_DST) ?? ip?.raw(IP.V6_DST);
+  const t: CtTuple = { src: src ? formatIP(src) : '', dst: dst ? formatIP(dst) : '', proto: p?.u8(PROTO.NUM) ?? 0 };
+  const sp = p?.u16be(PROTO.SRC_PORT), dp = p?.u16be(PROTO.DST_PORT);
+  if (sp !== undefined) t.sport = sp;
+  if (dp !== undefined) t.dport = dp;
+  return t;
+}
+
+export function listConntrack(nl: Netlink, family: 4 | 6): CtEntry[] {
+  return nl.request('list conntrack', CTNL(MSG.GET), NLM_F.DUMP, nfgenmsg(family === 4 ? 2 : 10)).map((m) => {
+    const a = AttrMap.of(m.payload.subarray(4));
+    return { orig: tuple(a.nested(CTA.TUPLE_ORIG)), reply: tuple(a.nested(CTA.TUPLE_REPLY)), origRaw: a.raw(CTA.TUPLE_ORIG)! };
+  });
+}
+
+export function deleteConntrack(nl: Netlink, e: CtEntry, family: 4 | 6): void {
+  const body = Buffer.concat([nfgenmsg(family === 4 ? 2 : 10), encodeNested(CTA.TUPLE_ORIG, e.origRaw)]);
+  try {
+    nl.request('delete conntrack entry', CTNL(MSG.DELETE), 0, body);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENOENT') throw err;   // expired meanwhile
+  }
+}
+
+function encodeNested(type: number, raw: Buffer): Buffer {
+  const hdr = Buffer.alloc(4);
+  hdr.writeUInt16LE(4 + raw.length, 0);
+  hdr.writeUInt16LE(type | NLA_F_NESTED, 2);
+  return Buffer.concat([hdr, raw, Buffer.alloc(((raw.length + 3) & ~3) - raw.length)]);
+}
+
+/** Delete UDP entries DNAT'ed to `containerIP` through `hostPort`. Returns how many. */
+export function flushUdpMapping(containerIP: string, hostPort: number): number {
+  const ip = parseIP(containerIP);
+  if (!ip) return 0;
+  const nl = new Netlink(-1, NETLINK_NETFILTER);
+  try {
+    let n = 0;
+    for (const e of listConntrack(nl, ip.family)) {
+      if (e.orig.proto === 17 && e.orig.dport === hostPort && e.reply.src === containerIP) {
+        deleteConntrack(nl, e, ip.family);
+        n++;
+      }
+    }
+    return n;
+  } finally {
+    nl.close();
+  }
+}
+
