@@ -102,11 +102,15 @@ function apply(ns: NetNS, ifname: string, s: Saved): void {
     if (s.sysctl) ns.run(() => { for (const [k, v] of Object.entries(s.sysctl!)) writeFileSync(sysctlPath(k, ifname), v); });
     const change = linkChange(s);
     if (change.mac) {
-      // a MAC change needs the link down on most drivers
-      const up = (l.flags & IFF.UP) !== 0;
-      if (up) setLink(nl, l.index, { up: false });
-      setLink(nl, l.index, { mac: change.mac });
-      if (up) setLink(nl, l.index, { up: true });
+      // most drivers (veth included) change a MAC live; taking the link down would drop its routes
+      try {
+        setLink(nl, l.index, { mac: change.mac });
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'EBUSY' || !(l.flags & IFF.UP)) throw e;
+        setLink(nl, l.index, { up: false });
+        setLink(nl, l.index, { mac: change.mac });
+        setLink(nl, l.index, { up: true });
+      }
       delete change.mac;
     }
     if (Object.keys(change).length) setLink(nl, l.index, change);
