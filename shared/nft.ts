@@ -86,8 +86,15 @@ function safe(s: string): string {
   return s;
 }
 
+export class NftError extends CniError {
+  constructor(readonly stderr: string) {
+    super(ErrCode.Plugin, `nftables batch failed: ${stderr.trim().split('\n').filter((l) => /Error/.test(l)).slice(0, 3).join(' ') || stderr.trim().slice(0, 300)}`);
+  }
+  get exists(): boolean { return /File exists/.test(this.stderr); }
+}
+
 export class NftBatch {
-  private readonly lines: string[] = skeleton();
+  private readonly lines: string[] = [];
 
   /** Add elements (`key` or `key : value`), each tagged. */
   addElements(family: 'inet' | 'bridge', set: string, elems: { key: string; value?: string }[], comment: string): this {
@@ -111,15 +118,28 @@ export class NftBatch {
     return this;
   }
 
-  text(): string {
-    return `${this.lines.join('\n')}\n`;
+  text(withSkeleton = false): string {
+    return `${[...(withSkeleton ? skeleton() : []), ...this.lines].join('\n')}\n`;
   }
 
+  /**
+   * One atomic `nft -f -`. The tables are declared only when the batch finds them missing
+   * (first use on a host, or after someone flushed the ruleset): then the same batch runs
+   * again with the skeleton in front, still atomically.
+   */
   run(): void {
-    const r = spawnSync(nftPath(), ['-f', '-'], { input: this.text(), encoding: 'utf8' });
-    if (r.error || r.status !== 0) {
-      throw new CniError(ErrCode.Plugin, `nftables batch failed: ${(r.error?.message ?? r.stderr).trim().split('\n').slice(0, 3).join(' ')}`);
-    }
+    if (!this.lines.length) return;
+    const exec = (withSkeleton: boolean) => spawnSync(nftPath(), ['-f', '-'], { input: this.text(withSkeleton), encoding: 'utf8' });
+    let r = exec(false);
+    if (r.status !== 0 && /No such file or directory/.test(r.stderr)) r = exec(true);
+    if (r.error) throw new CniError(ErrCode.Plugin, `cannot run nft: ${r.error.message}`);
+    if (r.status !== 0) throw new NftError(r.stderr);
+  }
+
+  /** Declare (or repair) the tables, with nothing else. */
+  static ensureTables(): void {
+    const r = spawnSync(nftPath(), ['-f', '-'], { input: `${skeleton().join('\n')}\n`, encoding: 'utf8' });
+    if (r.status !== 0) throw new NftError(r.stderr);
   }
 }
 

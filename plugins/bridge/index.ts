@@ -182,8 +182,10 @@ async function del(ctx: Ctx): Promise<void> {
   const c = ctx.conf;
   await runIpam('DEL', ctx);
   // rules go even when the netns is already gone (the reference leaks them then)
-  const tagged = findTagged(tag(c.name, ctx.env.containerId));
-  if (tagged.length) deleteTagged(tagged).run();
+  if (c.ipMasq || c.macspoofchk) {
+    const tagged = findTagged(tag(c.name, ctx.env.containerId));
+    if (tagged.length) deleteTagged(tagged).run();
+  }
   let removed = false;
   if (ctx.env.netns) {
     let ns: NetNS | undefined;

@@ -8,7 +8,7 @@ import type { Result } from '../../shared/cni/result.ts';
 import { baseShape } from '../../shared/cni/schema.ts';
 import { formatIP, parseIP, type Family } from '../../shared/ip.ts';
 import { flushUdpMapping } from '../../shared/netlink/conntrack.ts';
-import { NftBatch, tag } from '../../shared/nft.ts';
+import { NftBatch, NftError, tag } from '../../shared/nft.ts';
 import { deleteTagged, findTagged, ourElements } from '../../shared/nft-tags.ts';
 import { setIn } from '../../shared/sysctl.ts';
 
@@ -78,11 +78,6 @@ function add(ctx: Ctx): Result {
   const b = new NftBatch();
   const els = elements(mappings, ips);
   // two containers cannot take one host port: say who has it
-  const existing = ourElements();
-  for (const e of els) {
-    const taken = existing.find((x) => x.set === e.set && x.key === e.key && x.comment !== t);
-    if (taken) throw new CniError(ErrCode.Plugin, `host port ${e.key} is already published by ${taken.comment ?? 'another container'}`);
-  }
   for (const e of els) b.addElements('inet', e.set, [{ key: e.key, value: e.value }], t);
   if (c.snat ?? true) {
     for (const fam of [4, 6] as const) {
@@ -98,7 +93,15 @@ function add(ctx: Ctx): Result {
   if (c.masqAll) {
     for (const fam of [4, 6] as const) if (ips[fam]) b.addElements('inet', `pm_masqall${fam}`, [{ key: ips[fam]! }], t);
   }
-  b.run();
+  try {
+    b.run();
+  } catch (e) {
+    // a host port published by somebody else: the batch changed nothing; say who has it
+    if (!(e instanceof NftError) || !e.exists) throw e;
+    const existing = ourElements();
+    const taken = els.map((x) => existing.find((y) => y.set === x.set && y.key === x.key && y.comment !== t)).find((y) => y);
+    throw new CniError(ErrCode.Plugin, taken ? `host port ${taken.key} is already published by ${taken.comment ?? 'another container'}` : e.message);
+  }
   return prev;
 }
 

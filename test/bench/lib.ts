@@ -9,6 +9,8 @@ export interface Impl {
   run(i: number): void;
   /** command whose peak RSS represents this implementation (run under /usr/bin/time) */
   rssProbe?: () => { cmd: string; args: string[]; env: NodeJS.ProcessEnv; input: string };
+  /** before each measured operation, not timed */
+  prepare?(i: number): void;
   /** undo between iterations, not timed */
   reset?(i: number): void;
 }
@@ -46,9 +48,10 @@ export function runBench(b: Bench): Row[] {
   try {
     const times = b.impls.map(() => [] as number[]);
     // warm-up, then interleave so drift and noise hit every implementation alike
-    b.impls.forEach((impl, k) => { impl.run(-1 - k); impl.reset?.(-1 - k); });
+    b.impls.forEach((impl, k) => { impl.prepare?.(-1 - k); impl.run(-1 - k); impl.reset?.(-1 - k); });
     for (let i = 0; i < runs; i++) {
       b.impls.forEach((impl, k) => {
+        impl.prepare?.(i);
         const t0 = process.hrtime.bigint();
         impl.run(i);
         times[k]!.push(Number(process.hrtime.bigint() - t0) / 1e6);

@@ -6,10 +6,11 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, REFERENCE_BIN } from '../helpers/netns.ts';
 import { runBench, table, type Bench, type Row } from './lib.ts';
+import { bridgeBenches } from './bridge.ts';
 import { hostLocalAdd } from './host-local.ts';
 import { loopbackAdd } from './loopback.ts';
 
-const BENCHES: (() => Bench)[] = [loopbackAdd, hostLocalAdd(0), hostLocalAdd(10_000)];
+const BENCHES: (() => Bench)[] = [loopbackAdd, hostLocalAdd(0), hostLocalAdd(10_000), ...bridgeBenches];
 
 const inside = process.argv.indexOf('--inside');
 if (inside < 0) {
