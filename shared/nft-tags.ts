@@ -1,10 +1,9 @@
 // Reading our tables back: every element of every set and map, with its tag, in one `nft`
 // call; and removing every element tagged for one container.
 import { spawnSync } from 'node:child_process';
-import { NftBatch, TABLE, nftPath } from './nft.ts';
+import { NftBatch, TABLE, nftPath, type Elem } from './nft.ts';
 
-export interface NftElement { family: 'inet' | 'bridge'; set: string; key: string; value?: string; comment?: string }
-export type TaggedElement = NftElement;
+export interface NftElement extends Elem { comment?: string }
 
 function text(v: any): string {
   if (v && typeof v === 'object') {
@@ -39,8 +38,11 @@ export function ourElements(): NftElement[] {
 
 export const findTagged = (tag: string, all = ourElements()): NftElement[] => all.filter((e) => e.comment === tag);
 
-/** Delete those elements in one batch. */
-export function deleteTagged(elems: NftElement[], batch = new NftBatch()): NftBatch {
-  for (const e of elems) batch.raw(`delete element ${e.family} ${TABLE} ${e.set} { ${e.key} }`);
-  return batch;
+/**
+ * Remove every element tagged for a container (and `extra` shared ones) in one batch. Found
+ * by tag, never recomputed: an address or port reused by another container since keeps its
+ * elements even when a late DEL of the old container arrives.
+ */
+export function removeContainer(tag: string, extra: readonly Elem[] = []): void {
+  new NftBatch().remove([...findTagged(tag), ...extra]).run();
 }

@@ -76,6 +76,9 @@ function baseChain(family: 'inet' | 'bridge', name: string, spec: string, rules:
   ];
 }
 
+/** One set or map element: `key`, or `key : value` in a map. */
+export interface Elem { family: 'inet' | 'bridge'; set: string; key: string; value?: string }
+
 /** The tag every element carries: network and container, as DEL and CHECK look for them. */
 export const tag = (network: string, containerId: string): string => `net=${network} id=${containerId}`;
 
@@ -96,20 +99,22 @@ export class NftError extends CniError {
 export class NftBatch {
   private readonly lines: string[] = [];
 
-  /** Add elements (`key` or `key : value`), each tagged. */
-  addElements(family: 'inet' | 'bridge', set: string, elems: { key: string; value?: string }[], comment: string): this {
-    if (!elems.length) return this;
-    const body = elems.map((e) => `${safe(e.key)} comment "${safe(comment)}"${e.value ? ` : ${safe(e.value)}` : ''}`).join(', ');
-    this.lines.push(`add element ${family} ${TABLE} ${set} { ${body} }`);
+  /** Add elements (`key` or `key : value`), each tagged with `comment`. */
+  add(elems: readonly Elem[], comment: string): this {
+    for (const e of elems) {
+      this.lines.push(`add element ${e.family} ${TABLE} ${e.set} { ${safe(e.key)} comment "${safe(comment)}"${e.value ? ` : ${safe(e.value)}` : ''} }`);
+    }
     return this;
   }
 
   /** Delete elements whether or not they exist: add then delete in the same batch. */
-  deleteElements(family: 'inet' | 'bridge', set: string, elems: { key: string; value?: string }[]): this {
-    if (!elems.length) return this;
-    const add = elems.map((e) => `${safe(e.key)}${e.value ? ` : ${safe(e.value)}` : ''}`).join(', ');
-    const del = elems.map((e) => safe(e.key)).join(', ');
-    this.lines.push(`add element ${family} ${TABLE} ${set} { ${add} }`, `delete element ${family} ${TABLE} ${set} { ${del} }`);
+  remove(elems: readonly Elem[]): this {
+    for (const e of elems) {
+      this.lines.push(
+        `add element ${e.family} ${TABLE} ${e.set} { ${safe(e.key)}${e.value ? ` : ${safe(e.value)}` : ''} }`,
+        `delete element ${e.family} ${TABLE} ${e.set} { ${safe(e.key)} }`,
+      );
+    }
     return this;
   }
 

@@ -15,8 +15,8 @@ import { addLink, deleteLink, getLink, requireLink, setBridgePort, setLink, type
 import { listRoutes } from '../../shared/netlink/route.ts';
 import { Netlink } from '../../shared/netlink/socket.ts';
 import { NetNS } from '../../shared/netns.ts';
-import { NftBatch, tag } from '../../shared/nft.ts';
-import { deleteTagged, findTagged } from '../../shared/nft-tags.ts';
+import { NftBatch, tag, type Elem } from '../../shared/nft.ts';
+import { findTagged, removeContainer } from '../../shared/nft-tags.ts';
 import { setIn } from '../../shared/sysctl.ts';
 import { bridgeName, bridgeSchema, validateBridge, type BridgeConf } from './config.ts';
 
@@ -84,21 +84,20 @@ function ensureGatewayAddress(nl: Netlink, br: Link, gw: string, prefix: number,
 }
 
 /** nftables elements for this container: masquerade and MAC spoof check. */
-function addRules(c: BridgeConf, ctx: Ctx, hostVeth: string, ips: IPConfig[], mac: string | undefined): NftBatch {
-  const t = tag(c.name, ctx.env.containerId);
-  const b = new NftBatch();
+function containerElements(c: BridgeConf, hostVeth: string, ips: IPConfig[], mac: string | undefined): Elem[] {
+  const els: Elem[] = [];
   if (c.ipMasq) {
-    for (const fam of [4, 6] as const) {
-      const mine = ips.filter((ip) => familyOf(ip.address.split('/')[0]!) === fam);
-      b.addElements('inet', `masq_src${fam}`, mine.map((ip) => ({ key: ip.address.split('/')[0]! })), t);
-      b.addElements('inet', `masq_skip${fam}`, mine.map((ip) => ({ key: `${ip.address.split('/')[0]} . ${subnetString(subnetOf(parseCIDR(ip.address)!))}` })), t);
+    for (const ip of ips) {
+      const addr = ip.address.split('/')[0]!;
+      const fam = familyOf(addr);
+      els.push({ family: 'inet', set: `masq_src${fam}`, key: addr });
+      els.push({ family: 'inet', set: `masq_skip${fam}`, key: `${addr} . ${subnetString(subnetOf(parseCIDR(ip.address)!))}` });
     }
   }
   if (c.macspoofchk && mac) {
-    b.addElements('bridge', 'spoof_ports', [{ key: `"${hostVeth}"` }], t);
-    b.addElements('bridge', 'spoof_ok', [{ key: `"${hostVeth}" . ${mac}` }], t);
+    els.push({ family: 'bridge', set: 'spoof_ports', key: `"${hostVeth}"` }, { family: 'bridge', set: 'spoof_ok', key: `"${hostVeth}" . ${mac}` });
   }
-  return b;
+  return els;
 }
 
 async function add(ctx: Ctx): Promise<Result> {
@@ -164,10 +163,10 @@ async function add(ctx: Ctx): Promise<Result> {
       const brNow = requireLink(host, br.index);
       result.interfaces[0]!.mac = brNow.mac ?? '';
 
-      const batch = addRules(c, ctx, hostName, result.ips ?? [], ctr.mac);
-      if (c.ipMasq || c.macspoofchk) {
-        batch.run();
-        rb.push(() => deleteTagged(findTagged(tag(c.name, ctx.env.containerId))).run());
+      const els = containerElements(c, hostName, result.ips ?? [], ctr.mac);
+      if (els.length) {
+        new NftBatch().add(els, tag(c.name, ctx.env.containerId)).run();
+        rb.push(() => removeContainer(tag(c.name, ctx.env.containerId)));
       }
       if (c.dns && Object.keys(c.dns).length) result.dns = c.dns;
       return result;
@@ -182,10 +181,7 @@ async function del(ctx: Ctx): Promise<void> {
   const c = ctx.conf;
   await runIpam('DEL', ctx);
   // rules go even when the netns is already gone (the reference leaks them then)
-  if (c.ipMasq || c.macspoofchk) {
-    const tagged = findTagged(tag(c.name, ctx.env.containerId));
-    if (tagged.length) deleteTagged(tagged).run();
-  }
+  if (c.ipMasq || c.macspoofchk) removeContainer(tag(c.name, ctx.env.containerId));
   let removed = false;
   if (ctx.env.netns) {
     let ns: NetNS | undefined;

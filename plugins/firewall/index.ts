@@ -10,8 +10,8 @@ import { baseShape } from '../../shared/cni/schema.ts';
 import { familyOf } from '../../shared/ip.ts';
 import { getLink, listLinks } from '../../shared/netlink/link.ts';
 import { Netlink } from '../../shared/netlink/socket.ts';
-import { NftBatch, tag } from '../../shared/nft.ts';
-import { deleteTagged, findTagged, ourElements } from '../../shared/nft-tags.ts';
+import { NftBatch, tag, type Elem } from '../../shared/nft.ts';
+import { findTagged, removeContainer } from '../../shared/nft-tags.ts';
 
 const schema = () => z.looseObject({
   ...baseShape(),
@@ -36,51 +36,51 @@ function hostSide(nl: Netlink, prev: Result): { bridge?: string; port?: string }
   return { ...(bridge ? { bridge } : {}), ...(port ? { port } : {}) };
 }
 
+/** The container's own elements (the bridge-wide isolation elements are shared, added apart). */
+function containerElements(prev: Result, policy: string, port: string | undefined): Elem[] {
+  const els: Elem[] = containerIPs(prev).map(ipOnly).map((ip) => ({ family: 'inet', set: `fw_accept${familyOf(ip)}`, key: ip }));
+  if (policy === 'isolated' && port) els.push({ family: 'bridge', set: 'icc_ports', key: `"${port}"` });
+  return els;
+}
+
+const isolationElements = (br: string): Elem[] => [
+  { family: 'inet', set: 'iso_bridges', key: `"${br}"` },
+  { family: 'inet', set: 'iso_same', key: `"${br}" . "${br}"` },
+];
+
 function add(ctx: Ctx): Result {
   const prev = requirePrev(ctx.prevResult, 'firewall');
   const policy = ctx.conf.ingressPolicy || 'open';
-  const t = tag(ctx.conf.name, ctx.env.containerId);
   const b = new NftBatch();
-  for (const fam of [4, 6] as const) {
-    const ips = containerIPs(prev).map(ipOnly).filter((ip) => familyOf(ip) === fam);
-    b.addElements('inet', `fw_accept${fam}`, ips.map((key) => ({ key })), t);
-  }
+  let side: { bridge?: string; port?: string } = {};
   if (policy !== 'open') {
     const nl = new Netlink();
-    let side: { bridge?: string; port?: string };
     try { side = hostSide(nl, prev); } finally { nl.close(); }
     if (!side.bridge) throw new CniError(ErrCode.InvalidConfig, `invalid network config: ingressPolicy "${policy}" needs a bridge in prevResult's interfaces`);
-    b.addElements('inet', 'iso_bridges', [{ key: `"${side.bridge}"` }], bridgeTag(side.bridge));
-    b.addElements('inet', 'iso_same', [{ key: `"${side.bridge}" . "${side.bridge}"` }], bridgeTag(side.bridge));
-    if (policy === 'isolated') {
-      if (!side.port) throw new CniError(ErrCode.InvalidConfig, 'invalid network config: ingressPolicy "isolated" needs the container\'s bridge port in prevResult\'s interfaces');
-      b.addElements('bridge', 'icc_ports', [{ key: `"${side.port}"` }], t);
-    }
+    if (policy === 'isolated' && !side.port) throw new CniError(ErrCode.InvalidConfig, 'invalid network config: ingressPolicy "isolated" needs the container\'s bridge port in prevResult\'s interfaces');
+    b.add(isolationElements(side.bridge), bridgeTag(side.bridge));
   }
-  b.run();
+  b.add(containerElements(prev, policy, side.port), tag(ctx.conf.name, ctx.env.containerId)).run();
   return prev;
 }
 
 function del(ctx: Ctx): void {
-  const all = ourElements();
-  const b = deleteTagged(findTagged(tag(ctx.conf.name, ctx.env.containerId), all));
-  // a bridge's isolation goes with its last container (the reference never removes it)
+  const prev = ctx.prevResult;
   const nl = new Netlink();
   try {
-    const mine = new Set((ctx.prevResult ? hostInterfaces(ctx.prevResult) : []).map((i) => i.name));
-    const links = listLinks(nl);
-    for (const e of all.filter((x) => x.set === 'iso_bridges')) {
-      const br = e.key.replace(/"/g, '');
-      const l = links.find((x) => x.name === br);
-      const others = l ? links.filter((x) => x.master === l.index && !mine.has(x.name)) : [];
-      if (!others.length) {
-        b.deleteElements('inet', 'iso_bridges', [{ key: `"${br}"` }]).deleteElements('inet', 'iso_same', [{ key: `"${br}" . "${br}"` }]);
-      }
+    const side = prev ? hostSide(nl, prev) : {};
+    // a bridge's isolation goes with its last container (the reference never removes it)
+    let shared: Elem[] = [];
+    if (side.bridge) {
+      const links = listLinks(nl);
+      const br = links.find((l) => l.name === side.bridge);
+      const mine = new Set(hostInterfaces(prev!).map((i) => i.name));
+      if (!br || !links.some((l) => l.master === br.index && !mine.has(l.name))) shared = isolationElements(side.bridge);
     }
+    removeContainer(tag(ctx.conf.name, ctx.env.containerId), shared);
   } finally {
     nl.close();
   }
-  b.run();
 }
 
 function check(ctx: Ctx): void {

@@ -8,8 +8,8 @@ import type { Result } from '../../shared/cni/result.ts';
 import { baseShape } from '../../shared/cni/schema.ts';
 import { formatIP, parseIP, type Family } from '../../shared/ip.ts';
 import { flushUdpMapping } from '../../shared/netlink/conntrack.ts';
-import { NftBatch, NftError, tag } from '../../shared/nft.ts';
-import { deleteTagged, findTagged, ourElements } from '../../shared/nft-tags.ts';
+import { NftBatch, NftError, tag, type Elem } from '../../shared/nft.ts';
+import { findTagged, ourElements } from '../../shared/nft-tags.ts';
 import { setIn } from '../../shared/sysctl.ts';
 
 const port = () => z.number().check(z.int(), z.minimum(1), z.maximum(65535));
@@ -37,11 +37,9 @@ type Mapping = z.infer<ReturnType<typeof mappingSchema>>;
 
 const PROTOCOLS = ['tcp', 'udp', 'sctp'];
 
-interface Element { set: string; key: string; value: string }
-
 /** The map elements for every mapping and family the container has an address in. */
-function elements(mappings: Mapping[], ips: Partial<Record<Family, string>>): Element[] {
-  const out: Element[] = [];
+function mappingElements(mappings: Mapping[], ips: Partial<Record<Family, string>>): Elem[] {
+  const out: Elem[] = [];
   mappings.forEach((m, i) => {
     const proto = (m.protocol || 'tcp').toLowerCase();
     if (!PROTOCOLS.includes(proto)) throw new CniError(ErrCode.InvalidConfig, `invalid network config: runtimeConfig.portMappings[${i}].protocol "${m.protocol}" is not tcp, udp or sctp`);
@@ -53,8 +51,8 @@ function elements(mappings: Mapping[], ips: Partial<Record<Family, string>>): El
       if (!cip || (host && !any && host.family !== fam)) continue;
       if (host && any && host.family !== fam) continue;   // 0.0.0.0 is IPv4 only, :: IPv6 only
       const value = `${cip} . ${m.containerPort}`;
-      if (any) out.push({ set: `pm${fam}`, key: `${proto} . ${m.hostPort}`, value });
-      else out.push({ set: `pm${fam}ip`, key: `${formatIP(host!.bytes)} . ${proto} . ${m.hostPort}`, value });
+      if (any) out.push({ family: 'inet', set: `pm${fam}`, key: `${proto} . ${m.hostPort}`, value });
+      else out.push({ family: 'inet', set: `pm${fam}ip`, key: `${formatIP(host!.bytes)} . ${proto} . ${m.hostPort}`, value });
     }
   });
   return out;
@@ -62,6 +60,27 @@ function elements(mappings: Mapping[], ips: Partial<Record<Family, string>>): El
 
 function mappingsOf(ctx: Ctx): Mapping[] {
   return ctx.conf.runtimeConfig?.portMappings ?? [];
+}
+
+function containerAddresses(prev: Result): Partial<Record<Family, string>> {
+  const ips: Partial<Record<Family, string>> = {};
+  for (const fam of [4, 6] as const) { const ip = firstIP(prev, fam); if (ip) ips[fam] = ip; }
+  return ips;
+}
+
+/** Every element of this container: its mappings, and the SNAT and masquerade memberships. */
+function containerElements(c: PortmapConf, mappings: Mapping[], ips: Partial<Record<Family, string>>): Elem[] {
+  const els = mappingElements(mappings, ips);
+  for (const fam of [4, 6] as const) {
+    const cip = ips[fam];
+    if (!cip) continue;
+    if (c.snat ?? true) {
+      els.push({ family: 'inet', set: `pm_hairpin${fam}`, key: `${cip} . ${cip}` });
+      if (fam === 4) els.push({ family: 'inet', set: 'pm_local4', key: cip });
+    }
+    if (c.masqAll) els.push({ family: 'inet', set: `pm_masqall${fam}`, key: cip });
+  }
+  return els;
 }
 
 function add(ctx: Ctx): Result {
@@ -72,29 +91,16 @@ function add(ctx: Ctx): Result {
   for (const k of ['conditionsV4', 'conditionsV6'] as const) {
     if (c[k]?.length) throw new CniError(ErrCode.UnsupportedField, `${k} (iptables match arguments) cannot be applied by the nftables backend: remove it`);
   }
-  const ips: Partial<Record<Family, string>> = {};
-  for (const fam of [4, 6] as const) { const ip = firstIP(prev, fam); if (ip) ips[fam] = ip; }
+  const ips = containerAddresses(prev);
+  const els = containerElements(c, mappings, ips);
   const t = tag(c.name, ctx.env.containerId);
-  const b = new NftBatch();
-  const els = elements(mappings, ips);
-  // two containers cannot take one host port: say who has it
-  for (const e of els) b.addElements('inet', e.set, [{ key: e.key, value: e.value }], t);
-  if (c.snat ?? true) {
-    for (const fam of [4, 6] as const) {
-      const cip = ips[fam];
-      if (!cip) continue;
-      b.addElements('inet', `pm_hairpin${fam}`, [{ key: `${cip} . ${cip}` }], t);
-      if (fam === 4) b.addElements('inet', 'pm_local4', [{ key: cip }], t);
-    }
+  if ((c.snat ?? true) && ips[4]) {
     // 127.0.0.1 -> container needs route_localnet on the host side of the container
     const ifs = hostInterfaces(prev).map((i) => i.name).filter((n) => /^[^/.\s]{1,15}$/.test(n));
-    if (ips[4] && ifs.length) { try { setIn(undefined, ifs.map((n) => [`net/ipv4/conf/${n}/route_localnet`, '1'] as [string, string])); } catch { /* interface gone */ } }
-  }
-  if (c.masqAll) {
-    for (const fam of [4, 6] as const) if (ips[fam]) b.addElements('inet', `pm_masqall${fam}`, [{ key: ips[fam]! }], t);
+    try { setIn(undefined, ifs.map((n) => [`net/ipv4/conf/${n}/route_localnet`, '1'] as [string, string])); } catch { /* interface gone */ }
   }
   try {
-    b.run();
+    new NftBatch().add(els, t).run();
   } catch (e) {
     // a host port published by somebody else: the batch changed nothing; say who has it
     if (!(e instanceof NftError) || !e.exists) throw e;
@@ -106,23 +112,22 @@ function add(ctx: Ctx): Result {
 }
 
 function del(ctx: Ctx): void {
+  const mappings = mappingsOf(ctx);
+  const prev = ctx.prevResult;
+  const ips = prev ? containerAddresses(prev) : {};
   const tagged = findTagged(tag(ctx.conf.name, ctx.env.containerId));
-  if (tagged.length) deleteTagged(tagged).run();
-  // UDP conntrack entries of the removed mappings
-  const udp = mappingsOf(ctx).filter((m) => (m.protocol || 'tcp').toLowerCase() === 'udp');
-  if (!udp.length) return;
-  // the container's addresses: from prevResult, else from the mapping elements just removed
-  const ips = new Set<string>(ctx.prevResult ? [firstIP(ctx.prevResult, 4), firstIP(ctx.prevResult, 6)].filter((x) => x !== undefined) : []);
-  for (const e of tagged) if (e.set === 'pm_local4') ips.add(e.key);
-  for (const ip of ips) for (const m of udp) flushUdpMapping(ip, m.hostPort);
+  new NftBatch().remove(tagged).run();
+  // UDP conntrack entries of the removed mappings (the address from prevResult or the elements)
+  const udp = mappings.filter((m) => (m.protocol || 'tcp').toLowerCase() === 'udp');
+  const addrs = new Set<string>(Object.values(ips));
+  for (const e of tagged) if (e.set === 'pm_local4' || e.set === 'pm_masqall4') addrs.add(e.key);
+  for (const ip of addrs) for (const m of udp) flushUdpMapping(ip, m.hostPort);
 }
 
 function check(ctx: Ctx): void {
   const prev = requirePrev(ctx.prevResult, 'portmap');
-  const ips: Partial<Record<Family, string>> = {};
-  for (const fam of [4, 6] as const) { const ip = firstIP(prev, fam); if (ip) ips[fam] = ip; }
   const mine = findTagged(tag(ctx.conf.name, ctx.env.containerId));
-  for (const e of elements(mappingsOf(ctx), ips)) {
+  for (const e of mappingElements(mappingsOf(ctx), containerAddresses(prev))) {
     if (!mine.some((x) => x.set === e.set && x.key === e.key && x.value === e.value)) {
       throw new CniError(ErrCode.Plugin, `portmap: mapping ${e.key} -> ${e.value} is missing`);
     }
