@@ -30,11 +30,14 @@ function tuple(m: AttrMap | undefined): CtTuple {
   return t;
 }
 
+/** One IPCTNL_MSG_CT_NEW message (nfgenmsg, then attributes). */
+export function parseConntrack(payload: Buffer): CtEntry {
+  const a = AttrMap.of(payload.subarray(4));
+  return { orig: tuple(a.nested(CTA.TUPLE_ORIG)), reply: tuple(a.nested(CTA.TUPLE_REPLY)), origRaw: a.raw(CTA.TUPLE_ORIG)! };
+}
+
 export function listConntrack(nl: Netlink, family: 4 | 6): CtEntry[] {
-  return nl.request('list conntrack', CTNL(MSG.GET), NLM_F.DUMP, nfgenmsg(family === 4 ? 2 : 10)).map((m) => {
-    const a = AttrMap.of(m.payload.subarray(4));
-    return { orig: tuple(a.nested(CTA.TUPLE_ORIG)), reply: tuple(a.nested(CTA.TUPLE_REPLY)), origRaw: a.raw(CTA.TUPLE_ORIG)! };
-  });
+  return nl.request('list conntrack', CTNL(MSG.GET), NLM_F.DUMP, nfgenmsg(family === 4 ? 2 : 10)).map((m) => parseConntrack(m.payload));
 }
 
 export function deleteConntrack(nl: Netlink, e: CtEntry, family: 4 | 6): void {

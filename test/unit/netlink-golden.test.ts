@@ -9,6 +9,7 @@ import { IFLA_VXLAN, NLMSG, RTM, RT_SCOPE } from '../../shared/netlink/constants
 import { parseAddress } from '../../shared/netlink/addr.ts';
 import { parseLink } from '../../shared/netlink/link.ts';
 import { decodeBody, decodeMessage, encodeMessage, ifaddrmsg, ifinfomsg, ndmsg, rtmsg, type Struct } from '../../shared/netlink/message.ts';
+import { parseConntrack } from '../../shared/netlink/conntrack.ts';
 import { parseNeighbour } from '../../shared/netlink/neigh.ts';
 import { parseRoute } from '../../shared/netlink/route.ts';
 
@@ -25,7 +26,7 @@ function roundTrip<T>(t: Test, s: Struct<T>, raw: Buffer): void {
 const bodies = (f: string, type: number) => fixture(f).filter((b) => decodeMessage(b).type === type);
 
 t.test('dumps end with NLMSG_DONE', async (t) => {
-  for (const f of ['links.hex', 'addrs.hex', 'routes.hex', 'neighs.hex']) {
+  for (const f of ['links.hex', 'addrs.hex', 'routes.hex', 'neighs.hex', 'conntrack.hex']) {
     const msgs = fixture(f);
     t.equal(decodeMessage(msgs.at(-1)!).type, NLMSG.DONE, f);
   }
@@ -83,4 +84,17 @@ t.test('neighbours', async (t) => {
   const n = raws.map((r) => parseNeighbour(decodeMessage(r).payload)).find((x) => x.ip === '10.1.0.9')!;
   t.equal(n.mac, '02:00:00:00:00:09');
   t.equal(n.state, 0x80, 'permanent');
+});
+
+t.test('conntrack (ctnetlink) entries', async (t) => {
+  const entries = fixture('conntrack.hex').map(decodeMessage).filter((m) => m.type === ((1 << 8) | 0)).map((m) => parseConntrack(m.payload));
+  const udp = entries.find((e) => e.orig.proto === 17 && e.orig.dport === 40000)!;
+  t.ok(udp, 'the UDP exchange is there');
+  t.equal(udp.orig.src, '127.0.0.1');
+  t.equal(udp.orig.sport, 40001);
+  t.equal(udp.reply.src, '127.0.0.1');
+  t.equal(udp.reply.sport, 40000);
+  // the delete request carries the entry's original tuple exactly as the kernel sent it
+  const raw = fixture('conntrack.hex').find((b) => b.includes(udp.origRaw))!;
+  t.ok(raw, 'origRaw is a slice of the kernel message');
 });
