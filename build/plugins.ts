@@ -5,7 +5,9 @@ export const PLUGINS: Record<string, () => Promise<Plugin<any>>> = {
   bridge: async () => (await import('../plugins/bridge/index.ts')).bridge,
   firewall: async () => (await import('../plugins/firewall/index.ts')).firewall,
   'host-local': async () => (await import('../ipam/host-local/index.ts')).hostLocal,
+  ipvlan: async () => (await import('../plugins/ipvlan/index.ts')).ipvlan,
   loopback: async () => (await import('../plugins/loopback/index.ts')).loopback,
+  macvlan: async () => (await import('../plugins/macvlan/index.ts')).macvlan,
   portmap: async () => (await import('../plugins/portmap/index.ts')).portmap,
   tuning: async () => (await import('../plugins/tuning/index.ts')).tuning,
 };

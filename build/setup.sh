@@ -11,6 +11,8 @@ APT_PACKAGES=(
   containernetworking-plugins  # /usr/lib/cni: the reference plugins (oracle and bench peer)
   time                         # /usr/bin/time: peak RSS in benchmarks
   make g++ python3             # node-gyp
+  user-mode-linux kmod         # the guest kernel for ipvlan/802.1q/dummy tests (../shared/vm)
+  util-linux                   # pivot_root, for that guest
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

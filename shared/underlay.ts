@@ -1,0 +1,172 @@
+// What macvlan and ipvlan share: finding the parent (master), creating the link beside it and
+// straight into the container under a temporary name, renaming it to CNI_IFNAME there, IPAM,
+// and undoing all of it on failure or DEL.
+import { createHash } from 'node:crypto';
+import { configureInterface, ipsFor } from './cni/configure.ts';
+import { CniError, ErrCode } from './cni/errors.ts';
+import { runIpam } from './cni/ipam.ts';
+import { isNetnsGone, openContainerNetns } from './cni/netns.ts';
+import type { Context } from './cni/plugin.ts';
+import type { Result } from './cni/result.ts';
+import { Rollback } from './cni/rollback.ts';
+import type { BaseConf } from './cni/schema.ts';
+import { listAddresses } from './netlink/addr.ts';
+import { addLink, deleteLink, getLink, requireLink, setLink, type Link, type LinkKind } from './netlink/link.ts';
+import { listRoutes } from './netlink/route.ts';
+import { Netlink } from './netlink/socket.ts';
+import { NetNS } from './netns.ts';
+import { acquireParent, releaseParent } from './vlan.ts';
+
+export interface UnderlayConf extends BaseConf {
+  master?: string;
+  mtu?: number;
+  linkInContainer?: boolean;
+  vlan?: number;
+}
+
+export interface UnderlaySpec {
+  kind: 'macvlan' | 'ipvlan';
+  link: LinkKind;
+  mac?: string;
+  /** l3/l3s ipvlan: routes point at the device, addresses carry no gateway */
+  deviceRoutes?: boolean;
+}
+
+/** The interface of the host's default route (the reference's choice for an empty master). */
+function defaultRouteInterface(nl: Netlink): string {
+  const r = listRoutes(nl, { family: 4 }).find((x) => x.dst === '0.0.0.0/0' && x.oif) ?? listRoutes(nl, { family: 6 }).find((x) => x.dst === '::/0' && x.oif);
+  const l = r?.oif ? getLink(nl, r.oif) : undefined;
+  if (!l) throw new CniError(ErrCode.InvalidConfig, 'invalid network config: master is empty and this host has no default route to take its interface from');
+  return l.name;
+}
+
+/** The parent's name: master, "<master>.<vlan>", the default-route interface, or prevResult's. */
+export function masterName(c: UnderlayConf, nl: Netlink, prev?: Result): string {
+  let m = c.master ?? '';
+  if (!m && prev?.interfaces?.length && c.type === 'ipvlan') {
+    m = prev.interfaces.find((i) => i.sandbox)?.name ?? '';
+  }
+  if (!m) m = defaultRouteInterface(nl);
+  if (c.vlan) m = `${m}.${c.vlan}`;
+  if (!/^[^/:\s]{1,15}$/.test(m)) throw new CniError(ErrCode.InvalidConfig, `invalid network config: master "${m}" is not an interface name`);
+  return m;
+}
+
+const tempName = (ctx: Context<UnderlayConf>, kind: string): string =>
+  `${kind.slice(0, 2)}${createHash('sha1').update(`${ctx.env.containerId}\0${ctx.env.ifname}`).digest('hex').slice(0, 10)}`;
+
+const attachment = (ctx: Context<UnderlayConf>): string => `${ctx.conf.name}@${ctx.env.containerId}@${ctx.env.ifname}`;
+
+/** Whether the parent lives in the container (linkInContainer, or chained ipvlan without master). */
+const parentInContainer = (c: UnderlayConf, prev?: Result): boolean => !!c.linkInContainer || (c.type === 'ipvlan' && !c.master && !!prev?.interfaces?.some((i) => i.sandbox));
+
+export async function underlayAdd(ctx: Context<UnderlayConf>, spec: UnderlaySpec): Promise<Result> {
+  const c = ctx.conf;
+  const host = new Netlink();
+  const ns = openContainerNetns(ctx.env.netns);
+  const cnl = ns.netlink();
+  try {
+    return await Rollback.guard(async (rb) => {
+      const inside = parentInContainer(c, ctx.prevResult);
+      const pnl = inside ? cnl : host;
+      const master = masterName(c, host, ctx.prevResult);
+      if (!inside) {
+        acquireParent(host, master, attachment(ctx));
+        rb.push(() => releaseParent(host, master, attachment(ctx)));
+      }
+      const parent = getLink(pnl, master);
+      if (!parent) throw new CniError(ErrCode.InvalidConfig, `invalid network config: master "${master}" does not exist${inside ? ' in the container' : ''}`);
+      if (getLink(cnl, ctx.env.ifname)) throw new CniError(ErrCode.Plugin, `container interface "${ctx.env.ifname}" already exists in ${ctx.env.netns}`);
+
+      // created beside its parent, straight into the container, under a name nothing there uses
+      const tmp = tempName(ctx, spec.kind);
+      try {
+        addLink(pnl, {
+          name: tmp, spec: spec.link, parent: parent.index, ...(inside ? {} : { nsFd: ns.fd }),
+          ...(c.mtu ? { mtu: c.mtu } : {}), ...(spec.mac ? { mac: spec.mac } : {}),
+        });
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if (code === 'EOPNOTSUPP' || (code === 'ENOENT' && spec.kind === 'ipvlan')) throw new CniError(ErrCode.Plugin, `${spec.kind} is not supported by this kernel (module ${spec.kind})`);
+        if (code === 'EBUSY') throw new CniError(ErrCode.Plugin, `cannot add a ${spec.kind} link to "${master}": the parent is busy (a parent carries either macvlan or ipvlan links, and ipvlan links of one mode)`);
+        throw new CniError(ErrCode.Plugin, `could not create the ${spec.kind} link on "${master}": ${(e as Error).message}`);
+      }
+      rb.push(() => { for (const n of [tmp, ctx.env.ifname]) { const l = getLink(cnl, n); if (l && l.kind === spec.kind) { deleteLink(cnl, l.index); return; } } });
+      setLink(cnl, requireLink(cnl, tmp).index, { name: ctx.env.ifname });
+
+      const ipam = await runIpam('ADD', ctx);
+      if (ipam) rb.push(async () => { await runIpam('DEL', ctx); });
+      const result: Result = { cniVersion: ctx.version, ...(ipam ?? {}) };
+      result.interfaces = [{ name: ctx.env.ifname, sandbox: ctx.env.netns }];
+      for (const ip of result.ips ?? []) {
+        ip.interface = 0;
+        if (spec.deviceRoutes) delete ip.gateway;
+      }
+      if (spec.deviceRoutes) {
+        // l3/l3s: the parent routes; the container reaches everything through the device
+        for (const r of result.routes ?? []) delete r.gw;
+      }
+      configureInterface(ns, cnl, ctx.env.ifname, result);
+      const link = requireLink(cnl, ctx.env.ifname);
+      result.interfaces[0]!.mac = link.mac ?? '';
+      if (c.mtu) result.interfaces[0]!.mtu = c.mtu;
+      if (c.dns && Object.keys(c.dns).length) result.dns = c.dns;
+      return result;
+    });
+  } finally {
+    cnl.close();
+    ns.close();
+    host.close();
+  }
+}
+
+export async function underlayDel(ctx: Context<UnderlayConf>, kind: string): Promise<void> {
+  const c = ctx.conf;
+  await runIpam('DEL', ctx);
+  if (ctx.env.netns) {
+    let ns: NetNS | undefined;
+    try { ns = NetNS.open(ctx.env.netns); } catch (e) { if (!isNetnsGone(e)) throw e; }
+    if (ns) {
+      try {
+        const nl = ns.netlink();
+        try {
+          const l = getLink(nl, ctx.env.ifname);
+          if (l && l.kind === kind) deleteLink(nl, l.index);
+        } finally { nl.close(); }
+      } finally { ns.close(); }
+    }
+  }
+  if (!parentInContainer(c, ctx.prevResult)) {
+    const host = new Netlink();
+    try {
+      let master: string | undefined;
+      try { master = masterName(c, host, ctx.prevResult); } catch { master = undefined; }
+      if (master) releaseParent(host, master, attachment(ctx));
+    } finally { host.close(); }
+  }
+}
+
+export async function underlayCheck(ctx: Context<UnderlayConf>, kind: string, verify: (l: Link) => string | undefined): Promise<void> {
+  const prev = ctx.prevResult;
+  if (!prev) throw new CniError(ErrCode.InvalidConfig, 'invalid network config: CHECK needs prevResult');
+  await runIpam('CHECK', ctx);
+  const ns = openContainerNetns(ctx.env.netns);
+  try {
+    const nl = ns.netlink();
+    try {
+      const l = getLink(nl, ctx.env.ifname);
+      if (!l) throw new CniError(ErrCode.Plugin, `container interface "${ctx.env.ifname}" is missing`);
+      if (l.kind !== kind) throw new CniError(ErrCode.Plugin, `container interface "${ctx.env.ifname}" is a ${l.kind ?? 'device'}, not ${kind}`);
+      const bad = verify(l);
+      if (bad) throw new CniError(ErrCode.Plugin, bad);
+      const addrs = listAddresses(nl, { index: l.index }).map((a) => a.cidr);
+      for (const ip of ipsFor(prev, ctx.env.ifname, ctx.env.netns)) {
+        if (!addrs.includes(ip.address)) throw new CniError(ErrCode.Plugin, `address ${ip.address} is missing from ${ctx.env.ifname}`);
+      }
+      const routes = listRoutes(nl, { oif: l.index });
+      for (const r of prev.routes ?? []) if (!routes.some((x) => x.dst === r.dst)) throw new CniError(ErrCode.Plugin, `route to ${r.dst} is missing in the container`);
+    } finally { nl.close(); }
+  } finally {
+    ns.close();
+  }
+}

@@ -1,0 +1,69 @@
+// 802.1q parents (Docker's `-o parent=eth0.50`): a VLAN sub-interface made on demand, shared by
+// every attachment that uses it, and removed with the last of them only if we made it.
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CniError, ErrCode } from './cni/errors.ts';
+import { withFileLock } from './files.ts';
+import { addLink, deleteLink, getLink, setLink } from './netlink/link.ts';
+import type { Netlink } from './netlink/socket.ts';
+
+const STATE = '/run/cni-ts/vlan';
+
+/** "eth0.50" -> { base: "eth0", id: 50 } */
+export function vlanName(name: string): { base: string; id: number } | undefined {
+  const m = /^(.+)\.(\d{1,4})$/.exec(name);
+  if (!m) return undefined;
+  const id = Number(m[2]);
+  return id >= 1 && id <= 4094 ? { base: m[1]!, id } : undefined;
+}
+
+const dir = (link: string) => join(STATE, link);
+
+function locked<T>(fn: () => T): T {
+  mkdirSync(STATE, { recursive: true });
+  return withFileLock(join(STATE, '.lock'), fn);
+}
+
+/**
+ * Make sure the parent exists: an existing link is used as it is (and never removed by us);
+ * a missing "<base>.<id>" is created as a VLAN of <base>. The attachment is recorded either way
+ * so the last DEL knows whether to remove what we made.
+ */
+export function acquireParent(nl: Netlink, name: string, attachment: string): void {
+  locked(() => {
+    if (!getLink(nl, name)) {
+      const v = vlanName(name);
+      if (!v) return;
+      const base = getLink(nl, v.base);
+      if (!base) throw new CniError(ErrCode.InvalidConfig, `invalid network config: master "${name}": neither it nor its base interface "${v.base}" exists`);
+      try {
+        addLink(nl, { name, spec: { kind: 'vlan', id: v.id }, parent: base.index });
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if (code === 'EOPNOTSUPP' || code === 'ENOENT') throw new CniError(ErrCode.Plugin, '802.1q VLAN links are not supported by this kernel (module 8021q)');
+        throw new CniError(ErrCode.Plugin, `could not create VLAN interface "${name}": ${(e as Error).message}`);
+      }
+      setLink(nl, getLink(nl, name)!.index, { up: true });
+      mkdirSync(dir(name), { recursive: true });
+      writeFileSync(join(dir(name), '.created'), '');
+    }
+    if (readdirSync(STATE).includes(name)) writeFileSync(join(dir(name), attachment), '');
+  });
+}
+
+/** Forget the attachment; remove the VLAN link with its last attachment if we created it. */
+export function releaseParent(nl: Netlink, name: string, attachment: string): void {
+  locked(() => {
+    let users: string[];
+    try { users = readdirSync(dir(name)); } catch { return; }
+    rmSync(join(dir(name), attachment), { force: true });
+    users = users.filter((u) => u !== attachment && u !== '.created');
+    if (users.length) return;
+    if (readdirSync(dir(name)).includes('.created')) {
+      const l = getLink(nl, name);
+      if (l) deleteLink(nl, l.index);
+    }
+    rmSync(dir(name), { recursive: true, force: true });
+  });
+}
+

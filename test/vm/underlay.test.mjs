@@ -1,0 +1,112 @@
+// ipvlan (l2, l3) and 802.1q parents: kernel features this machine lacks, so these run inside
+// the User-Mode Linux guest (../shared/vm/run-in-vm.sh), through the built executables.
+// Each test makes its own "host" namespace with dummy parents and removes it afterwards.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '../../build/bin');
+const ip = (...a) => execFileSync('ip', a, { encoding: 'utf8' });
+const ipj = (...a) => JSON.parse(ip('-j', ...a) || '[]');
+let seq = 0;
+
+function netns(t, prefix) {
+  const name = `${prefix}${process.pid}x${seq++}`;
+  ip('netns', 'add', name);
+  t.after(() => spawnSync('ip', ['netns', 'del', name]));
+  ip('-n', name, 'link', 'set', 'lo', 'up');
+  return { name, path: `/run/netns/${name}` };
+}
+
+function cni(plugin, host, command, config, id, netns, extra = {}) {
+  const r = spawnSync('ip', ['netns', 'exec', host, join(BIN, plugin)], {
+    input: JSON.stringify(config), encoding: 'utf8',
+    env: { PATH: process.env.PATH, CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: BIN, ...extra },
+  });
+  return { status: r.status, json: r.stdout.trim() ? JSON.parse(r.stdout) : undefined, out: r.stdout + r.stderr };
+}
+
+const ping = (ns, target) => spawnSync('ip', ['netns', 'exec', ns, 'ping', '-c', '1', '-W', '2', target]).status === 0;
+
+function hostWith(t, ...dummies) {
+  const host = netns(t, 'vh');
+  for (const d of dummies) { ip('-n', host.name, 'link', 'add', d, 'type', 'dummy'); ip('-n', host.name, 'link', 'set', d, 'up'); }
+  const dataDir = mkdtempSync(join(tmpdir(), 'vmipam-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  return { host, dataDir };
+}
+
+const ipvlanConf = (name, master, mode, subnet, dataDir) => ({
+  cniVersion: '1.0.0', name, type: 'ipvlan', master, mode,
+  ipam: { type: 'host-local', dataDir, ranges: [[{ subnet }]], routes: [{ dst: '0.0.0.0/0' }] },
+});
+
+test('ipvlan l2: two containers on one parent reach each other; DEL cleans up', (t) => {
+  const { host, dataDir } = hostWith(t, 'dum0');
+  const conf = ipvlanConf('l2net', 'dum0', 'l2', '10.90.0.0/24', dataDir);
+  const ctrs = ['a', 'b'].map((id) => {
+    const ns = netns(t, 'vc');
+    const r = cni('ipvlan', host.name, 'ADD', conf, id, ns.path);
+    assert.equal(r.status, 0, r.out);
+    return { ns, ip: r.json.ips[0].address.split('/')[0], result: r.json };
+  });
+  const link = ipj('-n', ctrs[0].ns.name, '-d', 'link', 'show', 'eth0')[0];
+  assert.equal(link.linkinfo.info_kind, 'ipvlan');
+  assert.equal(link.linkinfo.info_data.mode, 'l2');
+  assert.ok(ping(ctrs[0].ns.name, ctrs[1].ip), 'a reaches b');
+  const check = cni('ipvlan', host.name, 'CHECK', { ...conf, prevResult: ctrs[0].result }, 'a', ctrs[0].ns.path);
+  assert.equal(check.status, 0, check.out);
+  for (const [i, c] of ctrs.entries()) assert.equal(cni('ipvlan', host.name, 'DEL', conf, i ? 'b' : 'a', c.ns.path).status, 0);
+  assert.equal(ipj('-n', ctrs[0].ns.name, 'link', 'show').filter((l) => l.ifname === 'eth0').length, 0);
+});
+
+test('ipvlan l3: containers on two subnets of one parent reach each other; routes point at the device', (t) => {
+  const { host, dataDir } = hostWith(t, 'dum1');
+  const a = netns(t, 'vc'), b = netns(t, 'vc');
+  const ra = cni('ipvlan', host.name, 'ADD', ipvlanConf('l3a', 'dum1', 'l3', '10.91.0.0/24', dataDir), 'a', a.path);
+  const rb = cni('ipvlan', host.name, 'ADD', ipvlanConf('l3b', 'dum1', 'l3', '10.92.0.0/24', dataDir), 'b', b.path);
+  assert.equal(ra.status, 0, ra.out);
+  assert.equal(rb.status, 0, rb.out);
+  assert.equal(ra.json.ips[0].gateway, undefined, 'no gateway in l3');
+  const def = ipj('-n', a.name, 'route', 'show').find((r) => r.dst === 'default');
+  assert.ok(def && def.dev === 'eth0' && !def.gateway, 'default route via the device');
+  assert.ok(ping(a.name, rb.json.ips[0].address.split('/')[0]), 'l3 across subnets');
+  assert.equal(ipj('-n', a.name, '-d', 'link', 'show', 'eth0')[0].linkinfo.info_data.mode, 'l3');
+});
+
+test('802.1q parent: created on demand, shared, removed with its last attachment; a pre-existing one is kept', (t) => {
+  const { host, dataDir } = hostWith(t, 'dum2');
+  const conf = { cniVersion: '1.0.0', name: 'vlan50', type: 'macvlan', master: 'dum2.50', mode: 'bridge', ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: '10.93.0.0/24' }]] } };
+  const a = netns(t, 'vc'), b = netns(t, 'vc');
+  assert.equal(cni('macvlan', host.name, 'ADD', conf, 'a', a.path).status, 0);
+  assert.equal(cni('macvlan', host.name, 'ADD', conf, 'b', b.path).status, 0);
+  const vl = ipj('-n', host.name, '-d', 'link', 'show', 'dum2.50')[0];
+  assert.equal(vl.linkinfo.info_kind, 'vlan');
+  assert.equal(vl.linkinfo.info_data.id, 50);
+  assert.equal(cni('macvlan', host.name, 'DEL', conf, 'a', a.path).status, 0);
+  assert.equal(ipj('-n', host.name, 'link', 'show').filter((l) => l.ifname === 'dum2.50').length, 1, 'kept while b uses it');
+  assert.equal(cni('macvlan', host.name, 'DEL', conf, 'b', b.path).status, 0);
+  assert.equal(ipj('-n', host.name, 'link', 'show').filter((l) => l.ifname === 'dum2.50').length, 0, 'removed with the last DEL');
+  // the vlan option, on a sub-interface that existed before
+  ip('-n', host.name, 'link', 'add', 'link', 'dum2', 'name', 'dum2.60', 'type', 'vlan', 'id', '60');
+  ip('-n', host.name, 'link', 'set', 'dum2.60', 'up');
+  const conf60 = { ...conf, name: 'vlan60', master: 'dum2', vlan: 60 };
+  assert.equal(cni('macvlan', host.name, 'ADD', conf60, 'c', a.path).status, 0);
+  assert.equal(cni('macvlan', host.name, 'DEL', conf60, 'c', a.path).status, 0);
+  assert.equal(ipj('-n', host.name, 'link', 'show').filter((l) => l.ifname === 'dum2.60').length, 1, 'a pre-existing sub-interface is never removed');
+});
+
+test('a parent with ipvlan links cannot take a macvlan: clear error, nothing left', (t) => {
+  const { host, dataDir } = hostWith(t, 'dum3');
+  const a = netns(t, 'vc'), b = netns(t, 'vc');
+  assert.equal(cni('ipvlan', host.name, 'ADD', ipvlanConf('ip3', 'dum3', 'l2', '10.94.0.0/24', dataDir), 'a', a.path).status, 0);
+  const r = cni('macvlan', host.name, 'ADD', { cniVersion: '1.0.0', name: 'mv3', type: 'macvlan', master: 'dum3', ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: '10.95.0.0/24' }]] } }, 'b', b.path);
+  assert.equal(r.status, 1);
+  assert.match(r.json.msg, /busy|macvlan/);
+  assert.equal(ipj('-n', b.name, 'link', 'show').filter((l) => l.ifname !== 'lo').length, 0);
+  assert.equal(existsSync(join(dataDir, 'mv3')) ? execFileSync('ls', [join(dataDir, 'mv3')], { encoding: 'utf8' }).split('\n').filter((f) => f.startsWith('10.')).length : 0, 0, 'lease rolled back');
+});
