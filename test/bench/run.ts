@@ -9,8 +9,9 @@ import { runBench, table, type Bench, type Row } from './lib.ts';
 import { bridgeBenches } from './bridge.ts';
 import { hostLocalAdd } from './host-local.ts';
 import { loopbackAdd } from './loopback.ts';
+import { macvlanBenches } from './macvlan.ts';
 
-const BENCHES: (() => Bench)[] = [loopbackAdd, hostLocalAdd(0), hostLocalAdd(10_000), ...bridgeBenches];
+const BENCHES: (() => Bench)[] = [loopbackAdd, hostLocalAdd(0), hostLocalAdd(10_000), ...bridgeBenches, ...macvlanBenches];
 
 const inside = process.argv.indexOf('--inside');
 if (inside < 0) {
