@@ -1,7 +1,7 @@
 // npm run build: esbuild bundles (runnable by Node >= 20) and one compiled multicall executable
 // with a link per plugin in build/bin/. The addon is copied beside each, loaded from there.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
@@ -54,6 +54,18 @@ function executable(): void {
   for (const name of Object.keys(PLUGINS)) symlinkSync('cni-ts', join(bin, name));
 }
 
+/** The libcni client the integration tests drive chains with (needs Debian's Go and libcni). */
+function libcniClient(): void {
+  if (!existsSync('/usr/share/gocode/src/github.com/containernetworking/cni/libcni')) {
+    console.warn('build: skipping build/cnictl (apt-get install golang-go golang-github-appc-cni-dev)');
+    return;
+  }
+  execFileSync('bash', [join(root, 'test/libcni-client/build.sh'), join(root, 'build/cnictl')], { stdio: 'inherit' });
+}
+
 await bundles();
-if (!process.argv.includes('--bundles-only')) executable();
+if (!process.argv.includes('--bundles-only')) {
+  executable();
+  libcniClient();
+}
 console.log(`built ${Object.keys(PLUGINS).length} plugins: build/dist/*.cjs, build/bin/{cni-ts,${Object.keys(PLUGINS).join(',')}}`);

@@ -13,6 +13,7 @@ APT_PACKAGES=(
   make g++ python3             # node-gyp
   user-mode-linux kmod         # the guest kernel for ipvlan/802.1q/dummy tests (../shared/vm)
   util-linux                   # pivot_root, for that guest
+  golang-go golang-github-appc-cni-dev   # test/libcni-client: a real libcni runtime
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
