@@ -25,6 +25,13 @@ export const resultSchemas = {
   }),
   '1.0.0': (v: string) => z.strictObject({
     cniVersion: z.literal(v),
+    interfaces: z.optional(z.array(z.strictObject({ name: z.string(), mac: z.optional(z.string()), sandbox: z.optional(z.string()) }))),
+    ips: z.optional(z.array(z.strictObject({ interface: z.optional(z.number()), address: cidr(), gateway: z.optional(ip()) }))),
+    routes: z.optional(z.array(route020())),
+    dns: z.optional(dns()),
+  }),
+  '1.1.0': () => z.strictObject({
+    cniVersion: z.literal('1.1.0'),
     interfaces: z.optional(z.array(z.strictObject({
       name: z.string(), mac: z.optional(z.string()), mtu: z.optional(z.number()), sandbox: z.optional(z.string()),
       socketPath: z.optional(z.string()), pciID: z.optional(z.string()),
@@ -41,7 +48,7 @@ export const resultSchemas = {
 /** undefined when valid, else the first problem. */
 export function resultProblem(result: unknown, version: string): string | undefined {
   const schema = version === '0.1.0' || version === '0.2.0' ? resultSchemas['0.2.0']()
-    : version.startsWith('0.') ? resultSchemas['0.4.0'](version) : resultSchemas['1.0.0'](version);
+    : version.startsWith('0.') ? resultSchemas['0.4.0'](version) : version === '1.0.0' ? resultSchemas['1.0.0'](version) : resultSchemas['1.1.0']();
   const r = schema.safeParse(result);
   if (r.success) return undefined;
   const i = r.error.issues[0]!;

@@ -33,16 +33,18 @@ export function resultToVersion(r: Result, version: string): Record<string, unkn
     return dropEmpty({ cniVersion: version, ip4: ip4 && legacyIP(ip4, 4), ip6: ip6 && legacyIP(ip6, 6), dns });
   }
   const v1 = !has040Version(version);
+  // interface mtu/socketPath/pciID and the route attributes beyond dst and gw arrived in 1.1.0
+  const v11 = version === '1.1.0';
   const out: Record<string, unknown> = { cniVersion: version };
   if (r.interfaces?.length) {
-    out.interfaces = r.interfaces.map((i) => dropEmpty(v1 ? { ...i } : { name: i.name, mac: i.mac, sandbox: i.sandbox }));
+    out.interfaces = r.interfaces.map((i) => dropEmpty(v11 ? { ...i } : { name: i.name, mac: i.mac, sandbox: i.sandbox }));
   }
   if (r.ips?.length) {
     out.ips = r.ips.map((ip) => dropEmpty(v1
       ? { interface: ip.interface, address: ip.address, gateway: ip.gateway }
       : { version: String(addrFamily(ip.address) ?? 4), interface: ip.interface, address: ip.address, gateway: ip.gateway }));
   }
-  if (r.routes?.length) out.routes = r.routes.map((rt) => dropEmpty(v1 ? { ...rt } : { dst: rt.dst, gw: rt.gw }));
+  if (r.routes?.length) out.routes = r.routes.map((rt) => dropEmpty(v11 ? { ...rt } : { dst: rt.dst, gw: rt.gw }));
   out.dns = dns;
   return out;
 }

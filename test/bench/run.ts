@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { ROOT, REFERENCE_BIN } from '../helpers/netns.ts';
 import { runBench, table, type Bench, type Row } from './lib.ts';
 import { bridgeBenches } from './bridge.ts';
+import { concurrentBridgeAdd } from './concurrent.ts';
 import { hostLocalAdd } from './host-local.ts';
 import { loopbackAdd } from './loopback.ts';
 import { macvlanBenches } from './macvlan.ts';
 
-const BENCHES: (() => Bench)[] = [loopbackAdd, hostLocalAdd(0), hostLocalAdd(10_000), ...bridgeBenches, ...macvlanBenches];
+const BENCHES: (() => Bench)[] = [loopbackAdd, hostLocalAdd(0), hostLocalAdd(10_000), ...bridgeBenches, concurrentBridgeAdd, ...macvlanBenches];
 
 const inside = process.argv.indexOf('--inside');
 if (inside < 0) {

@@ -145,7 +145,11 @@ t.test('ADD answers in the config version', async (t) => {
   });
   const v110 = (await run({ CNI_COMMAND: 'ADD' }, conf({ cniVersion: '1.1.0' }))).json;
   t.same(v110.routes[0], { dst: '0.0.0.0/0', gw: '10.0.0.1', mtu: 1300 });
+  t.equal(v110.interfaces[0].mtu, 1400);
   t.notOk('version' in v110.ips[0]);
+  const v100 = (await run({ CNI_COMMAND: 'ADD' }, conf({ cniVersion: '1.0.0' }))).json;
+  t.same(v100.routes[0], { dst: '0.0.0.0/0', gw: '10.0.0.1' }, '1.0.0 routes carry no 1.1 fields');
+  t.notOk('mtu' in v100.interfaces[0], '1.0.0 interfaces carry no mtu');
 });
 
 t.test('prevResult in any version reaches the plugin in the internal form', async (t) => {
