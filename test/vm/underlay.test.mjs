@@ -110,3 +110,19 @@ test('a parent with ipvlan links cannot take a macvlan: clear error, nothing lef
   assert.equal(ipj('-n', b.name, 'link', 'show').filter((l) => l.ifname !== 'lo').length, 0);
   assert.equal(existsSync(join(dataDir, 'mv3')) ? execFileSync('ls', [join(dataDir, 'mv3')], { encoding: 'utf8' }).split('\n').filter((f) => f.startsWith('10.')).length : 0, 0, 'lease rolled back');
 });
+
+test('ipvlan chained after bridge without a master: its parent is the container interface of prevResult', (t) => {
+  const { host, dataDir } = hostWith(t);
+  const ctr = netns(t, 'vc');
+  const br = { cniVersion: '1.0.0', name: 'chainbr', type: 'bridge', bridge: 'vmbr0', isGateway: true, ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: '10.96.0.0/24' }]] } };
+  const first = cni('bridge', host.name, 'ADD', br, 'ch', ctr.path);
+  assert.equal(first.status, 0, first.out);
+  const conf = { cniVersion: '1.0.0', name: 'chainbr', type: 'ipvlan', mode: 'l2', prevResult: first.json, ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: '10.97.0.0/24' }]] } };
+  const r = cni('ipvlan', host.name, 'ADD', conf, 'ch', ctr.path, { CNI_IFNAME: 'eth1' });
+  assert.equal(r.status, 0, r.out);
+  const l = ipj('-n', ctr.name, '-d', 'link', 'show', 'eth1')[0];
+  assert.equal(l.linkinfo.info_kind, 'ipvlan');
+  assert.equal(l.link, 'eth0', 'the parent is the container\'s eth0');
+  assert.equal(cni('ipvlan', host.name, 'DEL', conf, 'ch', ctr.path, { CNI_IFNAME: 'eth1' }).status, 0);
+  assert.equal(ipj('-n', ctr.name, 'link', 'show').filter((x) => x.ifname === 'eth1').length, 0);
+});
