@@ -2,19 +2,17 @@
 // straight into the container under a temporary name, renaming it to CNI_IFNAME there, IPAM,
 // and undoing all of it on failure or DEL.
 import { createHash } from 'node:crypto';
-import { configureInterface, ipsFor } from './cni/configure.ts';
+import { configureInterface, verifyInterface } from './cni/configure.ts';
 import { CniError, ErrCode } from './cni/errors.ts';
 import { runIpam } from './cni/ipam.ts';
-import { isNetnsGone, openContainerNetns } from './cni/netns.ts';
+import { inContainerNetns, inNetnsIfPresent, openContainerNetns } from './cni/netns.ts';
 import type { Context } from './cni/plugin.ts';
 import type { Result } from './cni/result.ts';
 import { Rollback } from './cni/rollback.ts';
 import type { BaseConf } from './cni/schema.ts';
-import { listAddresses } from './netlink/addr.ts';
 import { addLink, deleteLink, getLink, requireLink, setLink, type Link, type LinkKind } from './netlink/link.ts';
 import { listRoutes } from './netlink/route.ts';
 import { Netlink } from './netlink/socket.ts';
-import { NetNS } from './netns.ts';
 import { acquireParent, releaseParent } from './vlan.ts';
 
 export interface UnderlayConf extends BaseConf {
@@ -123,19 +121,10 @@ export async function underlayAdd(ctx: Context<UnderlayConf>, spec: UnderlaySpec
 export async function underlayDel(ctx: Context<UnderlayConf>, kind: string): Promise<void> {
   const c = ctx.conf;
   await runIpam('DEL', ctx);
-  if (ctx.env.netns) {
-    let ns: NetNS | undefined;
-    try { ns = NetNS.open(ctx.env.netns); } catch (e) { if (!isNetnsGone(e)) throw e; }
-    if (ns) {
-      try {
-        const nl = ns.netlink();
-        try {
-          const l = getLink(nl, ctx.env.ifname);
-          if (l && l.kind === kind) deleteLink(nl, l.index);
-        } finally { nl.close(); }
-      } finally { ns.close(); }
-    }
-  }
+  inNetnsIfPresent(ctx.env.netns, (_ns, nl) => {
+    const l = getLink(nl, ctx.env.ifname);
+    if (l && l.kind === kind) deleteLink(nl, l.index);
+  });
   if (!parentInContainer(c, ctx.prevResult)) {
     const host = new Netlink();
     try {
@@ -150,23 +139,12 @@ export async function underlayCheck(ctx: Context<UnderlayConf>, kind: string, ve
   const prev = ctx.prevResult;
   if (!prev) throw new CniError(ErrCode.InvalidConfig, 'invalid network config: CHECK needs prevResult');
   await runIpam('CHECK', ctx);
-  const ns = openContainerNetns(ctx.env.netns);
-  try {
-    const nl = ns.netlink();
-    try {
-      const l = getLink(nl, ctx.env.ifname);
-      if (!l) throw new CniError(ErrCode.Plugin, `container interface "${ctx.env.ifname}" is missing`);
-      if (l.kind !== kind) throw new CniError(ErrCode.Plugin, `container interface "${ctx.env.ifname}" is a ${l.kind ?? 'device'}, not ${kind}`);
-      const bad = verify(l);
-      if (bad) throw new CniError(ErrCode.Plugin, bad);
-      const addrs = listAddresses(nl, { index: l.index }).map((a) => a.cidr);
-      for (const ip of ipsFor(prev, ctx.env.ifname, ctx.env.netns)) {
-        if (!addrs.includes(ip.address)) throw new CniError(ErrCode.Plugin, `address ${ip.address} is missing from ${ctx.env.ifname}`);
-      }
-      const routes = listRoutes(nl, { oif: l.index });
-      for (const r of prev.routes ?? []) if (!routes.some((x) => x.dst === r.dst)) throw new CniError(ErrCode.Plugin, `route to ${r.dst} is missing in the container`);
-    } finally { nl.close(); }
-  } finally {
-    ns.close();
-  }
+  inContainerNetns(ctx.env.netns, (_ns, nl) => {
+    const l = getLink(nl, ctx.env.ifname);
+    if (!l) throw new CniError(ErrCode.Plugin, `container interface "${ctx.env.ifname}" is missing`);
+    if (l.kind !== kind) throw new CniError(ErrCode.Plugin, `container interface "${ctx.env.ifname}" is a ${l.kind ?? 'device'}, not ${kind}`);
+    const bad = verify(l);
+    if (bad) throw new CniError(ErrCode.Plugin, bad);
+    verifyInterface(nl, l, prev, ctx.env.ifname, ctx.env.netns);
+  });
 }

@@ -27,7 +27,7 @@ node -e '
   const fs = require("fs");
   const t = fs.readFileSync(process.argv[1], "utf8");
   const m = [...t.matchAll(/^# \{ total: (\d+)(?:, pass: (\d+))?(?:, fail: (\d+))?(?:, skip: (\d+))?.*\}/gm)].at(-1);
-  let [, pass, fail, skip] = m ? m.slice(0, 5).map((x) => Number(x ?? 0)) : [0, 0, 1, 0];
+  let [pass, fail, skip] = m ? m.slice(2, 5).map((x) => Number(x ?? 0)) : [0, 1, 0];
   const vm = fs.readFileSync(process.argv[2], "utf8");
   const vp = /^# pass (\d+)/m.exec(vm), vf = /^# fail (\d+)/m.exec(vm);
   if (vp) pass += Number(vp[1]);

@@ -2,19 +2,17 @@
 // container end created directly inside the container's namespace; the host end on the
 // bridge; the gateway address on the bridge; masquerade by nftables elements.
 import { createHash } from 'node:crypto';
-import { configureInterface, ipsFor } from '../../shared/cni/configure.ts';
+import { configureInterface, ipsFor, verifyInterface } from '../../shared/cni/configure.ts';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { runIpam } from '../../shared/cni/ipam.ts';
-import { isNetnsGone, openContainerNetns } from '../../shared/cni/netns.ts';
+import { inNetnsIfPresent, openContainerNetns } from '../../shared/cni/netns.ts';
 import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import type { IPConfig, Result } from '../../shared/cni/result.ts';
 import { Rollback } from '../../shared/cni/rollback.ts';
 import { bigToString, familyOf, parseCIDR, subnetOf, subnetString } from '../../shared/ip.ts';
 import { addAddress, deleteAddress, listAddresses } from '../../shared/netlink/addr.ts';
 import { addLink, deleteLink, getLink, requireLink, setBridgePort, setLink, type Link } from '../../shared/netlink/link.ts';
-import { listRoutes } from '../../shared/netlink/route.ts';
 import { Netlink } from '../../shared/netlink/socket.ts';
-import { NetNS } from '../../shared/netns.ts';
 import { NftBatch, tag, type Elem } from '../../shared/nft.ts';
 import { findTagged, removeContainer } from '../../shared/nft-tags.ts';
 import { setIn } from '../../shared/sysctl.ts';
@@ -182,20 +180,11 @@ async function del(ctx: Ctx): Promise<void> {
   await runIpam('DEL', ctx);
   // rules go even when the netns is already gone (the reference leaks them then)
   if (c.ipMasq || c.macspoofchk) removeContainer(tag(c.name, ctx.env.containerId));
-  let removed = false;
-  if (ctx.env.netns) {
-    let ns: NetNS | undefined;
-    try { ns = NetNS.open(ctx.env.netns); } catch (e) { if (!isNetnsGone(e)) throw e; }
-    if (ns) {
-      try {
-        const nl = ns.netlink();
-        try {
-          const l = getLink(nl, ctx.env.ifname);
-          if (l) { deleteLink(nl, l.index); removed = true; }
-        } finally { nl.close(); }
-      } finally { ns.close(); }
-    }
-  }
+  const removed = inNetnsIfPresent(ctx.env.netns, (_ns, nl) => {
+    const l = getLink(nl, ctx.env.ifname);
+    if (l) deleteLink(nl, l.index);
+    return !!l;
+  });
   if (!removed) {
     const host = new Netlink();
     try {
@@ -222,14 +211,7 @@ async function check(ctx: Ctx): Promise<void> {
       if (ctr.kind !== 'veth') throw new CniError(ErrCode.Plugin, `container interface "${ctx.env.ifname}" is a ${ctr.kind ?? 'device'}, not a veth`);
       const hv = getLink(host, hostVethName(ctx.env.containerId, ctx.env.ifname, c.name)) ?? (ctr.parent ? getLink(host, ctr.parent) : undefined);
       if (!hv || hv.master !== br.index) throw new CniError(ErrCode.Plugin, `the host end of "${ctx.env.ifname}" is not on bridge "${br.name}"`);
-      const addrs = listAddresses(nl, { index: ctr.index }).map((a) => a.cidr);
-      for (const ip of ipsFor(prev, ctx.env.ifname, ctx.env.netns)) {
-        if (!addrs.includes(ip.address)) throw new CniError(ErrCode.Plugin, `address ${ip.address} is missing from ${ctx.env.ifname}`);
-      }
-      const routes = listRoutes(nl, { oif: ctr.index });
-      for (const r of prev.routes ?? []) {
-        if (!routes.some((x) => x.dst === r.dst)) throw new CniError(ErrCode.Plugin, `route to ${r.dst} is missing in the container`);
-      }
+      verifyInterface(nl, ctr, prev, ctx.env.ifname, ctx.env.netns);
     } finally { nl.close(); }
     if (c.ipMasq) {
       const mine = findTagged(tag(c.name, ctx.env.containerId));

@@ -1,32 +1,20 @@
 // loopback: Docker's `none` network. ADD sets `lo` up and reports its addresses.
 import * as z from 'zod/mini';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { isNetnsGone, openContainerNetns } from '../../shared/cni/netns.ts';
+import { inContainerNetns, inNetnsIfPresent } from '../../shared/cni/netns.ts';
 import type { Plugin } from '../../shared/cni/plugin.ts';
 import type { Result } from '../../shared/cni/result.ts';
 import { baseShape, type BaseConf } from '../../shared/cni/schema.ts';
 import { isLoopback, parseIP } from '../../shared/ip.ts';
 import { listAddresses } from '../../shared/netlink/addr.ts';
 import { isUp, requireLink, setLink } from '../../shared/netlink/link.ts';
-import type { Netlink } from '../../shared/netlink/socket.ts';
-import { NetNS } from '../../shared/netns.ts';
-
-function inNetns<T>(path: string, fn: (nl: Netlink) => T): T {
-  const ns = openContainerNetns(path);
-  try {
-    const nl = ns.netlink();
-    try { return fn(nl); } finally { nl.close(); }
-  } finally {
-    ns.close();
-  }
-}
 
 export const loopback: Plugin<BaseConf> = {
   type: 'loopback',
   schema: () => z.looseObject(baseShape()),
 
   add({ env, prevResult, version }) {
-    const ips = inNetns(env.netns, (nl) => {
+    const ips = inContainerNetns(env.netns, (_ns, nl) => {
       const lo = requireLink(nl, 'lo');
       setLink(nl, lo.index, { up: true });
       const addrs = listAddresses(nl, { index: lo.index });
@@ -44,24 +32,11 @@ export const loopback: Plugin<BaseConf> = {
   },
 
   del({ env }) {
-    if (!env.netns) return;
-    let ns: NetNS;
-    try {
-      ns = NetNS.open(env.netns);
-    } catch (e) {
-      if (isNetnsGone(e)) return;   // the container is gone: nothing to undo
-      throw e;
-    }
-    try {
-      const nl = ns.netlink();
-      try { setLink(nl, requireLink(nl, 'lo').index, { up: false }); } finally { nl.close(); }
-    } finally {
-      ns.close();
-    }
+    inNetnsIfPresent(env.netns, (_ns, nl) => setLink(nl, requireLink(nl, 'lo').index, { up: false }));
   },
 
   check({ env }) {
-    inNetns(env.netns, (nl) => {
+    inContainerNetns(env.netns, (_ns, nl) => {
       if (!isUp(requireLink(nl, 'lo'))) throw new CniError(ErrCode.Plugin, 'loopback interface is down');
     });
   },

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from '
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { isNetnsGone, openContainerNetns } from '../../shared/cni/netns.ts';
+import { inContainerNetns, inNetnsIfPresent } from '../../shared/cni/netns.ts';
 import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import { requirePrev } from '../../shared/cni/prev.ts';
 import type { Result } from '../../shared/cni/result.ts';
@@ -123,11 +123,8 @@ function add(ctx: Ctx): Result {
   const prev = requirePrev(ctx.prevResult, 'tuning');
   const want = effective(ctx);
   if (want.sysctl) { for (const k of Object.keys(want.sysctl)) sysctlPath(k, ctx.env.ifname); checkAllowlist(Object.keys(want.sysctl)); }
-  const ns = openContainerNetns(ctx.env.netns);
-  try {
-    const nl = ns.netlink();
-    let before: Saved;
-    try { before = current(requireLink(nl, ctx.env.ifname), want, ns, ctx.env.ifname); } finally { nl.close(); }
+  inContainerNetns(ctx.env.netns, (ns, nl) => {
+    const before = current(requireLink(nl, ctx.env.ifname), want, ns, ctx.env.ifname);
     mkdirSync(ctx.conf.dataDir || DEFAULT_DATA_DIR, { recursive: true });
     writeFileAtomic(backupPath(ctx), JSON.stringify(before), ctx.conf.dataDir || DEFAULT_DATA_DIR);
     try {
@@ -136,9 +133,7 @@ function add(ctx: Ctx): Result {
       try { apply(ns, ctx.env.ifname, before); unlinkSync(backupPath(ctx)); } catch { /* best effort */ }
       throw new CniError(ErrCode.Plugin, `tuning: ${(e as Error).message}`);
     }
-  } finally {
-    ns.close();
-  }
+  });
   if (want.mac) {
     const i = prev.interfaces?.find((x) => x.name === ctx.env.ifname && x.sandbox);
     if (i) i.mac = want.mac;
@@ -154,35 +149,21 @@ function del(ctx: Ctx): void {
   const file = backupPath(ctx);
   if (!existsSync(file)) return;
   const saved = JSON.parse(readFileSync(file, 'utf8')) as Saved;
-  if (ctx.env.netns) {
-    let ns: NetNS | undefined;
-    try { ns = NetNS.open(ctx.env.netns); } catch (e) { if (!isNetnsGone(e)) throw e; }
-    if (ns) {
-      try {
-        const nl = ns.netlink();
-        let present: boolean;
-        try { present = !!getLink(nl, ctx.env.ifname); } finally { nl.close(); }
-        if (present) apply(ns, ctx.env.ifname, saved);
-      } finally { ns.close(); }
-    }
-  }
+  inNetnsIfPresent(ctx.env.netns, (ns, nl) => {
+    if (getLink(nl, ctx.env.ifname)) apply(ns, ctx.env.ifname, saved);
+  });
   unlinkSync(file);
 }
 
 function check(ctx: Ctx): void {
   requirePrev(ctx.prevResult, 'tuning');
   const want = effective(ctx);
-  const ns = openContainerNetns(ctx.env.netns);
-  try {
-    const nl = ns.netlink();
-    let now: Saved;
-    try { now = current(requireLink(nl, ctx.env.ifname), want, ns, ctx.env.ifname); } finally { nl.close(); }
+  inContainerNetns(ctx.env.netns, (ns, nl) => {
+    const now = current(requireLink(nl, ctx.env.ifname), want, ns, ctx.env.ifname);
     for (const [k, v] of Object.entries(want)) {
       if (JSON.stringify(now[k as keyof Saved]) !== JSON.stringify(v)) throw new CniError(ErrCode.Plugin, `tuning: ${k} is ${JSON.stringify(now[k as keyof Saved])}, expected ${JSON.stringify(v)}`);
     }
-  } finally {
-    ns.close();
-  }
+  });
 }
 
 export const tuning: Plugin<TuningConf> = { type: 'tuning', schema, add, del, check };

@@ -3,9 +3,9 @@
 // Neighbours learn the addresses at once: arp_notify / ndisc_notify make the kernel send a
 // gratuitous ARP / unsolicited NA when the link comes up.
 import { familyOf } from '../ip.ts';
-import { addAddress } from '../netlink/addr.ts';
-import { requireLink, setLink } from '../netlink/link.ts';
-import { addRoute } from '../netlink/route.ts';
+import { addAddress, listAddresses } from '../netlink/addr.ts';
+import { requireLink, setLink, type Link } from '../netlink/link.ts';
+import { addRoute, listRoutes } from '../netlink/route.ts';
 import type { Netlink } from '../netlink/socket.ts';
 import type { NetNS } from '../netns.ts';
 import { setIn } from '../sysctl.ts';
@@ -56,5 +56,17 @@ export function configureInterface(ns: NetNS, nl: Netlink, ifname: string, resul
     } catch (e) {
       throw new CniError(ErrCode.Plugin, `failed to add route ${r.dst}${gw ? ` via ${gw}` : ''} dev ${ifname}: ${(e as Error).message}`);
     }
+  }
+}
+
+/** CHECK's part for an interface: every address of prevResult on it, every route present. */
+export function verifyInterface(nl: Netlink, link: Link, prev: Result, ifname: string, sandbox: string): void {
+  const addrs = listAddresses(nl, { index: link.index }).map((a) => a.cidr);
+  for (const ip of ipsFor(prev, ifname, sandbox)) {
+    if (!addrs.includes(ip.address)) throw new CniError(ErrCode.Plugin, `address ${ip.address} is missing from ${ifname}`);
+  }
+  const routes = listRoutes(nl, { oif: link.index });
+  for (const r of prev.routes ?? []) {
+    if (!routes.some((x) => x.dst === r.dst)) throw new CniError(ErrCode.Plugin, `route to ${r.dst} is missing in the container`);
   }
 }

@@ -1,5 +1,6 @@
 // Opening CNI_NETNS with errors a runtime can act on.
 import { statSync } from 'node:fs';
+import type { Netlink } from '../netlink/socket.ts';
 import { NetNS } from '../netns.ts';
 import { CniError, ErrCode } from './errors.ts';
 
@@ -26,4 +27,33 @@ export function openContainerNetns(path: string): NetNS {
     throw new CniError(ErrCode.InvalidEnv, `CNI_NETNS "${path}" is the plugin's own network namespace`);
   }
   return ns;
+}
+
+/** Run fn inside CNI_NETNS with a netlink socket bound there (ADD, CHECK). */
+export function inContainerNetns<T>(path: string, fn: (ns: NetNS, nl: Netlink) => T): T {
+  const ns = openContainerNetns(path);
+  try {
+    const nl = ns.netlink();
+    try { return fn(ns, nl); } finally { nl.close(); }
+  } finally {
+    ns.close();
+  }
+}
+
+/** The same for DEL: nothing happens (undefined) when CNI_NETNS is empty or already gone. */
+export function inNetnsIfPresent<T>(path: string, fn: (ns: NetNS, nl: Netlink) => T): T | undefined {
+  if (!path) return undefined;
+  let ns: NetNS;
+  try {
+    ns = NetNS.open(path);
+  } catch (e) {
+    if (isNetnsGone(e)) return undefined;   // the container is gone: nothing to undo there
+    throw e;
+  }
+  try {
+    const nl = ns.netlink();
+    try { return fn(ns, nl); } finally { nl.close(); }
+  } finally {
+    ns.close();
+  }
 }
