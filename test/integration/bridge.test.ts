@@ -180,3 +180,17 @@ t.test('bad input: hairpin with promisc, vlan on this kernel, missing netns; not
   t.same(ipJson(host.name, 'link', 'show').filter((l: any) => l.ifname.startsWith('veth')), [], 'no veth left');
   t.same(ipJson(ctr.name, 'link', 'show').filter((l: any) => l.ifname !== 'lo'), [], 'container untouched');
 });
+
+t.test('macspoofchk: frames from another MAC are dropped at the bridge port', async (t) => {
+  const { host } = hostWithOutside(t);
+  const list = network('spoof', 'cnits-spoof', '10.74.0.0/24', dataDir(t), { macspoofchk: true });
+  const a = attach(t, host.name, list, 'a');
+  const b = attach(t, host.name, list, 'b');
+  t.ok(ping(a.ctr.name, b.ip), 'with its own MAC a reaches b');
+  t.match(sh('ip', ['netns', 'exec', host.name, 'nft', 'list', 'set', 'bridge', 'cni-ts', 'spoof_ok']), a.result.interfaces[1].name);
+  ipIn(a.ctr.name, 'link', 'set', 'eth0', 'address', '02:66:66:66:66:66');
+  ipIn(a.ctr.name, 'neigh', 'flush', 'all');
+  t.notOk(ping(a.ctr.name, b.ip), 'with a forged MAC it does not');
+  t.same(a.chain.del().map((d) => d.status), [0]);
+  t.notMatch(sh('ip', ['netns', 'exec', host.name, 'nft', 'list', 'table', 'bridge', 'cni-ts']), /id=a"/, 'its elements are gone');
+});
