@@ -54,8 +54,6 @@ export function parseCIDR(s: string): IPNet | undefined {
   return { ip, prefix };
 }
 
-export const formatCIDR = (n: IPNet): string => `${formatIP(n.ip.bytes)}/${n.prefix}`;
-
 export function familyOf(s: string): Family | undefined {
   return isIPv4(s) ? 4 : isIPv6(s) ? 6 : undefined;
 }
@@ -91,4 +89,3 @@ export function subnetOf(n: IPNet): Subnet {
 }
 
 export const subnetString = (s: Subnet): string => `${bigToString(s.first, s.family)}/${s.prefix}`;
-export const inSubnet = (s: Subnet, family: Family, ip: bigint): boolean => s.family === family && ip >= s.first && ip <= s.last;

@@ -96,7 +96,7 @@ function add(ctx: Ctx): Result {
   const t = tag(c.name, ctx.env.containerId);
   if ((c.snat ?? true) && ips[4]) {
     // 127.0.0.1 -> container needs route_localnet on the host side of the container
-    const ifs = hostInterfaces(prev).map((i) => i.name).filter((n) => /^[^/.\s]{1,15}$/.test(n));
+    const ifs = hostInterfaces(prev).map((i) => i.name).filter((n) => /^(?!\.\.?$)[^/\s]{1,15}$/.test(n));
     try { setIn(undefined, ifs.map((n) => [`net/ipv4/conf/${n}/route_localnet`, '1'] as [string, string])); } catch { /* interface gone */ }
   }
   try {

@@ -24,8 +24,6 @@ export class CniError extends Error {
   }
 }
 
-export const cniError = (code: number, msg: string, details?: string): CniError => new CniError(code, msg, details);
-
 /** Any thrown value as a CniError: CniErrors pass through, others become plugin code 100. */
 export function asCniError(e: unknown, context?: string): CniError {
   if (e instanceof CniError) return e;

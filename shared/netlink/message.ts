@@ -1,6 +1,6 @@
 // Fixed netlink headers: nlmsghdr, ifinfomsg, ifaddrmsg, rtmsg, ndmsg, nlmsgerr.
 import { AttrMap, encodeAttrs, decodeAttrs, type Attr } from './attrs.ts';
-import { NLMSG, NLMSGERR_ATTR_MSG } from './constants.ts';
+import { NLMSGERR_ATTR_MSG } from './constants.ts';
 
 export interface NlHeader { type: number; flags: number; seq: number; pid: number }
 export interface NlMessage extends NlHeader { payload: Buffer }
@@ -34,8 +34,6 @@ export interface Struct<T> {
   encode(v: T): Buffer;
   decode(b: Buffer): T;
 }
-
-export interface Body<T> { hdr: T; attrs: Attr[] }
 
 export function encodeBody<T>(s: Struct<T>, hdr: T, attrs: readonly Attr[]): Buffer {
   return Buffer.concat([s.encode(hdr), encodeAttrs(attrs)]);
@@ -122,5 +120,3 @@ export function decodeError(m: NlMessage): NlError {
   }
   return message ? { errno, message } : { errno };
 }
-
-export const isTerminal = (m: NlMessage): boolean => m.type === NLMSG.DONE || m.type === NLMSG.ERROR;
