@@ -4,14 +4,35 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type BuildOptions } from 'esbuild';
+import { build, type BuildOptions, type Plugin as EsbuildPlugin } from 'esbuild';
 import { PLUGINS } from './plugins.ts';
+import { compileSchema } from './schema-compile.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'build/dist');
 const bin = join(root, 'build/bin');
 const addon = join(root, 'shared/netns-native/build/Release/netns_native.node');
 const bunBin = join(root, 'node_modules/.bin/bun');
+
+/** Every plugin's config schema, compiled from its zod form (see shared/cni/schema.ts). */
+async function compiledSchemas(): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const load of Object.values(PLUGINS)) {
+    const { config } = await load();
+    out[config.id] = compileSchema(config.zod(), config.id);
+  }
+  return out;
+}
+
+// zod is only the schemas' source: the executables validate with the compiled form and must
+// not pay zod's start-up. Any zod call left in a bundle fails loudly instead of parsing.
+const noZod: EsbuildPlugin = {
+  name: 'no-zod',
+  setup(b) {
+    b.onResolve({ filter: /^zod(\/|$)/ }, () => ({ path: 'zod', namespace: 'no-zod' }));
+    b.onLoad({ filter: /.*/, namespace: 'no-zod' }, () => ({ contents: 'export {};', loader: 'js' }));
+  },
+};
 
 const common: BuildOptions = {
   entryPoints: [join(root, 'build/main.ts')],
@@ -21,7 +42,9 @@ const common: BuildOptions = {
   target: 'node20',
   minify: true,
   legalComments: 'none',
-  logOverride: { 'empty-import-meta': 'silent' },
+  logOverride: { 'empty-import-meta': 'silent', 'import-is-undefined': 'silent' },
+  plugins: [noZod],
+  define: { __CNI_TS_SCHEMAS__: JSON.stringify(await compiledSchemas()) },
 };
 
 async function bundles(): Promise<void> {
@@ -29,11 +52,11 @@ async function bundles(): Promise<void> {
   mkdirSync(dist, { recursive: true });
   const jobs = [
     // multicall bundle for Node (dispatches on argv[1]'s name) and the input to the compiler
-    build({ ...common, outfile: join(dist, 'cni-ts.cjs'), define: { __CNI_TS_ADDON__: '"bundle"' } }),
-    build({ ...common, outfile: join(dist, 'cni-ts.exec.cjs'), define: { __CNI_TS_ADDON__: '"exec"' } }),
+    build({ ...common, outfile: join(dist, 'cni-ts.cjs'), define: { ...common.define, __CNI_TS_ADDON__: '"bundle"' } }),
+    build({ ...common, outfile: join(dist, 'cni-ts.exec.cjs'), define: { ...common.define, __CNI_TS_ADDON__: '"exec"' } }),
     // one Node bundle per plugin, its name built in
     ...Object.keys(PLUGINS).map((name) =>
-      build({ ...common, outfile: join(dist, `${name}.cjs`), define: { __CNI_TS_ADDON__: '"bundle"', __CNI_TS_PLUGIN__: JSON.stringify(name) } })),
+      build({ ...common, outfile: join(dist, `${name}.cjs`), define: { ...common.define, __CNI_TS_ADDON__: '"bundle"', __CNI_TS_PLUGIN__: JSON.stringify(name) } })),
   ];
   await Promise.all(jobs);
   copyFileSync(addon, join(dist, 'netns_native.node'));

@@ -1,5 +1,5 @@
 // Multicall entry: the plugin is chosen by the name this executable was invoked as.
-import { basename } from 'node:path';
+import { basename } from '../shared/path.ts';
 import { runPlugin } from '../shared/cni/skel.ts';
 import { PLUGINS } from './plugins.ts';
 

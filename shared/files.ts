@@ -2,7 +2,7 @@
 // SIGKILL at any moment cannot leave half-done: content is written to a temporary file first,
 // then renamed (replace) or hard-linked (create-only) into place.
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
-import { join } from 'node:path';
+import { join } from './path.ts';
 import { native } from './native.ts';
 
 const LOCK_EX = 2, LOCK_UN = 8;

@@ -1,7 +1,7 @@
 // Loads the netns-native addon from a fixed place: beside the executable (compiled binary),
 // beside the bundle (Node bundle), or from the addon's own build dir (sources under tsx).
 // Never from a path the environment can choose, and never from a temporary directory.
-import { dirname, join } from 'node:path';
+import { dirname, join } from './path.ts';
 
 export interface NetnsNative {
   openNetns(path: string): number;

@@ -1,6 +1,6 @@
 // Reading our tables back: every element of every set and map, with its tag, in one `nft`
 // call; and removing every element tagged for one container.
-import { spawnSync } from 'node:child_process';
+import { childProcess } from './lazy.ts';
 import { NftBatch, TABLE, nftPath, type Elem } from './nft.ts';
 
 export interface NftElement extends Elem { comment?: string }
@@ -19,7 +19,7 @@ function text(v: any): string {
 
 /** Every element of our two tables (one `nft -j list ruleset`). */
 export function ourElements(): NftElement[] {
-  const r = spawnSync(nftPath(), ['-j', 'list', 'ruleset'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = childProcess().spawnSync(nftPath(), ['-j', 'list', 'ruleset'], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) return [];
   const out: NftElement[] = [];
   for (const o of (JSON.parse(r.stdout).nftables ?? []) as Record<string, any>[]) {

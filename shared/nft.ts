@@ -2,7 +2,7 @@
 // two tables of its own whose rules never change; per-container state lives in set and map
 // elements, each tagged with a comment naming the network and container, so ADD adds
 // elements, DEL deletes exactly those (idempotently), and CHECK finds them.
-import { spawnSync } from 'node:child_process';
+import { childProcess } from './lazy.ts';
 import { existsSync } from 'node:fs';
 import { CniError, ErrCode } from './cni/errors.ts';
 
@@ -134,7 +134,7 @@ export class NftBatch {
    */
   run(): void {
     if (!this.lines.length) return;
-    const exec = (withSkeleton: boolean) => spawnSync(nftPath(), ['-f', '-'], { input: this.text(withSkeleton), encoding: 'utf8' });
+    const exec = (withSkeleton: boolean) => childProcess().spawnSync(nftPath(), ['-f', '-'], { input: this.text(withSkeleton), encoding: 'utf8' });
     let r = exec(false);
     if (r.status !== 0 && /No such file or directory/.test(r.stderr)) r = exec(true);
     if (r.error) throw new CniError(ErrCode.Plugin, `cannot run nft: ${r.error.message}`);
@@ -143,7 +143,7 @@ export class NftBatch {
 
   /** Declare (or repair) the tables, with nothing else. */
   static ensureTables(): void {
-    const r = spawnSync(nftPath(), ['-f', '-'], { input: `${skeleton().join('\n')}\n`, encoding: 'utf8' });
+    const r = childProcess().spawnSync(nftPath(), ['-f', '-'], { input: `${skeleton().join('\n')}\n`, encoding: 'utf8' });
     if (r.status !== 0) throw new NftError(r.stderr);
   }
 }

@@ -1,8 +1,8 @@
 // What macvlan and ipvlan share: finding the parent (master), creating the link beside it and
 // straight into the container under a temporary name, renaming it to CNI_IFNAME there, IPAM,
 // and undoing all of it on failure or DEL.
-import { createHash } from 'node:crypto';
 import { configureInterface, verifyInterface } from './cni/configure.ts';
+import { shortHash } from './hash.ts';
 import { CniError, ErrCode } from './cni/errors.ts';
 import { runIpam } from './cni/ipam.ts';
 import { inContainerNetns, inNetnsIfPresent, openContainerNetns } from './cni/netns.ts';
@@ -51,7 +51,7 @@ export function masterName(c: UnderlayConf, nl: Netlink, prev?: Result): string 
 }
 
 const tempName = (ctx: Context<UnderlayConf>, kind: string): string =>
-  `${kind.slice(0, 2)}${createHash('sha1').update(`${ctx.env.containerId}\0${ctx.env.ifname}`).digest('hex').slice(0, 10)}`;
+  `${kind.slice(0, 2)}${shortHash(`${ctx.env.containerId}\0${ctx.env.ifname}`, 10)}`;
 
 const attachment = (ctx: Context<UnderlayConf>): string => `${ctx.conf.name}@${ctx.env.containerId}@${ctx.env.ifname}`;
 

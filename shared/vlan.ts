@@ -1,7 +1,7 @@
 // 802.1q parents (Docker's `-o parent=eth0.50`): a VLAN sub-interface made on demand, shared by
 // every attachment that uses it, and removed with the last of them only if we made it.
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join } from './path.ts';
 import { CniError, ErrCode } from './cni/errors.ts';
 import { withFileLock } from './files.ts';
 import { addLink, deleteLink, getLink, setLink } from './netlink/link.ts';

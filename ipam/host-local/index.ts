@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import type { DNS, Result } from '../../shared/cni/result.ts';
+import { configSchema } from '../../shared/cni/schema.ts';
 import { familyOf, parseIP, toBig } from '../../shared/ip.ts';
 import { allocateDynamic, allocateStatic, type Allocation } from './allocate.ts';
 import { hostLocalSchema, rangeFor, rangeSets, rangeSetText, type HostLocalConf, type RangeSet } from './config.ts';
@@ -154,7 +155,7 @@ export function ipamStatus(ctx: Ctx): void {
 export const hostLocal: Plugin<HostLocalConf> = {
   type: 'host-local',
   knownArgs: ['IP'],
-  schema: hostLocalSchema,
+  config: configSchema('host-local', hostLocalSchema),
   add: ipamAdd,
   del: ipamDel,
   check: ipamCheck,

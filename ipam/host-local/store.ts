@@ -4,7 +4,7 @@
 // per-attachment hint (<dataDir>/.cni-ts/<network>/ids/<id>@<ifname>) so ADD never has to
 // read every lease, and a directory for temporaries so a killed process leaves no stray file.
 import { mkdirSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { join } from '../../shared/path.ts';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { createFileExclusive, sweepTemps, withFileLock, writeFileAtomic } from '../../shared/files.ts';
 import { familyOf } from '../../shared/ip.ts';

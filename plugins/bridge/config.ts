@@ -2,13 +2,12 @@
 // them), validated with the field's name on error.
 import * as z from 'zod/mini';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { baseShape } from '../../shared/cni/schema.ts';
+import { baseShape, ifnameOrEmpty, macString } from '../../shared/cni/schema.ts';
 
-const macString = () => z.string().check(z.refine((s) => /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(s), 'must be a MAC address'));
 
 export const bridgeSchema = () => z.looseObject({
   ...baseShape(),
-  bridge: z.optional(z.string().check(z.refine((s) => s === '' || /^[A-Za-z0-9_.@-]{1,15}$/.test(s), 'must be an interface name (1-15 of A-Z a-z 0-9 _ . @ -)'))),
+  bridge: z.optional(ifnameOrEmpty()),
   isGateway: z.optional(z.boolean()),
   isDefaultGateway: z.optional(z.boolean()),
   forceAddress: z.optional(z.boolean()),

@@ -1,7 +1,6 @@
 // bridge: Docker's default and user-defined bridge networks. A veth pair per container, its
 // container end created directly inside the container's namespace; the host end on the
 // bridge; the gateway address on the bridge; masquerade by nftables elements.
-import { createHash } from 'node:crypto';
 import { configureInterface, ipsFor, verifyInterface } from '../../shared/cni/configure.ts';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { runIpam } from '../../shared/cni/ipam.ts';
@@ -9,6 +8,8 @@ import { inNetnsIfPresent, openContainerNetns } from '../../shared/cni/netns.ts'
 import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import type { IPConfig, Result } from '../../shared/cni/result.ts';
 import { Rollback } from '../../shared/cni/rollback.ts';
+import { configSchema } from '../../shared/cni/schema.ts';
+import { shortHash } from '../../shared/hash.ts';
 import { bigToString, familyOf, parseCIDR, subnetOf, subnetString } from '../../shared/ip.ts';
 import { addAddress, deleteAddress, listAddresses } from '../../shared/netlink/addr.ts';
 import { addLink, deleteLink, getLink, requireLink, setBridgePort, setLink, type Link } from '../../shared/netlink/link.ts';
@@ -16,13 +17,14 @@ import { Netlink } from '../../shared/netlink/socket.ts';
 import { NftBatch, tag, type Elem } from '../../shared/nft.ts';
 import { findTagged, removeContainer } from '../../shared/nft-tags.ts';
 import { setIn } from '../../shared/sysctl.ts';
+import { mark } from '../../shared/trace.ts';
 import { bridgeName, bridgeSchema, validateBridge, type BridgeConf } from './config.ts';
 
 type Ctx = Context<BridgeConf>;
 
 /** The host end's name: stable per attachment, so a retry or a DEL without netns finds it. */
 export const hostVethName = (containerId: string, ifname: string, network: string): string =>
-  `veth${createHash('sha1').update(`${network}\0${containerId}\0${ifname}`).digest('hex').slice(0, 8)}`;
+  `veth${shortHash(`${network}\0${containerId}\0${ifname}`, 8)}`;
 
 function ensureBridge(nl: Netlink, c: BridgeConf): Link {
   const name = bridgeName(c);
@@ -109,7 +111,9 @@ async function add(ctx: Ctx): Promise<Result> {
       if (c.vlan || c.vlanTrunk?.length) {
         throw new CniError(ErrCode.UnsupportedField, 'vlan/vlanTrunk need bridge VLAN filtering, which this kernel does not support (CONFIG_BRIDGE_VLAN_FILTERING)');
       }
+      mark('bridge ready');
       const ipam = await runIpam('ADD', ctx);
+      mark('ipam done');
       if (ipam) rb.push(async () => { await runIpam('DEL', ctx); });
       const result: Result = { cniVersion: ctx.version, ...(ipam ?? {}) };
       const gws = completeGateways(c, result);
@@ -131,6 +135,7 @@ async function add(ctx: Ctx): Promise<Result> {
           : `could not create the veth pair: ${(e as Error).message}`);
       }
       rb.push(() => { const l = getLink(host, hostName); if (l) deleteLink(host, l.index); });
+      mark('veth made');
       const hv = requireLink(host, hostName);
       setLink(host, hv.index, { master: br.index });
       setBridgePort(host, hv.index, { hairpin: !!c.hairpinMode, ...(c.portIsolation ? { isolated: true } : {}) });
@@ -147,6 +152,7 @@ async function add(ctx: Ctx): Promise<Result> {
       } finally {
         cnl.close();
       }
+      mark('container side configured');
       result.interfaces[2]!.mac = ctr.mac ?? '';
       if (c.mtu) result.interfaces[2]!.mtu = c.mtu;
 
@@ -229,6 +235,6 @@ async function check(ctx: Ctx): Promise<void> {
 export const bridge: Plugin<BridgeConf> = {
   type: 'bridge',
   knownArgs: ['MAC', 'IP'],
-  schema: bridgeSchema,
+  config: configSchema('bridge', bridgeSchema),
   add, del, check,
 };

@@ -6,7 +6,7 @@ import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import { containerIPs, hostInterfaces, ipOnly, requirePrev } from '../../shared/cni/prev.ts';
 import type { Result } from '../../shared/cni/result.ts';
-import { baseShape } from '../../shared/cni/schema.ts';
+import { baseShape, configSchema } from '../../shared/cni/schema.ts';
 import { familyOf } from '../../shared/ip.ts';
 import { getLink, listLinks } from '../../shared/netlink/link.ts';
 import { Netlink } from '../../shared/netlink/socket.ts';
@@ -93,4 +93,4 @@ function check(ctx: Ctx): void {
   }
 }
 
-export const firewall: Plugin<FirewallConf> = { type: 'firewall', schema, add, del, check };
+export const firewall: Plugin<FirewallConf> = { type: 'firewall', config: configSchema('firewall', schema), add, del, check };

@@ -2,7 +2,7 @@
 // the container's routes point at the device, with no gateway.
 import * as z from 'zod/mini';
 import type { Plugin } from '../../shared/cni/plugin.ts';
-import { baseShape } from '../../shared/cni/schema.ts';
+import { baseShape, configSchema } from '../../shared/cni/schema.ts';
 import { IFLA_IPVLAN, IPVLAN_MODE } from '../../shared/netlink/constants.ts';
 import { underlayAdd, underlayCheck, underlayDel } from '../../shared/underlay.ts';
 
@@ -21,7 +21,7 @@ const modeOf = (c: IpvlanConf): keyof typeof IPVLAN_MODE => c.mode || 'l2';
 export const ipvlan: Plugin<IpvlanConf> = {
   type: 'ipvlan',
   knownArgs: ['IP'],
-  schema,
+  config: configSchema('ipvlan', schema),
   add: (ctx) => underlayAdd(ctx, { kind: 'ipvlan', link: { kind: 'ipvlan', mode: modeOf(ctx.conf) }, deviceRoutes: modeOf(ctx.conf) !== 'l2' }),
   del: (ctx) => underlayDel(ctx, 'ipvlan'),
   check: (ctx) => underlayCheck(ctx, 'ipvlan', (l) => {

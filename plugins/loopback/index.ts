@@ -1,17 +1,16 @@
 // loopback: Docker's `none` network. ADD sets `lo` up and reports its addresses.
-import * as z from 'zod/mini';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { inContainerNetns, inNetnsIfPresent } from '../../shared/cni/netns.ts';
 import type { Plugin } from '../../shared/cni/plugin.ts';
 import type { Result } from '../../shared/cni/result.ts';
-import { baseShape, type BaseConf } from '../../shared/cni/schema.ts';
+import { baseSchema, configSchema, type BaseConf } from '../../shared/cni/schema.ts';
 import { isLoopback, parseIP } from '../../shared/ip.ts';
 import { listAddresses } from '../../shared/netlink/addr.ts';
 import { isUp, requireLink, setLink } from '../../shared/netlink/link.ts';
 
 export const loopback: Plugin<BaseConf> = {
   type: 'loopback',
-  schema: () => z.looseObject(baseShape()),
+  config: configSchema('loopback', baseSchema),
 
   add({ env, prevResult, version }) {
     const ips = inContainerNetns(env.netns, (_ns, nl) => {

@@ -2,11 +2,10 @@
 // 802.1q parents such as eth0.50, created on demand.
 import * as z from 'zod/mini';
 import type { Plugin } from '../../shared/cni/plugin.ts';
-import { baseShape } from '../../shared/cni/schema.ts';
+import { baseShape, configSchema, macString } from '../../shared/cni/schema.ts';
 import { IFLA_MACVLAN, MACVLAN_MODE } from '../../shared/netlink/constants.ts';
 import { underlayAdd, underlayCheck, underlayDel } from '../../shared/underlay.ts';
 
-const macString = () => z.string().check(z.refine((s) => /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(s), 'must be a MAC address'));
 
 const schema = () => z.looseObject({
   ...baseShape(),
@@ -27,7 +26,7 @@ const modeOf = (c: MacvlanConf): keyof typeof MACVLAN_MODE => c.mode || 'bridge'
 export const macvlan: Plugin<MacvlanConf> = {
   type: 'macvlan',
   knownArgs: ['MAC', 'IP'],
-  schema,
+  config: configSchema('macvlan', schema),
   add: (ctx) => {
     const c = ctx.conf;
     const mac = c.runtimeConfig?.mac ?? c.args?.cni?.mac ?? ctx.args.MAC ?? c.mac;

@@ -5,7 +5,7 @@ import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import { firstIP, hostInterfaces, requirePrev } from '../../shared/cni/prev.ts';
 import type { Result } from '../../shared/cni/result.ts';
-import { baseShape } from '../../shared/cni/schema.ts';
+import { baseShape, configSchema } from '../../shared/cni/schema.ts';
 import { formatIP, parseIP, type Family } from '../../shared/ip.ts';
 import { flushUdpMapping } from '../../shared/netlink/conntrack.ts';
 import { NftBatch, NftError, tag, type Elem } from '../../shared/nft.ts';
@@ -134,4 +134,4 @@ function check(ctx: Ctx): void {
   }
 }
 
-export const portmap: Plugin<PortmapConf> = { type: 'portmap', schema, add, del, check };
+export const portmap: Plugin<PortmapConf> = { type: 'portmap', config: configSchema('portmap', schema), add, del, check };

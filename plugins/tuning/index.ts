@@ -1,21 +1,21 @@
 // tuning (chained): sysctls and link settings of the container interface; the originals are
 // saved on ADD and put back on DEL, as the reference does (sysctls included here).
 import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join } from '../../shared/path.ts';
 import * as z from 'zod/mini';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { inContainerNetns, inNetnsIfPresent } from '../../shared/cni/netns.ts';
 import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import { requirePrev } from '../../shared/cni/prev.ts';
 import type { Result } from '../../shared/cni/result.ts';
-import { baseShape } from '../../shared/cni/schema.ts';
+import { baseShape, configSchema, macString } from '../../shared/cni/schema.ts';
 import { writeFileAtomic } from '../../shared/files.ts';
 import { IFF } from '../../shared/netlink/constants.ts';
 import { getLink, requireLink, setLink, type Link, type LinkChange } from '../../shared/netlink/link.ts';
 import { NetNS } from '../../shared/netns.ts';
 
 const settings = {
-  mac: z.optional(z.string().check(z.refine((s) => /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(s), 'must be a MAC address'))),
+  mac: z.optional(macString()),
   promisc: z.optional(z.boolean()),
   allmulti: z.optional(z.boolean()),
   mtu: z.optional(z.number().check(z.int(), z.minimum(68))),
@@ -166,4 +166,4 @@ function check(ctx: Ctx): void {
   });
 }
 
-export const tuning: Plugin<TuningConf> = { type: 'tuning', schema, add, del, check };
+export const tuning: Plugin<TuningConf> = { type: 'tuning', config: configSchema('tuning', schema), add, del, check };

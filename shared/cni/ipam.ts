@@ -1,9 +1,10 @@
 // IPAM for main plugins: our own host-local runs in-process (no exec); any other type is
 // exec'd from CNI_PATH as the spec's delegation says: same environment, the command given,
 // the network config on stdin, and its result (or error) taken as ours.
-import { spawnSync } from 'node:child_process';
+import { childProcess } from '../lazy.ts';
+import { mark } from '../trace.ts';
 import { accessSync, constants, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join } from '../path.ts';
 import { CniError, ErrCode } from './errors.ts';
 import type { Context } from './plugin.ts';
 import { resultFromVersion, type Result } from './result.ts';
@@ -27,7 +28,9 @@ export function findInPath(type: string, path: string[]): string {
 
 async function inProcess(command: IpamCommand, ctx: Context<BaseConf>): Promise<Result | undefined> {
   const hl = await import('../../ipam/host-local/index.ts');
-  const conf = parseConfig(hl.hostLocal.schema(), JSON.parse(ctx.stdin));
+  mark('host-local loaded');
+  const conf = parseConfig(hl.hostLocal.config, JSON.parse(ctx.stdin));
+  mark('host-local config parsed');
   const sub = { ...ctx, conf };
   if (command === 'ADD') return hl.ipamAdd(sub);
   if (command === 'DEL') hl.ipamDel(sub);
@@ -37,7 +40,7 @@ async function inProcess(command: IpamCommand, ctx: Context<BaseConf>): Promise<
 
 function delegate(command: IpamCommand, ctx: Context<BaseConf>, type: string): Result | undefined {
   const file = findInPath(type, ctx.env.path);
-  const r = spawnSync(file, [], { env: { ...process.env, CNI_COMMAND: command }, input: ctx.stdin, encoding: 'utf8', maxBuffer: 16 << 20 });
+  const r = childProcess().spawnSync(file, [], { env: { ...process.env, CNI_COMMAND: command }, input: ctx.stdin, encoding: 'utf8', maxBuffer: 16 << 20 });
   if (r.error) throw new CniError(ErrCode.IOFailure, `cannot run IPAM plugin ${file}: ${r.error.message}`);
   let out: any;
   try { out = r.stdout.trim() ? JSON.parse(r.stdout) : undefined; } catch {

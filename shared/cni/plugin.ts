@@ -1,9 +1,8 @@
 // What a plugin provides to the skeleton.
-import type * as z from 'zod/mini';
 import type { CniArgs } from './args.ts';
 import type { CniEnv } from './env.ts';
 import type { Result } from './result.ts';
-import type { BaseConf } from './schema.ts';
+import type { BaseConf, ConfigSchema } from './schema.ts';
 
 export interface Context<C> {
   env: CniEnv;
@@ -21,8 +20,8 @@ type Maybe<T> = T | Promise<T>;
 export interface Plugin<C extends BaseConf = BaseConf> {
   /** the plugin's type, as in the config's "type" and the executable's name */
   type: string;
-  /** built lazily: only the plugin that runs pays for its schema */
-  schema(): z.ZodMiniType<C>;
+  /** its config schema (compiled by the build; the zod form is built only when run from source) */
+  config: ConfigSchema<C>;
   /** CNI_ARGS keys this plugin reads (others need IgnoreUnknown) */
   knownArgs?: readonly string[];
   add(ctx: Context<C>): Maybe<Result>;

@@ -1,9 +1,39 @@
-// zod/mini pieces every plugin config shares, and error messages that name the field.
+// Config schemas: zod/mini is the single source of truth for every plugin's config. The build
+// compiles each schema to a SchemaNode (build/schema-compile.ts) that the executables validate
+// with, so a call never loads zod; run from source (tests, tsx) the zod schema itself parses.
+// Either way the error names the field.
 import * as z from 'zod/mini';
 import { CniError, ErrCode } from './errors.ts';
-import { parseCIDR, parseIP } from '../ip.ts';
+import { REFINEMENTS, type RefinementName } from './refinements.ts';
+import { validate, type Issue, type SchemaNode } from './schema-node.ts';
 
-type Issue = z.core.$ZodIssue;
+/** A plugin's config schema: an id the build compiles it under, and the zod schema, built on demand. */
+export interface ConfigSchema<T> { id: string; zod: () => z.ZodMiniType<T> }
+
+export const configSchema = <T>(id: string, zod: () => z.ZodMiniType<T>): ConfigSchema<T> => ({ id, zod });
+
+// the compiled schemas, defined by the build as a JSON object keyed by id
+declare const __CNI_TS_SCHEMAS__: Record<string, SchemaNode> | undefined;
+const compiled = typeof __CNI_TS_SCHEMAS__ === 'undefined' ? undefined : __CNI_TS_SCHEMAS__;
+
+let zodConfigured = false;
+function zodIssues(schema: z.ZodMiniType, input: unknown): Issue[] {
+  if (!zodConfigured) {
+    // one parse per process: compiling object parsers with new Function costs more than it saves
+    z.config({ jitless: true });
+    zodConfigured = true;
+  }
+  const r = schema.safeParse(input, { reportInput: true });
+  return r.success ? [] : (r.error.issues as Issue[]);
+}
+
+/** The issues for `input`: zod's own when run from source, the compiled schema's in a build. */
+export function configIssues(cs: ConfigSchema<unknown>, input: unknown): Issue[] {
+  if (!compiled) return zodIssues(cs.zod(), input);
+  const node = compiled[cs.id];
+  if (!node) throw new CniError(ErrCode.Plugin, `internal error: config schema "${cs.id}" is not compiled into this build`);
+  return validate(node, input);
+}
 
 function fieldPath(path: readonly PropertyKey[]): string {
   let out = '';
@@ -14,10 +44,10 @@ function fieldPath(path: readonly PropertyKey[]): string {
 const describe = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
 function issueText(i: Issue): string {
-  const input = (i as { input?: unknown }).input;
+  const input = i.input;
   switch (i.code) {
     case 'invalid_type': return input === undefined ? `is required (${i.expected})` : `expected ${i.expected}, got ${describe(input)}`;
-    case 'invalid_value': return `must be one of ${i.values.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(input)}`;
+    case 'invalid_value': return `must be one of ${(i.values ?? []).map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(input)}`;
     case 'too_small': return `must be at least ${String(i.minimum)}${i.origin === 'string' ? ' characters long' : ''}`;
     case 'too_big': return `must be at most ${String(i.maximum)}${i.origin === 'string' ? ' characters long' : ''}`;
     case 'invalid_union': return 'has none of the accepted forms';
@@ -29,18 +59,25 @@ function issueText(i: Issue): string {
  * Parse a config with its schema. Wrong JSON types are decoding failures (code 6, as Go's
  * json.Unmarshal reports them); values that fail validation are invalid config (code 7).
  */
-export function parseConfig<T>(schema: z.ZodMiniType<T>, input: unknown): T {
-  const r = schema.safeParse(input, { reportInput: true });
-  if (r.success) return r.data;
-  const issues = r.error.issues;
-  const msg = issues.slice(0, 5).map((i) => `${fieldPath(i.path)} ${issueText(i)}`).join('; ');
-  const decoding = issues.every((i) => i.code === 'invalid_type' && (i as { input?: unknown }).input !== undefined);
-  throw new CniError(decoding ? ErrCode.DecodingFailure : ErrCode.InvalidConfig, `invalid network config: ${msg}`);
+export function parseConfig<T>(cs: ConfigSchema<T>, input: unknown): T {
+  const issues = configIssues(cs, input);
+  if (!issues.length) return input as T;   // no schema transforms: the input is the config
+  throw configError(issues);
 }
 
-// common field types
-export const ipString = () => z.string().check(z.refine((s) => parseIP(s) !== undefined, 'must be an IP address'));
-export const cidrString = () => z.string().check(z.refine((s) => parseCIDR(s) !== undefined, 'must be a CIDR (address/prefix)'));
+/** The CNI error for a list of issues: at most five, each naming its field. */
+export function configError(issues: Issue[]): CniError {
+  const msg = issues.slice(0, 5).map((i) => `${fieldPath(i.path)} ${issueText(i)}`).join('; ');
+  const decoding = issues.every((i) => i.code === 'invalid_type' && i.input !== undefined);
+  return new CniError(decoding ? ErrCode.DecodingFailure : ErrCode.InvalidConfig, `invalid network config: ${msg}`);
+}
+
+// common field types; refinements live in refinements.ts so the compiled form can name them
+const refined = (name: RefinementName) => z.string().check(z.refine(REFINEMENTS[name].test, REFINEMENTS[name].message));
+export const ipString = () => refined('ip');
+export const cidrString = () => refined('cidr');
+export const macString = () => refined('mac');
+export const ifnameOrEmpty = () => refined('ifnameOrEmpty');
 
 export const dnsSchema = () => z.looseObject({
   nameservers: z.optional(z.array(z.string())),

@@ -7,6 +7,7 @@ import { CniError, ErrCode, asCniError } from './errors.ts';
 import type { Context, Plugin } from './plugin.ts';
 import { resultFromVersion, resultToVersion } from './result.ts';
 import { parseConfig, type BaseConf } from './schema.ts';
+import { mark } from '../trace.ts';
 import { CURRENT_VERSION, SUPPORTED_VERSIONS, checkVersion, versionAtLeast } from './version.ts';
 
 export const CNI_TS_VERSION = '0.1.0';
@@ -53,6 +54,7 @@ async function dispatch<C extends BaseConf>(plugin: Plugin<C>, env: CniEnv, io: 
   if (env.command === 'VERSION') {
     return `${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS })}\n`;
   }
+  mark('start');
   const stdin = io.readStdin();
   const raw = decodeStdin(stdin);
   const version = configVersion(raw);
@@ -64,7 +66,8 @@ async function dispatch<C extends BaseConf>(plugin: Plugin<C>, env: CniEnv, io: 
   if (env.command === 'CHECK') requireVersion('CHECK', version, '0.4.0');
   if (env.command === 'GC' || env.command === 'STATUS') requireVersion(env.command, version, '1.1.0');
 
-  const conf = parseConfig(plugin.schema(), raw);
+  const conf = parseConfig(plugin.config, raw);
+  mark('config parsed');
   const ctx: Context<C> = { env, conf, version, args: parseCniArgs(env.args, plugin.knownArgs), stdin };
   if (raw.prevResult !== undefined && raw.prevResult !== null) ctx.prevResult = resultFromVersion(raw.prevResult, version);
 
@@ -88,6 +91,7 @@ export async function runPlugin<C extends BaseConf>(plugin: Plugin<C>, io: Io = 
     const env = readEnv(io.env);
     const out = await dispatch(plugin, env, io, versionRef);
     if (out) io.stdout(out);
+    mark('done');
     return 0;
   } catch (e) {
     const err = asCniError(e);

@@ -1,12 +1,12 @@
 // A NETLINK_ROUTE socket, optionally bound inside another network namespace. Requests are
 // built and replies parsed here; the addon only moves bytes.
-import { constants as osConstants } from 'node:os';
 import { native } from '../native.ts';
 import { NETLINK_ROUTE, NLMSG, NLM_F } from './constants.ts';
 import { decodeError, decodeMessage, encodeMessage, type NlMessage } from './message.ts';
 
-const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
-export const errnoName = (n: number): string => errnoNames.get(n) ?? `errno ${n}`;
+// looked up only on the error path: loading node:os costs start-up
+export const errnoName = (n: number): string =>
+  Object.entries(process.getBuiltinModule('node:os').constants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
 
 export class NetlinkError extends Error {
   readonly code: string;

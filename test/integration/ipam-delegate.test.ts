@@ -8,7 +8,7 @@ import { parseCniArgs } from '../../shared/cni/args.ts';
 import type { CniEnv } from '../../shared/cni/env.ts';
 import { runIpam } from '../../shared/cni/ipam.ts';
 import type { Context } from '../../shared/cni/plugin.ts';
-import { baseSchema, parseConfig, type BaseConf } from '../../shared/cni/schema.ts';
+import { baseSchema, configSchema, parseConfig, type BaseConf } from '../../shared/cni/schema.ts';
 import { REFERENCE_BIN } from '../helpers/netns.ts';
 
 function ctx(conf: Record<string, unknown>, command: CniEnv['command'] = 'ADD'): Context<BaseConf> {
@@ -18,7 +18,7 @@ function ctx(conf: Record<string, unknown>, command: CniEnv['command'] = 'ADD'):
   process.env.CNI_IFNAME = 'eth0';
   process.env.CNI_NETNS = '/x';
   process.env.CNI_PATH = env.path.join(':');
-  return { env, conf: parseConfig(baseSchema(), conf), version: String(conf.cniVersion), args: parseCniArgs(''), stdin };
+  return { env, conf: parseConfig(configSchema('base', baseSchema), conf), version: String(conf.cniVersion), args: parseCniArgs(''), stdin };
 }
 
 t.test('host-local runs in-process', async (t) => {

@@ -5,7 +5,7 @@ import * as z from 'zod/mini';
 import { parseCniArgs } from '../../shared/cni/args.ts';
 import type { Plugin } from '../../shared/cni/plugin.ts';
 import { resultFromVersion, resultToVersion, type Result } from '../../shared/cni/result.ts';
-import { baseShape, cidrString } from '../../shared/cni/schema.ts';
+import { baseShape, cidrString, configSchema } from '../../shared/cni/schema.ts';
 import { runPlugin, type Io } from '../../shared/cni/skel.ts';
 import { SUPPORTED_VERSIONS, compareVersions } from '../../shared/cni/version.ts';
 
@@ -26,7 +26,7 @@ function testPlugin(seen: Seen): Plugin<any> {
   return {
     type: 'probe',
     knownArgs: ['IP'],
-    schema: () => z.looseObject({ ...baseShape(), subnet: z.optional(cidrString()), mtu: z.optional(z.number()) }),
+    config: configSchema('test', () => z.looseObject({ ...baseShape(), subnet: z.optional(cidrString()), mtu: z.optional(z.number()) })),
     add(ctx) { seen.calls.push('ADD'); seen.ctx = ctx; return ctx.prevResult ?? { ...sample, cniVersion: ctx.version }; },
     del(ctx) { seen.calls.push('DEL'); seen.ctx = ctx; },
     check(ctx) { seen.calls.push('CHECK'); seen.ctx = ctx; },
