@@ -1,15 +1,17 @@
 // File locking (flock, compatible with the reference plugins' go-filemutex) and writes that a
 // SIGKILL at any moment cannot leave half-done: content is written to a temporary file first,
-// then renamed (replace) or hard-linked (create-only) into place.
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
-import { join } from './path.ts';
+// then renamed (replace) or hard-linked (create-only) into place. Not fsynced: this state
+// describes running containers, which a power loss ends too (the reference does not sync
+// either), and a sync costs more than the rest of an IPAM call.
+import { closeSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
+import { dirname, join } from './path.ts';
 import { native } from './native.ts';
 
 const LOCK_EX = 2, LOCK_UN = 8;
 
 /** Hold an exclusive flock on `path` (created if needed) while fn runs. */
 export function withFileLock<T>(path: string, fn: () => T): T {
-  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+  const fd = inDir(dirname(path), () => openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644));
   try {
     native().flock(fd, LOCK_EX);
     try { return fn(); } finally { native().flock(fd, LOCK_UN); }
@@ -18,15 +20,32 @@ export function withFileLock<T>(path: string, fn: () => T): T {
   }
 }
 
+const made = new Set<string>();
+
+/** mkdir -p, once per directory per process. */
+export function ensureDir(dir: string): void {
+  if (made.has(dir)) return;
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  made.add(dir);
+}
+
+/** fn() creating a file in `dir`, which is made first; made again if it vanished since. */
+export function inDir<T>(dir: string, fn: () => T): T {
+  ensureDir(dir);
+  try { return fn(); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || !made.delete(dir)) throw e;
+    ensureDir(dir);
+    return fn();
+  }
+}
+
 let tmpCounter = 0;
 
 function writeTemp(dir: string, data: string): string {
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
   const tmp = join(dir, `.tmp-${process.pid}-${Date.now().toString(36)}-${tmpCounter++}`);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+  const fd = inDir(dir, () => openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644));
   try {
     writeSync(fd, data);
-    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }

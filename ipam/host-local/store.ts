@@ -3,10 +3,10 @@
 // and "lock" is flock'ed for the whole operation. Ours adds, outside that directory, a
 // per-attachment hint (<dataDir>/.cni-ts/<network>/ids/<id>@<ifname>) so ADD never has to
 // read every lease, and a directory for temporaries so a killed process leaves no stray file.
-import { mkdirSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from '../../shared/path.ts';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { createFileExclusive, sweepTemps, withFileLock, writeFileAtomic } from '../../shared/files.ts';
+import { createFileExclusive, inDir, sweepTemps, withFileLock, writeFileAtomic } from '../../shared/files.ts';
 import { familyOf } from '../../shared/ip.ts';
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
@@ -28,7 +28,6 @@ export class Store {
 
   /** Run fn holding the network's lock (the reference's own lock file). */
   locked<T>(fn: () => T): T {
-    mkdirSync(this.dir, { recursive: true, mode: 0o755 });
     return withFileLock(join(this.dir, 'lock'), () => {
       sweepTemps(this.tmp);
       return fn();
@@ -88,8 +87,7 @@ export class Store {
   setHint(id: string, ifname: string, ips: string[]): void {
     const p = this.hintPath(id, ifname);
     if (!p) return;
-    mkdirSync(join(this.meta, 'ids'), { recursive: true });
-    writeFileAtomic(p, ips.join('\n'), this.tmp);
+    inDir(join(this.meta, 'ids'), () => writeFileAtomic(p, ips.join('\n'), this.tmp));
   }
 
   dropHint(id: string, ifname: string): void {

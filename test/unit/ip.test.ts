@@ -27,3 +27,19 @@ t.test('CIDR parsing', async (t) => {
   t.equal(parseCIDR('10.0.0.5'), undefined);
   t.equal(parseCIDR('10.0.0.5/x'), undefined);
 });
+
+t.test('parseIP accepts exactly what node:net accepts (zones aside) and formats like the reference', async (t) => {
+  const { isIP } = await import('node:net');
+  const cases = [
+    '0.0.0.0', '255.255.255.255', '256.1.1.1', '01.2.3.4', '1.2.3', '1.2.3.4.5', '1.2.3.-4', ' 1.2.3.4', '1.2.3.4 ',
+    '::', '::1', '1::', 'fd00::1', 'fe80::1:2:3:4', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:9',
+    '1::2::3', ':1:2:3:4:5:6:7', '1:2:3:4:5:6:7:', '12345::', 'g::1', '::ffff:1.2.3.4', '::1.2.3.4', '1:2:3:4:5:6:1.2.3.4',
+    '1:2:3:4:5:6:7:1.2.3.4', '::ffff:1.2.3', '::ffff:01.2.3.4', 'FD00::ABCD', ':::', '', 'x', '1.2.3.4/8',
+  ];
+  for (const s of cases) {
+    const want = isIP(s);
+    t.equal(parseIP(s)?.family ?? 0, want, `${JSON.stringify(s)} is ${want ? `IPv${want}` : 'not an address'}`);
+  }
+  t.equal(formatIP(parseIP('::ffff:1.2.3.4')!.bytes), '::ffff:102:304');
+  t.equal(formatIP(parseIP('1:0:0:2:0:0:0:3')!.bytes), '1:0:0:2::3');
+});
