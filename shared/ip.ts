@@ -5,13 +5,33 @@ export type Family = 4 | 6;
 export interface IPAddr { family: Family; bytes: Buffer }
 export interface IPNet { ip: IPAddr; prefix: number }
 
-const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
-const V4 = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
-const WORD = /^[0-9a-fA-F]{1,4}$/;
+// (plain loops, no regular expressions or iterators: these run in every call's cold start)
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+const isHex = (c: number): boolean => isDigit(c) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
 
+/** Dotted quad, decimal, no leading zeros (as node:net and Go's net.ParseIP accept). */
 function parseV4(s: string): Buffer | undefined {
-  return V4.test(s) ? Buffer.from(s.split('.').map(Number)) : undefined;
+  const out = Buffer.alloc(4);
+  let part = 0, digits = 0, value = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 46;
+    if (isDigit(c)) {
+      if (digits === 1 && value === 0) return undefined;   // leading zero
+      value = value * 10 + (c - 48);
+      if (++digits > 3 || value > 255) return undefined;
+    } else if (c === 46 && digits > 0 && part < 4) {
+      out[part++] = value;
+      digits = 0; value = 0;
+    } else return undefined;
+  }
+  return part === 4 ? out : undefined;
 }
+
+const isWord = (g: string): boolean => {
+  if (g.length < 1 || g.length > 4) return false;
+  for (let i = 0; i < g.length; i++) if (!isHex(g.charCodeAt(i))) return false;
+  return true;
+};
 
 /** Dotted-quad tail (::ffff:1.2.3.4), '::' at most once, 1-4 hex digits a word; no zone. */
 function parseV6(s: string): Buffer | undefined {
@@ -31,7 +51,7 @@ function parseV6(s: string): Buffer | undefined {
   const words = (x: string | undefined): number[] | undefined => {
     if (!x) return [];
     const w = x.split(':');
-    return w.every((g) => WORD.test(g)) ? w.map((g) => parseInt(g, 16)) : undefined;
+    return w.every(isWord) ? w.map((g) => parseInt(g, 16)) : undefined;
   };
   const head = words(halves[0]);
   const rest = halves.length === 2 ? words(halves[1]) : [];
@@ -92,7 +112,7 @@ export const bitsOf = (f: Family): number => (f === 4 ? 32 : 128);
 
 export function toBig(b: Buffer): bigint {
   let n = 0n;
-  for (const x of b) n = (n << 8n) | BigInt(x);
+  for (let i = 0; i < b.length; i++) n = (n << 8n) | BigInt(b[i]!);
   return n;
 }
 

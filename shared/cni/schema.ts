@@ -12,8 +12,9 @@ export interface ConfigSchema<T> { id: string; zod: () => z.ZodMiniType<T> }
 
 export const configSchema = <T>(id: string, zod: () => z.ZodMiniType<T>): ConfigSchema<T> => ({ id, zod });
 
-// the compiled schemas, defined by the build as a JSON object keyed by id
-declare const __CNI_TS_SCHEMAS__: Record<string, SchemaNode> | undefined;
+// the compiled schemas, defined by the build: id -> SchemaNode as JSON text (parsed on use: a
+// large object literal costs more start-up than parsing the one schema a call needs)
+declare const __CNI_TS_SCHEMAS__: Record<string, string> | undefined;
 const compiled = typeof __CNI_TS_SCHEMAS__ === 'undefined' ? undefined : __CNI_TS_SCHEMAS__;
 
 let zodConfigured = false;
@@ -30,9 +31,9 @@ function zodIssues(schema: z.ZodMiniType, input: unknown): Issue[] {
 /** The issues for `input`: zod's own when run from source, the compiled schema's in a build. */
 export function configIssues(cs: ConfigSchema<unknown>, input: unknown): Issue[] {
   if (!compiled) return zodIssues(cs.zod(), input);
-  const node = compiled[cs.id];
-  if (!node) throw new CniError(ErrCode.Plugin, `internal error: config schema "${cs.id}" is not compiled into this build`);
-  return validate(node, input);
+  const text = compiled[cs.id];
+  if (!text) throw new CniError(ErrCode.Plugin, `internal error: config schema "${cs.id}" is not compiled into this build`);
+  return validate(JSON.parse(text) as SchemaNode, input);
 }
 
 function fieldPath(path: readonly PropertyKey[]): string {

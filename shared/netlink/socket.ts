@@ -4,9 +4,14 @@ import { native } from '../native.ts';
 import { NETLINK_ROUTE, NLMSG, NLM_F } from './constants.ts';
 import { decodeError, decodeMessage, encodeMessage, type NlMessage } from './message.ts';
 
-// looked up only on the error path: loading node:os costs start-up
+// the errnos netlink answers with in practice; others from node:os (whose loading costs start-up,
+// and ENODEV is an everyday answer: "is this link there?")
+const ERRNO: Record<number, string> = {
+  1: 'EPERM', 2: 'ENOENT', 3: 'ESRCH', 12: 'ENOMEM', 13: 'EACCES', 16: 'EBUSY', 17: 'EEXIST', 19: 'ENODEV', 22: 'EINVAL',
+  34: 'ERANGE', 61: 'ENODATA', 90: 'EMSGSIZE', 93: 'EPROTONOSUPPORT', 95: 'EOPNOTSUPP', 97: 'EAFNOSUPPORT', 99: 'EADDRNOTAVAIL', 101: 'ENETUNREACH', 105: 'ENOBUFS',
+};
 export const errnoName = (n: number): string =>
-  Object.entries(process.getBuiltinModule('node:os').constants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
+  ERRNO[n] ?? Object.entries(process.getBuiltinModule('node:os').constants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
 
 export class NetlinkError extends Error {
   readonly code: string;

@@ -8,8 +8,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
-export const BIN = join(ROOT, 'build/bin');
-export const REFERENCE_BIN = '/usr/lib/cni';
+/** the executables under test (CNI_TS_BIN: another build, e.g. to compare two in the bench) */
+export const BIN = process.env.CNI_TS_BIN ?? join(ROOT, 'build/bin');
+/** the reference plugins (CNI_TS_REFERENCE_BIN: any other plugin directory) */
+export const REFERENCE_BIN = process.env.CNI_TS_REFERENCE_BIN ?? '/usr/lib/cni';
 
 interface Teardown { teardown(fn: () => void | Promise<void>): void }
 

@@ -12,6 +12,7 @@ import { decodeBody, decodeMessage, encodeMessage, ifaddrmsg, ifinfomsg, ndmsg, 
 import { parseConntrack } from '../../shared/netlink/conntrack.ts';
 import { parseNeighbour } from '../../shared/netlink/neigh.ts';
 import { parseRoute } from '../../shared/netlink/route.ts';
+import { errnoName } from '../../shared/netlink/socket.ts';
 
 const fixture = (f: string): Buffer[] =>
   readFileSync(join(import.meta.dirname, '../fixtures/netlink', f), 'utf8').trim().split('\n').map((h) => Buffer.from(h, 'hex'));
@@ -97,4 +98,14 @@ t.test('conntrack (ctnetlink) entries', async (t) => {
   // the delete request carries the entry's original tuple exactly as the kernel sent it
   const raw = fixture('conntrack.hex').find((b) => b.includes(udp.origRaw))!;
   t.ok(raw, 'origRaw is a slice of the kernel message');
+});
+
+t.test('errno names (a static table for everyday ones) agree with node:os', async (t) => {
+  const { constants } = await import('node:os');
+  const errno = constants.errno as Record<string, number>;
+  for (let n = 1; n < 134; n++) {
+    const name = errnoName(n);
+    if (!name.startsWith('errno ')) t.equal(errno[name], n, `${n} is ${name}`);
+  }
+  t.equal(errnoName(19), 'ENODEV');
 });
