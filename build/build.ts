@@ -78,6 +78,15 @@ function executable(): void {
   // the addon sits at a fixed path beside the binary: never extracted to /tmp
   copyFileSync(addon, join(bin, 'netns_native.node'));
   for (const name of Object.keys(PLUGINS)) symlinkSync('cni-ts', join(bin, name));
+  smokeTest();
+}
+
+/** Every plugin loads in the executable (no zod call left at a module's top level, say). */
+function smokeTest(): void {
+  for (const name of Object.keys(PLUGINS)) {
+    const out = execFileSync(join(bin, name), [], { env: { CNI_COMMAND: 'VERSION' }, input: '{}', encoding: 'utf8' });
+    if (!out.includes('supportedVersions')) throw new Error(`build: ${name} answers VERSION with ${out}`);
+  }
 }
 
 /** The libcni client the integration tests drive chains with (needs Debian's Go and libcni). */

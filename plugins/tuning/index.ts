@@ -14,21 +14,21 @@ import { IFF } from '../../shared/netlink/constants.ts';
 import { getLink, requireLink, setLink, type Link, type LinkChange } from '../../shared/netlink/link.ts';
 import { NetNS } from '../../shared/netns.ts';
 
-const settings = {
+const settings = () => ({
   mac: z.optional(macString()),
   promisc: z.optional(z.boolean()),
   allmulti: z.optional(z.boolean()),
   mtu: z.optional(z.number().check(z.int(), z.minimum(68))),
   txQLen: z.optional(z.number().check(z.int(), z.nonnegative())),
   sysctl: z.optional(z.record(z.string(), z.string())),
-};
+});
 
 const schema = () => z.looseObject({
   ...baseShape(),
-  ...settings,
+  ...settings(),
   dataDir: z.optional(z.string()),
-  args: z.optional(z.looseObject({ cni: z.optional(z.looseObject(settings)) })),
-  runtimeConfig: z.optional(z.looseObject({ mac: settings.mac })),
+  args: z.optional(z.looseObject({ cni: z.optional(z.looseObject(settings())) })),
+  runtimeConfig: z.optional(z.looseObject({ mac: settings().mac })),
 });
 type TuningConf = z.infer<ReturnType<typeof schema>>;
 type Ctx = Context<TuningConf>;
