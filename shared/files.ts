@@ -3,7 +3,7 @@
 // then renamed (replace) or hard-linked (create-only) into place. Not fsynced: this state
 // describes running containers, which a power loss ends too (the reference does not sync
 // either), and a sync costs more than the rest of an IPAM call.
-import { closeSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
+import { O, closeFile, link, mkdirp, openFile, readDir, rename, unlink, writeFd } from './fs.ts';
 import { dirname, join } from './path.ts';
 import { native } from './native.ts';
 
@@ -11,12 +11,12 @@ const LOCK_EX = 2, LOCK_UN = 8;
 
 /** Hold an exclusive flock on `path` (created if needed) while fn runs. */
 export function withFileLock<T>(path: string, fn: () => T): T {
-  const fd = inDir(dirname(path), () => openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644));
+  const fd = inDir(dirname(path), () => openFile(path, O.RDWR | O.CREAT));
   try {
     native().flock(fd, LOCK_EX);
     try { return fn(); } finally { native().flock(fd, LOCK_UN); }
   } finally {
-    closeSync(fd);
+    closeFile(fd);
   }
 }
 
@@ -25,7 +25,7 @@ const made = new Set<string>();
 /** mkdir -p, once per directory per process. */
 export function ensureDir(dir: string): void {
   if (made.has(dir)) return;
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  mkdirp(dir);
   made.add(dir);
 }
 
@@ -43,11 +43,11 @@ let tmpCounter = 0;
 
 function writeTemp(dir: string, data: string): string {
   const tmp = join(dir, `.tmp-${process.pid}-${Date.now().toString(36)}-${tmpCounter++}`);
-  const fd = inDir(dir, () => openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644));
+  const fd = inDir(dir, () => openFile(tmp, O.WRONLY | O.CREAT | O.EXCL));
   try {
-    writeSync(fd, data);
+    writeFd(fd, data);
   } finally {
-    closeSync(fd);
+    closeFile(fd);
   }
   return tmp;
 }
@@ -55,26 +55,26 @@ function writeTemp(dir: string, data: string): string {
 /** Replace `path` with `data` atomically; the temporary file lives in `tmpDir`. */
 export function writeFileAtomic(path: string, data: string, tmpDir: string): void {
   const tmp = writeTemp(tmpDir, data);
-  try { renameSync(tmp, path); } catch (e) { unlinkSync(tmp); throw e; }
+  try { rename(tmp, path); } catch (e) { unlink(tmp); throw e; }
 }
 
 /** Create `path` holding `data` only if it does not exist; false when it does. Atomic. */
 export function createFileExclusive(path: string, data: string, tmpDir: string): boolean {
   const tmp = writeTemp(tmpDir, data);
   try {
-    linkSync(tmp, path);
+    link(tmp, path);
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw e;
   } finally {
-    unlinkSync(tmp);
+    unlink(tmp);
   }
 }
 
 /** Remove temporaries a killed process left in `tmpDir` (call while holding the lock). */
 export function sweepTemps(tmpDir: string): void {
   let names: string[];
-  try { names = readdirSync(tmpDir); } catch { return; }
-  for (const n of names) if (n.startsWith('.tmp-')) { try { unlinkSync(join(tmpDir, n)); } catch { /* gone */ } }
+  try { names = readDir(tmpDir); } catch { return; }
+  for (const n of names) if (n.startsWith('.tmp-')) { try { unlink(join(tmpDir, n)); } catch { /* gone */ } }
 }

@@ -11,6 +11,13 @@ export interface NetnsNative {
   netlinkOpen(nsFd: number, protocol: number): number;
   netlinkRequest(fd: number, request: Buffer): Buffer[];
   flock(fd: number, operation: number): void;
+  // file syscalls (shared/fs.ts)
+  fileOpen(path: string, flags: number, mode: number): number;
+  fileRead(fd: number): Buffer;
+  fileWrite(fd: number, data: Buffer): void;
+  pathOp(op: number, path: string, arg?: string | number): void;
+  readDir(path: string): string[];
+  stat(path: string): [dev: number, ino: number, mode: number];
 }
 
 // Set by build/bundle.ts: 'exec' (compiled executable) or 'bundle' (Node bundle).

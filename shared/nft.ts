@@ -3,7 +3,7 @@
 // elements, each tagged with a comment naming the network and container, so ADD adds
 // elements, DEL deletes exactly those (idempotently), and CHECK finds them.
 import { childProcess } from './lazy.ts';
-import { existsSync } from 'node:fs';
+import { exists } from './fs.ts';
 import { CniError, ErrCode } from './cni/errors.ts';
 
 export const TABLE = 'cni-ts';
@@ -151,6 +151,6 @@ export class NftBatch {
 let nftBin: string | undefined;
 export function nftPath(): string {
   if (nftBin) return nftBin;
-  for (const p of ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft', '/usr/local/sbin/nft']) if (existsSync(p)) return (nftBin = p);
+  for (const p of ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft', '/usr/local/sbin/nft']) if (exists(p)) return (nftBin = p);
   throw new CniError(ErrCode.Plugin, 'nft (nftables) is not installed: apt-get install nftables');
 }

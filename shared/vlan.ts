@@ -1,6 +1,6 @@
 // 802.1q parents (Docker's `-o parent=eth0.50`): a VLAN sub-interface made on demand, shared by
 // every attachment that uses it, and removed with the last of them only if we made it.
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirp, readDir, removeTree, writeFile } from './fs.ts';
 import { join } from './path.ts';
 import { CniError, ErrCode } from './cni/errors.ts';
 import { withFileLock } from './files.ts';
@@ -20,7 +20,7 @@ export function vlanName(name: string): { base: string; id: number } | undefined
 const dir = (link: string) => join(STATE, link);
 
 function locked<T>(fn: () => T): T {
-  mkdirSync(STATE, { recursive: true });
+  mkdirp(STATE);
   return withFileLock(join(STATE, '.lock'), fn);
 }
 
@@ -44,10 +44,10 @@ export function acquireParent(nl: Netlink, name: string, attachment: string): vo
         throw new CniError(ErrCode.Plugin, `could not create VLAN interface "${name}": ${(e as Error).message}`);
       }
       setLink(nl, getLink(nl, name)!.index, { up: true });
-      mkdirSync(dir(name), { recursive: true });
-      writeFileSync(join(dir(name), '.created'), '');
+      mkdirp(dir(name));
+      writeFile(join(dir(name), '.created'), '');
     }
-    if (readdirSync(STATE).includes(name)) writeFileSync(join(dir(name), attachment), '');
+    if (readDir(STATE).includes(name)) writeFile(join(dir(name), attachment), '');
   });
 }
 
@@ -55,15 +55,15 @@ export function acquireParent(nl: Netlink, name: string, attachment: string): vo
 export function releaseParent(nl: Netlink, name: string, attachment: string): void {
   locked(() => {
     let users: string[];
-    try { users = readdirSync(dir(name)); } catch { return; }
-    rmSync(join(dir(name), attachment), { force: true });
+    try { users = readDir(dir(name)); } catch { return; }
+    removeTree(join(dir(name), attachment));
     users = users.filter((u) => u !== attachment && u !== '.created');
     if (users.length) return;
-    if (readdirSync(dir(name)).includes('.created')) {
+    if (readDir(dir(name)).includes('.created')) {
       const l = getLink(nl, name);
       if (l) deleteLink(nl, l.index);
     }
-    rmSync(dir(name), { recursive: true, force: true });
+    removeTree(dir(name));
   });
 }
 

@@ -1,6 +1,6 @@
 // host-local IPAM: addresses from ranges, kept in a store the reference host-local shares.
 // Runs as its own executable, and in-process when a main plugin's ipam.type is host-local.
-import { readFileSync } from 'node:fs';
+import { readFile } from '../../shared/fs.ts';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import type { DNS, Result } from '../../shared/cni/result.ts';
@@ -33,7 +33,7 @@ function requestedIPs(ctx: Ctx): string[] {
 
 function parseResolvConf(path: string): DNS {
   let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch (e) {
+  try { text = readFile(path); } catch (e) {
     throw new CniError(ErrCode.IOFailure, `cannot read resolvConf "${path}" (ipam.resolvConf): ${(e as Error).message}`);
   }
   const dns: DNS = {};

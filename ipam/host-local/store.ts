@@ -3,7 +3,7 @@
 // and "lock" is flock'ed for the whole operation. Ours adds, outside that directory, a
 // per-attachment hint (<dataDir>/.cni-ts/<network>/ids/<id>@<ifname>) so ADD never has to
 // read every lease, and a directory for temporaries so a killed process leaves no stray file.
-import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { readDir, readFile, unlink } from '../../shared/fs.ts';
 import { join } from '../../shared/path.ts';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { createFileExclusive, inDir, sweepTemps, withFileLock, writeFileAtomic } from '../../shared/files.ts';
@@ -43,22 +43,22 @@ export class Store {
 
   /** Who holds `ip` ("<id>\r\n<ifname>", or a bare id from old versions), if anybody. */
   holder(ip: string): string | undefined {
-    try { return readFileSync(join(this.dir, ip), 'utf8').trim(); } catch { return undefined; }
+    try { return readFile(join(this.dir, ip)).trim(); } catch { return undefined; }
   }
 
   release(ip: string): void {
-    try { unlinkSync(join(this.dir, ip)); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
+    try { unlink(join(this.dir, ip)); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
   }
 
   lastReserved(rangeSet: number): string | undefined {
-    try { return readFileSync(join(this.dir, LAST_IP + rangeSet), 'utf8').trim(); } catch { return undefined; }
+    try { return readFile(join(this.dir, LAST_IP + rangeSet)).trim(); } catch { return undefined; }
   }
 
   /** Every lease: address and holder. Reads each file: O(leases). */
   leases(): { ip: string; holder: string }[] {
     const out: { ip: string; holder: string }[] = [];
     let names: string[];
-    try { names = readdirSync(this.dir); } catch { return out; }
+    try { names = readDir(this.dir); } catch { return out; }
     for (const name of names) {
       if (!familyOf(name)) continue;
       const holder = this.holder(name);
@@ -69,7 +69,7 @@ export class Store {
 
   /** Lease addresses only (names, no reads). */
   leaseAddresses(): string[] {
-    try { return readdirSync(this.dir).filter((n) => familyOf(n) !== undefined); } catch { return []; }
+    try { return readDir(this.dir).filter((n) => familyOf(n) !== undefined); } catch { return []; }
   }
 
   // ---- hints: which addresses an attachment holds, so ADD need not scan ----
@@ -81,7 +81,7 @@ export class Store {
   hint(id: string, ifname: string): string[] {
     const p = this.hintPath(id, ifname);
     if (!p) return [];
-    try { return readFileSync(p, 'utf8').split('\n').filter(Boolean); } catch { return []; }
+    try { return readFile(p).split('\n').filter(Boolean); } catch { return []; }
   }
 
   setHint(id: string, ifname: string, ips: string[]): void {
@@ -92,17 +92,17 @@ export class Store {
 
   dropHint(id: string, ifname: string): void {
     const p = this.hintPath(id, ifname);
-    if (p) { try { unlinkSync(p); } catch { /* none */ } }
+    if (p) { try { unlink(p); } catch { /* none */ } }
   }
 
   /** Hints of attachments not in `keep` (GC). */
   dropHintsExcept(keep: Set<string>): void {
     const dir = join(this.meta, 'ids');
     let names: string[];
-    try { names = readdirSync(dir); } catch { return; }
+    try { names = readDir(dir); } catch { return; }
     for (const n of names) {
       const at = n.lastIndexOf('@');
-      if (!keep.has(leaseKey(n.slice(0, at), n.slice(at + 1)))) { try { unlinkSync(join(dir, n)); } catch { /* gone */ } }
+      if (!keep.has(leaseKey(n.slice(0, at), n.slice(at + 1)))) { try { unlink(join(dir, n)); } catch { /* gone */ } }
     }
   }
 }

@@ -124,9 +124,10 @@ async function add(ctx: Ctx): Promise<Result> {
       if (stale) deleteLink(host, stale.index);   // left by an earlier, interrupted ADD of this attachment
       const mac = containerMac(ctx);
       try {
+        // one message: the pair, the host end on the bridge and up
         addLink(host, {
           name: hostName, spec: { kind: 'veth', peer: { name: ctx.env.ifname, nsFd: ns.fd, ...(mac ? { mac } : {}), ...(c.mtu ? { mtu: c.mtu } : {}) } },
-          ...(c.mtu ? { mtu: c.mtu } : {}),
+          ...(c.mtu ? { mtu: c.mtu } : {}), master: br.index, up: true,
         });
       } catch (e) {
         const code = (e as { code?: string }).code;
@@ -137,9 +138,8 @@ async function add(ctx: Ctx): Promise<Result> {
       rb.push(() => { const l = getLink(host, hostName); if (l) deleteLink(host, l.index); });
       mark('veth made');
       const hv = requireLink(host, hostName);
-      setLink(host, hv.index, { master: br.index });
-      setBridgePort(host, hv.index, { hairpin: !!c.hairpinMode, ...(c.portIsolation ? { isolated: true } : {}) });
-      setLink(host, hv.index, { up: true });
+      // a new port has hairpin and isolation off
+      if (c.hairpinMode || c.portIsolation) setBridgePort(host, hv.index, { ...(c.hairpinMode ? { hairpin: true } : {}), ...(c.portIsolation ? { isolated: true } : {}) });
 
       // the container end
       const cnl = ns.netlink();

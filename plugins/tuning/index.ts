@@ -1,6 +1,6 @@
 // tuning (chained): sysctls and link settings of the container interface; the originals are
 // saved on ADD and put back on DEL, as the reference does (sysctls included here).
-import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { exists, mkdirp, readFile, unlink, writeFile } from '../../shared/fs.ts';
 import { join } from '../../shared/path.ts';
 import * as z from 'zod/mini';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
@@ -65,8 +65,8 @@ function sysctlPath(key: string, ifname: string): string {
 }
 
 function checkAllowlist(keys: string[]): void {
-  if (!existsSync(ALLOWLIST)) return;
-  const patterns = readFileSync(ALLOWLIST, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).map((l) => new RegExp(`^${l}$`));
+  if (!exists(ALLOWLIST)) return;
+  const patterns = readFile(ALLOWLIST).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).map((l) => new RegExp(`^${l}$`));
   for (const k of keys) {
     if (!patterns.some((p) => p.test(k))) throw new CniError(ErrCode.InvalidConfig, `invalid network config: sysctl "${k}" is not allowed by ${ALLOWLIST}`);
   }
@@ -91,7 +91,7 @@ function current(l: Link, want: Saved, ns: NetNS, ifname: string): Saved {
   if (want.promisc !== undefined) s.promisc = (l.flags & IFF.PROMISC) !== 0;
   if (want.allmulti !== undefined) s.allmulti = (l.flags & IFF.ALLMULTI) !== 0;
   if (want.txQLen !== undefined && l.txqlen !== undefined) s.txQLen = l.txqlen;
-  if (want.sysctl) s.sysctl = ns.run(() => Object.fromEntries(Object.keys(want.sysctl!).map((k) => [k, readFileSync(sysctlPath(k, ifname), 'utf8').trim()])));
+  if (want.sysctl) s.sysctl = ns.run(() => Object.fromEntries(Object.keys(want.sysctl!).map((k) => [k, readFile(sysctlPath(k, ifname)).trim()])));
   return s;
 }
 
@@ -99,7 +99,7 @@ function apply(ns: NetNS, ifname: string, s: Saved): void {
   const nl = ns.netlink();
   try {
     const l = requireLink(nl, ifname);
-    if (s.sysctl) ns.run(() => { for (const [k, v] of Object.entries(s.sysctl!)) writeFileSync(sysctlPath(k, ifname), v); });
+    if (s.sysctl) ns.run(() => { for (const [k, v] of Object.entries(s.sysctl!)) writeFile(sysctlPath(k, ifname), v); });
     const change = linkChange(s);
     if (change.mac) {
       // most drivers (veth included) change a MAC live; taking the link down would drop its routes
@@ -125,12 +125,12 @@ function add(ctx: Ctx): Result {
   if (want.sysctl) { for (const k of Object.keys(want.sysctl)) sysctlPath(k, ctx.env.ifname); checkAllowlist(Object.keys(want.sysctl)); }
   inContainerNetns(ctx.env.netns, (ns, nl) => {
     const before = current(requireLink(nl, ctx.env.ifname), want, ns, ctx.env.ifname);
-    mkdirSync(ctx.conf.dataDir || DEFAULT_DATA_DIR, { recursive: true });
+    mkdirp(ctx.conf.dataDir || DEFAULT_DATA_DIR);
     writeFileAtomic(backupPath(ctx), JSON.stringify(before), ctx.conf.dataDir || DEFAULT_DATA_DIR);
     try {
       apply(ns, ctx.env.ifname, want);
     } catch (e) {
-      try { apply(ns, ctx.env.ifname, before); unlinkSync(backupPath(ctx)); } catch { /* best effort */ }
+      try { apply(ns, ctx.env.ifname, before); unlink(backupPath(ctx)); } catch { /* best effort */ }
       throw new CniError(ErrCode.Plugin, `tuning: ${(e as Error).message}`);
     }
   });
@@ -147,12 +147,12 @@ function add(ctx: Ctx): Result {
 
 function del(ctx: Ctx): void {
   const file = backupPath(ctx);
-  if (!existsSync(file)) return;
-  const saved = JSON.parse(readFileSync(file, 'utf8')) as Saved;
+  if (!exists(file)) return;
+  const saved = JSON.parse(readFile(file)) as Saved;
   inNetnsIfPresent(ctx.env.netns, (ns, nl) => {
     if (getLink(nl, ctx.env.ifname)) apply(ns, ctx.env.ifname, saved);
   });
-  unlinkSync(file);
+  unlink(file);
 }
 
 function check(ctx: Ctx): void {

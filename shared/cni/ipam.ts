@@ -3,7 +3,7 @@
 // the network config on stdin, and its result (or error) taken as ours.
 import { childProcess } from '../lazy.ts';
 import { mark } from '../trace.ts';
-import { accessSync, constants, statSync } from 'node:fs';
+import { isExecutable, stat } from '../fs.ts';
 import { join } from '../path.ts';
 import { CniError, ErrCode } from './errors.ts';
 import type { Context } from './plugin.ts';
@@ -20,7 +20,7 @@ export function findInPath(type: string, path: string[]): string {
   for (const dir of path) {
     const file = join(dir, type);
     try {
-      if (statSync(file).isFile()) { accessSync(file, constants.X_OK); return file; }
+      if (stat(file).isFile && isExecutable(file)) return file;
     } catch { /* not here */ }
   }
   throw new CniError(ErrCode.InvalidConfig, `invalid network config: ipam.type "${type}": no such plugin in CNI_PATH (${path.join(':') || 'empty'})`);

@@ -1,5 +1,5 @@
 // Opening CNI_NETNS with errors a runtime can act on.
-import { statSync } from 'node:fs';
+import { stat } from '../fs.ts';
 import type { Netlink } from '../netlink/socket.ts';
 import { NetNS } from '../netns.ts';
 import { CniError, ErrCode } from './errors.ts';
@@ -20,8 +20,8 @@ export function openContainerNetns(path: string): NetNS {
     if (code === 'ENOTNETNS') throw new CniError(ErrCode.InvalidEnv, `"${path}" is not a network namespace (CNI_NETNS)`);
     throw new CniError(ErrCode.IOFailure, `cannot open network namespace "${path}" (CNI_NETNS): ${(e as Error).message}`);
   }
-  const own = statSync('/proc/thread-self/ns/net');
-  const target = statSync(path);
+  const own = stat('/proc/thread-self/ns/net');
+  const target = stat(path);
   if (own.ino === target.ino && own.dev === target.dev) {
     ns.close();
     throw new CniError(ErrCode.InvalidEnv, `CNI_NETNS "${path}" is the plugin's own network namespace`);

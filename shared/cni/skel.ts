@@ -1,6 +1,5 @@
 // The CNI skeleton: environment, stdin, version checks, dispatch, and the output contract
 // (result or error JSON on stdout, exit status, nothing but JSON on stdout).
-import { readFileSync, writeSync } from 'node:fs';
 import { parseCniArgs } from './args.ts';
 import { readEnv, validateIdentity, validateNetworkName, type CniEnv } from './env.ts';
 import { CniError, ErrCode, asCniError } from './errors.ts';
@@ -8,6 +7,8 @@ import type { Context, Plugin } from './plugin.ts';
 import { resultFromVersion, resultToVersion } from './result.ts';
 import { parseConfig, type BaseConf } from './schema.ts';
 import { mark } from '../trace.ts';
+import { readFd, writeFd } from '../fs.ts';
+import { native } from '../native.ts';
 import { CURRENT_VERSION, SUPPORTED_VERSIONS, checkVersion, versionAtLeast } from './version.ts';
 
 export const CNI_TS_VERSION = '0.1.0';
@@ -19,11 +20,16 @@ export interface Io {
   stderr(s: string): void;
 }
 
+// stdio through the addon (no node:fs at start-up), or through node:fs when the addon cannot
+// load: the error JSON that says so must still be printed
+const addonLoads = (): boolean => { try { native(); return true; } catch { return false; } };
+const nodeFs = () => process.getBuiltinModule('node:fs');
+
 export const processIo: Io = {
   env: process.env,
-  readStdin: () => { try { return readFileSync(0, 'utf8'); } catch { return ''; } },
-  stdout: (s) => { writeSync(1, s); },
-  stderr: (s) => { writeSync(2, s); },
+  readStdin: () => { try { return addonLoads() ? readFd(0) : nodeFs().readFileSync(0, 'utf8'); } catch { return ''; } },
+  stdout: (s) => { if (addonLoads()) writeFd(1, s); else nodeFs().writeSync(1, s); },
+  stderr: (s) => { if (addonLoads()) writeFd(2, s); else nodeFs().writeSync(2, s); },
 };
 
 const pretty = (v: unknown): string => `${JSON.stringify(v, null, 4)}\n`;

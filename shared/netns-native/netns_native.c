@@ -9,6 +9,7 @@
  *   netlinkRequest(fd, request) -> Buffer[]   send one request, collect every reply
  *                                    up to its ACK, NLMSG_ERROR or NLMSG_DONE
  *   flock(fd, operation)             flock(2), blocking unless LOCK_NB is in operation
+ *   file syscalls: see files.c
  *
  * Everything about message contents lives in TypeScript (shared/netlink). Errors are thrown
  * as Error objects whose `code` is the errno name (e.g. "ENOENT").
@@ -30,6 +31,8 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "native.h"
+
 #ifndef NSFS_MAGIC
 #define NSFS_MAGIC 0x6e736673
 #endif
@@ -45,7 +48,7 @@
 
 #define RECV_BUF (64 * 1024)
 
-static napi_value throw_errno(napi_env env, int err, const char *what) {
+napi_value native_throw_errno(napi_env env, int err, const char *what) {
   char msg[4200];
   const char *name = strerrorname_np(err);
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
@@ -53,7 +56,7 @@ static napi_value throw_errno(napi_env env, int err, const char *what) {
   return NULL;
 }
 
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+int native_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
   size_t argc = want;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
     napi_throw_type_error(env, "EINVAL", "missing arguments");
@@ -62,7 +65,7 @@ static int get_args(napi_env env, napi_callback_info info, size_t want, napi_val
   return 0;
 }
 
-static int get_int(napi_env env, napi_value v, int32_t *out) {
+int native_int(napi_env env, napi_value v, int32_t *out) {
   if (napi_get_value_int32(env, v, out) != napi_ok) {
     napi_throw_type_error(env, "EINVAL", "expected an integer");
     return -1;
@@ -70,7 +73,7 @@ static int get_int(napi_env env, napi_value v, int32_t *out) {
   return 0;
 }
 
-static napi_value make_int(napi_env env, int32_t v) {
+napi_value native_make_int(napi_env env, int32_t v) {
   napi_value r;
   napi_create_int32(env, v, &r);
   return r;
@@ -85,14 +88,14 @@ static napi_value open_netns(napi_env env, napi_callback_info info) {
   char path[4096];
   size_t len;
   struct statfs sfs;
-  if (get_args(env, info, 1, argv)) return NULL;
+  if (native_args(env, info, 1, argv)) return NULL;
   if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok || len == 0 ||
       len >= sizeof path - 1) {
     napi_throw_type_error(env, "EINVAL", "netns path must be a non-empty string");
     return NULL;
   }
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return throw_errno(env, errno, path);
+  if (fd < 0) return native_throw_errno(env, errno, path);
   /* a namespace file lives on nsfs (or procfs for /proc/<pid>/ns/net) and says CLONE_NEWNET */
   int type = ioctl(fd, NS_GET_NSTYPE);
   if (fstatfs(fd, &sfs) < 0 || (sfs.f_type != NSFS_MAGIC && sfs.f_type != PROC_SUPER_MAGIC) ||
@@ -103,21 +106,21 @@ static napi_value open_netns(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ENOTNETNS", msg);
     return NULL;
   }
-  return make_int(env, fd);
+  return native_make_int(env, fd);
 }
 
 static napi_value current_netns(napi_env env, napi_callback_info info) {
   (void)info;
   int fd = open_current();
-  if (fd < 0) return throw_errno(env, errno, "/proc/thread-self/ns/net");
-  return make_int(env, fd);
+  if (fd < 0) return native_throw_errno(env, errno, "/proc/thread-self/ns/net");
+  return native_make_int(env, fd);
 }
 
 static napi_value close_fd(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
-  if (get_args(env, info, 1, argv) || get_int(env, argv[0], &fd)) return NULL;
-  if (close(fd) < 0) return throw_errno(env, errno, "close");
+  if (native_args(env, info, 1, argv) || native_int(env, argv[0], &fd)) return NULL;
+  if (close(fd) < 0) return native_throw_errno(env, errno, "close");
   return NULL;
 }
 
@@ -147,8 +150,8 @@ static napi_value with_netns(napi_env env, napi_callback_info info) {
   napi_value argv[2], global, result = NULL;
   int32_t fd;
   int saved, err;
-  if (get_args(env, info, 2, argv) || get_int(env, argv[0], &fd)) return NULL;
-  if ((err = enter(fd, &saved))) return throw_errno(env, err, "setns");
+  if (native_args(env, info, 2, argv) || native_int(env, argv[0], &fd)) return NULL;
+  if ((err = enter(fd, &saved))) return native_throw_errno(env, err, "setns");
   napi_get_global(env, &global);
   napi_status st = napi_call_function(env, global, argv[1], 0, NULL, &result);
   leave(saved); /* always, whether the callback returned or threw */
@@ -159,9 +162,9 @@ static napi_value netlink_open(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t nsfd, proto;
   int saved = -1, err, one = 1, sz = 1 << 20;
-  if (get_args(env, info, 2, argv) || get_int(env, argv[0], &nsfd) || get_int(env, argv[1], &proto))
+  if (native_args(env, info, 2, argv) || native_int(env, argv[0], &nsfd) || native_int(env, argv[1], &proto))
     return NULL;
-  if (nsfd >= 0 && (err = enter(nsfd, &saved))) return throw_errno(env, err, "setns");
+  if (nsfd >= 0 && (err = enter(nsfd, &saved))) return native_throw_errno(env, err, "setns");
   int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, proto);
   err = errno;
   if (s >= 0) {
@@ -173,11 +176,11 @@ static napi_value netlink_open(napi_env env, napi_callback_info info) {
     }
   }
   if (saved >= 0) leave(saved);
-  if (s < 0) return throw_errno(env, err, "netlink socket");
+  if (s < 0) return native_throw_errno(env, err, "netlink socket");
   setsockopt(s, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
   setsockopt(s, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
   setsockopt(s, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
-  return make_int(env, s);
+  return native_make_int(env, s);
 }
 
 static napi_value netlink_request(napi_env env, napi_callback_info info) {
@@ -186,7 +189,7 @@ static napi_value netlink_request(napi_env env, napi_callback_info info) {
   void *req;
   size_t reqlen;
   bool isbuf;
-  if (get_args(env, info, 2, argv) || get_int(env, argv[0], &fd)) return NULL;
+  if (native_args(env, info, 2, argv) || native_int(env, argv[0], &fd)) return NULL;
   if (napi_is_buffer(env, argv[1], &isbuf) != napi_ok || !isbuf ||
       napi_get_buffer_info(env, argv[1], &req, &reqlen) != napi_ok ||
       reqlen < sizeof(struct nlmsghdr)) {
@@ -198,19 +201,19 @@ static napi_value netlink_request(napi_env env, napi_callback_info info) {
   ssize_t n;
   do n = sendto(fd, req, reqlen, 0, (struct sockaddr *)&kernel, sizeof kernel);
   while (n < 0 && errno == EINTR);
-  if (n < 0) return throw_errno(env, errno, "netlink send");
+  if (n < 0) return native_throw_errno(env, errno, "netlink send");
 
   napi_create_array(env, &list);
   uint32_t count = 0;
   char *buf = malloc(RECV_BUF);
-  if (!buf) return throw_errno(env, ENOMEM, "netlink receive");
+  if (!buf) return native_throw_errno(env, ENOMEM, "netlink receive");
   for (;;) {
     do n = recv(fd, buf, RECV_BUF, 0);
     while (n < 0 && errno == EINTR);
     if (n < 0) {
       int e = errno;
       free(buf);
-      return throw_errno(env, e, "netlink receive");
+      return native_throw_errno(env, e, "netlink receive");
     }
     int done = 0;
     for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
@@ -230,28 +233,28 @@ static napi_value netlink_request(napi_env env, napi_callback_info info) {
 static napi_value flock_fd(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t fd, op;
-  if (get_args(env, info, 2, argv) || get_int(env, argv[0], &fd) || get_int(env, argv[1], &op)) return NULL;
+  if (native_args(env, info, 2, argv) || native_int(env, argv[0], &fd) || native_int(env, argv[1], &op)) return NULL;
   int r;
   do r = flock(fd, op);
   while (r < 0 && errno == EINTR);
-  if (r < 0) return throw_errno(env, errno, "flock");
+  if (r < 0) return native_throw_errno(env, errno, "flock");
   return NULL;
 }
 
-#define EXPORT(name, fn)                                         \
-  do {                                                           \
-    napi_value f;                                                \
-    napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f); \
-    napi_set_named_property(env, exports, name, f);              \
-  } while (0)
+void native_export(napi_env env, napi_value exports, const char *name, napi_callback fn) {
+  napi_value f;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);
+  napi_set_named_property(env, exports, name, f);
+}
 
 NAPI_MODULE_INIT(/* env, exports */) {
-  EXPORT("openNetns", open_netns);
-  EXPORT("currentNetns", current_netns);
-  EXPORT("closeFd", close_fd);
-  EXPORT("withNetns", with_netns);
-  EXPORT("netlinkOpen", netlink_open);
-  EXPORT("netlinkRequest", netlink_request);
-  EXPORT("flock", flock_fd);
+  native_export(env, exports, "openNetns", open_netns);
+  native_export(env, exports, "currentNetns", current_netns);
+  native_export(env, exports, "closeFd", close_fd);
+  native_export(env, exports, "withNetns", with_netns);
+  native_export(env, exports, "netlinkOpen", netlink_open);
+  native_export(env, exports, "netlinkRequest", netlink_request);
+  native_export(env, exports, "flock", flock_fd);
+  native_register_files(env, exports);
   return exports;
 }

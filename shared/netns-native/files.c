@@ -1,0 +1,163 @@
+/*
+ * files: the plain file syscalls the plugins make on every call, so that the compiled
+ * executable need not load node:fs (whose module costs ~1.2 ms of every start in Bun).
+ * No logic: each function is one syscall (or one read/write loop). Paths are UTF-8 strings.
+ *
+ *   fileOpen(path, flags, mode) -> fd        open(2), O_CLOEXEC added
+ *   fileRead(fd) -> Buffer                   read(2) to end of file
+ *   fileWrite(fd, data)                      write(2) all of a Buffer
+ *   pathOp(op, path, [path2|mode])           op: 0 link, 1 rename, 2 unlink, 3 mkdir, 4 rmdir,
+ *                                            5 access (X_OK)
+ *   readDir(path) -> string[]                names, without . and ..
+ *   stat(path) -> [dev, ino, mode]           stat(2); dev and ino as doubles
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <node_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "native.h"
+
+static int get_path(napi_env env, napi_value v, char *out) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, out, PATH_MAX, &len) != napi_ok || len == 0 || len >= PATH_MAX - 1) {
+    napi_throw_type_error(env, "EINVAL", "expected a non-empty path");
+    return -1;
+  }
+  return 0;
+}
+
+static napi_value file_open(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char path[PATH_MAX];
+  int32_t flags, mode;
+  if (native_args(env, info, 3, argv) || get_path(env, argv[0], path) || native_int(env, argv[1], &flags) ||
+      native_int(env, argv[2], &mode))
+    return NULL;
+  int fd;
+  do fd = open(path, flags | O_CLOEXEC, (mode_t)mode);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) return native_throw_errno(env, errno, path);
+  return native_make_int(env, fd);
+}
+
+static napi_value file_read(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (native_args(env, info, 1, argv) || native_int(env, argv[0], &fd)) return NULL;
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  if (!buf) return native_throw_errno(env, ENOMEM, "read");
+  for (;;) {
+    if (len == cap) {
+      char *bigger = realloc(buf, cap *= 2);
+      if (!bigger) { free(buf); return native_throw_errno(env, ENOMEM, "read"); }
+      buf = bigger;
+    }
+    ssize_t n = read(fd, buf + len, cap - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) { int e = errno; free(buf); return native_throw_errno(env, e, "read"); }
+    if (n == 0) break;
+    len += (size_t)n;
+  }
+  napi_value out;
+  napi_create_buffer_copy(env, len, buf, NULL, &out);
+  free(buf);
+  return out;
+}
+
+static napi_value file_write(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd;
+  void *data;
+  size_t len;
+  if (native_args(env, info, 2, argv) || native_int(env, argv[0], &fd)) return NULL;
+  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", "expected a Buffer");
+    return NULL;
+  }
+  for (size_t off = 0; off < len;) {
+    ssize_t n = write(fd, (char *)data + off, len - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return native_throw_errno(env, errno, "write");
+    off += (size_t)n;
+  }
+  return NULL;
+}
+
+static napi_value path_op(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t op, mode = 0755;
+  char a[PATH_MAX], b[PATH_MAX];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 || native_int(env, argv[0], &op) ||
+      get_path(env, argv[1], a))
+    return NULL;
+  if ((op == 0 || op == 1) && (argc < 3 || get_path(env, argv[2], b))) return NULL;
+  if (op == 3 && argc >= 3 && native_int(env, argv[2], &mode)) return NULL;
+  int r;
+  switch (op) {
+    case 0: r = link(a, b); break;
+    case 1: r = rename(a, b); break;
+    case 2: r = unlink(a); break;
+    case 3: r = mkdir(a, (mode_t)mode); break;
+    case 4: r = rmdir(a); break;
+    case 5: r = access(a, X_OK); break;
+    default: napi_throw_type_error(env, "EINVAL", "unknown path operation"); return NULL;
+  }
+  if (r < 0) return native_throw_errno(env, errno, a);
+  return NULL;
+}
+
+static napi_value read_dir(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char path[PATH_MAX];
+  if (native_args(env, info, 1, argv) || get_path(env, argv[0], path)) return NULL;
+  DIR *d = opendir(path);
+  if (!d) return native_throw_errno(env, errno, path);
+  napi_value list;
+  napi_create_array(env, &list);
+  uint32_t i = 0;
+  struct dirent *e;
+  errno = 0;
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    napi_value name;
+    napi_create_string_utf8(env, e->d_name, NAPI_AUTO_LENGTH, &name);
+    napi_set_element(env, list, i++, name);
+  }
+  int err = errno;
+  closedir(d);
+  if (err) return native_throw_errno(env, err, path);
+  return list;
+}
+
+static napi_value stat_path(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char path[PATH_MAX];
+  struct stat st;
+  if (native_args(env, info, 1, argv) || get_path(env, argv[0], path)) return NULL;
+  if (stat(path, &st) < 0) return native_throw_errno(env, errno, path);
+  napi_value out, v;
+  napi_create_array_with_length(env, 3, &out);
+  napi_create_double(env, (double)st.st_dev, &v); napi_set_element(env, out, 0, v);
+  napi_create_double(env, (double)st.st_ino, &v); napi_set_element(env, out, 1, v);
+  napi_create_double(env, (double)st.st_mode, &v); napi_set_element(env, out, 2, v);
+  return out;
+}
+
+void native_register_files(napi_env env, napi_value exports) {
+  native_export(env, exports, "fileOpen", file_open);
+  native_export(env, exports, "fileRead", file_read);
+  native_export(env, exports, "fileWrite", file_write);
+  native_export(env, exports, "pathOp", path_op);
+  native_export(env, exports, "readDir", read_dir);
+  native_export(env, exports, "stat", stat_path);
+}

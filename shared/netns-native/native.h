@@ -1,0 +1,13 @@
+/* Helpers the addon's files share (defined in netns_native.c). */
+#ifndef CNI_TS_NATIVE_H
+#define CNI_TS_NATIVE_H
+#include <node_api.h>
+#include <stdint.h>
+
+napi_value native_throw_errno(napi_env env, int err, const char *what);
+int native_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv);
+int native_int(napi_env env, napi_value v, int32_t *out);
+napi_value native_make_int(napi_env env, int32_t v);
+void native_export(napi_env env, napi_value exports, const char *name, napi_callback fn);
+void native_register_files(napi_env env, napi_value exports);
+#endif
