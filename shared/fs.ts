@@ -9,7 +9,7 @@ const OP = { link: 0, rename: 1, unlink: 2, mkdir: 3, rmdir: 4, access: 5 } as c
 
 export const openFile = (path: string, flags: number, mode = 0o644): number => native().fileOpen(path, flags, mode);
 export const closeFile = (fd: number): void => native().closeFd(fd);
-export const writeFd = (fd: number, data: string | Buffer): void => native().fileWrite(fd, typeof data === 'string' ? Buffer.from(data) : data);
+export const writeFd = (fd: number, data: string | Buffer): void => native().fileWrite(fd, typeof data === 'string' ? Buffer.from(data) : data, false);
 export const readFd = (fd: number): string => native().fileRead(fd).toString('utf8');
 
 export function readFile(path: string): string {
@@ -21,6 +21,17 @@ export function readFile(path: string): string {
 export function writeFile(path: string, data: string, o: { exclusive?: boolean; mode?: number } = {}): void {
   const fd = openFile(path, O.WRONLY | O.CREAT | (o.exclusive ? O.EXCL : O.TRUNC), o.mode ?? 0o644);
   try { writeFd(fd, data); } finally { closeFile(fd); }
+}
+
+/**
+ * Replace a small file's content in place: write over it, then cut it to length. Never
+ * truncated to zero first, so ext4 does not force a flush on close (auto_da_alloc), which
+ * costs more than the rest of an IPAM call. Not atomic: only for content a torn write cannot
+ * make harmful.
+ */
+export function overwriteFile(path: string, data: string): void {
+  const fd = openFile(path, O.WRONLY | O.CREAT);
+  try { native().fileWrite(fd, Buffer.from(data), true); } finally { closeFile(fd); }
 }
 
 export const link = (from: string, to: string): void => native().pathOp(OP.link, from, to);

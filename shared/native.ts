@@ -14,7 +14,7 @@ export interface NetnsNative {
   // file syscalls (shared/fs.ts)
   fileOpen(path: string, flags: number, mode: number): number;
   fileRead(fd: number): Buffer;
-  fileWrite(fd: number, data: Buffer): void;
+  fileWrite(fd: number, data: Buffer, truncate: boolean): void;
   pathOp(op: number, path: string, arg?: string | number): void;
   readDir(path: string): string[];
   stat(path: string): [dev: number, ino: number, mode: number];

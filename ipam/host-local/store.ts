@@ -3,7 +3,7 @@
 // and "lock" is flock'ed for the whole operation. Ours adds, outside that directory, a
 // per-attachment hint (<dataDir>/.cni-ts/<network>/ids/<id>@<ifname>) so ADD never has to
 // read every lease, and a directory for temporaries so a killed process leaves no stray file.
-import { readDir, readFile, unlink } from '../../shared/fs.ts';
+import { overwriteFile, readDir, readFile, unlink } from '../../shared/fs.ts';
 import { join } from '../../shared/path.ts';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { createFileExclusive, inDir, sweepTemps, withFileLock, writeFileAtomic } from '../../shared/files.ts';
@@ -37,7 +37,9 @@ export class Store {
   /** Take `ip` for the attachment; false when somebody holds it already. */
   reserve(ip: string, key: string, rangeSet: number): boolean {
     if (!createFileExclusive(join(this.dir, ip), key, this.tmp)) return false;
-    writeFileAtomic(join(this.dir, LAST_IP + rangeSet), ip, this.tmp);
+    // only a round-robin hint (the reference reads an unparsable one as none), so written in
+    // place: replacing it by rename makes ext4 flush, ~0.3 ms of every ADD
+    overwriteFile(join(this.dir, LAST_IP + rangeSet), ip);
     return true;
   }
 

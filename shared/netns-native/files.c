@@ -5,7 +5,8 @@
  *
  *   fileOpen(path, flags, mode) -> fd        open(2), O_CLOEXEC added
  *   fileRead(fd) -> Buffer                   read(2) to end of file
- *   fileWrite(fd, data)                      write(2) all of a Buffer
+ *   fileWrite(fd, data, truncate)            write(2) all of a Buffer; with truncate, then
+ *                                            ftruncate(2) the file to where the write ended
  *   pathOp(op, path, [path2|mode])           op: 0 link, 1 rename, 2 unlink, 3 mkdir, 4 rmdir,
  *                                            5 access (X_OK)
  *   readDir(path) -> string[]                names, without . and ..
@@ -17,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <node_api.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,11 +76,16 @@ static napi_value file_read(napi_env env, napi_callback_info info) {
 }
 
 static napi_value file_write(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
+  napi_value argv[3];
   int32_t fd;
   void *data;
   size_t len;
-  if (native_args(env, info, 2, argv) || native_int(env, argv[0], &fd)) return NULL;
+  bool truncate;
+  if (native_args(env, info, 3, argv) || native_int(env, argv[0], &fd)) return NULL;
+  if (napi_get_value_bool(env, argv[2], &truncate) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", "expected a boolean");
+    return NULL;
+  }
   if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
     napi_throw_type_error(env, "EINVAL", "expected a Buffer");
     return NULL;
@@ -88,6 +95,10 @@ static napi_value file_write(napi_env env, napi_callback_info info) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return native_throw_errno(env, errno, "write");
     off += (size_t)n;
+  }
+  if (truncate) {
+    off_t end = lseek(fd, 0, SEEK_CUR);
+    if (end < 0 || ftruncate(fd, end) < 0) return native_throw_errno(env, errno, "ftruncate");
   }
   return NULL;
 }
