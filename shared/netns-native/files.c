@@ -165,10 +165,9 @@ static napi_value stat_path(napi_env env, napi_callback_info info) {
 }
 
 void native_register_files(napi_env env, napi_value exports) {
-  native_export(env, exports, "fileOpen", file_open);
-  native_export(env, exports, "fileRead", file_read);
-  native_export(env, exports, "fileWrite", file_write);
-  native_export(env, exports, "pathOp", path_op);
-  native_export(env, exports, "readDir", read_dir);
-  native_export(env, exports, "stat", stat_path);
+  static const native_fn fns[] = {
+    {"fileOpen", file_open}, {"fileRead", file_read}, {"fileWrite", file_write},
+    {"pathOp", path_op},     {"readDir", read_dir},   {"stat", stat_path},
+  };
+  native_export_all(env, exports, fns, sizeof fns / sizeof fns[0]);
 }

@@ -241,20 +241,21 @@ static napi_value flock_fd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-void native_export(napi_env env, napi_value exports, const char *name, napi_callback fn) {
-  napi_value f;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);
-  napi_set_named_property(env, exports, name, f);
+void native_export_all(napi_env env, napi_value exports, const native_fn *fns, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    napi_value f;
+    napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);
+    napi_set_named_property(env, exports, fns[i].name, f);
+  }
 }
 
 NAPI_MODULE_INIT(/* env, exports */) {
-  native_export(env, exports, "openNetns", open_netns);
-  native_export(env, exports, "currentNetns", current_netns);
-  native_export(env, exports, "closeFd", close_fd);
-  native_export(env, exports, "withNetns", with_netns);
-  native_export(env, exports, "netlinkOpen", netlink_open);
-  native_export(env, exports, "netlinkRequest", netlink_request);
-  native_export(env, exports, "flock", flock_fd);
+  static const native_fn fns[] = {
+    {"openNetns", open_netns},     {"currentNetns", current_netns},     {"closeFd", close_fd},
+    {"withNetns", with_netns},     {"netlinkOpen", netlink_open},       {"netlinkRequest", netlink_request},
+    {"flock", flock_fd},
+  };
+  native_export_all(env, exports, fns, sizeof fns / sizeof fns[0]);
   native_register_files(env, exports);
   return exports;
 }
