@@ -104,8 +104,7 @@ export async function underlayAdd(ctx: Context<UnderlayConf>, spec: UnderlaySpec
         // l3/l3s: the parent routes; the container reaches everything through the device
         for (const r of result.routes ?? []) delete r.gw;
       }
-      configureInterface(ns, cnl, ctx.env.ifname, result);
-      const link = requireLink(cnl, ctx.env.ifname);
+      const link = configureInterface(ns, cnl, ctx.env.ifname, result);
       result.interfaces[0]!.mac = link.mac ?? '';
       if (c.mtu) result.interfaces[0]!.mtu = c.mtu;
       if (c.dns && Object.keys(c.dns).length) result.dns = c.dns;

@@ -147,8 +147,7 @@ async function add(ctx: Ctx): Promise<Result> {
       try {
         result.interfaces = [{ name: br.name, mac: br.mac ?? '' }, { name: hostName, mac: hv.mac ?? '' }, { name: ctx.env.ifname, sandbox: ctx.env.netns }];
         for (const ip of result.ips ?? []) ip.interface = 2;
-        configureInterface(ns, cnl, ctx.env.ifname, result, { dad: !!c.enabledad, down: !!c.disableContainerInterface });
-        ctr = requireLink(cnl, ctx.env.ifname);
+        ctr = configureInterface(ns, cnl, ctx.env.ifname, result, { dad: !!c.enabledad, down: !!c.disableContainerInterface });
       } finally {
         cnl.close();
       }

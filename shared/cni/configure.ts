@@ -25,7 +25,8 @@ export function ipsFor(result: Result, ifname: string, sandbox?: string): IPConf
   return (result.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === idx);
 }
 
-export function configureInterface(ns: NetNS, nl: Netlink, ifname: string, result: Result, o: ConfigureOptions = {}): void {
+/** Returns the link as found before configuring (index, MAC; not its new flags). */
+export function configureInterface(ns: NetNS, nl: Netlink, ifname: string, result: Result, o: ConfigureOptions = {}): Link {
   const link = requireLink(nl, ifname);
   const ips = ipsFor(result, ifname);
   const has4 = ips.some((ip) => familyOf(ip.address.split('/')[0]!) === 4);
@@ -57,6 +58,7 @@ export function configureInterface(ns: NetNS, nl: Netlink, ifname: string, resul
       throw new CniError(ErrCode.Plugin, `failed to add route ${r.dst}${gw ? ` via ${gw}` : ''} dev ${ifname}: ${(e as Error).message}`);
     }
   }
+  return link;
 }
 
 /** CHECK's part for an interface: every address of prevResult on it, every route present. */

@@ -51,7 +51,7 @@ function chainBench(name: string, op: Op, full: boolean): () => Bench {
     };
     const impls = [impl('ours', BIN), impl('reference', REFERENCE_BIN)];
     return {
-      name, runs: 30, impls,
+      name, runs: full ? 30 : 60, impls,   // bridge+host-local: the tightest target, cheap runs
       setup: () => { for (const n of nsNames) execFileSync('ip', ['netns', 'add', n]); },
       teardown: () => { for (const n of nsNames) execFileSync('ip', ['netns', 'del', n]); rmSync(dataDir, { recursive: true, force: true }); },
     };
