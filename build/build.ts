@@ -50,13 +50,13 @@ const common: BuildOptions = {
 async function bundles(): Promise<void> {
   rmSync(dist, { recursive: true, force: true });
   mkdirSync(dist, { recursive: true });
+  const bundle = (file: string, define: Record<string, string>) => build({ ...common, outfile: join(dist, file), define: { ...common.define, ...define } });
   const jobs = [
     // multicall bundle for Node (dispatches on argv[1]'s name) and the input to the compiler
-    build({ ...common, outfile: join(dist, 'cni-ts.cjs'), define: { ...common.define, __CNI_TS_ADDON__: '"bundle"' } }),
-    build({ ...common, outfile: join(dist, 'cni-ts.exec.cjs'), define: { ...common.define, __CNI_TS_ADDON__: '"exec"' } }),
+    bundle('cni-ts.cjs', { __CNI_TS_ADDON__: '"bundle"' }),
+    bundle('cni-ts.exec.cjs', { __CNI_TS_ADDON__: '"exec"' }),
     // one Node bundle per plugin, its name built in
-    ...Object.keys(PLUGINS).map((name) =>
-      build({ ...common, outfile: join(dist, `${name}.cjs`), define: { ...common.define, __CNI_TS_ADDON__: '"bundle"', __CNI_TS_PLUGIN__: JSON.stringify(name) } })),
+    ...Object.keys(PLUGINS).map((name) => bundle(`${name}.cjs`, { __CNI_TS_ADDON__: '"bundle"', __CNI_TS_PLUGIN__: JSON.stringify(name) })),
   ];
   await Promise.all(jobs);
   copyFileSync(addon, join(dist, 'netns_native.node'));

@@ -23,7 +23,7 @@ export function withFileLock<T>(path: string, fn: () => T): T {
 const made = new Set<string>();
 
 /** mkdir -p, once per directory per process. */
-export function ensureDir(dir: string): void {
+function ensureDir(dir: string): void {
   if (made.has(dir)) return;
   mkdirp(dir);
   made.add(dir);

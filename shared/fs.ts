@@ -4,7 +4,7 @@
 import { native } from './native.ts';
 
 // open(2) flags (Linux, every architecture we build for)
-export const O = { RDONLY: 0, WRONLY: 1, RDWR: 2, CREAT: 0o100, EXCL: 0o200, TRUNC: 0o1000, APPEND: 0o2000, DIRECTORY: 0o200000 } as const;
+export const O = { RDONLY: 0, WRONLY: 1, RDWR: 2, CREAT: 0o100, EXCL: 0o200, TRUNC: 0o1000 } as const;
 const OP = { link: 0, rename: 1, unlink: 2, mkdir: 3, rmdir: 4, access: 5 } as const;
 
 export const openFile = (path: string, flags: number, mode = 0o644): number => native().fileOpen(path, flags, mode);

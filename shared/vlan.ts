@@ -19,10 +19,8 @@ export function vlanName(name: string): { base: string; id: number } | undefined
 
 const dir = (link: string) => join(STATE, link);
 
-function locked<T>(fn: () => T): T {
-  mkdirp(STATE);
-  return withFileLock(join(STATE, '.lock'), fn);
-}
+// (withFileLock makes STATE)
+const locked = <T>(fn: () => T): T => withFileLock(join(STATE, '.lock'), fn);
 
 /**
  * Make sure the parent exists: an existing link is used as it is (and never removed by us);

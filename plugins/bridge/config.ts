@@ -4,7 +4,6 @@ import * as z from 'zod/mini';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { baseShape, ifnameOrEmpty, macString } from '../../shared/cni/schema.ts';
 
-
 export const bridgeSchema = () => z.looseObject({
   ...baseShape(),
   bridge: z.optional(ifnameOrEmpty()),

@@ -6,7 +6,6 @@ import { baseShape, configSchema, macString } from '../../shared/cni/schema.ts';
 import { IFLA_MACVLAN, MACVLAN_MODE } from '../../shared/netlink/constants.ts';
 import { underlayAdd, underlayCheck, underlayDel } from '../../shared/underlay.ts';
 
-
 const schema = () => z.looseObject({
   ...baseShape(),
   master: z.optional(z.string()),

@@ -1,6 +1,6 @@
 // tuning (chained): sysctls and link settings of the container interface; the originals are
 // saved on ADD and put back on DEL, as the reference does (sysctls included here).
-import { exists, mkdirp, readFile, unlink, writeFile } from '../../shared/fs.ts';
+import { exists, readFile, unlink, writeFile } from '../../shared/fs.ts';
 import { join } from '../../shared/path.ts';
 import * as z from 'zod/mini';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
@@ -23,13 +23,16 @@ const settings = () => ({
   sysctl: z.optional(z.record(z.string(), z.string())),
 });
 
-const schema = () => z.looseObject({
-  ...baseShape(),
-  ...settings(),
-  dataDir: z.optional(z.string()),
-  args: z.optional(z.looseObject({ cni: z.optional(z.looseObject(settings())) })),
-  runtimeConfig: z.optional(z.looseObject({ mac: settings().mac })),
-});
+const schema = () => {
+  const s = settings();
+  return z.looseObject({
+    ...baseShape(),
+    ...s,
+    dataDir: z.optional(z.string()),
+    args: z.optional(z.looseObject({ cni: z.optional(z.looseObject(s)) })),
+    runtimeConfig: z.optional(z.looseObject({ mac: s.mac })),
+  });
+};
 type TuningConf = z.infer<ReturnType<typeof schema>>;
 type Ctx = Context<TuningConf>;
 
@@ -125,7 +128,6 @@ function add(ctx: Ctx): Result {
   if (want.sysctl) { for (const k of Object.keys(want.sysctl)) sysctlPath(k, ctx.env.ifname); checkAllowlist(Object.keys(want.sysctl)); }
   inContainerNetns(ctx.env.netns, (ns, nl) => {
     const before = current(requireLink(nl, ctx.env.ifname), want, ns, ctx.env.ifname);
-    mkdirp(ctx.conf.dataDir || DEFAULT_DATA_DIR);
     writeFileAtomic(backupPath(ctx), JSON.stringify(before), ctx.conf.dataDir || DEFAULT_DATA_DIR);
     try {
       apply(ns, ctx.env.ifname, want);

@@ -1,5 +1,5 @@
 // Value checks that config schemas attach to strings, by name. The zod schemas use them through
-// schema.ts; the compiled form of a schema (schema-compiled.ts) refers to them by name.
+// schema.ts; the compiled form of a schema (schema-node.ts) refers to them by name.
 import { parseCIDR, parseIP } from '../ip.ts';
 
 export interface Refinement { test: (s: string) => boolean; message: string }

@@ -8,6 +8,7 @@ import { resultFromVersion, resultToVersion } from './result.ts';
 import { parseConfig, type BaseConf } from './schema.ts';
 import { mark } from '../trace.ts';
 import { readFd, writeFd } from '../fs.ts';
+import { nodeFs } from '../lazy.ts';
 import { native } from '../native.ts';
 import { CURRENT_VERSION, SUPPORTED_VERSIONS, checkVersion, versionAtLeast } from './version.ts';
 
@@ -23,7 +24,6 @@ export interface Io {
 // stdio through the addon (no node:fs at start-up), or through node:fs when the addon cannot
 // load: the error JSON that says so must still be printed
 const addonLoads = (): boolean => { try { native(); return true; } catch { return false; } };
-const nodeFs = () => process.getBuiltinModule('node:fs');
 
 export const processIo: Io = {
   env: process.env,

@@ -1,5 +1,6 @@
 // A NETLINK_ROUTE socket, optionally bound inside another network namespace. Requests are
 // built and replies parsed here; the addon only moves bytes.
+import { nodeOs } from '../lazy.ts';
 import { native } from '../native.ts';
 import { NETLINK_ROUTE, NLMSG, NLM_F } from './constants.ts';
 import { decodeError, decodeMessage, encodeMessage, type NlMessage } from './message.ts';
@@ -11,7 +12,7 @@ const ERRNO: Record<number, string> = {
   34: 'ERANGE', 61: 'ENODATA', 90: 'EMSGSIZE', 93: 'EPROTONOSUPPORT', 95: 'EOPNOTSUPP', 97: 'EAFNOSUPPORT', 99: 'EADDRNOTAVAIL', 101: 'ENETUNREACH', 105: 'ENOBUFS',
 };
 export const errnoName = (n: number): string =>
-  ERRNO[n] ?? Object.entries(process.getBuiltinModule('node:os').constants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
+  ERRNO[n] ?? Object.entries(nodeOs().constants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
 
 export class NetlinkError extends Error {
   readonly code: string;

@@ -28,12 +28,7 @@
 #include "native.h"
 
 static int get_path(napi_env env, napi_value v, char *out) {
-  size_t len;
-  if (napi_get_value_string_utf8(env, v, out, PATH_MAX, &len) != napi_ok || len == 0 || len >= PATH_MAX - 1) {
-    napi_throw_type_error(env, "EINVAL", "expected a non-empty path");
-    return -1;
-  }
-  return 0;
+  return native_path(env, v, out, PATH_MAX, "path");
 }
 
 static napi_value file_open(napi_env env, napi_callback_info info) {

@@ -73,6 +73,18 @@ int native_int(napi_env env, napi_value v, int32_t *out) {
   return 0;
 }
 
+/* A non-empty UTF-8 path that fits `out`; otherwise a TypeError "<what> must be a non-empty string". */
+int native_path(napi_env env, napi_value v, char *out, size_t size, const char *what) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, out, size, &len) != napi_ok || len == 0 || len >= size - 1) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s must be a non-empty string", what);
+    napi_throw_type_error(env, "EINVAL", msg);
+    return -1;
+  }
+  return 0;
+}
+
 napi_value native_make_int(napi_env env, int32_t v) {
   napi_value r;
   napi_create_int32(env, v, &r);
@@ -86,14 +98,8 @@ static int open_current(void) {
 static napi_value open_netns(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   char path[4096];
-  size_t len;
   struct statfs sfs;
-  if (native_args(env, info, 1, argv)) return NULL;
-  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok || len == 0 ||
-      len >= sizeof path - 1) {
-    napi_throw_type_error(env, "EINVAL", "netns path must be a non-empty string");
-    return NULL;
-  }
+  if (native_args(env, info, 1, argv) || native_path(env, argv[0], path, sizeof path, "netns path")) return NULL;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return native_throw_errno(env, errno, path);
   /* a namespace file lives on nsfs (or procfs for /proc/<pid>/ns/net) and says CLONE_NEWNET */
