@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions, type Plugin as EsbuildPlugin } from 'esbuild';
 import { PLUGINS } from './plugins.ts';
-import { compileSchema } from './schema-compile.ts';
+import { compileSchema } from '../shared/cni/schema-compile.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'build/dist');

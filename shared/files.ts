@@ -6,14 +6,33 @@
 import { O, closeFile, link, mkdirp, openFile, readDir, rename, unlink, writeFd } from './fs.ts';
 import { dirname, join } from './path.ts';
 import { native } from './native.ts';
+import { CniError, ErrCode } from './cni/errors.ts';
 
-const LOCK_EX = 2, LOCK_UN = 8;
+const LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
 
-/** Hold an exclusive flock on `path` (created if needed) while fn runs. */
-export function withFileLock<T>(path: string, fn: () => T): T {
-  const fd = inDir(dirname(path), () => openFile(path, O.RDWR | O.CREAT));
+/** How long a call waits for a lock before it gives up with code 11 (try again later). */
+export const lockTimeoutMs = (): number => Number(process.env.CNI_TS_LOCK_TIMEOUT_MS) || 60_000;
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+const sleep = (ms: number): void => { Atomics.wait(sleeper, 0, 0, ms); };
+
+/** Take an exclusive flock on fd, waiting at most `timeoutMs` (never forever). */
+function lockBounded(fd: number, path: string, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  for (let pause = 1; ; pause = Math.min(pause * 2, 25)) {
+    try { native().flock(fd, LOCK_EX | LOCK_NB); return; } catch (e) {
+      if ((e as { code?: string }).code !== 'EWOULDBLOCK' && (e as { code?: string }).code !== 'EAGAIN') throw e;
+    }
+    if (Date.now() >= deadline) throw new CniError(ErrCode.TryAgainLater, `lock ${path} is still held by another call after ${timeoutMs} ms: try again later`);
+    sleep(pause);
+  }
+}
+
+/** Hold an exclusive flock on `path` (created if needed, root-only) while fn runs; a bounded wait. */
+export function withFileLock<T>(path: string, fn: () => T, timeoutMs = lockTimeoutMs()): T {
+  const fd = inDir(dirname(path), () => openFile(path, O.RDWR | O.CREAT | O.NOFOLLOW, 0o600));
   try {
-    native().flock(fd, LOCK_EX);
+    lockBounded(fd, path, timeoutMs);
     try { return fn(); } finally { native().flock(fd, LOCK_UN); }
   } finally {
     closeFile(fd);

@@ -4,3 +4,4 @@
 export const childProcess = (): typeof import('node:child_process') => process.getBuiltinModule('node:child_process');
 export const nodeFs = (): typeof import('node:fs') => process.getBuiltinModule('node:fs');
 export const nodeOs = (): typeof import('node:os') => process.getBuiltinModule('node:os');
+export const nodeCrypto = (): typeof import('node:crypto') => process.getBuiltinModule('node:crypto');

@@ -1,7 +1,7 @@
 // Reading our tables back: every element of every set and map, with its tag, in one `nft`
 // call; and removing every element tagged for one container.
 import { childProcess } from './lazy.ts';
-import { NftBatch, TABLE, nftPath, type Elem } from './nft.ts';
+import { NftBatch, OWNED_SETS, TABLE, nftPath, type Elem, type Owner } from './nft.ts';
 
 export interface NftElement extends Elem { comment?: string }
 
@@ -20,9 +20,13 @@ function text(v: any): string {
 /** Every element of our two tables (one `nft -j list ruleset`). */
 export function ourElements(): NftElement[] {
   const r = childProcess().spawnSync(nftPath(), ['-j', 'list', 'ruleset'], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) return [];
+  return r.status === 0 ? elementsOf(r.stdout) : [];
+}
+
+/** The elements of our tables in `nft -j list ruleset` output. */
+export function elementsOf(listing: string): NftElement[] {
   const out: NftElement[] = [];
-  for (const o of (JSON.parse(r.stdout).nftables ?? []) as Record<string, any>[]) {
+  for (const o of (JSON.parse(listing).nftables ?? []) as Record<string, any>[]) {
     const s = o.set ?? o.map;
     if (!s || s.table !== TABLE) continue;
     for (const e of s.elem ?? []) {
@@ -36,13 +40,18 @@ export function ourElements(): NftElement[] {
   return out;
 }
 
-export const findTagged = (tag: string, all = ourElements()): NftElement[] => all.filter((e) => e.comment === tag);
+/** The elements `owner` added for a container (its tag, in the owner's own sets). */
+export function findTagged(tag: string, owner: Owner, all = ourElements()): NftElement[] {
+  const sets: readonly string[] = OWNED_SETS[owner];
+  return all.filter((e) => e.comment === tag && sets.includes(e.set));
+}
 
 /**
- * Remove every element tagged for a container (and `extra` shared ones) in one batch. Found
- * by tag, never recomputed: an address or port reused by another container since keeps its
- * elements even when a late DEL of the old container arrives.
+ * Remove every element `owner` tagged for a container (and `extra` shared ones) in one batch.
+ * Found by tag, never recomputed: an address or port reused by another container since keeps
+ * its elements even when a late DEL of the old container arrives; and never another plugin's,
+ * so a chain whose later DEL fails is not left half torn down.
  */
-export function removeContainer(tag: string, extra: readonly Elem[] = []): void {
-  new NftBatch().remove([...findTagged(tag), ...extra]).run();
+export function removeContainer(tag: string, owner: Owner, extra: readonly Elem[] = []): void {
+  new NftBatch().remove([...findTagged(tag, owner), ...extra]).run();
 }

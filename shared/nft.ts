@@ -2,7 +2,7 @@
 // two tables of its own whose rules never change; per-container state lives in set and map
 // elements, each tagged with a comment naming the network and container, so ADD adds
 // elements, DEL deletes exactly those (idempotently), and CHECK finds them.
-import { childProcess } from './lazy.ts';
+import { childProcess, nodeCrypto } from './lazy.ts';
 import { exists } from './fs.ts';
 import { CniError, ErrCode } from './cni/errors.ts';
 
@@ -79,8 +79,28 @@ function baseChain(family: 'inet' | 'bridge', name: string, spec: string, rules:
 /** One set or map element: `key`, or `key : value` in a map. */
 export interface Elem { family: 'inet' | 'bridge'; set: string; key: string; value?: string }
 
-/** The tag every element carries: network and container, as DEL and CHECK look for them. */
-export const tag = (network: string, containerId: string): string => `net=${network} id=${containerId}`;
+/** nft keeps at most this many characters of an element's comment. */
+const MAX_COMMENT = 128;
+
+/**
+ * The tag every element carries: network and container, as DEL and CHECK look for them. Names
+ * too long for a comment (a 64-character container ID leaves the network name 56) keep their
+ * beginnings, readable, and a SHA-256 of the whole tag, so every attachment's tag stays its own.
+ */
+export function tag(network: string, containerId: string): string {
+  const full = `net=${network} id=${containerId}`;
+  if (full.length <= MAX_COMMENT) return full;
+  const digest = nodeCrypto().createHash('sha256').update(full).digest('hex').slice(0, 32);
+  return `net=${network.slice(0, 32)} id=${containerId.slice(0, 32)} sha256=${digest}`;
+}
+
+/** The sets and maps each plugin adds elements to: a plugin removes elements from its own only. */
+export const OWNED_SETS = {
+  bridge: ['masq_src4', 'masq_src6', 'masq_skip4', 'masq_skip6', 'spoof_ports', 'spoof_ok'],
+  portmap: ['pm4', 'pm6', 'pm4ip', 'pm6ip', 'pm_hairpin4', 'pm_hairpin6', 'pm_local4', 'pm_masqall4', 'pm_masqall6'],
+  firewall: ['fw_accept4', 'fw_accept6', 'iso_bridges', 'iso_same', 'icc_ports'],
+} as const;
+export type Owner = keyof typeof OWNED_SETS;
 
 /** Values interpolated into nft commands come from parsed addresses and validated names only. */
 const SAFE = /^[A-Za-z0-9_.:/@ =,"-]*$/;   // quotes only around validated names

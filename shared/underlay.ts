@@ -4,7 +4,7 @@
 import { configureInterface, verifyInterface } from './cni/configure.ts';
 import { shortHash } from './hash.ts';
 import { CniError, ErrCode } from './cni/errors.ts';
-import { runIpam } from './cni/ipam.ts';
+import { checkIpam, runIpam } from './cni/ipam.ts';
 import { inContainerNetns, inNetnsIfPresent, openContainerNetns } from './cni/netns.ts';
 import type { Context } from './cni/plugin.ts';
 import type { Result } from './cni/result.ts';
@@ -60,6 +60,7 @@ const parentInContainer = (c: UnderlayConf, prev?: Result): boolean => !!c.linkI
 
 export async function underlayAdd(ctx: Context<UnderlayConf>, spec: UnderlaySpec): Promise<Result> {
   const c = ctx.conf;
+  await checkIpam(ctx);
   const host = new Netlink();
   const ns = openContainerNetns(ctx.env.netns);
   const cnl = ns.netlink();

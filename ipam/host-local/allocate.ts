@@ -43,8 +43,8 @@ const holderText = (h: string): string => {
   return `container ${id}${ifname ? ` (interface ${ifname})` : ''}`;
 };
 
-/** A static address (Docker --ip): anywhere in a range's subnet but its network, broadcast, gateway and reserved addresses. */
-export function allocateStatic(store: Store, rs: RangeSet, index: number, key: string, text: string): Allocation {
+/** Where a static address (Docker --ip) may go: anywhere in a range's subnet but its network, broadcast, gateway and reserved addresses. */
+export function staticRange(rs: RangeSet, text: string): { r: Range; ip: bigint } {
   const addr = parseIP(text)!;
   const ip = toBig(addr.bytes);
   const r = rangeFor(rs, addr.family, ip) ?? rs.ranges.find((x) => x.subnet.family === addr.family && ip >= x.subnet.first && ip <= x.subnet.last);
@@ -53,10 +53,16 @@ export function allocateStatic(store: Store, rs: RangeSet, index: number, key: s
   if (ip === r.subnet.first || (rs.family === 4 && ip === r.subnet.last)) throw unavailable('is the network or broadcast address of its subnet');
   if (ip === r.gateway) throw unavailable("is the subnet's gateway");
   if (r.reserved.has(ip)) throw unavailable('is reserved');
+  return { r, ip };
+}
+
+/** A static address, reserved for `key` (or already held by it). */
+export function allocateStatic(store: Store, rs: RangeSet, index: number, key: string, text: string): Allocation {
+  const { r, ip } = staticRange(rs, text);
   const canonical = bigToString(ip, rs.family);
   if (!store.reserve(canonical, key, index)) {
     const h = store.holder(canonical);
-    if (h !== key) throw unavailable(`is already held by ${h ? holderText(h) : 'another container'}`);
+    if (h !== key) throw new CniError(ErrCode.AddressUnavailable, `requested address ${text} is already held by ${h ? holderText(h) : 'another container'}`);
   }
   return allocation(rs, r, ip);
 }

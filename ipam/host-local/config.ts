@@ -40,7 +40,8 @@ export const hostLocalSchema = () => z.looseObject({
   ...baseShape(),
   ipam: ipamSchema(),
   args: z.optional(z.looseObject({ cni: z.optional(z.looseObject({ ips: ipList() })) })),
-  runtimeConfig: z.optional(z.looseObject({ ips: ipList() })),
+  // the ipRanges capability (containerd's CRI sends the pod CIDR this way): range sets put first
+  runtimeConfig: z.optional(z.looseObject({ ips: ipList(), ipRanges: z.optional(z.array(z.array(rangeSchema()))) })),
   'cni.dev/valid-attachments': z.optional(z.array(z.looseObject({ containerID: z.string(), ifname: z.string() }))),
 });
 
@@ -98,10 +99,15 @@ function canonicalRange(r: RangeConf, field: string, shared: bigint[]): Range {
   return { subnet, start, end, gateway, reserved };
 }
 
-/** The config's range sets, validated: one family per set, no overlaps anywhere. */
-export function rangeSets(ipam: IpamConf): RangeSet[] {
+/**
+ * The config's range sets, validated: one family per set, no overlaps anywhere. As the
+ * reference orders them: the runtime's ipRanges, the legacy single range, then `ranges`.
+ */
+export function rangeSets(conf: Pick<HostLocalConf, 'ipam' | 'runtimeConfig'>): RangeSet[] {
+  const ipam = conf.ipam;
   const shared = reservedAddresses(ipam.reserved, 'ipam.reserved');
   const sets: { conf: RangeConf[]; field: string }[] = [];
+  (conf.runtimeConfig?.ipRanges ?? []).forEach((rs, i) => sets.push({ conf: rs, field: `runtimeConfig.ipRanges[${i}]` }));
   if (ipam.subnet) {
     const legacy: RangeConf = { subnet: ipam.subnet };
     for (const k of ['rangeStart', 'rangeEnd', 'gateway', 'ipRange'] as const) if (ipam[k]) legacy[k] = ipam[k];
@@ -110,22 +116,32 @@ export function rangeSets(ipam: IpamConf): RangeSet[] {
   (ipam.ranges ?? []).forEach((rs, i) => sets.push({ conf: rs, field: `ipam.ranges[${i}]` }));
   if (!sets.length) throw invalid('ipam.ranges', 'is empty: no IP ranges specified');
   const out: RangeSet[] = [];
-  const seen: { r: Range; field: string }[] = [];
+  const all: { r: Range; field: string; order: number }[] = [];
   for (const { conf, field } of sets) {
     if (!conf.length) throw invalid(field, 'is an empty range set');
     const ranges = conf.map((r, j) => canonicalRange(r, field === 'ipam' ? 'ipam' : `${field}[${j}]`, shared));
     const family = ranges[0]!.subnet.family;
     ranges.forEach((r, j) => {
-      const f = `${field}[${j}]`;
-      if (r.subnet.family !== family) throw invalid(f, 'mixes address families within one range set');
-      for (const o of seen) {
-        if (o.r.subnet.family === family && r.start <= o.r.end && o.r.start <= r.end) throw invalid(f, `overlaps with ${o.field}`);
-      }
-      seen.push({ r, field: f });
+      if (r.subnet.family !== family) throw invalid(`${field}[${j}]`, 'mixes address families within one range set');
+      all.push({ r, field: `${field}[${j}]`, order: all.length });
     });
     out.push({ family, ranges });
   }
+  noOverlaps(all);
   return out;
+}
+
+/** No two ranges of a family share an address: sorted by start, each checked against the furthest end before it. */
+function noOverlaps(all: { r: Range; field: string; order: number }[]): void {
+  const sorted = [...all].sort((a, b) => a.r.subnet.family - b.r.subnet.family || (a.r.start < b.r.start ? -1 : a.r.start > b.r.start ? 1 : a.order - b.order));
+  let reach: (typeof all)[number] | undefined;
+  for (const x of sorted) {
+    if (reach && reach.r.subnet.family === x.r.subnet.family && x.r.start <= reach.r.end) {
+      const [first, later] = reach.order < x.order ? [reach, x] : [x, reach];
+      throw invalid(later.field, `overlaps with ${first.field}`);
+    }
+    if (!reach || reach.r.subnet.family !== x.r.subnet.family || x.r.end > reach.r.end) reach = x;
+  }
 }
 
 export const rangeSetText = (rs: RangeSet): string =>

@@ -6,7 +6,7 @@ import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import type { DNS, Result } from '../../shared/cni/result.ts';
 import { configSchema } from '../../shared/cni/schema.ts';
 import { familyOf, parseIP, toBig } from '../../shared/ip.ts';
-import { allocateDynamic, allocateStatic, type Allocation } from './allocate.ts';
+import { allocateDynamic, allocateStatic, staticRange, type Allocation } from './allocate.ts';
 import { hostLocalSchema, rangeFor, rangeSets, rangeSetText, type HostLocalConf, type RangeSet } from './config.ts';
 import { DEFAULT_DATA_DIR, Store, leaseKey } from './store.ts';
 
@@ -57,9 +57,24 @@ const inSetSubnet = (rs: RangeSet, ip: string): boolean => {
   return !!a && a.family === rs.family && rs.ranges.some((r) => { const n = toBig(a.bytes); return n >= r.subnet.first && n <= r.subnet.last; });
 };
 
+const outsideEvery = (conf: HostLocalConf, ips: string[]): CniError =>
+  new CniError(ErrCode.AddressUnavailable, `requested address ${ips.join(', ')} is outside every range of network ${conf.name}`);
+
+/** ADD's checks that need no state: the ranges, and every requested address's place in them. */
+export function ipamValidate(ctx: Ctx): void {
+  const sets = rangeSets(ctx.conf);
+  const requested = requestedIPs(ctx);
+  const outside = requested.filter((ip) => {
+    const rs = sets.find((s) => inSetSubnet(s, ip));
+    if (rs) staticRange(rs, ip);
+    return !rs;
+  });
+  if (outside.length) throw outsideEvery(ctx.conf, outside);
+}
+
 export function ipamAdd(ctx: Ctx): Result {
   const { conf, env } = ctx;
-  const sets = rangeSets(conf.ipam);
+  const sets = rangeSets(conf);
   const requested = requestedIPs(ctx);
   const store = storeFor(conf);
   const key = leaseKey(env.containerId, env.ifname);
@@ -77,9 +92,7 @@ export function ipamAdd(ctx: Ctx): Result {
         made.push(a.ip);
         return a;
       });
-      if (requested.length) {
-        throw new CniError(ErrCode.AddressUnavailable, `requested address ${requested.join(', ')} is outside every range of network ${conf.name}`);
-      }
+      if (requested.length) throw outsideEvery(conf, requested);
       store.setHint(env.containerId, env.ifname, out.map((a) => a.ip));
       return out;
     } catch (e) {
@@ -112,7 +125,7 @@ export function ipamCheck(ctx: Ctx): void {
   const { conf, env } = ctx;
   const store = storeFor(conf);
   const key = leaseKey(env.containerId, env.ifname);
-  const sets = rangeSets(conf.ipam);
+  const sets = rangeSets(conf);
   const held = store.locked(() => store.leases().filter((l) => l.holder === key).map((l) => l.ip));
   if (!held.length) throw new CniError(ErrCode.Plugin, `host-local: no address is allocated to container ${env.containerId} (interface ${env.ifname})`);
   for (const ip of ctx.prevResult?.ips ?? []) {
@@ -137,7 +150,7 @@ export function ipamGc(ctx: Ctx): void {
 
 /** Spec 1.1.0 STATUS: code 50 when no range set has a free address. */
 export function ipamStatus(ctx: Ctx): void {
-  const sets = rangeSets(ctx.conf.ipam);
+  const sets = rangeSets(ctx.conf);
   const store = storeFor(ctx.conf);
   const leased = store.leaseAddresses();
   const full = sets.every((rs) => {

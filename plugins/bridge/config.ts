@@ -29,7 +29,8 @@ export const bridgeSchema = () => z.looseObject({
 export type BridgeConf = z.infer<ReturnType<typeof bridgeSchema>>;
 
 /** Checks across fields, as the reference makes them. */
-export function validateBridge(c: BridgeConf): void {
+export function validateBridge(c: BridgeConf, ifname: string): void {
+  if (ifname === 'lo') throw new CniError(ErrCode.InvalidEnv, 'interface name "lo" is the loopback device, not one bridge can make (CNI_IFNAME)');
   if (c.hairpinMode && c.promiscMode) throw new CniError(ErrCode.InvalidConfig, 'invalid network config: hairpinMode and promiscMode cannot both be set');
   if (c.vlan !== undefined && c.vlan > 4094) throw new CniError(ErrCode.InvalidConfig, `invalid network config: vlan ${c.vlan} is out of range (0-4094)`);
 }

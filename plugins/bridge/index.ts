@@ -3,7 +3,7 @@
 // bridge; the gateway address on the bridge; masquerade by nftables elements.
 import { configureInterface, ipsFor, verifyInterface } from '../../shared/cni/configure.ts';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { runIpam } from '../../shared/cni/ipam.ts';
+import { checkIpam, runIpam } from '../../shared/cni/ipam.ts';
 import { inNetnsIfPresent, openContainerNetns } from '../../shared/cni/netns.ts';
 import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import type { IPConfig, Result } from '../../shared/cni/result.ts';
@@ -12,7 +12,7 @@ import { configSchema } from '../../shared/cni/schema.ts';
 import { shortHash } from '../../shared/hash.ts';
 import { bigToString, familyOf, parseCIDR, subnetOf, subnetString } from '../../shared/ip.ts';
 import { addAddress, deleteAddress, listAddresses } from '../../shared/netlink/addr.ts';
-import { addLink, deleteLink, getLink, requireLink, setBridgePort, setLink, type Link } from '../../shared/netlink/link.ts';
+import { addLink, deleteLink, getLink, listLinks, requireLink, setBridgePort, setLink, type Link } from '../../shared/netlink/link.ts';
 import { Netlink } from '../../shared/netlink/socket.ts';
 import { NftBatch, tag, type Elem } from '../../shared/nft.ts';
 import { findTagged, removeContainer } from '../../shared/nft-tags.ts';
@@ -26,12 +26,18 @@ type Ctx = Context<BridgeConf>;
 export const hostVethName = (containerId: string, ifname: string, network: string): string =>
   `veth${shortHash(`${network}\0${containerId}\0${ifname}`, 8)}`;
 
-function ensureBridge(nl: Netlink, c: BridgeConf): Link {
+function ensureBridge(nl: Netlink, c: BridgeConf, rb: Rollback): Link {
   const name = bridgeName(c);
   let br = getLink(nl, name);
   if (!br) {
     try {
       addLink(nl, { name, spec: { kind: 'bridge' }, ...(c.mtu ? { mtu: c.mtu } : {}) });
+      // made by this ADD: a failure later takes it away again, unless a racing ADD has a port on it
+      rb.push(() => {
+        const links = listLinks(nl);
+        const mine = links.find((l) => l.name === name && l.kind === 'bridge');
+        if (mine && !links.some((l) => l.master === mine.index)) deleteLink(nl, mine.index);
+      });
     } catch (e) {
       if ((e as { code?: string }).code !== 'EEXIST') throw new CniError(ErrCode.Plugin, `could not create bridge "${name}": ${(e as Error).message}`);
       // another ADD created it first: fine
@@ -102,15 +108,17 @@ function containerElements(c: BridgeConf, hostVeth: string, ips: IPConfig[], mac
 
 async function add(ctx: Ctx): Promise<Result> {
   const c = ctx.conf;
-  validateBridge(c);
+  // everything that can be known to fail is checked before the first change
+  validateBridge(c, ctx.env.ifname);
+  if (c.vlan || c.vlanTrunk?.length) {
+    throw new CniError(ErrCode.UnsupportedField, 'vlan/vlanTrunk need bridge VLAN filtering, which this kernel does not support (CONFIG_BRIDGE_VLAN_FILTERING)');
+  }
+  await checkIpam(ctx);
   const host = new Netlink();
   const ns = openContainerNetns(ctx.env.netns);
   try {
     return await Rollback.guard(async (rb) => {
-      const br = ensureBridge(host, c);
-      if (c.vlan || c.vlanTrunk?.length) {
-        throw new CniError(ErrCode.UnsupportedField, 'vlan/vlanTrunk need bridge VLAN filtering, which this kernel does not support (CONFIG_BRIDGE_VLAN_FILTERING)');
-      }
+      const br = ensureBridge(host, c, rb);
       mark('bridge ready');
       const ipam = await runIpam('ADD', ctx);
       mark('ipam done');
@@ -169,7 +177,7 @@ async function add(ctx: Ctx): Promise<Result> {
       const els = containerElements(c, hostName, result.ips ?? [], ctr.mac);
       if (els.length) {
         new NftBatch().add(els, tag(c.name, ctx.env.containerId)).run();
-        rb.push(() => removeContainer(tag(c.name, ctx.env.containerId)));
+        rb.push(() => removeContainer(tag(c.name, ctx.env.containerId), 'bridge'));
       }
       if (c.dns && Object.keys(c.dns).length) result.dns = c.dns;
       return result;
@@ -184,10 +192,10 @@ async function del(ctx: Ctx): Promise<void> {
   const c = ctx.conf;
   await runIpam('DEL', ctx);
   // rules go even when the netns is already gone (the reference leaks them then)
-  if (c.ipMasq || c.macspoofchk) removeContainer(tag(c.name, ctx.env.containerId));
+  if (c.ipMasq || c.macspoofchk) removeContainer(tag(c.name, ctx.env.containerId), 'bridge');
   const removed = inNetnsIfPresent(ctx.env.netns, (_ns, nl) => {
     const l = getLink(nl, ctx.env.ifname);
-    if (l) deleteLink(nl, l.index);
+    if (l?.kind === 'veth') deleteLink(nl, l.index);   // only what bridge makes (never lo)
     return !!l;
   });
   if (!removed) {
@@ -219,7 +227,7 @@ async function check(ctx: Ctx): Promise<void> {
       verifyInterface(nl, ctr, prev, ctx.env.ifname, ctx.env.netns);
     } finally { nl.close(); }
     if (c.ipMasq) {
-      const mine = findTagged(tag(c.name, ctx.env.containerId));
+      const mine = findTagged(tag(c.name, ctx.env.containerId), 'bridge');
       for (const ip of ipsFor(prev, ctx.env.ifname, ctx.env.netns)) {
         const addr = ip.address.split('/')[0]!;
         if (!mine.some((e) => e.set === `masq_src${familyOf(addr)}` && e.key === addr)) throw new CniError(ErrCode.Plugin, `masquerade rule for ${ip.address} is missing`);

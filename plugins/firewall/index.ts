@@ -8,10 +8,11 @@ import { containerIPs, hostInterfaces, ipOnly, requirePrev } from '../../shared/
 import type { Result } from '../../shared/cni/result.ts';
 import { baseShape, configSchema } from '../../shared/cni/schema.ts';
 import { familyOf } from '../../shared/ip.ts';
-import { getLink, listLinks } from '../../shared/netlink/link.ts';
+import { getLink } from '../../shared/netlink/link.ts';
 import { Netlink } from '../../shared/netlink/socket.ts';
 import { NftBatch, tag, type Elem } from '../../shared/nft.ts';
 import { findTagged, removeContainer } from '../../shared/nft-tags.ts';
+import { joinBridge, leaveBridge, memberOf } from './members.ts';
 
 const schema = () => z.looseObject({
   ...baseShape(),
@@ -51,41 +52,40 @@ const isolationElements = (br: string): Elem[] => [
 function add(ctx: Ctx): Result {
   const prev = requirePrev(ctx.prevResult, 'firewall');
   const policy = ctx.conf.ingressPolicy || 'open';
+  const t = tag(ctx.conf.name, ctx.env.containerId);
   const b = new NftBatch();
-  let side: { bridge?: string; port?: string } = {};
-  if (policy !== 'open') {
-    const nl = new Netlink();
-    try { side = hostSide(nl, prev); } finally { nl.close(); }
-    if (!side.bridge) throw new CniError(ErrCode.InvalidConfig, `invalid network config: ingressPolicy "${policy}" needs a bridge in prevResult's interfaces`);
-    if (policy === 'isolated' && !side.port) throw new CniError(ErrCode.InvalidConfig, 'invalid network config: ingressPolicy "isolated" needs the container\'s bridge port in prevResult\'s interfaces');
-    b.add(isolationElements(side.bridge), bridgeTag(side.bridge));
+  if (policy === 'open') {
+    b.add(containerElements(prev, policy, undefined), t).run();
+    return prev;
   }
-  b.add(containerElements(prev, policy, side.port), tag(ctx.conf.name, ctx.env.containerId)).run();
+  const nl = new Netlink();
+  let side: { bridge?: string; port?: string };
+  try { side = hostSide(nl, prev); } finally { nl.close(); }
+  const bridge = side.bridge;
+  if (!bridge) throw new CniError(ErrCode.InvalidConfig, `invalid network config: ingressPolicy "${policy}" needs a bridge in prevResult's interfaces`);
+  if (policy === 'isolated' && !side.port) throw new CniError(ErrCode.InvalidConfig, 'invalid network config: ingressPolicy "isolated" needs the container\'s bridge port in prevResult\'s interfaces');
+  // the bridge's isolation is shared by its members: added and counted under its lock
+  b.add(isolationElements(bridge), bridgeTag(bridge)).add(containerElements(prev, policy, side.port), t);
+  joinBridge(bridge, t, () => b.run());
   return prev;
 }
 
 function del(ctx: Ctx): void {
-  const prev = ctx.prevResult;
-  const nl = new Netlink();
-  try {
-    const side = prev ? hostSide(nl, prev) : {};
-    // a bridge's isolation goes with its last container (the reference never removes it)
-    let shared: Elem[] = [];
-    if (side.bridge) {
-      const links = listLinks(nl);
-      const br = links.find((l) => l.name === side.bridge);
-      const mine = new Set(hostInterfaces(prev!).map((i) => i.name));
-      if (!br || !links.some((l) => l.master === br.index && !mine.has(l.name))) shared = isolationElements(side.bridge);
-    }
-    removeContainer(tag(ctx.conf.name, ctx.env.containerId), shared);
-  } finally {
-    nl.close();
+  const t = tag(ctx.conf.name, ctx.env.containerId);
+  let bridge: string | undefined;
+  if (ctx.prevResult) {
+    const nl = new Netlink();
+    try { bridge = hostSide(nl, ctx.prevResult).bridge; } finally { nl.close(); }
   }
+  bridge ??= memberOf(t);
+  if (!bridge) { removeContainer(t, 'firewall'); return; }
+  // a bridge's isolation goes with its last member (the reference never removes it)
+  leaveBridge(bridge, t, (last) => removeContainer(t, 'firewall', last ? isolationElements(bridge) : []));
 }
 
 function check(ctx: Ctx): void {
   const prev = requirePrev(ctx.prevResult, 'firewall');
-  const mine = findTagged(tag(ctx.conf.name, ctx.env.containerId));
+  const mine = findTagged(tag(ctx.conf.name, ctx.env.containerId), 'firewall');
   for (const ip of containerIPs(prev).map(ipOnly)) {
     if (!mine.some((e) => e.set === `fw_accept${familyOf(ip)}` && e.key === ip)) {
       throw new CniError(ErrCode.Plugin, `firewall: accept rule for ${ip} is missing`);
@@ -93,4 +93,4 @@ function check(ctx: Ctx): void {
   }
 }
 
-export const firewall: Plugin<FirewallConf> = { type: 'firewall', config: configSchema('firewall', schema), add, del, check };
+export const firewall: Plugin<FirewallConf> = { type: 'firewall', chained: true, config: configSchema('firewall', schema), add, del, check };

@@ -115,7 +115,7 @@ function del(ctx: Ctx): void {
   const mappings = mappingsOf(ctx);
   const prev = ctx.prevResult;
   const ips = prev ? containerAddresses(prev) : {};
-  const tagged = findTagged(tag(ctx.conf.name, ctx.env.containerId));
+  const tagged = findTagged(tag(ctx.conf.name, ctx.env.containerId), 'portmap');
   new NftBatch().remove(tagged).run();
   // UDP conntrack entries of the removed mappings (the address from prevResult or the elements)
   const udp = mappings.filter((m) => (m.protocol || 'tcp').toLowerCase() === 'udp');
@@ -126,7 +126,7 @@ function del(ctx: Ctx): void {
 
 function check(ctx: Ctx): void {
   const prev = requirePrev(ctx.prevResult, 'portmap');
-  const mine = findTagged(tag(ctx.conf.name, ctx.env.containerId));
+  const mine = findTagged(tag(ctx.conf.name, ctx.env.containerId), 'portmap');
   for (const e of mappingElements(mappingsOf(ctx), containerAddresses(prev))) {
     if (!mine.some((x) => x.set === e.set && x.key === e.key && x.value === e.value)) {
       throw new CniError(ErrCode.Plugin, `portmap: mapping ${e.key} -> ${e.value} is missing`);
@@ -134,4 +134,4 @@ function check(ctx: Ctx): void {
   }
 }
 
-export const portmap: Plugin<PortmapConf> = { type: 'portmap', config: configSchema('portmap', schema), add, del, check };
+export const portmap: Plugin<PortmapConf> = { type: 'portmap', chained: true, config: configSchema('portmap', schema), add, del, check };

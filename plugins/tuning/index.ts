@@ -168,4 +168,4 @@ function check(ctx: Ctx): void {
   });
 }
 
-export const tuning: Plugin<TuningConf> = { type: 'tuning', config: configSchema('tuning', schema), add, del, check };
+export const tuning: Plugin<TuningConf> = { type: 'tuning', chained: true, config: configSchema('tuning', schema), add, del, check };

@@ -8,7 +8,7 @@ import { join } from '../path.ts';
 import { CniError, ErrCode } from './errors.ts';
 import type { Context } from './plugin.ts';
 import { resultFromVersion, type Result } from './result.ts';
-import { parseConfig, type BaseConf } from './schema.ts';
+import { parseConfig, parseConfigLenient, type BaseConf } from './schema.ts';
 
 type IpamCommand = 'ADD' | 'DEL' | 'CHECK';
 
@@ -26,16 +26,40 @@ export function findInPath(type: string, path: string[]): string {
   throw new CniError(ErrCode.InvalidConfig, `invalid network config: ipam.type "${type}": no such plugin in CNI_PATH (${path.join(':') || 'empty'})`);
 }
 
-async function inProcess(command: IpamCommand, ctx: Context<BaseConf>): Promise<Result | undefined> {
+const parsed = new WeakMap<object, unknown>();
+
+/** Our host-local's own config, parsed once per call (leniently for DEL). */
+async function hostLocalIn(ctx: Context<BaseConf>, command: IpamCommand) {
   const hl = await import('../../ipam/host-local/index.ts');
   mark('host-local loaded');
-  const conf = parseConfig(hl.hostLocal.config, JSON.parse(ctx.stdin));
-  mark('host-local config parsed');
-  const sub = { ...ctx, conf };
+  let conf = parsed.get(ctx) as Parameters<typeof hl.ipamAdd>[0]['conf'] | undefined;
+  if (!conf) {
+    const raw: unknown = JSON.parse(ctx.stdin);
+    conf = command === 'DEL' ? parseConfigLenient(hl.hostLocal.config, raw) : parseConfig(hl.hostLocal.config, raw);
+    parsed.set(ctx, conf);
+    mark('host-local config parsed');
+  }
+  return { hl, sub: { ...ctx, conf } };
+}
+
+async function inProcess(command: IpamCommand, ctx: Context<BaseConf>): Promise<Result | undefined> {
+  const { hl, sub } = await hostLocalIn(ctx, command);
   if (command === 'ADD') return hl.ipamAdd(sub);
   if (command === 'DEL') hl.ipamDel(sub);
   else hl.ipamCheck(sub);
   return undefined;
+}
+
+/**
+ * What an ADD can know about its IPAM before making anything: our host-local checks its config
+ * and the requested addresses; any other type must be an executable in CNI_PATH.
+ */
+export async function checkIpam(ctx: Context<BaseConf>): Promise<void> {
+  const type = ipamType(ctx.conf);
+  if (!type) return;
+  if (type !== 'host-local') { findInPath(type, ctx.env.path); return; }
+  const { hl, sub } = await hostLocalIn(ctx, 'ADD');
+  hl.ipamValidate(sub);
 }
 
 function delegate(command: IpamCommand, ctx: Context<BaseConf>, type: string): Result | undefined {

@@ -24,6 +24,8 @@ export interface Plugin<C extends BaseConf = BaseConf> {
   config: ConfigSchema<C>;
   /** CNI_ARGS keys this plugin reads (others need IgnoreUnknown) */
   knownArgs?: readonly string[];
+  /** a chained plugin: its ADD returns prevResult (possibly changed) */
+  chained?: true;
   add(ctx: Context<C>): Maybe<Result>;
   del(ctx: Context<C>): Maybe<void>;
   check(ctx: Context<C>): Maybe<void>;

@@ -3,6 +3,7 @@
 // of each family as ip4/ip6 and sort routes under them.
 import { CniError, ErrCode } from './errors.ts';
 import { familyOf } from '../ip.ts';
+import { goKeys } from './go-json.ts';
 
 export interface Interface { name: string; mac?: string; mtu?: number; sandbox?: string; socketPath?: string; pciID?: string }
 export interface IPConfig { interface?: number; address: string; gateway?: string }
@@ -50,20 +51,30 @@ export function resultToVersion(r: Result, version: string): Record<string, unkn
 }
 
 type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
+// the keys of libcni's result types; a result written by a Go program matches them as Go does
+const KEYS = {
+  result: ['cniVersion', 'interfaces', 'ips', 'routes', 'dns', 'ip4', 'ip6'],
+  iface: ['name', 'mac', 'mtu', 'sandbox', 'socketPath', 'pciID'],
+  ip: ['version', 'interface', 'address', 'gateway'],
+  legacyIP: ['ip', 'gateway', 'routes'],
+  route: ['dst', 'gw', 'mtu', 'advmss', 'priority', 'table', 'scope'],
+  dns: ['nameservers', 'domain', 'search', 'options'],
+} as const;
+const obj = (v: unknown, keys?: readonly string[]): Json | undefined =>
+  (v && typeof v === 'object' && !Array.isArray(v) ? (keys ? goKeys(v as Json, keys) : (v as Json)) : undefined);
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 
 function routeFrom(v: unknown): Route | undefined {
-  const o = obj(v);
+  const o = obj(v, KEYS.route);
   const dst = str(o?.dst);
   if (!o || !dst) return undefined;
   return dropEmpty({ dst, gw: str(o.gw), mtu: num(o.mtu), advmss: num(o.advmss), priority: num(o.priority), table: num(o.table), scope: num(o.scope) });
 }
 
 function dnsFrom(v: unknown): DNS | undefined {
-  const o = obj(v);
+  const o = obj(v, KEYS.dns);
   if (!o) return undefined;
   const list = (x: unknown) => (Array.isArray(x) ? x.filter((s): s is string => typeof s === 'string') : undefined);
   return dropEmpty({ nameservers: list(o.nameservers), domain: str(o.domain), search: list(o.search), options: list(o.options) });
@@ -71,22 +82,27 @@ function dnsFrom(v: unknown): DNS | undefined {
 
 /** A result (e.g. prevResult) written in `version`, in the internal form. */
 export function resultFromVersion(raw: unknown, version: string): Result {
-  const o = obj(raw);
+  const o = obj(raw, KEYS.result);
   if (!o) throw new CniError(ErrCode.DecodingFailure, 'prevResult: expected an object');
   const r: Result = { cniVersion: version };
   if (isLegacy(version)) {
     for (const key of ['ip4', 'ip6'] as const) {
-      const ip = obj(o[key]);
+      const ip = obj(o[key], KEYS.legacyIP);
       const address = str(ip?.ip);
       if (!ip || !address) continue;
       (r.ips ??= []).push(dropEmpty({ address, gateway: str(ip.gateway) }));
       for (const rt of arr(ip.routes)) { const x = routeFrom(rt); if (x) (r.routes ??= []).push(x); }
     }
   } else {
-    const ifs = arr(o.interfaces).map(obj).filter((i): i is Json => !!i && !!str(i.name));
+    // entries are referred to by index (ips[].interface): a malformed one is refused, not skipped
+    const ifs = arr(o.interfaces).map((v, i) => {
+      const x = obj(v, KEYS.iface);
+      if (!x || typeof x.name !== 'string' || !x.name) throw new CniError(ErrCode.InvalidConfig, `invalid network config: prevResult.interfaces[${i}] must be an object with a non-empty string name`);
+      return x;
+    });
     if (ifs.length) r.interfaces = ifs.map((i) => dropEmpty({ name: i.name as string, mac: str(i.mac), mtu: num(i.mtu), sandbox: str(i.sandbox), socketPath: str(i.socketPath), pciID: str(i.pciID) }));
     for (const v of arr(o.ips)) {
-      const ip = obj(v);
+      const ip = obj(v, KEYS.ip);
       const address = str(ip?.address);
       if (!ip || !address) throw new CniError(ErrCode.DecodingFailure, 'prevResult.ips: every entry needs an address');
       (r.ips ??= []).push(dropEmpty({ interface: num(ip.interface), address, gateway: str(ip.gateway) }));

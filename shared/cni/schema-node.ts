@@ -1,5 +1,5 @@
 // A config schema as plain data, and its validator. The build derives these nodes from the zod
-// schemas (build/schema-compile.ts) so that a plugin call validates without loading zod, whose
+// schemas (shared/cni/schema-compile.ts) so that a plugin call validates without loading zod, whose
 // start-up and schema construction cost milliseconds a call. The issues are the ones zod
 // reports (same codes, paths, bounds and ordering); test/unit/schema-compiled.test.ts holds
 // the two to each other over a corpus of valid and broken configs.

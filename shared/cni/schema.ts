@@ -1,10 +1,12 @@
 // Config schemas: zod/mini is the single source of truth for every plugin's config. The build
-// compiles each schema to a SchemaNode (build/schema-compile.ts) that the executables validate
+// compiles each schema to a SchemaNode (shared/cni/schema-compile.ts) that the executables validate
 // with, so a call never loads zod; run from source (tests, tsx) the zod schema itself parses.
 // Either way the error names the field.
 import * as z from 'zod/mini';
 import { CniError, ErrCode } from './errors.ts';
 import { REFINEMENTS, type RefinementName } from './refinements.ts';
+import { goNormalize } from './go-json.ts';
+import { compileSchema } from './schema-compile.ts';
 import { validate, type Issue, type SchemaNode } from './schema-node.ts';
 
 /** A plugin's config schema: an id the build compiles it under, and the zod schema, built on demand. */
@@ -28,12 +30,26 @@ function zodIssues(schema: z.ZodMiniType, input: unknown): Issue[] {
   return r.success ? [] : (r.error.issues as Issue[]);
 }
 
-/** The issues for `input`: zod's own when run from source, the compiled schema's in a build. */
+const nodes = new Map<string, SchemaNode>();
+
+/** The schema as plain data: compiled into a build, compiled from zod when run from source. */
+export function schemaNode(cs: ConfigSchema<unknown>): SchemaNode {
+  let n = nodes.get(cs.id);
+  if (n) return n;
+  if (compiled) {
+    const text = compiled[cs.id];
+    if (!text) throw new CniError(ErrCode.Plugin, `internal error: config schema "${cs.id}" is not compiled into this build`);
+    n = JSON.parse(text) as SchemaNode;
+  } else {
+    n = compileSchema(cs.zod(), cs.id);
+  }
+  nodes.set(cs.id, n);
+  return n;
+}
+
+/** The issues for `input` (already Go-normalized): zod's own from source, the compiled schema's in a build. */
 export function configIssues(cs: ConfigSchema<unknown>, input: unknown): Issue[] {
-  if (!compiled) return zodIssues(cs.zod(), input);
-  const text = compiled[cs.id];
-  if (!text) throw new CniError(ErrCode.Plugin, `internal error: config schema "${cs.id}" is not compiled into this build`);
-  return validate(JSON.parse(text) as SchemaNode, input);
+  return compiled ? validate(schemaNode(cs), input) : zodIssues(cs.zod(), input);
 }
 
 function fieldPath(path: readonly PropertyKey[]): string {
@@ -57,13 +73,62 @@ function issueText(i: Issue): string {
 }
 
 /**
- * Parse a config with its schema. Wrong JSON types are decoding failures (code 6, as Go's
- * json.Unmarshal reports them); values that fail validation are invalid config (code 7).
+ * Parse a config with its schema, its keys first matched as Go's decoder matches them (see
+ * go-json.ts). Wrong JSON types are decoding failures (code 6, as Go's json.Unmarshal reports
+ * them); values that fail validation are invalid config (code 7).
  */
 export function parseConfig<T>(cs: ConfigSchema<T>, input: unknown): T {
-  const issues = configIssues(cs, input);
-  if (!issues.length) return input as T;   // no schema transforms: the input is the config
+  const conf = goNormalize(schemaNode(cs), input);
+  const issues = configIssues(cs, conf);
+  if (!issues.length) return conf as T;   // no schema transforms: the (normalized) input is the config
   throw configError(issues);
+}
+
+/**
+ * The same for DEL, which must clean up whatever it can: a field that fails validation is
+ * dropped (the nearest optional field or array element holding it) and the rest is used. Only
+ * when what is left still fails (a required field is wrong) does it throw. `dropped` gets the
+ * issues that were passed over.
+ */
+export function parseConfigLenient<T>(cs: ConfigSchema<T>, input: unknown, dropped: Issue[] = []): T {
+  const node = schemaNode(cs);
+  let conf = goNormalize(node, input);
+  let issues = configIssues(cs, conf);
+  if (!issues.length) return conf as T;
+  conf = structuredClone(conf);
+  for (let round = 0; issues.length && round < 64; round++) {
+    if (!issues.some((i) => pruneAt(node, conf, i.path))) break;
+    dropped.push(...issues);
+    issues = configIssues(cs, conf);
+  }
+  if (!issues.length) return conf as T;
+  throw configError(issues);
+}
+
+/** Remove the nearest optional field, array element or record entry holding `path`; false if none. */
+function pruneAt(node: SchemaNode, root: unknown, path: readonly PropertyKey[]): boolean {
+  let at: { parent: any; key: PropertyKey } | undefined;
+  let n: SchemaNode | undefined = node;
+  let v: any = root;
+  for (const key of path) {
+    while (n?.t === 'optional') n = n.inner;
+    if (n?.t === 'union') n = n.options.find((o) => (o.t === 'array') === Array.isArray(v));
+    if (!n || v === null || typeof v !== 'object') break;
+    let child: SchemaNode | undefined;
+    if (n.t === 'object') {
+      child = n.shape.find(([k]) => k === key)?.[1];
+      if (child?.t === 'optional') at = { parent: v, key };
+    } else if (n.t === 'array' || n.t === 'record') {
+      child = n.t === 'array' ? n.el : n.value;
+      at = { parent: v, key };
+    }
+    n = child;
+    v = v[key as string];
+  }
+  if (!at) return false;
+  if (Array.isArray(at.parent)) at.parent.splice(at.key as number, 1);
+  else delete at.parent[at.key as string];
+  return true;
 }
 
 /** The CNI error for a list of issues: at most five, each naming its field. */

@@ -5,7 +5,7 @@ import { readEnv, validateIdentity, validateNetworkName, type CniEnv } from './e
 import { CniError, ErrCode, asCniError } from './errors.ts';
 import type { Context, Plugin } from './plugin.ts';
 import { resultFromVersion, resultToVersion } from './result.ts';
-import { parseConfig, type BaseConf } from './schema.ts';
+import { parseConfig, parseConfigLenient, type BaseConf } from './schema.ts';
 import { mark } from '../trace.ts';
 import { readFd, writeFd } from '../fs.ts';
 import { nodeFs } from '../lazy.ts';
@@ -72,17 +72,34 @@ async function dispatch<C extends BaseConf>(plugin: Plugin<C>, env: CniEnv, io: 
   if (env.command === 'CHECK') requireVersion('CHECK', version, '0.4.0');
   if (env.command === 'GC' || env.command === 'STATUS') requireVersion(env.command, version, '1.1.0');
 
-  const conf = parseConfig(plugin.config, raw);
+  // DEL cleans up whatever it can: an invalid field it does not need does not stop it
+  const conf = env.command === 'DEL' ? parseConfigLenient(plugin.config, raw) : parseConfig(plugin.config, raw);
   mark('config parsed');
   const ctx: Context<C> = { env, conf, version, args: parseCniArgs(env.args, plugin.knownArgs), stdin };
   if (raw.prevResult !== undefined && raw.prevResult !== null) ctx.prevResult = resultFromVersion(raw.prevResult, version);
 
   switch (env.command) {
-    case 'ADD': return pretty(resultToVersion(await plugin.add(ctx), version));
+    case 'ADD': return pretty(await addInVersion(plugin, ctx));
     case 'DEL': await plugin.del(ctx); return '';
     case 'CHECK': await plugin.check(ctx); return '';
     case 'GC': await plugin.gc?.(ctx); return '';
     case 'STATUS': await plugin.status?.(ctx); return '';
+  }
+}
+
+/**
+ * ADD, its result in the config's version. A chained plugin returns (a changed) prevResult, so
+ * whether that converts is known before it changes anything; any other result that cannot be
+ * converted is undone with the plugin's own DEL, so a failed ADD leaves nothing.
+ */
+async function addInVersion<C extends BaseConf>(plugin: Plugin<C>, ctx: Context<C>): Promise<Record<string, unknown>> {
+  if (plugin.chained && ctx.prevResult) resultToVersion(ctx.prevResult, ctx.version);
+  const result = await plugin.add(ctx);
+  try {
+    return resultToVersion(result, ctx.version);
+  } catch (e) {
+    try { await plugin.del({ ...ctx, prevResult: result }); } catch { /* the conversion error is the one to report */ }
+    throw e;
   }
 }
 

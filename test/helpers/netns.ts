@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { elementsOf, type NftElement } from '../../shared/nft-tags.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 /** the executables under test (CNI_TS_BIN: another build, e.g. to compare two in the bench) */
@@ -67,3 +68,9 @@ export function cni(plugin: string, c: PluginCall): PluginOutcome {
 }
 
 export const haveBuild = (): boolean => existsSync(join(BIN, 'cni-ts'));
+
+/** Every element of our nft tables in a test host namespace (set, key, value, comment). */
+export function nftElements(host: string): NftElement[] {
+  const r = spawnSync('ip', ['netns', 'exec', host, 'nft', '-j', 'list', 'ruleset'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return r.status === 0 ? elementsOf(r.stdout) : [];
+}

@@ -1,4 +1,4 @@
-// The executables validate configs with schemas compiled from the zod ones (build/schema-compile.ts
+// The executables validate configs with schemas compiled from the zod ones (shared/cni/schema-compile.ts
 // -> shared/cni/schema-node.ts). Here both judge the same corpus: every config in the conformance
 // scenarios, and each of those broken at every field (removed, or given a value of every JSON
 // type and of every edge a check has), and every schema field given every probe even when the
@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { compileSchema } from '../../build/schema-compile.ts';
+import { compileSchema } from '../../shared/cni/schema-compile.ts';
 import { PLUGINS } from '../../build/plugins.ts';
 import { configError, configIssues, type ConfigSchema } from '../../shared/cni/schema.ts';
 import { validate, type Issue, type SchemaNode } from '../../shared/cni/schema-node.ts';

@@ -1,9 +1,10 @@
-// Build time: a zod/mini config schema -> the plain-data SchemaNode the executables validate
-// with (shared/cni/schema-node.ts). Only the zod features our schemas use are understood; any
-// other fails the build, so a schema can never be compiled into something looser than itself.
+// A zod/mini config schema -> the plain-data SchemaNode the executables validate with
+// (shared/cni/schema-node.ts), at build time; run from source, the same node drives Go-style key
+// matching (go-json.ts). Only the zod features our schemas use are understood; any other fails
+// the build, so a schema can never be compiled into something looser than itself.
 import type * as z from 'zod/mini';
-import { REFINEMENTS, type RefinementName } from '../shared/cni/refinements.ts';
-import type { Check, SchemaNode } from '../shared/cni/schema-node.ts';
+import { REFINEMENTS, type RefinementName } from './refinements.ts';
+import type { Check, SchemaNode } from './schema-node.ts';
 
 type Def = { type: string; [k: string]: any };
 const defOf = (s: unknown): Def => (s as { _zod: { def: Def } })._zod.def;
