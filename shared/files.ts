@@ -3,7 +3,7 @@
 // then renamed (replace) or hard-linked (create-only) into place. Not fsynced: this state
 // describes running containers, which a power loss ends too (the reference does not sync
 // either), and a sync costs more than the rest of an IPAM call.
-import { O, closeFile, link, mkdirp, openFile, readDir, rename, unlink, writeFd } from './fs.ts';
+import { O, closeFile, link, lstat, mkdirp, openFile, readDir, rename, unlink, writeFd } from './fs.ts';
 import { dirname, join } from './path.ts';
 import { native } from './native.ts';
 import { CniError, ErrCode } from './cni/errors.ts';
@@ -62,7 +62,7 @@ let tmpCounter = 0;
 
 function writeTemp(dir: string, data: string): string {
   const tmp = join(dir, `.tmp-${process.pid}-${Date.now().toString(36)}-${tmpCounter++}`);
-  const fd = inDir(dir, () => openFile(tmp, O.WRONLY | O.CREAT | O.EXCL));
+  const fd = inDir(dir, () => openFile(tmp, O.WRONLY | O.CREAT | O.EXCL, 0o600));
   try {
     writeFd(fd, data);
   } finally {
@@ -94,6 +94,6 @@ export function createFileExclusive(path: string, data: string, tmpDir: string):
 /** Remove temporaries a killed process left in `tmpDir` (call while holding the lock). */
 export function sweepTemps(tmpDir: string): void {
   let names: string[];
-  try { names = readDir(tmpDir); } catch { return; }
+  try { if (!lstat(tmpDir).isDir) return; names = readDir(tmpDir); } catch { return; }
   for (const n of names) if (n.startsWith('.tmp-')) { try { unlink(join(tmpDir, n)); } catch { /* gone */ } }
 }

@@ -3,6 +3,8 @@
 // Never from a path the environment can choose, and never from a temporary directory.
 import { dirname, join } from './path.ts';
 
+type StatTuple = [dev: number, ino: number, mode: number, size: number];
+
 export interface NetnsNative {
   openNetns(path: string): number;
   currentNetns(): number;
@@ -11,13 +13,16 @@ export interface NetnsNative {
   netlinkOpen(nsFd: number, protocol: number): number;
   netlinkRequest(fd: number, request: Buffer): Buffer[];
   flock(fd: number, operation: number): void;
+  randomU32(): number;
   // file syscalls (shared/fs.ts)
   fileOpen(path: string, flags: number, mode: number): number;
   fileRead(fd: number): Buffer;
   fileWrite(fd: number, data: Buffer, truncate: boolean): void;
   pathOp(op: number, path: string, arg?: string | number): void;
   readDir(path: string): string[];
-  stat(path: string): [dev: number, ino: number, mode: number];
+  stat(path: string): StatTuple;
+  lstat(path: string): StatTuple;
+  fstat(fd: number): StatTuple;
 }
 
 // Set by build/bundle.ts: 'exec' (compiled executable) or 'bundle' (Node bundle).

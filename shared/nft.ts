@@ -102,10 +102,14 @@ export const OWNED_SETS = {
 } as const;
 export type Owner = keyof typeof OWNED_SETS;
 
-/** Values interpolated into nft commands come from parsed addresses and validated names only. */
-const SAFE = /^[A-Za-z0-9_.:/@ =,"-]*$/;   // quotes only around validated names
+/**
+ * Values interpolated into nft commands come from parsed addresses and validated names only:
+ * bare words of address, port and tag characters, and double-quoted interface names that hold
+ * neither a quote nor a comma (a host link may be named anything but "/" and white space).
+ */
+const SAFE = /^(?:[A-Za-z0-9_.:/@ =-]|"[A-Za-z0-9_.@+:-]{1,15}")*$/;
 function safe(s: string): string {
-  if (!SAFE.test(s)) throw new CniError(ErrCode.InvalidConfig, `refusing to pass "${s}" to nft`);
+  if (!SAFE.test(s)) throw new CniError(ErrCode.InvalidConfig, `refusing to pass ${JSON.stringify(s)} to nft (interface names must be of A-Z a-z 0-9 _ . @ + : -)`);
   return s;
 }
 

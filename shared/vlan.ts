@@ -1,6 +1,6 @@
 // 802.1q parents (Docker's `-o parent=eth0.50`): a VLAN sub-interface made on demand, shared by
 // every attachment that uses it, and removed with the last of them only if we made it.
-import { mkdirp, readDir, removeTree, writeFile } from './fs.ts';
+import { lstat, mkdirp, readDir, removeTree, writeFile } from './fs.ts';
 import { join } from './path.ts';
 import { CniError, ErrCode } from './cni/errors.ts';
 import { withFileLock } from './files.ts';
@@ -18,6 +18,11 @@ export function vlanName(name: string): { base: string; id: number } | undefined
 }
 
 const dir = (link: string) => join(STATE, link);
+
+/** The link's state directory, if it is one (a symlink or anything else there is never followed). */
+function stateDir(link: string): string | undefined {
+  try { return lstat(dir(link)).isDir ? dir(link) : undefined; } catch { return undefined; }
+}
 
 // (withFileLock makes STATE)
 const locked = <T>(fn: () => T): T => withFileLock(join(STATE, '.lock'), fn);
@@ -45,23 +50,25 @@ export function acquireParent(nl: Netlink, name: string, attachment: string): vo
       mkdirp(dir(name));
       writeFile(join(dir(name), '.created'), '');
     }
-    if (readDir(STATE).includes(name)) writeFile(join(dir(name), attachment), '');
+    const d = stateDir(name);
+    if (d) writeFile(join(d, attachment), '');
   });
 }
 
 /** Forget the attachment; remove the VLAN link with its last attachment if we created it. */
 export function releaseParent(nl: Netlink, name: string, attachment: string): void {
   locked(() => {
-    let users: string[];
-    try { users = readDir(dir(name)); } catch { return; }
-    removeTree(join(dir(name), attachment));
+    const d = stateDir(name);
+    if (!d) { removeTree(dir(name)); return; }   // nothing of ours (a symlink is removed, not followed)
+    let users = readDir(d);
+    removeTree(join(d, attachment));
     users = users.filter((u) => u !== attachment && u !== '.created');
     if (users.length) return;
-    if (readDir(dir(name)).includes('.created')) {
+    if (readDir(d).includes('.created')) {
       const l = getLink(nl, name);
       if (l) deleteLink(nl, l.index);
     }
-    removeTree(dir(name));
+    removeTree(d);
   });
 }
 

@@ -3,7 +3,7 @@
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { bigToString, familyOf, parseIP, toBig, type Family } from '../../shared/ip.ts';
 import { rangeFor, rangeSetText, type Range, type RangeSet } from './config.ts';
-import type { Store } from './store.ts';
+import { UNKNOWN_HOLDER, type Store } from './store.ts';
 
 export interface Allocation { ip: string; prefix: number; gateway: string; family: Family }
 
@@ -39,6 +39,7 @@ export function allocateDynamic(store: Store, rs: RangeSet, index: number, key: 
 }
 
 const holderText = (h: string): string => {
+  if (h === UNKNOWN_HOLDER) return 'another container';
   const [id, ifname] = h.split('\r\n');
   return `container ${id}${ifname ? ` (interface ${ifname})` : ''}`;
 };

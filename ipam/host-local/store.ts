@@ -3,7 +3,7 @@
 // and "lock" is flock'ed for the whole operation. Ours adds, outside that directory, a
 // per-attachment hint (<dataDir>/.cni-ts/<network>/ids/<id>@<ifname>) so ADD never has to
 // read every lease, and a directory for temporaries so a killed process leaves no stray file.
-import { overwriteFile, readDir, readFile, unlink } from '../../shared/fs.ts';
+import { overwriteFile, readDir, readStateFile, unlink } from '../../shared/fs.ts';
 import { join } from '../../shared/path.ts';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { createFileExclusive, inDir, sweepTemps, withFileLock, writeFileAtomic } from '../../shared/files.ts';
@@ -13,6 +13,11 @@ export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
 const LAST_IP = 'last_reserved_ip.';
 
 export const leaseKey = (id: string, ifname: string): string => `${id.trim()}\r\n${ifname}`;
+
+/** A lease's content as plugins write it: a container ID, then optionally an interface name. */
+const HOLDER_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*(\r\n[^\s/:]{1,15})?$/;
+/** The holder of a lease file whose content is not a lease. */
+export const UNKNOWN_HOLDER = '\0unknown';
 
 export class Store {
   readonly dir: string;
@@ -43,9 +48,17 @@ export class Store {
     return true;
   }
 
-  /** Who holds `ip` ("<id>\r\n<ifname>", or a bare id from old versions), if anybody. */
+  /**
+   * Who holds `ip` ("<id>\r\n<ifname>", or a bare id from old versions), if anybody. A lease
+   * file that is not a regular file, or holds anything but a container ID and an interface
+   * name, is somebody else's: UNKNOWN_HOLDER, its content never repeated.
+   */
   holder(ip: string): string | undefined {
-    try { return readFile(join(this.dir, ip)).trim(); } catch { return undefined; }
+    let text: string;
+    try { text = readStateFile(join(this.dir, ip), 1024).trim(); } catch (e) {
+      return (e as { code?: string }).code === 'ENOENT' ? undefined : UNKNOWN_HOLDER;
+    }
+    return HOLDER_RE.test(text) ? text : UNKNOWN_HOLDER;
   }
 
   release(ip: string): void {
@@ -53,7 +66,7 @@ export class Store {
   }
 
   lastReserved(rangeSet: number): string | undefined {
-    try { return readFile(join(this.dir, LAST_IP + rangeSet)).trim(); } catch { return undefined; }
+    try { return readStateFile(join(this.dir, LAST_IP + rangeSet), 64).trim(); } catch { return undefined; }
   }
 
   /** Every lease: address and holder. Reads each file: O(leases). */
@@ -83,7 +96,7 @@ export class Store {
   hint(id: string, ifname: string): string[] {
     const p = this.hintPath(id, ifname);
     if (!p) return [];
-    try { return readFile(p).split('\n').filter(Boolean); } catch { return []; }
+    try { return readStateFile(p, 4096).split('\n').filter(Boolean); } catch { return []; }
   }
 
   setHint(id: string, ifname: string, ips: string[]): void {

@@ -12,7 +12,7 @@ import { getLink } from '../../shared/netlink/link.ts';
 import { Netlink } from '../../shared/netlink/socket.ts';
 import { NftBatch, tag, type Elem } from '../../shared/nft.ts';
 import { findTagged, removeContainer } from '../../shared/nft-tags.ts';
-import { joinBridge, leaveBridge, memberOf } from './members.ts';
+import { groupOf, joinGroup, leaveGroup } from '../../shared/members.ts';
 
 const schema = () => z.looseObject({
   ...baseShape(),
@@ -66,7 +66,7 @@ function add(ctx: Ctx): Result {
   if (policy === 'isolated' && !side.port) throw new CniError(ErrCode.InvalidConfig, 'invalid network config: ingressPolicy "isolated" needs the container\'s bridge port in prevResult\'s interfaces');
   // the bridge's isolation is shared by its members: added and counted under its lock
   b.add(isolationElements(bridge), bridgeTag(bridge)).add(containerElements(prev, policy, side.port), t);
-  joinBridge(bridge, t, () => b.run());
+  joinGroup('firewall', bridge, t, () => b.run());
   return prev;
 }
 
@@ -77,10 +77,10 @@ function del(ctx: Ctx): void {
     const nl = new Netlink();
     try { bridge = hostSide(nl, ctx.prevResult).bridge; } finally { nl.close(); }
   }
-  bridge ??= memberOf(t);
+  bridge ??= groupOf('firewall', t);
   if (!bridge) { removeContainer(t, 'firewall'); return; }
   // a bridge's isolation goes with its last member (the reference never removes it)
-  leaveBridge(bridge, t, (last) => removeContainer(t, 'firewall', last ? isolationElements(bridge) : []));
+  leaveGroup('firewall', bridge, t, (last) => removeContainer(t, 'firewall', last ? isolationElements(bridge) : []));
 }
 
 function check(ctx: Ctx): void {

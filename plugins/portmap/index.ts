@@ -3,14 +3,20 @@
 import * as z from 'zod/mini';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import type { Context, Plugin } from '../../shared/cni/plugin.ts';
-import { firstIP, hostInterfaces, requirePrev } from '../../shared/cni/prev.ts';
+import { firstIP, requirePrev } from '../../shared/cni/prev.ts';
 import type { Result } from '../../shared/cni/result.ts';
 import { baseShape, configSchema } from '../../shared/cni/schema.ts';
 import { formatIP, parseIP, type Family } from '../../shared/ip.ts';
-import { flushUdpMapping } from '../../shared/netlink/conntrack.ts';
+import { flushUdpMappings } from '../../shared/netlink/conntrack.ts';
 import { NftBatch, NftError, tag, type Elem } from '../../shared/nft.ts';
 import { findTagged, ourElements } from '../../shared/nft-tags.ts';
 import { setIn } from '../../shared/sysctl.ts';
+import { readFile, readStateFile, unlink, writeFile } from '../../shared/fs.ts';
+import { groupOf, joinGroup, kindDir, leaveGroup } from '../../shared/members.ts';
+import { getLink } from '../../shared/netlink/link.ts';
+import { routeTo } from '../../shared/netlink/route.ts';
+import { Netlink } from '../../shared/netlink/socket.ts';
+import { join } from '../../shared/path.ts';
 
 const port = () => z.number().check(z.int(), z.minimum(1), z.maximum(65535));
 const mappingSchema = () => z.looseObject({
@@ -83,6 +89,47 @@ function containerElements(c: PortmapConf, mappings: Mapping[], ips: Partial<Rec
   return els;
 }
 
+// ---- route_localnet: on one interface (the container's way in), only while a mapping needs it ----
+const LOCALNET = 'portmap-localnet';
+
+/** Reachable from the host on 127.0.0.1: published on every address, or on a loopback one. */
+function onLoopback(m: Mapping): boolean {
+  if (!m.hostIP) return true;
+  const ip = parseIP(m.hostIP);
+  return !!ip && ip.family === 4 && (ip.bytes.every((b) => b === 0) || ip.bytes[0] === 127);
+}
+
+/** The host interface the kernel routes `ip` through (the bridge for a bridge container). */
+function routeInterface(ip: string): string | undefined {
+  const nl = new Netlink();
+  try {
+    const oif = routeTo(nl, ip)?.oif;
+    const name = oif ? getLink(nl, oif)?.name : undefined;
+    // never the host-wide knobs, never loopback itself
+    return name && !['all', 'default', 'lo'].includes(name) && /^[^/\s]{1,15}$/.test(name) ? name : undefined;
+  } finally { nl.close(); }
+}
+
+const localnetPath = (ifname: string): string => `/proc/sys/net/ipv4/conf/${ifname}/route_localnet`;
+const originalPath = (ifname: string): string => join(kindDir(LOCALNET), `${ifname}.original`);
+
+/** Turn it on, remembering that it was off (called by the interface's first member, under its lock). */
+function localnetOn(ifname: string): void {
+  let now: string;
+  try { now = readFile(localnetPath(ifname)).trim(); } catch { return; }   // the interface is gone
+  if (now === '1') return;   // on already, by somebody else: theirs to keep
+  writeFile(originalPath(ifname), now);
+  setIn(undefined, [[`net/ipv4/conf/${ifname}/route_localnet`, '1']]);
+}
+
+/** Put back what it was before the first member (called by the last member, under the lock). */
+function localnetRestore(ifname: string): void {
+  let original: string;
+  try { original = readStateFile(originalPath(ifname), 8).trim(); } catch { return; }   // not turned on by us
+  try { setIn(undefined, [[`net/ipv4/conf/${ifname}/route_localnet`, original === '1' ? '1' : '0']]); } catch { /* the interface is gone */ }
+  unlink(originalPath(ifname));
+}
+
 function add(ctx: Ctx): Result {
   const prev = requirePrev(ctx.prevResult, 'portmap');
   const c = ctx.conf;
@@ -94,14 +141,13 @@ function add(ctx: Ctx): Result {
   const ips = containerAddresses(prev);
   const els = containerElements(c, mappings, ips);
   const t = tag(c.name, ctx.env.containerId);
-  if ((c.snat ?? true) && ips[4]) {
-    // 127.0.0.1 -> container needs route_localnet on the host side of the container
-    const ifs = hostInterfaces(prev).map((i) => i.name).filter((n) => /^(?!\.\.?$)[^/\s]{1,15}$/.test(n));
-    try { setIn(undefined, ifs.map((n) => [`net/ipv4/conf/${n}/route_localnet`, '1'] as [string, string])); } catch { /* interface gone */ }
-  }
+  // 127.0.0.1 -> container needs route_localnet on the interface the container is reached by
+  const localnet = (c.snat ?? true) && ips[4] && mappings.some(onLoopback) ? routeInterface(ips[4]) : undefined;
+  if (localnet) joinGroup(LOCALNET, localnet, t, (first) => { if (first) localnetOn(localnet); });
   try {
     new NftBatch().add(els, t).run();
   } catch (e) {
+    if (localnet) leaveGroup(LOCALNET, localnet, t, (last) => { if (last) localnetRestore(localnet); });
     // a host port published by somebody else: the batch changed nothing; say who has it
     if (!(e instanceof NftError) || !e.exists) throw e;
     const existing = ourElements();
@@ -115,20 +161,24 @@ function del(ctx: Ctx): void {
   const mappings = mappingsOf(ctx);
   const prev = ctx.prevResult;
   const ips = prev ? containerAddresses(prev) : {};
-  const tagged = findTagged(tag(ctx.conf.name, ctx.env.containerId), 'portmap');
+  const t = tag(ctx.conf.name, ctx.env.containerId);
+  const tagged = findTagged(t, 'portmap');
   new NftBatch().remove(tagged).run();
+  const localnet = groupOf(LOCALNET, t);
+  if (localnet) leaveGroup(LOCALNET, localnet, t, (last) => { if (last) localnetRestore(localnet); });
   // UDP conntrack entries of the removed mappings (the address from prevResult or the elements)
   const udp = mappings.filter((m) => (m.protocol || 'tcp').toLowerCase() === 'udp');
   const addrs = new Set<string>(Object.values(ips));
   for (const e of tagged) if (e.set === 'pm_local4' || e.set === 'pm_masqall4') addrs.add(e.key);
-  for (const ip of addrs) for (const m of udp) flushUdpMapping(ip, m.hostPort);
+  flushUdpMappings(addrs, udp.map((m) => m.hostPort));
 }
 
 function check(ctx: Ctx): void {
   const prev = requirePrev(ctx.prevResult, 'portmap');
-  const mine = findTagged(tag(ctx.conf.name, ctx.env.containerId), 'portmap');
+  const elementKey = (e: Elem) => `${e.set}\0${e.key}\0${e.value ?? ''}`;
+  const mine = new Set(findTagged(tag(ctx.conf.name, ctx.env.containerId), 'portmap').map(elementKey));
   for (const e of mappingElements(mappingsOf(ctx), containerAddresses(prev))) {
-    if (!mine.some((x) => x.set === e.set && x.key === e.key && x.value === e.value)) {
+    if (!mine.has(elementKey(e))) {
       throw new CniError(ErrCode.Plugin, `portmap: mapping ${e.key} -> ${e.value} is missing`);
     }
   }

@@ -1,6 +1,6 @@
 // tuning (chained): sysctls and link settings of the container interface; the originals are
 // saved on ADD and put back on DEL, as the reference does (sysctls included here).
-import { exists, readFile, unlink, writeFile } from '../../shared/fs.ts';
+import { exists, readFile, readStateFile, unlink, writeFile } from '../../shared/fs.ts';
 import { join } from '../../shared/path.ts';
 import * as z from 'zod/mini';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
@@ -150,7 +150,10 @@ function add(ctx: Ctx): Result {
 function del(ctx: Ctx): void {
   const file = backupPath(ctx);
   if (!exists(file)) return;
-  const saved = JSON.parse(readFile(file)) as Saved;
+  let saved: Saved;
+  // not a regular file of ours, or not what we write: nothing to restore (and never followed)
+  try { saved = JSON.parse(readStateFile(file)) as Saved; } catch { unlink(file); return; }
+  if (!saved || typeof saved !== 'object' || Array.isArray(saved)) { unlink(file); return; }
   inNetnsIfPresent(ctx.env.netns, (ns, nl) => {
     if (getLink(nl, ctx.env.ifname)) apply(ns, ctx.env.ifname, saved);
   });

@@ -1,10 +1,13 @@
 // Opening CNI_NETNS with errors a runtime can act on.
-import { stat } from '../fs.ts';
+import { fstat, stat } from '../fs.ts';
 import type { Netlink } from '../netlink/socket.ts';
 import { NetNS } from '../netns.ts';
 import { CniError, ErrCode } from './errors.ts';
 
-/** True when the error means the namespace is gone (DEL then has nothing to undo there). */
+/**
+ * True when the error means the namespace is gone (DEL then has nothing to undo there): no file,
+ * or a file that is no namespace (what a bind mount leaves when its namespace was unmounted).
+ */
 export const isNetnsGone = (e: unknown): boolean => {
   const code = (e as { code?: string }).code;
   return code === 'ENOENT' || code === 'ENOTNETNS';
@@ -20,13 +23,18 @@ export function openContainerNetns(path: string): NetNS {
     if (code === 'ENOTNETNS') throw new CniError(ErrCode.InvalidEnv, `"${path}" is not a network namespace (CNI_NETNS)`);
     throw new CniError(ErrCode.IOFailure, `cannot open network namespace "${path}" (CNI_NETNS): ${(e as Error).message}`);
   }
-  const own = stat('/proc/thread-self/ns/net');
-  const target = stat(path);
-  if (own.ino === target.ino && own.dev === target.dev) {
+  if (isOwnNetns(ns)) {
     ns.close();
     throw new CniError(ErrCode.InvalidEnv, `CNI_NETNS "${path}" is the plugin's own network namespace`);
   }
   return ns;
+}
+
+/** Whether an opened namespace is the one the plugin runs in (compared on the fd, not the path). */
+function isOwnNetns(ns: NetNS): boolean {
+  const own = stat('/proc/thread-self/ns/net');
+  const target = fstat(ns.fd);
+  return own.ino === target.ino && own.dev === target.dev;
 }
 
 /** Run fn inside CNI_NETNS with a netlink socket bound there (ADD, CHECK). */
@@ -40,7 +48,11 @@ export function inContainerNetns<T>(path: string, fn: (ns: NetNS, nl: Netlink) =
   }
 }
 
-/** The same for DEL: nothing happens (undefined) when CNI_NETNS is empty or already gone. */
+/**
+ * The same for DEL: nothing happens (undefined) when CNI_NETNS is empty, already gone, or the
+ * plugin's own namespace (a stale /proc/<pid>/ns/net after PID reuse names the host's: a DEL
+ * must never take the host's interfaces for the container's).
+ */
 export function inNetnsIfPresent<T>(path: string, fn: (ns: NetNS, nl: Netlink) => T): T | undefined {
   if (!path) return undefined;
   let ns: NetNS;
@@ -50,6 +62,7 @@ export function inNetnsIfPresent<T>(path: string, fn: (ns: NetNS, nl: Netlink) =
     if (isNetnsGone(e)) return undefined;   // the container is gone: nothing to undo there
     throw e;
   }
+  if (isOwnNetns(ns)) { ns.close(); return undefined; }
   try {
     const nl = ns.netlink();
     try { return fn(ns, nl); } finally { nl.close(); }

@@ -4,6 +4,7 @@ import { AttrMap } from './attrs.ts';
 import { NLA_F_NESTED, NLM_F } from './constants.ts';
 import { Netlink } from './socket.ts';
 import { formatIP, parseIP } from '../ip.ts';
+import { mark } from '../trace.ts';
 
 const NETLINK_NETFILTER = 12;
 const CTNL = (msg: number): number => (1 << 8) | msg;   // NFNL_SUBSYS_CTNETLINK
@@ -56,17 +57,31 @@ function encodeNested(type: number, raw: Buffer): Buffer {
   return Buffer.concat([hdr, raw, Buffer.alloc(((raw.length + 3) & ~3) - raw.length)]);
 }
 
-/** Delete UDP entries DNAT'ed to `containerIP` through `hostPort`. Returns how many. */
-export function flushUdpMapping(containerIP: string, hostPort: number): number {
-  const ip = parseIP(containerIP);
-  if (!ip) return 0;
+/**
+ * Delete the UDP entries DNAT'ed to any of `containerIPs` through any of `hostPorts`: one dump
+ * per address family, however many mappings (a dump per mapping is quadratic). Returns how many.
+ */
+export function flushUdpMappings(containerIPs: Iterable<string>, hostPorts: Iterable<number>): number {
+  const ports = new Set(hostPorts);
+  const byFamily = new Map<4 | 6, Set<string>>();
+  for (const text of containerIPs) {
+    const ip = parseIP(text);
+    if (!ip) continue;
+    let s = byFamily.get(ip.family);
+    if (!s) byFamily.set(ip.family, (s = new Set()));
+    s.add(formatIP(ip.bytes));
+  }
+  if (!ports.size || !byFamily.size) return 0;
   const nl = new Netlink(-1, NETLINK_NETFILTER);
   try {
     let n = 0;
-    for (const e of listConntrack(nl, ip.family)) {
-      if (e.orig.proto === 17 && e.orig.dport === hostPort && e.reply.src === containerIP) {
-        deleteConntrack(nl, e, ip.family);
-        n++;
+    for (const [family, ips] of byFamily) {
+      mark(`conntrack dump ipv${family}`);
+      for (const e of listConntrack(nl, family)) {
+        if (e.orig.proto === 17 && e.orig.dport !== undefined && ports.has(e.orig.dport) && ips.has(e.reply.src)) {
+          deleteConntrack(nl, e, family);
+          n++;
+        }
       }
     }
     return n;
@@ -74,4 +89,3 @@ export function flushUdpMapping(containerIP: string, hostPort: number): number {
     nl.close();
   }
 }
-

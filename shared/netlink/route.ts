@@ -55,6 +55,19 @@ export function listRoutes(nl: Netlink, opts: { family?: Family; table?: number;
     .filter((r) => r.table === table && (opts.oif === undefined || r.oif === opts.oif));
 }
 
+/** The route the kernel would use to reach `ip` (as `ip route get`); undefined when unreachable. */
+export function routeTo(nl: Netlink, ip: string): Route | undefined {
+  const a = parseIP(ip);
+  if (!a) throw new TypeError(`invalid address "${ip}"`);
+  const body = encodeBody(rtmsg, { family: a.family === 4 ? AF.INET : AF.INET6, dstLen: a.family === 4 ? 32 : 128, srcLen: 0, tos: 0, table: 0, protocol: 0, scope: 0, type: 0, flags: 0 }, [nla.bytes(RTA.DST, a.bytes)]);
+  try {
+    return nl.request('get route', RTM.GETROUTE, 0, body).map((m) => parseRoute(m.payload))[0];
+  } catch (e) {
+    if (['ENETUNREACH', 'EHOSTUNREACH', 'ESRCH'].includes((e as { code?: string }).code ?? '')) return undefined;
+    throw e;
+  }
+}
+
 export interface RouteSpec {
   dst: string;            // CIDR; "0.0.0.0/0" / "::/0" for default
   gw?: string;

@@ -9,7 +9,7 @@ import { decodeError, decodeMessage, encodeMessage, type NlMessage } from './mes
 // and ENODEV is an everyday answer: "is this link there?")
 const ERRNO: Record<number, string> = {
   1: 'EPERM', 2: 'ENOENT', 3: 'ESRCH', 12: 'ENOMEM', 13: 'EACCES', 16: 'EBUSY', 17: 'EEXIST', 19: 'ENODEV', 22: 'EINVAL',
-  34: 'ERANGE', 61: 'ENODATA', 90: 'EMSGSIZE', 93: 'EPROTONOSUPPORT', 95: 'EOPNOTSUPP', 97: 'EAFNOSUPPORT', 99: 'EADDRNOTAVAIL', 101: 'ENETUNREACH', 105: 'ENOBUFS',
+  34: 'ERANGE', 61: 'ENODATA', 90: 'EMSGSIZE', 93: 'EPROTONOSUPPORT', 95: 'EOPNOTSUPP', 97: 'EAFNOSUPPORT', 99: 'EADDRNOTAVAIL', 101: 'ENETUNREACH', 105: 'ENOBUFS', 113: 'EHOSTUNREACH',
 };
 export const errnoName = (n: number): string =>
   ERRNO[n] ?? Object.entries(nodeOs().constants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
@@ -23,7 +23,9 @@ export class NetlinkError extends Error {
   }
 }
 
-let seqCounter = (Date.now() & 0xffff) << 8;
+// unpredictable, so that nobody can answer a request before the kernel (replies are also only
+// taken from the kernel's own port, in the addon)
+let seqCounter: number | undefined;
 
 export class Netlink {
   private fd: number;
@@ -35,7 +37,7 @@ export class Netlink {
   /** Send one request; for dumps return every reply, otherwise wait for the ACK. */
   request(op: string, type: number, flags: number, payload: Buffer): NlMessage[] {
     if (this.fd < 0) throw new Error('netlink socket is closed');
-    const seq = (seqCounter = (seqCounter + 1) >>> 0);
+    const seq = (seqCounter = ((seqCounter ?? native().randomU32()) + 1) >>> 0);
     const dump = (flags & NLM_F.DUMP) === NLM_F.DUMP;
     const req = encodeMessage({ type, flags: flags | NLM_F.REQUEST | (dump ? 0 : NLM_F.ACK), seq, pid: 0 }, payload);
     const out: NlMessage[] = [];

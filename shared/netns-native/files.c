@@ -10,7 +10,9 @@
  *   pathOp(op, path, [path2|mode])           op: 0 link, 1 rename, 2 unlink, 3 mkdir, 4 rmdir,
  *                                            5 access (X_OK)
  *   readDir(path) -> string[]                names, without . and ..
- *   stat(path) -> [dev, ino, mode]           stat(2); dev and ino as doubles
+ *   stat(path) -> [dev, ino, mode, size]     stat(2); numbers as doubles
+ *   lstat(path) -> [dev, ino, mode, size]    lstat(2): the link itself, never what it points at
+ *   fstat(fd) -> [dev, ino, mode, size]      fstat(2): what an open fd really is
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -145,24 +147,43 @@ static napi_value read_dir(napi_env env, napi_callback_info info) {
   return list;
 }
 
-static napi_value stat_path(napi_env env, napi_callback_info info) {
+static napi_value stat_out(napi_env env, const struct stat *st) {
+  napi_value out, v;
+  const double f[4] = {(double)st->st_dev, (double)st->st_ino, (double)st->st_mode, (double)st->st_size};
+  napi_create_array_with_length(env, 4, &out);
+  for (uint32_t i = 0; i < 4; i++) {
+    napi_create_double(env, f[i], &v);
+    napi_set_element(env, out, i, v);
+  }
+  return out;
+}
+
+static napi_value stat_common(napi_env env, napi_callback_info info, bool follow) {
   napi_value argv[1];
   char path[PATH_MAX];
   struct stat st;
   if (native_args(env, info, 1, argv) || get_path(env, argv[0], path)) return NULL;
-  if (stat(path, &st) < 0) return native_throw_errno(env, errno, path);
-  napi_value out, v;
-  napi_create_array_with_length(env, 3, &out);
-  napi_create_double(env, (double)st.st_dev, &v); napi_set_element(env, out, 0, v);
-  napi_create_double(env, (double)st.st_ino, &v); napi_set_element(env, out, 1, v);
-  napi_create_double(env, (double)st.st_mode, &v); napi_set_element(env, out, 2, v);
-  return out;
+  if ((follow ? stat(path, &st) : lstat(path, &st)) < 0) return native_throw_errno(env, errno, path);
+  return stat_out(env, &st);
+}
+
+static napi_value stat_path(napi_env env, napi_callback_info info) { return stat_common(env, info, true); }
+static napi_value lstat_path(napi_env env, napi_callback_info info) { return stat_common(env, info, false); }
+
+static napi_value fstat_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  struct stat st;
+  if (native_args(env, info, 1, argv) || native_int(env, argv[0], &fd)) return NULL;
+  if (fstat(fd, &st) < 0) return native_throw_errno(env, errno, "fstat");
+  return stat_out(env, &st);
 }
 
 void native_register_files(napi_env env, napi_value exports) {
   static const native_fn fns[] = {
     {"fileOpen", file_open}, {"fileRead", file_read}, {"fileWrite", file_write},
     {"pathOp", path_op},     {"readDir", read_dir},   {"stat", stat_path},
+    {"lstat", lstat_path},   {"fstat", fstat_fd},
   };
   native_export_all(env, exports, fns, sizeof fns / sizeof fns[0]);
 }

@@ -1,13 +1,17 @@
 /*
  * netns-native: the smallest native surface cni-ts needs.
  *
- *   openNetns(path) -> fd            open a network namespace file, checked to be one
+ *   openNetns(path) -> fd            open a network namespace file, checked to be one before it
+ *                                    is opened (statfs: nsfs or procfs) and after (the fd's fs
+ *                                    and NS_GET_NSTYPE); opened O_NONBLOCK, so nothing else hangs
+ *   randomU32() -> number            getrandom(2): unpredictable netlink sequence numbers
  *   currentNetns() -> fd             the calling thread's network namespace
  *   closeFd(fd)
  *   withNetns(fd, callback) -> any   run callback inside the namespace, always restore
  *   netlinkOpen(nsFd, protocol) -> fd   netlink socket created (bound) inside nsFd (-1: here)
  *   netlinkRequest(fd, request) -> Buffer[]   send one request, collect every reply
- *                                    up to its ACK, NLMSG_ERROR or NLMSG_DONE
+ *                                    up to its ACK, NLMSG_ERROR or NLMSG_DONE; only messages
+ *                                    the kernel sent (sender port 0) with the request's seq
  *   flock(fd, operation)             flock(2), blocking unless LOCK_NB is in operation
  *   file syscalls: see files.c
  *
@@ -27,6 +31,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -100,19 +105,38 @@ static napi_value open_netns(napi_env env, napi_callback_info info) {
   char path[4096];
   struct statfs sfs;
   if (native_args(env, info, 1, argv) || native_path(env, argv[0], path, sizeof path, "netns path")) return NULL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  char msg[4200];
+  snprintf(msg, sizeof msg, "%s is not a network namespace", path);
+  /* what the path is, before opening it: a FIFO or a device must never be opened (a FIFO
+     blocks, a device can act on open); a namespace file lives on nsfs, or procfs for
+     /proc/<pid>/ns/net */
+  if (statfs(path, &sfs) < 0) return native_throw_errno(env, errno, path);
+  if (sfs.f_type != NSFS_MAGIC && sfs.f_type != PROC_SUPER_MAGIC) {
+    napi_throw_error(env, "ENOTNETNS", msg);
+    return NULL;
+  }
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return native_throw_errno(env, errno, path);
-  /* a namespace file lives on nsfs (or procfs for /proc/<pid>/ns/net) and says CLONE_NEWNET */
+  /* and what was opened (the path may have changed since): nsfs, and a network namespace */
   int type = ioctl(fd, NS_GET_NSTYPE);
-  if (fstatfs(fd, &sfs) < 0 || (sfs.f_type != NSFS_MAGIC && sfs.f_type != PROC_SUPER_MAGIC) ||
-      type != CLONE_NEWNET) {
+  if (fstatfs(fd, &sfs) < 0 || sfs.f_type != NSFS_MAGIC || type != CLONE_NEWNET) {
     close(fd);
-    char msg[4200];
-    snprintf(msg, sizeof msg, "%s is not a network namespace", path);
     napi_throw_error(env, "ENOTNETNS", msg);
     return NULL;
   }
   return native_make_int(env, fd);
+}
+
+static napi_value random_u32(napi_env env, napi_callback_info info) {
+  (void)info;
+  uint32_t v;
+  ssize_t n;
+  do n = getrandom(&v, sizeof v, 0);
+  while (n < 0 && errno == EINTR);
+  if (n != (ssize_t)sizeof v) return native_throw_errno(env, n < 0 ? errno : EIO, "getrandom");
+  napi_value r;
+  napi_create_uint32(env, v, &r);
+  return r;
 }
 
 static napi_value current_netns(napi_env env, napi_callback_info info) {
@@ -214,13 +238,19 @@ static napi_value netlink_request(napi_env env, napi_callback_info info) {
   char *buf = malloc(RECV_BUF);
   if (!buf) return native_throw_errno(env, ENOMEM, "netlink receive");
   for (;;) {
-    do n = recv(fd, buf, RECV_BUF, 0);
-    while (n < 0 && errno == EINTR);
+    struct sockaddr_nl from;
+    socklen_t fromlen;
+    do {
+      fromlen = sizeof from;
+      n = recvfrom(fd, buf, RECV_BUF, 0, (struct sockaddr *)&from, &fromlen);
+    } while (n < 0 && errno == EINTR);
     if (n < 0) {
       int e = errno;
       free(buf);
       return native_throw_errno(env, e, "netlink receive");
     }
+    /* only the kernel speaks for the kernel: another process in the namespace may send to us */
+    if (fromlen < sizeof from || from.nl_family != AF_NETLINK || from.nl_pid != 0) continue;
     int done = 0;
     for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
       if (h->nlmsg_seq != seq) continue; /* a stale reply to an earlier request */
@@ -259,7 +289,7 @@ NAPI_MODULE_INIT(/* env, exports */) {
   static const native_fn fns[] = {
     {"openNetns", open_netns},     {"currentNetns", current_netns},     {"closeFd", close_fd},
     {"withNetns", with_netns},     {"netlinkOpen", netlink_open},       {"netlinkRequest", netlink_request},
-    {"flock", flock_fd},
+    {"flock", flock_fd}, {"randomU32", random_u32},
   };
   native_export_all(env, exports, fns, sizeof fns / sizeof fns[0]);
   native_register_files(env, exports);

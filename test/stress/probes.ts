@@ -1,7 +1,7 @@
 // The three stress probes (issue 10): a storm of concurrent chain ADD/DELs through the libcni
 // client over two networks, SIGKILL of chain ADDs at random moments, and a structure-aware
 // fuzzer of configs and environments. Each returns its figures and the failures it saw.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { BIN, ROOT } from '../helpers/netns.ts';
 import { World, diff, hasStack, prng, type Outcome } from './world.ts';
@@ -157,13 +157,13 @@ function mutate(v: any, rnd: () => number, depth = 0): any {
 }
 
 /** A valid environment most of the time (so ADDs get far and their rollbacks run), else one field broken. */
-function fuzzEnv(rnd: () => number, ctrPath: string): Record<string, string> {
+function fuzzEnv(rnd: () => number, ctrPath: string, fifo: string): Record<string, string> {
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const env: Record<string, string> = { CNI_COMMAND: pick(COMMANDS), CNI_CONTAINERID: pick(['fz1', 'fz2', 'f'.repeat(64), `c${'9'.repeat(199)}`]), CNI_NETNS: ctrPath, CNI_IFNAME: pick(['eth0', 'eth1']) };
   if (rnd() < 0.4) {
     const broken: Record<string, string[]> = {
       CNI_CONTAINERID: ['', '-bad', 'a b', 'a/b', 'x'.repeat(300)],
-      CNI_NETNS: ['', '/run/netns/missing-ns', '/dev/null', '/proc/self/ns/net', '/proc/1/ns/net', '/tmp', '/run/netns'],
+      CNI_NETNS: ['', '/run/netns/missing-ns', '/dev/null', fifo, '/proc/self/ns/net', '/tmp', '/run/netns'],
       CNI_IFNAME: ['lo', '', 'x'.repeat(16), 'a/b', '..', 'eth 0'],
     };
     const k = pick(Object.keys(broken));
@@ -185,6 +185,8 @@ export async function fuzz(calls: number, seed = 7, maxMs = 1000): Promise<Figur
     const ctr = w.netns();
     w.execIp('link', 'add', 'fzup', 'type', 'veth', 'peer', 'name', 'fzpeer');
     w.execIp('link', 'set', 'fzup', 'up');
+    const fifo = join(w.dir, 'fifo');
+    spawnSync('mkfifo', [fifo]);
     const base = w.snapshot(ctr.name);
     for (let i = 0; i < calls; i++) {
       const plugin = PLUGINS[Math.floor(rnd() * PLUGINS.length)]!;
@@ -192,7 +194,7 @@ export async function fuzz(calls: number, seed = 7, maxMs = 1000): Promise<Figur
       let conf: unknown = baseConfig(w, plugin, version);
       const mutations = Math.floor(rnd() * 4);
       for (let m = 0; m < mutations; m++) conf = mutate(conf, rnd);
-      const env = fuzzEnv(rnd, ctr.path);
+      const env = fuzzEnv(rnd, ctr.path, fifo);
       const stdin = rnd() < 0.03 ? ['', '{', 'null', '[]', '"x"', '{"a":'][Math.floor(rnd() * 6)]! : JSON.stringify(conf);
       const o = await w.exec(plugin, env, stdin, undefined, 5000);
       f.calls++;

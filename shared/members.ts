@@ -1,0 +1,56 @@
+// Shared host state held by a group of attachments: a bridge's isolation elements (firewall), an
+// interface's route_localnet (portmap). The first member's ADD makes it, the last member's DEL
+// undoes it. Members are files (one per attachment) in a directory per group, changed only under
+// the group's lock together with the change itself, so concurrent ADDs and DELs can neither
+// leave the state behind nor take it from an attachment that still needs it. Kept per host
+// network namespace (bridges of two namespaces may share a name), readable by root only.
+import { exists, readDir, rmdir, stat, unlink } from './fs.ts';
+import { createFileExclusive, withFileLock } from './files.ts';
+import { shortHash } from './hash.ts';
+import { join } from './path.ts';
+
+const ROOT = '/run/cni-ts';
+
+/** The state directory of `kind` (e.g. "firewall") for the calling thread's network namespace. */
+export const kindDir = (kind: string): string => join(ROOT, kind, `ns${stat('/proc/thread-self/ns/net').ino}`);
+const memberName = (tag: string): string => shortHash(tag, 16);
+
+function locked<T>(kind: string, group: string, fn: (dir: string, member: string) => T, tag: string): T {
+  if (!/^[^/\0]{1,64}$/.test(group) || group === '.' || group === '..') throw new Error(`invalid group name "${group}"`);
+  const base = kindDir(kind);
+  return withFileLock(join(base, `${group}.lock`), () => fn(join(base, group), memberName(tag)));
+}
+
+/** Record the attachment as a member of `group`, then run `apply(first)`; the membership is undone if it throws. */
+export function joinGroup(kind: string, group: string, tag: string, apply: (first: boolean) => void): void {
+  locked(kind, group, (dir, member) => {
+    let others: string[];
+    try { others = readDir(dir).filter((n) => !n.startsWith('.tmp-') && n !== member); } catch { others = []; }
+    const file = join(dir, member);
+    const made = createFileExclusive(file, `${tag}\n`, dir);
+    try { apply(others.length === 0); } catch (e) { if (made) unlink(file); throw e; }
+  }, tag);
+}
+
+/**
+ * Drop the attachment's membership and run `apply(last)`: last is true when it was a member and
+ * no member is left (then the shared state goes in the same step).
+ */
+export function leaveGroup(kind: string, group: string, tag: string, apply: (last: boolean) => void): void {
+  locked(kind, group, (dir, member) => {
+    let was = true;
+    try { unlink(join(dir, member)); } catch { was = false; /* not a member, or a second DEL */ }
+    let left: string[];
+    try { left = readDir(dir).filter((n) => !n.startsWith('.tmp-')); } catch { left = []; }
+    apply(was && left.length === 0);
+    if (!left.length) { try { rmdir(dir); } catch { /* gone, or temporaries of a killed call */ } }
+  }, tag);
+}
+
+/** The group of `kind` this attachment is a member of, when DEL has nothing else to go by. */
+export function groupOf(kind: string, tag: string): string | undefined {
+  let base: string, names: string[];
+  try { base = kindDir(kind); names = readDir(base); } catch { return undefined; }
+  const member = memberName(tag);
+  return names.find((n) => !n.endsWith('.lock') && exists(join(base, n, member)));
+}
