@@ -1,7 +1,9 @@
-// Reading our tables back: every element of every set and map, with its tag, in one `nft`
-// call; and removing every element tagged for one container.
-import { childProcess } from './lazy.ts';
-import { NftBatch, OWNED_SETS, TABLE, nftPath, type Elem, type Owner } from './nft.ts';
+// Reading our tables back: the elements of our sets and maps, with their tags, over netlink; and
+// removing every element one plugin tagged for one container.
+import { NftBatch, OWNED_SETS, TABLE, setTypes, type Elem, type Owner } from './nft.ts';
+import { NLM_F } from './netlink/constants.ts';
+import { NETLINK_NETFILTER, NFT_MSG, decodeElements, dumpBody, nftType } from './netlink/nftables.ts';
+import { Netlink } from './netlink/socket.ts';
 
 export interface NftElement extends Elem { comment?: string }
 
@@ -17,13 +19,29 @@ function text(v: any): string {
   return typeof v === 'string' && !/^[0-9a-fA-F.:/]+$/.test(v) && !/^(tcp|udp|sctp)$/.test(v) ? `"${v}"` : String(v);
 }
 
-/** Every element of our two tables (one `nft -j list ruleset`). */
-export function ourElements(): NftElement[] {
-  const r = childProcess().spawnSync(nftPath(), ['-j', 'list', 'ruleset'], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  return r.status === 0 ? elementsOf(r.stdout) : [];
+/** Every element of the given sets of our tables (all of them by default): one netlink dump per set. */
+export function ourElements(sets: readonly string[] = [...setTypes().keys()]): NftElement[] {
+  const out: NftElement[] = [];
+  const nl = new Netlink(-1, NETLINK_NETFILTER);
+  try {
+    for (const name of sets) {
+      const set = setTypes().get(name)!;
+      let replies;
+      try {
+        replies = nl.request('list set elements', nftType(NFT_MSG.GETSETELEM), NLM_F.DUMP, dumpBody(set));
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ENOENT') continue;   // no tables yet: no elements
+        throw e;
+      }
+      for (const m of replies) for (const e of decodeElements(set, m.payload)) out.push({ family: set.family, set: name, ...e });
+    }
+  } finally {
+    nl.close();
+  }
+  return out;
 }
 
-/** The elements of our tables in `nft -j list ruleset` output. */
+/** The elements of our tables in `nft -j list ruleset` output (tests read nft's view with it). */
 export function elementsOf(listing: string): NftElement[] {
   const out: NftElement[] = [];
   for (const o of (JSON.parse(listing).nftables ?? []) as Record<string, any>[]) {
@@ -41,7 +59,7 @@ export function elementsOf(listing: string): NftElement[] {
 }
 
 /** The elements `owner` added for a container (its tag, in the owner's own sets). */
-export function findTagged(tag: string, owner: Owner, all = ourElements()): NftElement[] {
+export function findTagged(tag: string, owner: Owner, all = ourElements(OWNED_SETS[owner])): NftElement[] {
   const sets: readonly string[] = OWNED_SETS[owner];
   return all.filter((e) => e.comment === tag && sets.includes(e.set));
 }

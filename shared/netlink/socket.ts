@@ -36,10 +36,18 @@ export class Netlink {
 
   /** Send one request; for dumps return every reply, otherwise wait for the ACK. */
   request(op: string, type: number, flags: number, payload: Buffer): NlMessage[] {
+    const dump = (flags & NLM_F.DUMP) === NLM_F.DUMP;
+    return this.send(op, (seq) => encodeMessage({ type, flags: flags | NLM_F.REQUEST | (dump ? 0 : NLM_F.ACK), seq, pid: 0 }, payload));
+  }
+
+  /**
+   * Send what `build` makes for a fresh sequence number (one message, or a batch of messages
+   * under that one number); the replies up to the first error, ACK or DONE, errors thrown.
+   */
+  send(op: string, build: (seq: number) => Buffer): NlMessage[] {
     if (this.fd < 0) throw new Error('netlink socket is closed');
     const seq = (seqCounter = ((seqCounter ?? native().randomU32()) + 1) >>> 0);
-    const dump = (flags & NLM_F.DUMP) === NLM_F.DUMP;
-    const req = encodeMessage({ type, flags: flags | NLM_F.REQUEST | (dump ? 0 : NLM_F.ACK), seq, pid: 0 }, payload);
+    const req = build(seq);
     const out: NlMessage[] = [];
     for (const raw of native().netlinkRequest(this.fd, req)) {
       const m = decodeMessage(raw);

@@ -208,6 +208,9 @@ static napi_value netlink_open(napi_env env, napi_callback_info info) {
   if (saved >= 0) leave(saved);
   if (s < 0) return native_throw_errno(env, err, "netlink socket");
   setsockopt(s, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+  /* an nf_tables batch goes in one send: room for thousands of elements (root may force it) */
+  int snd = 8 << 20;
+  if (setsockopt(s, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof snd) < 0) setsockopt(s, SOL_SOCKET, SO_SNDBUF, &snd, sizeof snd);
   setsockopt(s, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
   setsockopt(s, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
   return native_make_int(env, s);

@@ -1,0 +1,243 @@
+// nf_tables set elements over netlink (NETLINK_NETFILTER): what `nft add/delete element` and
+// `nft list` do for our per-container state, without a process. Elements keep their text form
+// (the one `nft list` shows: "10.1.2.3", "tcp . 8080", "\"veth1\" . 02:00:00:00:00:01"); the
+// set's declared type (shared/nft.ts's skeleton, the single source) says how each field is
+// encoded: registers of 4 bytes, concatenations field after field, intervals as a start and an
+// end element (rbtree) or a key and a key end (concatenated ranges), the comment as userdata.
+import { formatIP, fromBig, parseCIDR, parseIP, subnetOf, toBig } from '../ip.ts';
+import { NLA_F_NESTED, NLM_F } from './constants.ts';
+import { AttrMap } from './attrs.ts';
+
+export const NETLINK_NETFILTER = 12;
+const SUBSYS = 10;   // NFNL_SUBSYS_NFTABLES
+export const NFT_MSG = { NEWSETELEM: 12, GETSETELEM: 13, DELSETELEM: 14 } as const;
+export const BATCH = { BEGIN: 0x10, END: 0x11 } as const;
+export const nftType = (msg: number): number => (SUBSYS << 8) | msg;
+const FAMILY = { inet: 1, bridge: 7 } as const;
+const LIST = { TABLE: 1, SET: 2, ELEMENTS: 3 } as const;
+const ELEM = { KEY: 1, DATA: 2, FLAGS: 3, USERDATA: 6, KEY_END: 10 } as const;
+const DATA_VALUE = 1, INTERVAL_END = 1, UDATA_COMMENT = 0;
+
+export type Family = keyof typeof FAMILY;
+type FieldType = 'ipv4_addr' | 'ipv6_addr' | 'inet_proto' | 'inet_service' | 'ifname' | 'ether_addr';
+export interface SetType { family: Family; name: string; key: FieldType[]; data?: FieldType[]; interval: boolean }
+
+/** A set's type from its nft declaration: `set NAME { type a . b [: c . d]; [flags interval;] }`. */
+export function setTypeOf(family: Family, decl: string): SetType {
+  const m = /^(?:set|map) (?:\S+ \S+ )?(\S+) \{ type ([^;]+);(?: flags ([^;]+);)? \}$/.exec(decl);
+  if (!m) throw new Error(`nftables: cannot read set declaration "${decl}"`);
+  const [key, data] = m[2]!.split(' : ').map((s) => s.split(' . ') as FieldType[]);
+  return { family, name: m[1]!, key: key!, ...(data ? { data } : {}), interval: /\binterval\b/.test(m[3] ?? '') };
+}
+
+const PROTOS: Record<string, number> = { tcp: 6, udp: 17, sctp: 132 };
+const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
+const pad4 = (b: Buffer): Buffer => (b.length % 4 ? Buffer.concat([b, Buffer.alloc(4 - (b.length % 4))]) : b);
+
+function encodeField(type: FieldType, text: string): Buffer {
+  switch (type) {
+    case 'ipv4_addr':
+    case 'ipv6_addr': {
+      const ip = parseIP(text);
+      if (!ip || ip.family !== (type === 'ipv4_addr' ? 4 : 6)) throw new Error(`nftables: "${text}" is not an ${type}`);
+      return Buffer.from(ip.bytes);
+    }
+    case 'inet_proto': {
+      const p = PROTOS[text] ?? Number(text);
+      if (!Number.isInteger(p) || p < 0 || p > 255) throw new Error(`nftables: "${text}" is not a protocol`);
+      return pad4(Buffer.from([p]));
+    }
+    case 'inet_service': {
+      const n = Number(text);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`nftables: "${text}" is not a port`);
+      return pad4(Buffer.from([n >> 8, n & 0xff]));
+    }
+    case 'ifname': {
+      const name = /^"(.*)"$/.exec(text)?.[1] ?? text;
+      const b = Buffer.alloc(16);
+      if (Buffer.byteLength(name) > 15) throw new Error(`nftables: "${name}" is not an interface name`);
+      b.write(name);
+      return b;
+    }
+    case 'ether_addr': {
+      const bytes = text.split(':').map((h) => parseInt(h, 16));
+      if (bytes.length !== 6 || bytes.some((x) => !(x >= 0 && x <= 255))) throw new Error(`nftables: "${text}" is not a MAC address`);
+      return pad4(Buffer.from(bytes));
+    }
+  }
+}
+
+const WIDTH: Record<FieldType, number> = { ipv4_addr: 4, ipv6_addr: 16, inet_proto: 4, inet_service: 4, ifname: 16, ether_addr: 8 };
+
+function decodeField(type: FieldType, b: Buffer): string {
+  switch (type) {
+    case 'ipv4_addr': case 'ipv6_addr': return formatIP(b);
+    case 'inet_proto': return PROTO_NAMES[b[0]!] ?? String(b[0]);
+    case 'inet_service': return String(b.readUInt16BE(0));
+    case 'ifname': return `"${b.subarray(0, b.indexOf(0) < 0 ? 16 : b.indexOf(0)).toString()}"`;
+    case 'ether_addr': return [...b.subarray(0, 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+  }
+}
+
+const fieldsOf = (text: string): string[] => text.split(' . ');
+
+/** key (and key end, for a range) of an element's text in a set of `types`. */
+function encodeKey(types: FieldType[], text: string, interval: boolean): { key: Buffer; end?: Buffer } {
+  const parts = fieldsOf(text);
+  if (parts.length !== types.length) throw new Error(`nftables: "${text}" does not have ${types.length} fields`);
+  if (!interval) return { key: Buffer.concat(parts.map((p, i) => encodeField(types[i]!, p))) };
+  // an interval: each field an address, a prefix (a.b.c.d/n) or a single value
+  const lo: Buffer[] = [], hi: Buffer[] = [];
+  parts.forEach((p, i) => {
+    const t = types[i]!;
+    if ((t === 'ipv4_addr' || t === 'ipv6_addr') && p.includes('/')) {
+      const c = parseCIDR(p);
+      if (!c) throw new Error(`nftables: "${p}" is not a prefix`);
+      const s = subnetOf(c);
+      lo.push(fromBig(s.first, s.family));
+      hi.push(fromBig(s.last, s.family));
+    } else {
+      const b = encodeField(t, p);
+      lo.push(b); hi.push(b);
+    }
+  });
+  return { key: Buffer.concat(lo), end: Buffer.concat(hi) };
+}
+
+/** The text of a key from its bytes (and its range end, rendered as a prefix where it is one). */
+function decodeKey(types: FieldType[], key: Buffer, end?: Buffer): string {
+  let off = 0;
+  return types.map((t) => {
+    const w = WIDTH[t];
+    const a = key.subarray(off, off + w), b = end?.subarray(off, off + w);
+    off += w;
+    const text = decodeField(t, a);
+    if (!b || a.equals(b) || (t !== 'ipv4_addr' && t !== 'ipv6_addr')) return text;
+    const first = toBig(a), last = toBig(b), bits = a.length * 8;
+    const size = last - first + 1n;
+    const prefix = bits - (size.toString(2).length - 1);
+    return (size & (size - 1n)) === 0n && (first & (size - 1n)) === 0n ? `${text}/${prefix}` : `${text}-${decodeField(t, b)}`;
+  }).join(' . ');
+}
+
+/** One element as text, as the plugins name them. */
+export interface ElemText { key: string; value?: string; comment?: string }
+
+// ---- attribute encoding ----
+function attr(type: number, payload: Buffer): Buffer {
+  const hdr = Buffer.alloc(4);
+  hdr.writeUInt16LE(4 + payload.length, 0);
+  hdr.writeUInt16LE(type, 2);
+  return pad4(Buffer.concat([hdr, payload]));
+}
+const nested = (type: number, parts: Buffer[]): Buffer => attr(type | NLA_F_NESTED, Buffer.concat(parts));
+const str = (type: number, s: string): Buffer => attr(type, Buffer.from(`${s}\0`));
+const be32 = (type: number, v: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(v >>> 0); return attr(type, b); };
+
+function comment(text: string): Buffer {
+  const s = Buffer.from(`${text}\0`);
+  if (s.length > 128) throw new Error(`nftables: comment longer than 127 characters: ${text}`);
+  return Buffer.concat([Buffer.from([UDATA_COMMENT, s.length]), s]);
+}
+
+/** The netlink elements (each its attributes) for one element text: two for an rbtree interval, start and end. */
+function elementAttrs(set: SetType, e: ElemText, forDelete: boolean): Buffer[][] {
+  const { key, end } = encodeKey(set.key, e.key, set.interval);
+  const common: Buffer[] = [];
+  if (set.data && e.value !== undefined && !forDelete) common.push(nested(ELEM.DATA, [attr(DATA_VALUE, encodeKey(set.data, e.value, false).key)]));
+  if (e.comment !== undefined) common.push(attr(ELEM.USERDATA, comment(e.comment)));
+  const keyAttr = (b: Buffer) => nested(ELEM.KEY, [attr(DATA_VALUE, b)]);
+  if (!set.interval) return [[keyAttr(key), ...common]];
+  if (set.key.length > 1) return [[keyAttr(key), nested(ELEM.KEY_END, [attr(DATA_VALUE, end!)]), ...common]];
+  // a single-field interval: [start, end + 1) as two elements, the second flagged as an end
+  const after = toBig(end!) + 1n;
+  const elems = [[keyAttr(key), ...common]];
+  if (after < 1n << BigInt(end!.length * 8)) elems.push([be32(ELEM.FLAGS, INTERVAL_END), keyAttr(fromBig(after, end!.length === 4 ? 4 : 6))]);
+  return elems;
+}
+
+const nfgenmsg = (family: number, resId = 0): Buffer => { const b = Buffer.alloc(4); b[0] = family; b[1] = 0; b.writeUInt16BE(resId, 2); return b; };
+
+function message(type: number, flags: number, seq: number, body: Buffer): Buffer {
+  const hdr = Buffer.alloc(16);
+  hdr.writeUInt32LE(16 + body.length, 0);
+  hdr.writeUInt16LE(type, 4);
+  hdr.writeUInt16LE(flags, 6);
+  hdr.writeUInt32LE(seq, 8);
+  hdr.writeUInt32LE(0, 12);
+  return Buffer.concat([hdr, body]);
+}
+
+export const TABLE = 'cni-ts';
+const MAX_ELEMENTS_ATTR = 60_000;
+
+/** One change to a set: elements to add or to delete. */
+export interface SetChange { set: SetType; op: 'add' | 'delete'; elems: ElemText[] }
+
+/**
+ * One atomic batch (begin, a NEWSETELEM/DELSETELEM per set, end), every message under `seq`, the
+ * last one acknowledged: the kernel applies all of it or none, and answers with the first error.
+ */
+export function encodeBatch(changes: SetChange[], seq: number): Buffer {
+  const msgs = [message(BATCH.BEGIN, NLM_F.REQUEST, seq, nfgenmsg(0, SUBSYS))];
+  const bodies: { add: boolean; body: Buffer }[] = [];
+  for (const c of changes) {
+    const add = c.op === 'add';
+    // list entries numbered from 1, as libnftnl numbers them (the kernel reads them in order);
+    // an attribute holds at most 64 KiB, so a long list goes in several messages
+    let chunk: Buffer[] = [], size = 0;
+    const flush = () => {
+      if (!chunk.length) return;
+      bodies.push({ add, body: Buffer.concat([nfgenmsg(FAMILY[c.set.family]), str(LIST.TABLE, TABLE), str(LIST.SET, c.set.name), nested(LIST.ELEMENTS, chunk)]) });
+      chunk = []; size = 0;
+    };
+    for (const parts of c.elems.flatMap((e) => elementAttrs(c.set, e, !add))) {
+      if (size + Buffer.concat(parts).length + 4 > MAX_ELEMENTS_ATTR) flush();
+      const el = nested(chunk.length + 1, parts);
+      chunk.push(el);
+      size += el.length;
+    }
+    flush();
+  }
+  bodies.forEach(({ add, body }, i) => {
+    const last = i === bodies.length - 1;
+    msgs.push(message(nftType(add ? NFT_MSG.NEWSETELEM : NFT_MSG.DELSETELEM), NLM_F.REQUEST | (add ? NLM_F.CREATE : 0) | (last ? NLM_F.ACK : 0), seq, body));
+  });
+  msgs.push(message(BATCH.END, NLM_F.REQUEST, seq, nfgenmsg(0, SUBSYS)));
+  return Buffer.concat(msgs);
+}
+
+/** The GETSETELEM dump request body for one set. */
+export const dumpBody = (set: SetType): Buffer => Buffer.concat([nfgenmsg(FAMILY[set.family]), str(LIST.TABLE, TABLE), str(LIST.SET, set.name)]);
+
+/** The elements of one NEWSETELEM message (a dump reply), as text; interval end markers left out. */
+export function decodeElements(set: SetType, payload: Buffer): ElemText[] {
+  const list = AttrMap.of(payload.subarray(4)).nested(LIST.ELEMENTS);
+  const out: ElemText[] = [];
+  for (const a of list?.list ?? []) {
+    if (!Buffer.isBuffer(a.value)) continue;   // entries are numbered 1, 2, ... (libnftnl) or all 1
+    const e = AttrMap.of(a.value);
+    const flags = e.raw(ELEM.FLAGS)?.readUInt32BE(0) ?? 0;
+    if (flags & INTERVAL_END) continue;
+    const key = e.nested(ELEM.KEY)?.raw(DATA_VALUE);
+    if (!key) continue;
+    const end = e.nested(ELEM.KEY_END)?.raw(DATA_VALUE);
+    const el: ElemText = { key: decodeKey(set.key, key, end) };
+    const data = e.nested(ELEM.DATA)?.raw(DATA_VALUE);
+    if (data && set.data) el.value = decodeKey(set.data, data);
+    const ud = e.raw(ELEM.USERDATA);
+    const c = ud && userdataComment(ud);
+    if (c !== undefined) el.comment = c;
+    out.push(el);
+  }
+  return out;
+}
+
+function userdataComment(ud: Buffer): string | undefined {
+  for (let i = 0; i + 2 <= ud.length;) {
+    const type = ud[i]!, len = ud[i + 1]!;
+    if (type === UDATA_COMMENT) return ud.subarray(i + 2, i + 2 + len).toString().replace(/\0+$/, '');
+    i += 2 + len;
+  }
+  return undefined;
+}

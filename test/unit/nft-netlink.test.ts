@@ -1,0 +1,76 @@
+// nf_tables set elements over netlink (shared/netlink/nftables.ts), held to nft itself: the
+// NEWSETELEM/DELSETELEM messages nft sends for one element of every set and map of our tables
+// (test/fixtures/nft-setelem.json, captured by test/fixtures/capture-nft.ts) are what we encode,
+// byte for byte, and decode back to the same element text. No root needed.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { decodeAttrs, encodeAttrs } from '../../shared/netlink/attrs.ts';
+import { decodeElements, encodeBatch, nftType, NFT_MSG, BATCH } from '../../shared/netlink/nftables.ts';
+import { setTypes } from '../../shared/nft.ts';
+
+interface Fixture { family: string; set: string; key: string; value?: string; comment?: string; op: 'add' | 'delete'; body: string }
+const fixtures = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/nft-setelem.json'), 'utf8')) as Fixture[];
+
+/** nft's body without NFTA_SET_ELEM_LIST_SET_ID (nft's own set handle within its transaction; we name the set). */
+function withoutSetId(body: Buffer): Buffer {
+  const attrs = decodeAttrs(body.subarray(4)).filter((a) => (a.type & 0x3fff) !== 4);
+  return Buffer.concat([body.subarray(0, 4), encodeAttrs(attrs)]);
+}
+
+/** The messages of a batch: [type, flags, seq, body]. */
+function messages(batch: Buffer): [number, number, number, Buffer][] {
+  const out: [number, number, number, Buffer][] = [];
+  for (let off = 0; off < batch.length;) {
+    const len = batch.readUInt32LE(off);
+    out.push([batch.readUInt16LE(off + 4), batch.readUInt16LE(off + 6), batch.readUInt32LE(off + 8), batch.subarray(off + 16, off + len)]);
+    off += len;
+  }
+  return out;
+}
+
+t.test('every set and map of the skeleton has a type', async (t) => {
+  t.equal(setTypes().size, 20);
+  t.same(setTypes().get('pm4ip'), { family: 'inet', name: 'pm4ip', key: ['ipv4_addr', 'inet_proto', 'inet_service'], data: ['ipv4_addr', 'inet_service'], interval: false });
+  t.same(setTypes().get('masq_skip6')?.interval, true);
+});
+
+for (const f of fixtures) {
+  t.test(`${f.op} ${f.family} ${f.set} { ${f.key}${f.value ? ` : ${f.value}` : ''} }: as nft sends it`, async (t) => {
+    const set = setTypes().get(f.set)!;
+    const nftBody = Buffer.from(f.body, 'hex');
+    // what nft sent, decoded: the element's text (a delete carries the comment only where nft had it cached)
+    const decoded = decodeElements(set, nftBody);
+    t.equal(decoded.length, 1);
+    t.equal(decoded[0]!.key, f.key);
+    if (f.op === 'add') t.same(decoded[0], { key: f.key, ...(f.value ? { value: f.value } : {}), ...(f.comment ? { comment: f.comment } : {}) }, 'decoded back to the same text');
+    // and encoded again: the same bytes
+    const batch = messages(encodeBatch([{ set, op: f.op, elems: decoded }], 77));
+    t.same(batch.map((m) => m[0]), [BATCH.BEGIN, nftType(f.op === 'add' ? NFT_MSG.NEWSETELEM : NFT_MSG.DELSETELEM), BATCH.END]);
+    t.ok(batch.every((m) => m[2] === 77), 'one sequence number for the whole batch');
+    t.ok(batch[1]![1] & 0x4, 'the last change is acknowledged');
+    t.equal(batch[1]![3].toString('hex'), withoutSetId(nftBody).toString('hex'), 'byte for byte what nft sends');
+  });
+}
+
+t.test('several changes in one batch, a prefix that is no prefix shown as a range', async (t) => {
+  const ts = setTypes();
+  const batch = messages(encodeBatch([
+    { set: ts.get('fw_accept4')!, op: 'add', elems: [{ key: '10.0.0.1', comment: 'x' }, { key: '10.0.0.2', comment: 'x' }] },
+    { set: ts.get('pm4')!, op: 'delete', elems: [{ key: 'tcp . 80' }] },
+  ], 5));
+  t.same(batch.map((m) => m[0] & 0xff), [0x10, 12, 14, 0x11]);
+  t.same(batch.map((m) => !!(m[1] & 0x4)), [false, false, true, false], 'only the last change asks for an ACK');
+  t.same(decodeElements(ts.get('fw_accept4')!, batch[1]![3]).map((e) => e.key), ['10.0.0.1', '10.0.0.2']);
+});
+
+t.test('thousands of elements: several messages, each attribute under 64 KiB, numbering restarting', async (t) => {
+  const set = setTypes().get('pm4')!;
+  const elems = Array.from({ length: 3000 }, (_, i) => ({ key: `udp . ${10000 + i}`, value: `10.0.0.2 . ${i + 1}`, comment: 'net=n id=c' }));
+  const batch = messages(encodeBatch([{ set, op: 'add', elems }], 9));
+  t.ok(batch.length > 3, `${batch.length - 2} messages`);
+  t.ok(batch.every((m) => m[3].length < 65535));
+  const back = batch.slice(1, -1).flatMap((m) => decodeElements(set, m[3]));
+  t.same(back, elems, 'every element once, in order');
+  t.same(batch.map((m) => !!(m[1] & 0x4)), batch.map((_, i) => i === batch.length - 2), 'only the last change asks for an ACK');
+});
