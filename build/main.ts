@@ -1,6 +1,7 @@
 // Multicall entry: the plugin is chosen by the name this executable was invoked as.
 import { basename } from '../shared/path.ts';
-import { runPlugin } from '../shared/cni/skel.ts';
+import { versionReply } from '../shared/cni/version.ts';
+import { writeFd } from '../shared/fs.ts';
 import { PLUGINS } from './plugins.ts';
 
 declare const __CNI_TS_PLUGIN__: string | undefined;
@@ -20,6 +21,12 @@ async function main(): Promise<void> {
     process.stderr.write(`cni-ts: unknown plugin "${name}"; invoke this executable through a link named one of: ${Object.keys(PLUGINS).join(', ')}\n`);
     process.exit(2);
   }
+  // VERSION (podman asks every plugin before every ADD and DEL): answered before the skeleton
+  // and the plugin are even evaluated; the same answer the skeleton gives
+  if (process.env.CNI_COMMAND === 'VERSION') {
+    try { writeFd(1, versionReply()); process.exit(0); } catch { /* no addon: the skeleton says why */ }
+  }
+  const { runPlugin } = await import('../shared/cni/skel.ts');
   process.exit(await runPlugin(await load()));
 }
 

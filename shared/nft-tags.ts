@@ -2,8 +2,8 @@
 // removing every element one plugin tagged for one container.
 import { NftBatch, OWNED_SETS, TABLE, setTypes, type Elem, type Owner } from './nft.ts';
 import { NLM_F } from './netlink/constants.ts';
-import { NETLINK_NETFILTER, NFT_MSG, decodeElements, dumpBody, nftType } from './netlink/nftables.ts';
-import { Netlink } from './netlink/socket.ts';
+import { NFT_MSG, decodeElements, dumpBody, netfilter, nftType } from './netlink/nftables.ts';
+import { mark } from './trace.ts';
 
 export interface NftElement extends Elem { comment?: string }
 
@@ -22,22 +22,19 @@ function text(v: any): string {
 /** Every element of the given sets of our tables (all of them by default): one netlink dump per set. */
 export function ourElements(sets: readonly string[] = [...setTypes().keys()]): NftElement[] {
   const out: NftElement[] = [];
-  const nl = new Netlink(-1, NETLINK_NETFILTER);
-  try {
-    for (const name of sets) {
-      const set = setTypes().get(name)!;
-      let replies;
-      try {
-        replies = nl.request('list set elements', nftType(NFT_MSG.GETSETELEM), NLM_F.DUMP, dumpBody(set));
-      } catch (e) {
-        if ((e as { code?: string }).code === 'ENOENT') continue;   // no tables yet: no elements
-        throw e;
-      }
-      for (const m of replies) for (const e of decodeElements(set, m.payload)) out.push({ family: set.family, set: name, ...e });
+  const nl = netfilter();
+  for (const name of sets) {
+    const set = setTypes().get(name)!;
+    let replies;
+    try {
+      replies = nl.request('list set elements', nftType(NFT_MSG.GETSETELEM), NLM_F.DUMP, dumpBody(set));
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT') continue;   // no tables yet: no elements
+      throw e;
     }
-  } finally {
-    nl.close();
+    for (const m of replies) for (const e of decodeElements(set, m.payload)) out.push({ family: set.family, set: name, ...e });
   }
+  mark(`nft listed ${sets.length} sets`);
   return out;
 }
 

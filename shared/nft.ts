@@ -4,8 +4,8 @@
 // elements, each tagged with a comment naming the network and container, so ADD adds
 // elements, DEL deletes exactly those (idempotently), and CHECK finds them.
 import { childProcess, nodeCrypto } from './lazy.ts';
-import { NETLINK_NETFILTER, encodeBatch, setTypeOf, type ElemText, type SetChange, type SetType } from './netlink/nftables.ts';
-import { Netlink } from './netlink/socket.ts';
+import { encodeBatch, netfilter, setTypeOf, type ElemText, type SetChange, type SetType } from './netlink/nftables.ts';
+import { mark } from './trace.ts';
 import { exists } from './fs.ts';
 import { CniError, ErrCode } from './cni/errors.ts';
 
@@ -173,9 +173,9 @@ export class NftBatch {
    */
   run(): void {
     if (!this.changes.length) return;
-    const nl = new Netlink(-1, NETLINK_NETFILTER);
+    const nl = netfilter();
     try {
-      const send = () => nl.send('nftables batch', (seq) => encodeBatch(this.changes, seq));
+      const send = () => { nl.send('nftables batch', (seq) => encodeBatch(this.changes, seq)); mark('nft batch done'); };
       try {
         send();
       } catch (e) {
@@ -186,8 +186,6 @@ export class NftBatch {
     } catch (e) {
       if (e instanceof CniError) throw e;
       throw new NftError((e as Error).message, (e as { code?: string }).code);
-    } finally {
-      nl.close();
     }
   }
 

@@ -190,9 +190,10 @@ async function add(ctx: Ctx): Promise<Result> {
 
 async function del(ctx: Ctx): Promise<void> {
   const c = ctx.conf;
-  await runIpam('DEL', ctx);
-  // rules go even when the netns is already gone (the reference leaks them then)
+  // rules go even when the netns is already gone (the reference leaks them then); first, so
+  // that the kernel frees them while the address and the veth go
   if (c.ipMasq || c.macspoofchk) removeContainer(tag(c.name, ctx.env.containerId), 'bridge');
+  await runIpam('DEL', ctx);
   const removed = inNetnsIfPresent(ctx.env.netns, (_ns, nl) => {
     const l = getLink(nl, ctx.env.ifname);
     if (l?.kind === 'veth') deleteLink(nl, l.index);   // only what bridge makes (never lo)

@@ -10,7 +10,7 @@ import { mark } from '../trace.ts';
 import { readFd, writeFd } from '../fs.ts';
 import { nodeFs } from '../lazy.ts';
 import { native } from '../native.ts';
-import { CURRENT_VERSION, SUPPORTED_VERSIONS, checkVersion, versionAtLeast } from './version.ts';
+import { CURRENT_VERSION, SUPPORTED_VERSIONS, checkVersion, versionAtLeast, versionReply } from './version.ts';
 
 export const CNI_TS_VERSION = '0.1.0';
 
@@ -58,7 +58,7 @@ function requireVersion(cmd: string, version: string, min: string): void {
 
 async function dispatch<C extends BaseConf>(plugin: Plugin<C>, env: CniEnv, io: Io, versionRef: { v: string }): Promise<string> {
   if (env.command === 'VERSION') {
-    return `${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS })}\n`;
+    return versionReply();
   }
   mark('start');
   const stdin = io.readStdin();

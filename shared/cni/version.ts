@@ -4,6 +4,9 @@ import { CniError, ErrCode } from './errors.ts';
 export const CURRENT_VERSION = '1.1.0';
 export const SUPPORTED_VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
 
+/** The answer to VERSION. */
+export const versionReply = (): string => `${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS })}\n`;
+
 function parts(v: string): [number, number, number] {
   const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(v);
   if (!m) throw new CniError(ErrCode.DecodingFailure, `invalid version "${v}": the version is empty or not of the form X.Y.Z`);

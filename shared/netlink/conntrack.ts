@@ -2,11 +2,11 @@
 // mapping leaves behind (UDP entries would otherwise keep steering packets to a gone container).
 import { AttrMap } from './attrs.ts';
 import { NLA_F_NESTED, NLM_F } from './constants.ts';
-import { Netlink } from './socket.ts';
+import { netfilter } from './nftables.ts';
+import type { Netlink } from './socket.ts';
 import { formatIP, parseIP } from '../ip.ts';
 import { mark } from '../trace.ts';
 
-const NETLINK_NETFILTER = 12;
 const CTNL = (msg: number): number => (1 << 8) | msg;   // NFNL_SUBSYS_CTNETLINK
 const MSG = { GET: 1, DELETE: 2 } as const;
 const CTA = { TUPLE_ORIG: 1, TUPLE_REPLY: 2 } as const;
@@ -72,20 +72,16 @@ export function flushUdpMappings(containerIPs: Iterable<string>, hostPorts: Iter
     s.add(formatIP(ip.bytes));
   }
   if (!ports.size || !byFamily.size) return 0;
-  const nl = new Netlink(-1, NETLINK_NETFILTER);
-  try {
-    let n = 0;
-    for (const [family, ips] of byFamily) {
-      mark(`conntrack dump ipv${family}`);
-      for (const e of listConntrack(nl, family)) {
-        if (e.orig.proto === 17 && e.orig.dport !== undefined && ports.has(e.orig.dport) && ips.has(e.reply.src)) {
-          deleteConntrack(nl, e, family);
-          n++;
-        }
+  const nl = netfilter();
+  let n = 0;
+  for (const [family, ips] of byFamily) {
+    mark(`conntrack dump ipv${family}`);
+    for (const e of listConntrack(nl, family)) {
+      if (e.orig.proto === 17 && e.orig.dport !== undefined && ports.has(e.orig.dport) && ips.has(e.reply.src)) {
+        deleteConntrack(nl, e, family);
+        n++;
       }
     }
-    return n;
-  } finally {
-    nl.close();
   }
+  return n;
 }

@@ -7,8 +7,20 @@
 import { formatIP, fromBig, parseCIDR, parseIP, subnetOf, toBig } from '../ip.ts';
 import { NLA_F_NESTED, NLM_F } from './constants.ts';
 import { AttrMap } from './attrs.ts';
+import { Netlink } from './socket.ts';
 
 export const NETLINK_NETFILTER = 12;
+
+let shared: Netlink | undefined;
+/**
+ * The process's NETLINK_NETFILTER socket (nf_tables and conntrack), opened once and closed by
+ * the process's exit. Closing one waits for the kernel to free what the last deletions
+ * released (an RCU grace period, ~10 ms here): left to the exit, that wait overlaps whatever
+ * the call still does (bridge DEL: the veth's removal) instead of adding to it.
+ */
+export function netfilter(): Netlink {
+  return (shared ??= new Netlink(-1, NETLINK_NETFILTER));
+}
 const SUBSYS = 10;   // NFNL_SUBSYS_NFTABLES
 export const NFT_MSG = { NEWSETELEM: 12, GETSETELEM: 13, DELSETELEM: 14 } as const;
 export const BATCH = { BEGIN: 0x10, END: 0x11 } as const;

@@ -1,7 +1,7 @@
 // bridge+IPAM and the nerdctl chain (bridge with ipMasq, portmap, firewall same-bridge, tuning):
 // ADD and DEL, ours vs the reference (whose bridge execs host-local and whose rules are iptables).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pluginConf, type Conflist } from '../helpers/chain.ts';
@@ -34,7 +34,7 @@ function runChain(dir: string, list: Conflist, op: Op, ns: string, id: string, c
 
 function chainBench(name: string, op: Op, full: boolean): () => Bench {
   return () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'cnits-bench-br-'));
+    const dataDir = join(tmpdir(), `cnits-bench-br-${process.pid}-${name.replace(/\W+/g, '-')}`);   // made by setup
     const nsNames: string[] = [];
     const impl = (label: Impl['label'], dir: string): Impl => {
       const list = conflist(label, dataDir, full);
@@ -52,7 +52,7 @@ function chainBench(name: string, op: Op, full: boolean): () => Bench {
     const impls = [impl('ours', BIN), impl('reference', REFERENCE_BIN)];
     return {
       name, runs: full ? 30 : 60, impls,   // bridge+host-local: the tightest target, cheap runs
-      setup: () => { for (const n of nsNames) execFileSync('ip', ['netns', 'add', n]); },
+      setup: () => { mkdirSync(dataDir, { recursive: true }); for (const n of nsNames) execFileSync('ip', ['netns', 'add', n]); },
       teardown: () => { for (const n of nsNames) execFileSync('ip', ['netns', 'del', n]); rmSync(dataDir, { recursive: true, force: true }); },
     };
   };

@@ -1,6 +1,6 @@
 // host-local ADD in a /16 with 0 and with 10,000 existing leases: ours vs the reference.
 // Each timed ADD is undone (its lease file removed) outside the timing.
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, REFERENCE_BIN } from '../helpers/netns.ts';
@@ -8,7 +8,7 @@ import { execPlugin, type Bench, type Impl } from './lib.ts';
 
 export function hostLocalAdd(leases: number): () => Bench {
   return () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'cnits-bench-hl-'));
+    const dataDir = join(tmpdir(), `cnits-bench-hl-${leases}-${process.pid}`);   // made by setup
     const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'bench', type: 'host-local', ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: '10.100.0.0/16' }]] } });
     const dir = join(dataDir, 'bench');
     const impl = (label: Impl['label'], bin: string): Impl => {

@@ -11,8 +11,12 @@ import { concurrentBridgeAdd } from './concurrent.ts';
 import { hostLocalAdd } from './host-local.ts';
 import { loopbackAdd } from './loopback.ts';
 import { macvlanBenches } from './macvlan.ts';
+import { chainAddAtScale, chainAddBaseline, concurrentChainAdd, versionBench } from './runtime.ts';
 
-const BENCHES: (() => Bench)[] = [loopbackAdd, hostLocalAdd(0), hostLocalAdd(10_000), ...bridgeBenches, concurrentBridgeAdd, ...macvlanBenches];
+const BENCHES: (() => Bench)[] = [
+  versionBench, loopbackAdd, hostLocalAdd(0), hostLocalAdd(10_000), ...bridgeBenches, concurrentBridgeAdd, () => concurrentChainAdd(50),
+  chainAddBaseline, () => chainAddAtScale(500), ...macvlanBenches,
+];
 
 const inside = process.argv.indexOf('--inside');
 if (inside < 0) {

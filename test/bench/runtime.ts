@@ -1,0 +1,106 @@
+// What a runtime's calls cost beyond one ADD: VERSION (podman asks every plugin before every ADD
+// and DEL), 50 pods started at once through the whole nerdctl chain (kubelet after a node
+// restart; each pod through libcni, as containerd does), and the chain ADD on a host that
+// already has 500 containers with a published port each.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BIN, REFERENCE_BIN, ROOT } from '../helpers/netns.ts';
+import { execPlugin, type Bench, type Impl } from './lib.ts';
+
+const CNICTL = join(ROOT, 'build/cnictl');
+
+export function versionBench(): Bench {
+  const env = { PATH: process.env.PATH, CNI_COMMAND: 'VERSION' };
+  const impl = (label: Impl['label'], dir: string): Impl => ({
+    label,
+    run: () => { execPlugin(join(dir, 'bridge'), env, '{"cniVersion":"1.0.0"}'); },
+    rssProbe: () => ({ cmd: join(dir, 'bridge'), args: [], env, input: '{"cniVersion":"1.0.0"}' }),
+  });
+  return { name: 'VERSION', runs: 60, impls: [impl('ours', BIN), impl('reference', REFERENCE_BIN)] };
+}
+
+const nerdctlList = (label: string, dataDir: string, k: number) => ({
+  cniVersion: '1.0.0', name: `rt-${label}`,
+  plugins: [
+    { type: 'bridge', bridge: `cnitsr${k}`, isGateway: true, ipMasq: true, hairpinMode: true, ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: `10.${230 + k}.0.0/16` }]], routes: [{ dst: '0.0.0.0/0' }] } },
+    { type: 'portmap', capabilities: { portMappings: true } },
+    { type: 'firewall', ingressPolicy: 'same-bridge' },
+    { type: 'tuning' },
+  ],
+});
+
+/** A shell line running cnictl for one container (libcni: the whole chain, prevResult passed along). */
+function cnictlLine(dir: string, confDir: string, cmd: string, net: string, netns: string, id: string, ifname: string, port: number): string {
+  const caps = JSON.stringify({ portMappings: [{ hostPort: port, containerPort: 80, protocol: 'tcp' }] });
+  return `NETCONFPATH=${confDir} CNI_PATH=${dir} CNI_CACHE_DIR=${confDir}/cache CNI_CONTAINERID=${id} CNI_IFNAME=${ifname} CAP_ARGS='${caps}' ${CNICTL} ${cmd} ${net} ${netns} >/dev/null || echo FAIL`;
+}
+
+function runScript(lines: string[], what: string, width = lines.length): void {
+  // `width` at a time: xargs-style batches of background jobs
+  const chunks: string[] = [];
+  for (let i = 0; i < lines.length; i += width) chunks.push(`${lines.slice(i, i + width).map((l) => `(${l}) &`).join('\n')}\nwait`);
+  const r = spawnSync('bash', ['-s'], { input: `${chunks.join('\n')}\n`, encoding: 'utf8', maxBuffer: 16 << 20 });
+  if (r.error || r.status !== 0 || r.stdout.includes('FAIL')) throw new Error(`${what} failed: ${r.error?.message ?? ''}${r.stdout?.slice(0, 500)}${r.stderr?.slice(0, 500)}`);
+}
+
+export function concurrentChainAdd(n = 50): Bench {
+  const base = join(tmpdir(), `cnits-bench-cc-${process.pid}`);
+  const confs: (() => void)[] = [];
+  const namespaces: string[] = [];
+  const impl = (label: Impl['label'], dir: string, k: number): Impl => {
+    const confDir = join(base, label);
+    const list = nerdctlList(label, join(confDir, 'ipam'), k);
+    confs.push(() => { mkdirSync(confDir, { recursive: true }); writeFileSync(join(confDir, '10.conflist'), JSON.stringify(list)); });
+    const ns = Array.from({ length: n }, (_, i) => `cnits-cc-${label.slice(0, 3)}-${process.pid}-${i}`);
+    namespaces.push(...ns);
+    const batch = (cmd: string) => runScript(ns.map((x, i) => cnictlLine(dir, confDir, cmd, list.name, `/run/netns/${x}`, `cc${i}`, 'eth0', 21000 + i)), `${label} concurrent chain ${cmd}`);
+    return { label, run: () => batch('add'), reset: () => batch('del') };
+  };
+  const impls = [impl('ours', BIN, 0), impl('reference', REFERENCE_BIN, 1)];
+  return {
+    name: `${n} concurrent nerdctl-chain ADDs via libcni (wall time of the batch)`,
+    runs: 10,   // a batch is seconds long (and its DEL more): its own spread is small
+    impls,
+    setup: () => { for (const c of confs) c(); for (const x of namespaces) execFileSync('ip', ['netns', 'add', x]); },
+    teardown: () => { for (const x of namespaces) spawnSync('ip', ['netns', 'del', x]); rmSync(base, { recursive: true, force: true }); },
+  };
+}
+
+/** The chain ADD (and its DEL, untimed) with `attached` containers already on the network, each with a published port. */
+export function chainAddAtScale(attached = 500): Bench {
+  const base = join(tmpdir(), `cnits-bench-sc-${attached}-${process.pid}`);
+  const namespaces: string[] = [];
+  const preps: (() => void)[] = [];
+  const impl = (label: Impl['label'], dir: string, k: number): Impl => {
+    const confDir = join(base, label);
+    const list = nerdctlList(`s${label}`, join(confDir, 'ipam'), 2 + k);
+    const ns = `cnits-sc-${label.slice(0, 3)}-${attached}-${process.pid}`;
+    const residents = Array.from({ length: attached }, (_, i) => `${ns}-${i}`);
+    namespaces.push(ns, ...residents);
+    preps.push(() => { mkdirSync(confDir, { recursive: true }); writeFileSync(join(confDir, '10.conflist'), JSON.stringify(list)); });
+    // the residents, each in a namespace of its own as containers are
+    preps.push(() => runScript(residents.map((r, i) => cnictlLine(dir, confDir, 'add', list.name, `/run/netns/${r}`, `res${i}`, 'eth0', 30000 + i)), `${label} residents`, 8));
+    const one = (cmd: string) => runScript([cnictlLine(dir, confDir, cmd, list.name, `/run/netns/${ns}`, 'probe', 'eth0', 29999)], `${label} chain ${cmd}`);
+    return { label, run: () => one('add'), reset: () => one('del') };
+  };
+  const impls = [impl('ours', BIN, 0), impl('reference', REFERENCE_BIN, 1)];
+  return {
+    name: `nerdctl chain ADD via libcni, ${attached} containers attached`,
+    runs: 20,
+    impls,
+    setup: () => { netnsBatch('add', namespaces); for (const p of preps) p(); },
+    teardown: () => { netnsBatch('del', namespaces); rmSync(base, { recursive: true, force: true }); },
+  };
+}
+
+/** `ip -batch`: hundreds of namespaces made or removed in one process. */
+function netnsBatch(op: 'add' | 'del', names: string[]): void {
+  spawnSync('ip', ['-force', '-batch', '-'], { input: names.map((n) => `netns ${op} ${n}`).join('\n') });
+}
+
+/** The same chain ADD with nothing attached: the baseline the growth row is read against. */
+export const chainAddBaseline = (): Bench => ({ ...chainAddAtScale(0), name: 'nerdctl chain ADD via libcni, 0 containers attached' });
+
+
