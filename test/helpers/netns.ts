@@ -3,7 +3,8 @@
 // everything in teardown, pass or fail. Nothing touches this machine's own namespace.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { elementsOf, type NftElement } from '../../shared/nft-tags.ts';
@@ -24,6 +25,13 @@ export const ipIn = (ns: string | undefined, ...args: string[]): string => sh('i
 export const ipJson = <T = any>(ns: string | undefined, ...args: string[]): T => JSON.parse(ipIn(ns, '-j', ...args) || '[]') as T;
 
 export const uniqueName = (prefix: string): string => `${prefix}-${process.pid.toString(36)}-${randomBytes(3).toString('hex')}`;
+
+/** A fresh temporary directory, removed in teardown. */
+export function tempDir(t: Teardown, prefix = 'cnits-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  t.teardown(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
 
 /** A fresh named netns, deleted in teardown. */
 export function makeNetns(t: Teardown, prefix = 'cnits'): { name: string; path: string } {

@@ -1,18 +1,13 @@
 // portmap and tuning chained after bridge: published ports reached from outside, from the host
 // (127.0.0.1 included) and from the container itself; tuning applied and restored.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { Chain, type Conflist } from '../helpers/chain.ts';
-import { ipJson, makeNetns, sh } from '../helpers/netns.ts';
+import { ipJson, makeNetns, sh, tempDir } from '../helpers/netns.ts';
 import { ask, hostWithOutside, serve } from '../helpers/topology.ts';
 
-function dir(t: Test): string {
-  const d = mkdtempSync(join(tmpdir(), 'cnits-pm-'));
-  t.teardown(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
+const dir = (t: Test): string => tempDir(t, 'cnits-pm-');
 
 const bridgeConf = (br: string, subnet: string, d: string) => ({
   type: 'bridge', bridge: br, isGateway: true, isDefaultGateway: true, ipMasq: true, hairpinMode: true,

@@ -3,22 +3,17 @@
 // need, ADDs that fail leaving nothing, shared isolation elements, long names, each plugin
 // removing only its own elements, and CNI_IFNAME=lo.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { Chain, type Conflist } from '../helpers/chain.ts';
-import { BIN, ROOT, cni, ipIn, ipJson, makeNetns, nftElements } from '../helpers/netns.ts';
+import { BIN, ROOT, cni, ipIn, ipJson, makeNetns, nftElements, tempDir } from '../helpers/netns.ts';
 import { ask, hostWithOutside, serve } from '../helpers/topology.ts';
 
 const CNICTL = join(ROOT, 'build/cnictl');
 const FIXTURES = join(ROOT, '../shared/runtime-bytes/containerd-cri');
 
-function tmp(t: Test): string {
-  const d = mkdtempSync(join(tmpdir(), 'cnits-in-'));
-  t.teardown(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
+const tmp = (t: Test): string => tempDir(t, 'cnits-in-');
 
 const links = (ns: string): string[] => ipJson(ns, 'link', 'show').map((l: any) => l.ifname);
 const leases = (dir: string, net: string): string[] =>

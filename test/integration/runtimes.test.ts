@@ -1,18 +1,13 @@
 // The conflists nerdctl and podman (CNI backend) write, unchanged but for the data dir, with
 // the CNI_ARGS and capability args those runtimes send.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { Chain, type Conflist } from '../helpers/chain.ts';
-import { ipJson, makeNetns, sh } from '../helpers/netns.ts';
+import { ipJson, makeNetns, sh, tempDir } from '../helpers/netns.ts';
 import { ask, hostWithOutside, ping, serve } from '../helpers/topology.ts';
 
-function dir(t: Test): string {
-  const d = mkdtempSync(join(tmpdir(), 'cnits-rt-'));
-  t.teardown(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
+const dir = (t: Test): string => tempDir(t, 'cnits-rt-');
 
 // nerdctl network create --subnet 10.4.0.0/24 --ip-range 10.4.0.128/25 (nerdctl 1.x / 2.x)
 const nerdctl = (d: string, internal = false): Conflist => ({

@@ -1,19 +1,14 @@
 // A root plugin must never weaken the host, hang, leak or be fooled (issue 15). Every case runs
 // in namespaces and temporary directories of the test's own.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { Chain, type Conflist } from '../helpers/chain.ts';
-import { BIN, cni, ipIn, ipJson, makeNetns, nftElements, sh } from '../helpers/netns.ts';
+import { BIN, cni, ipIn, ipJson, makeNetns, nftElements, sh, tempDir } from '../helpers/netns.ts';
 import { ask, hostWithOutside, serve } from '../helpers/topology.ts';
 
-function tmp(t: Test): string {
-  const d = mkdtempSync(join(tmpdir(), 'cnits-sec-'));
-  t.teardown(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
+const tmp = (t: Test): string => tempDir(t, 'cnits-sec-');
 const inNs = (ns: string, cmd: string, ...args: string[]) => sh('ip', ['netns', 'exec', ns, cmd, ...args]).trim();
 const sysctl = (ns: string, key: string) => inNs(ns, 'cat', `/proc/sys/${key}`);
 

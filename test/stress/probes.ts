@@ -35,17 +35,26 @@ function cnictl(w: World, op: string, net: string, netns: string, id: string, po
   });
 }
 
+/** Run a probe in a world of its own: figures timed, the world closed however it ends. */
+async function probe(name: string, body: (f: Figures, w: World) => Promise<void>): Promise<Figures> {
+  const f = figures(name);
+  const w = new World();
+  const t0 = performance.now();
+  try { await body(f, w); } finally {
+    f.ms = performance.now() - t0;
+    w.close();
+  }
+  return f;
+}
+
 async function pool<T>(items: T[], width: number, fn: (x: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: width }, async () => { while (next < items.length) await fn(items[next++]!); }));
 }
 
 /** Concurrent ADD then DEL of `containers` containers, `width` at a time, alternating two networks. */
-export async function storm(containers: number, width = 12): Promise<Figures> {
-  const f = figures('storm');
-  const w = new World();
-  const t0 = performance.now();
-  try {
+export function storm(containers: number, width = 12): Promise<Figures> {
+  return probe('storm', async (f, w) => {
     const before = w.snapshot();
     const live = [new Map<string, string>(), new Map<string, string>()];
     await pool([...Array(containers).keys()], width, async (i) => {
@@ -72,20 +81,13 @@ export async function storm(containers: number, width = 12): Promise<Figures> {
     const left = diff(before, w.snapshot(), ['bridges']);
     f.leftovers = left.length;
     for (const l of left) note(f, `left: ${l}`);
-  } finally {
-    f.ms = performance.now() - t0;
-    w.close();
-  }
-  return f;
+  });
 }
 
 /** SIGKILL a chain ADD at a random moment, then DEL the whole chain, then a fresh ADD and DEL: nothing may be left. */
-export async function kill(rounds: number, seed = 1): Promise<Figures> {
-  const f = figures('kill');
+export function kill(rounds: number, seed = 1): Promise<Figures> {
   const rnd = prng(seed);
-  const w = new World();
-  const t0 = performance.now();
-  try {
+  return probe('kill', async (f, w) => {
     const before = w.snapshot();
     for (let i = 0; i < rounds; i++) {
       const net = w.nets[i % 2]!;
@@ -109,11 +111,7 @@ export async function kill(rounds: number, seed = 1): Promise<Figures> {
       if (left.length) { f.leftovers += left.length; for (const l of left) note(f, `${id} (killed ${JSON.stringify(killAt)}) left: ${l}`); }
       w.dropNetns(ns.name);
     }
-  } finally {
-    f.ms = performance.now() - t0;
-    w.close();
-  }
-  return f;
+  });
 }
 
 // ---- the fuzzer ----
@@ -175,12 +173,9 @@ function fuzzEnv(rnd: () => number, ctrPath: string, fifo: string): Record<strin
 }
 
 /** `calls` fuzzed plugin calls (fixed seed): CNI JSON, no stack trace, under `maxMs`, nothing left after a failed ADD or a DEL. */
-export async function fuzz(calls: number, seed = 7, maxMs = 1000): Promise<Figures> {
-  const f = figures('fuzz');
+export function fuzz(calls: number, seed = 7, maxMs = 1000): Promise<Figures> {
   const rnd = prng(seed);
-  const w = new World();
-  const t0 = performance.now();
-  try {
+  return probe('fuzz', async (f, w) => {
     // a parent for macvlan/ipvlan, in the host namespace of the probe
     const ctr = w.netns();
     w.execIp('link', 'add', 'fzup', 'type', 'veth', 'peer', 'name', 'fzpeer');
@@ -220,9 +215,5 @@ export async function fuzz(calls: number, seed = 7, maxMs = 1000): Promise<Figur
         }
       }
     }
-  } finally {
-    f.ms = performance.now() - t0;
-    w.close();
-  }
-  return f;
+  });
 }
