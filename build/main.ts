@@ -11,12 +11,14 @@ function invokedAs(): string {
   if (typeof __CNI_TS_PLUGIN__ !== 'undefined' && __CNI_TS_PLUGIN__) return __CNI_TS_PLUGIN__;
   // (or, busybox-style, its first argument: `cni-ts loopback`)
   const candidates = [process.argv0, process.argv[1] ?? '', process.argv[2] ?? ''].map((p) => basename(p).replace(/\.(c?js|mjs|ts)$/, ''));
-  return candidates.find((n) => n in PLUGINS) ?? candidates[0]!;
+  return candidates.find((n) => n in PLUGINS) ?? (candidates.slice(0, 2).includes('cni-ts') ? 'cni-ts' : candidates[0]!);
 }
 
 async function main(): Promise<void> {
   const name = invokedAs();
   const load = PLUGINS[name];
+  // under its own name (not through a plugin's link): the operator CLI
+  if (!load && name === 'cni-ts') process.exit((await import('../cli/main.ts')).runCli(process.argv.slice(2)));
   if (!load) {
     process.stderr.write(`cni-ts: unknown plugin "${name}"; invoke this executable through a link named one of: ${Object.keys(PLUGINS).join(', ')}\n`);
     process.exit(2);

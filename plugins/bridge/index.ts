@@ -9,7 +9,6 @@ import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import type { IPConfig, Result } from '../../shared/cni/result.ts';
 import { Rollback } from '../../shared/cni/rollback.ts';
 import { configSchema } from '../../shared/cni/schema.ts';
-import { shortHash } from '../../shared/hash.ts';
 import { bigToString, familyOf, parseCIDR, subnetOf, subnetString } from '../../shared/ip.ts';
 import { addAddress, deleteAddress, listAddresses } from '../../shared/netlink/addr.ts';
 import { addLink, deleteLink, getLink, listLinks, requireLink, setBridgePort, setLink, type Link } from '../../shared/netlink/link.ts';
@@ -19,12 +18,10 @@ import { findTagged, removeContainer } from '../../shared/nft-tags.ts';
 import { setIn } from '../../shared/sysctl.ts';
 import { mark } from '../../shared/trace.ts';
 import { bridgeName, bridgeSchema, validateBridge, type BridgeConf } from './config.ts';
+import { hostVethName } from './name.ts';
 
 type Ctx = Context<BridgeConf>;
 
-/** The host end's name: stable per attachment, so a retry or a DEL without netns finds it. */
-export const hostVethName = (containerId: string, ifname: string, network: string): string =>
-  `veth${shortHash(`${network}\0${containerId}\0${ifname}`, 8)}`;
 
 function ensureBridge(nl: Netlink, c: BridgeConf, rb: Rollback): Link {
   const name = bridgeName(c);
