@@ -7,4 +7,10 @@ import { dirname, join } from 'node:path';
 const prefix = dirname(dirname(process.execPath));
 const args = ['node_modules/node-gyp/bin/node-gyp.js', 'rebuild', '--directory=shared/netns-native'];
 if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include/node/node_api.h'))) args.push(`--nodedir=${prefix}`);
-execFileSync(process.execPath, args, { stdio: 'inherit' });
+// quiet unless it fails: then everything node-gyp and the compiler said
+try {
+  execFileSync(process.execPath, args, { stdio: 'pipe', encoding: 'utf8' });
+} catch (e) {
+  process.stderr.write(`${e.stdout ?? ''}${e.stderr ?? ''}\nbuilding the netns-native addon failed (needs make, a C compiler and python3)\n`);
+  process.exit(1);
+}
