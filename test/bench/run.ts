@@ -5,6 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, REFERENCE_BIN } from '../helpers/netns.ts';
+import { chart } from './chart.ts';
 import { runBench, table, type Bench, type Row } from './lib.ts';
 import { bridgeBenches } from './bridge.ts';
 import { concurrentBridgeAdd } from './concurrent.ts';
@@ -46,4 +47,6 @@ if (inside < 0) {
   console.log(out);
   mkdirSync(join(ROOT, 'test/bench/results'), { recursive: true });
   writeFileSync(join(ROOT, 'test/bench/results/latest.json'), `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`);
+  writeFileSync(join(ROOT, 'test/bench/results/latest.svg'), chart(rows, `cni-ts vs the reference plugins, ${new Date().toISOString().slice(0, 10)}`));
+  console.log('chart: test/bench/results/latest.svg (the README shows docs/bench.svg, a copy of one full run)');
 }
