@@ -96,6 +96,12 @@ function libcniClient(): void {
     return;
   }
   execFileSync('bash', [join(root, 'test/libcni-client/build.sh'), join(root, 'build/cnictl')], { stdio: 'inherit' });
+  // and go-cni's, the library containerd's CRI and nerdctl call plugins through
+  if (!existsSync('/usr/share/gocode/src/github.com/containerd/go-cni')) {
+    console.warn('build: skipping build/gocnictl (apt-get install golang-github-containerd-go-cni-dev)');
+    return;
+  }
+  execFileSync('bash', [join(root, 'test/gocni-client/build.sh'), join(root, 'build/gocnictl')], { stdio: 'inherit' });
 }
 
 await bundles();

@@ -14,6 +14,7 @@ APT_PACKAGES=(
   user-mode-linux kmod         # the guest kernel for ipvlan/802.1q/dummy tests (../shared/vm)
   util-linux                   # pivot_root, for that guest
   golang-go golang-github-appc-cni-dev   # test/libcni-client: a real libcni runtime
+  golang-github-containerd-go-cni-dev    # test/gocni-client: go-cni, as containerd and nerdctl call plugins
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
