@@ -32,3 +32,11 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
    || [ ! -f shared/netns-native/build/Release/netns_native.node ]; then
   npm ci --no-fund --no-audit
 fi
+
+# podman 4.3 on its CNI backend with a local busybox image, for test/integration/podman.test.ts
+# (../shared/podman: provided beside the project; idempotent, quiet unless it fails)
+if [ -x ../shared/podman/setup.sh ]; then
+  log=$(mktemp)
+  if ! bash ../shared/podman/setup.sh >"$log" 2>&1; then cat "$log" >&2; rm -f "$log"; exit 1; fi
+  rm -f "$log"
+fi
