@@ -15,6 +15,7 @@ APT_PACKAGES=(
   util-linux                   # pivot_root, for that guest
   golang-go golang-github-appc-cni-dev   # test/libcni-client: a real libcni runtime
   golang-github-containerd-go-cni-dev    # test/gocni-client: go-cni, as containerd and nerdctl call plugins
+  netavark aardvark-dns                  # bench peers: podman's own network backend
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 export interface Impl {
-  label: 'ours' | 'reference';
+  /** 'ours' and 'reference' make the ratio; a bench may add others ('none', 'netavark') */
+  label: string;
   /** one measured operation; returns nothing, throws on failure */
   run(i: number): void;
   /** command whose peak RSS represents this implementation (run under /usr/bin/time) */
@@ -68,6 +69,16 @@ export function runBench(b: Bench): Row[] {
   } finally {
     b.teardown?.();
   }
+}
+
+/** For benches with a 'none' baseline: what each implementation adds to it (p50). */
+export function overheads(rows: Row[]): string {
+  const out: string[] = [];
+  for (const base of rows.filter((r) => r.impl === 'none')) {
+    const others = rows.filter((r) => r.bench === base.bench && r.impl !== 'none');
+    out.push(`${base.bench}: over --network none (${base.p50.toFixed(1)} ms), p50: ${others.map((r) => `${r.impl} +${(r.p50 - base.p50).toFixed(1)} ms`).join(', ')}`);
+  }
+  return out.join('\n');
 }
 
 export function table(rows: Row[]): string {

@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, REFERENCE_BIN } from '../helpers/netns.ts';
 import { chart } from './chart.ts';
-import { runBench, table, type Bench, type Row } from './lib.ts';
+import { overheads, runBench, table, type Bench, type Row } from './lib.ts';
+import { podmanReady, podmanRun } from './podman.ts';
 import { bridgeBenches } from './bridge.ts';
 import { concurrentBridgeAdd } from './concurrent.ts';
 import { hostLocalAdd } from './host-local.ts';
@@ -29,7 +30,8 @@ if (inside < 0) {
   execFileSync('ip', ['netns', 'add', host]);
   try {
     execFileSync('ip', ['-n', host, 'link', 'set', 'lo', 'up']);
-    const r = spawnSync('ip', ['netns', 'exec', host, process.execPath, ...process.execArgv, process.argv[1]!, '--inside', host, ...process.argv.slice(2)], { stdio: 'inherit' });
+    // (the machine's mount namespace, which `ip netns exec` leaves: podman's runc needs its cgroups)
+    const r = spawnSync('ip', ['netns', 'exec', host, process.execPath, ...process.execArgv, process.argv[1]!, '--inside', host, ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, CNI_TS_BENCH_MNTNS: `/proc/${process.pid}/ns/mnt` } });
     process.exitCode = r.status ?? 1;
   } finally {
     execFileSync('ip', ['netns', 'del', host]);
@@ -37,7 +39,10 @@ if (inside < 0) {
 } else {
   const filter = process.argv.slice(inside + 2).join(' ');
   const rows: Row[] = [];
-  for (const make of BENCHES) {
+  const host = process.argv[inside + 1]!;
+  const benches = podmanReady() ? [...BENCHES, () => podmanRun(host)] : BENCHES;
+  if (!podmanReady()) process.stderr.write('bench: podman rows skipped (../shared/podman/setup.sh and netavark not set up)\n');
+  for (const make of benches) {
     const b = make();
     if (filter && !b.name.includes(filter)) continue;
     process.stderr.write(`bench: ${b.name}...\n`);
@@ -45,6 +50,8 @@ if (inside < 0) {
   }
   const out = table(rows);
   console.log(out);
+  const extra = overheads(rows);
+  if (extra) console.log(`\n${extra}`);
   mkdirSync(join(ROOT, 'test/bench/results'), { recursive: true });
   writeFileSync(join(ROOT, 'test/bench/results/latest.json'), `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`);
   writeFileSync(join(ROOT, 'test/bench/results/latest.svg'), chart(rows, `cni-ts vs the reference plugins, ${new Date().toISOString().slice(0, 10)}`));

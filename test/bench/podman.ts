@@ -1,0 +1,76 @@
+// `podman run --rm localhost/bb true` (podman 4.3) on a bridge+portmap network: on our plugins,
+// on the reference plugins (both through podman's CNI backend), and on podman's own netavark
+// backend, beside `--network none`: what networking adds to a container's life, start to
+// removal. podman runs with the machine's mounts (runc needs its cgroups) but inside the
+// bench's host namespace; netavark gets a storage of its own (podman keeps the backend in its
+// database). Skipped when podman is not set up (../shared/podman/setup.sh).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BIN, REFERENCE_BIN, ROOT } from '../helpers/netns.ts';
+import type { Bench, Impl } from './lib.ts';
+
+const LIB = join(ROOT, '../shared/podman/lib.sh');
+export const podmanReady = (): boolean =>
+  existsSync('/etc/containers/containers.conf') && existsSync(LIB) && spawnSync('podman', ['--version']).status === 0 && existsSync('/usr/lib/podman/netavark');
+
+export function podmanRun(host: string): Bench {
+  const base = join(tmpdir(), `cnits-bench-podman-${process.pid}`);
+  // the machine's mount namespace (the bench's outer process keeps it for us), the bench's network namespace
+  const mnt = process.env.CNI_TS_BENCH_MNTNS ?? '/proc/self/ns/mnt';
+  const podman = (env: Record<string, string>, ...args: string[]) => {
+    const r = spawnSync('nsenter', [`--mount=${mnt}`, `--net=/run/netns/${host}`, 'podman', ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+    if (r.status !== 0) throw new Error(`podman ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const cni = (label: string, dir: string, k: number): { env: Record<string, string>; setup: () => void } => {
+    const d = join(base, label);
+    const env = { CONTAINERS_CONF: join(d, 'containers.conf') };
+    return {
+      env,
+      setup: () => {
+        mkdirSync(join(d, 'nets'), { recursive: true });
+        writeFileSync(join(d, 'nets', `bench${label}.conflist`), JSON.stringify({
+          cniVersion: '1.0.0', name: `bench${label}`,
+          plugins: [
+            { type: 'bridge', bridge: `cnitspb${k}`, isGateway: true, ipMasq: true, ipam: { type: 'host-local', dataDir: join(d, 'ipam'), ranges: [[{ subnet: `10.${240 + k}.0.0/24` }]], routes: [{ dst: '0.0.0.0/0' }] } },
+            { type: 'portmap', capabilities: { portMappings: true } },
+          ],
+        }));
+        execFileSync('bash', ['-c', `. ${LIB} && harness_conf ${env.CONTAINERS_CONF} ${dir} ${join(d, 'nets')}`]);
+      },
+    };
+  };
+  const ours = cni('ours', BIN, 0), ref = cni('reference', REFERENCE_BIN, 1);
+  // netavark: its own containers.conf, storage and network
+  const nd = join(base, 'netavark');
+  const nav = { CONTAINERS_CONF: join(nd, 'containers.conf'), CONTAINERS_STORAGE_CONF: join(nd, 'storage.conf') };
+  const navSetup = () => {
+    for (const x of ['networks', 'graph', 'run', 'tmp']) mkdirSync(join(nd, x), { recursive: true });
+    const conf = readFileSync('/etc/containers/containers.conf', 'utf8')
+      .replace(/^network_backend = .*$/m, 'network_backend = "netavark"')
+      .replace(/^network_config_dir = .*$/m, `network_config_dir = "${join(nd, 'networks')}"`)
+      .replace(/^default_network = .*$/m, 'default_network = "harness-unused-default"')
+      .replace(/^\[engine\]$/m, `[engine]\ntmp_dir = "${join(nd, 'tmp')}"`);
+    writeFileSync(nav.CONTAINERS_CONF, conf);
+    writeFileSync(nav.CONTAINERS_STORAGE_CONF, `[storage]\ndriver = "overlay"\ngraphroot = "${join(nd, 'graph')}"\nrunroot = "${join(nd, 'run')}"\n`);
+    execFileSync('bash', ['-c', `podman save -o ${join(nd, 'bb.tar')} localhost/bb:latest >/dev/null 2>&1`]);
+    podman(nav, 'load', '-q', '-i', join(nd, 'bb.tar'));
+    podman(nav, 'network', 'create', '--disable-dns', '--subnet', '10.242.0.0/24', 'benchnav');
+  };
+  const run = (env: Record<string, string>, network: string) => () => { podman(env, 'run', '--rm', '--network', network, '-p', '18200:80', 'localhost/bb', 'true'); };
+  const impls: Impl[] = [
+    { label: 'none', run: () => { podman(ours.env, 'run', '--rm', '--network', 'none', 'localhost/bb', 'true'); } },
+    { label: 'ours', run: run(ours.env, 'benchours') },
+    { label: 'reference', run: run(ref.env, 'benchreference') },
+    { label: 'netavark', run: run(nav, 'benchnav') },
+  ];
+  return {
+    name: 'podman run --rm true, bridge+portmap network',
+    runs: 20,   // a run is ~0.3 s; four of them a round
+    impls,
+    setup: () => { ours.setup(); ref.setup(); navSetup(); },
+    teardown: () => { rmSync(base, { recursive: true, force: true }); },
+  };
+}
