@@ -1,0 +1,46 @@
+// The README's examples, run as written: the install command and the cnitool session (cnitool
+// is libcni's own CLI and not in Debian: build/cnictl, built on Debian's libcni, takes the same
+// arguments), with only the install directory, config directory and namespace name moved to
+// the test's own; and every `cni-ts` command the README lists answers.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { BIN, ROOT, makeNetns, tempDir } from '../helpers/netns.ts';
+
+const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+/** The README's indented code blocks. */
+const blocks = readme.split(/\n(?! {4}|\n)/).map((p) => p.split('\n').filter((l) => l.startsWith('    ')).map((l) => l.slice(4)).join('\n')).filter(Boolean);
+
+t.test('install, then the cnitool session, as the README writes them', async (t) => {
+  const host = makeNetns(t, 'cnits-readme');
+  const d = tempDir(t, 'cnits-readme-');
+  const install = blocks.find((b) => /cni-ts install \/opt\/cni\/bin/.test(b));
+  const session = blocks.find((b) => /cnitool add/.test(b));
+  t.ok(install && session, 'both examples are in the README');
+  const ns = `cnits-readme-demo-${process.pid}`;
+  t.teardown(() => { spawnSync('ip', ['netns', 'del', ns]); });
+  const script = `${install}\n${session}`
+    .replaceAll('build/bin/cni-ts', join(BIN, 'cni-ts'))
+    .replaceAll('/opt/cni/bin', join(d, 'bin'))
+    .replaceAll('/tmp/cni-demo.d', join(d, 'net.d'))
+    .replaceAll('cnitool', join(ROOT, 'build/cnictl'))
+    .replace(/\bdemo\b/g, ns);
+  const r = spawnSync('ip', ['netns', 'exec', host.name, 'bash', '-euo', 'pipefail', '-c', script], { encoding: 'utf8', env: { PATH: process.env.PATH!, CNI_CACHE_DIR: join(d, 'cache') } });
+  t.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+  t.match(r.stdout, /"cniVersion": "1\.0\.0"/, 'cnitool add printed the result');
+  t.match(r.stdout, /"name": "lo"/);
+});
+
+t.test('every cni-ts command the README lists answers', async (t) => {
+  const usage = blocks.find((b) => /^cni-ts ls/m.test(b))!;
+  const d = tempDir(t, 'cnits-readme-');
+  for (const line of usage.split('\n').filter((l) => /^cni-ts \w/.test(l))) {
+    const cmd = line.split(/\s+/)[1]!;
+    const args = cmd === 'inspect' ? ['inspect', 'none', '--conf-dir', d] : cmd === 'install' ? ['install', join(d, 'bin')] : cmd === 'ls' ? ['ls', '--conf-dir', d] : [cmd];
+    const host = cmd === 'version' ? undefined : makeNetns(t, 'cnits-readme');
+    const r = host ? spawnSync('ip', ['netns', 'exec', host.name, join(BIN, 'cni-ts'), ...args], { encoding: 'utf8' }) : spawnSync(join(BIN, 'cni-ts'), args, { encoding: 'utf8' });
+    t.equal(r.status, cmd === 'inspect' ? 1 : 0, `cni-ts ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    if (cmd === 'inspect') t.match(r.stderr, /no network "none"/);
+  }
+});
