@@ -95,13 +95,13 @@ function libcniClient(): void {
     console.warn('build: skipping build/cnictl (apt-get install golang-go golang-github-appc-cni-dev)');
     return;
   }
-  execFileSync('bash', [join(root, 'test/libcni-client/build.sh'), join(root, 'build/cnictl')], { stdio: 'inherit' });
+  execFileSync('bash', [join(root, 'test/go-client.sh'), join(root, 'test/libcni-client'), join(root, 'build/cnictl')], { stdio: 'inherit' });
   // and go-cni's, the library containerd's CRI and nerdctl call plugins through
   if (!existsSync('/usr/share/gocode/src/github.com/containerd/go-cni')) {
     console.warn('build: skipping build/gocnictl (apt-get install golang-github-containerd-go-cni-dev)');
     return;
   }
-  execFileSync('bash', [join(root, 'test/gocni-client/build.sh'), join(root, 'build/gocnictl')], { stdio: 'inherit' });
+  execFileSync('bash', [join(root, 'test/go-client.sh'), join(root, 'test/gocni-client'), join(root, 'build/gocnictl')], { stdio: 'inherit' });
 }
 
 await bundles();

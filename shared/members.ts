@@ -21,14 +21,16 @@ function locked<T>(kind: string, group: string, fn: (dir: string, member: string
   return withFileLock(join(base, `${group}.lock`), () => fn(join(base, group), memberName(tag)));
 }
 
-/** Record the attachment as a member of `group`, then run `apply(first)`; the membership is undone if it throws. */
-export function joinGroup(kind: string, group: string, tag: string, apply: (first: boolean) => void): void {
+/**
+ * Record the attachment as a member of `group`, then run `apply` (which makes the shared state
+ * idempotently: whoever joins first or again); the membership is undone if it throws. O(1): an
+ * ADD never reads the other members.
+ */
+export function joinGroup(kind: string, group: string, tag: string, apply: () => void): void {
   locked(kind, group, (dir, member) => {
-    let others: string[];
-    try { others = readDir(dir).filter((n) => !n.startsWith('.tmp-') && n !== member); } catch { others = []; }
     const file = join(dir, member);
     const made = createFileExclusive(file, `${tag}\n`, dir);
-    try { apply(others.length === 0); } catch (e) { if (made) unlink(file); throw e; }
+    try { apply(); } catch (e) { if (made) unlink(file); throw e; }
   }, tag);
 }
 

@@ -113,7 +113,7 @@ function routeInterface(ip: string): string | undefined {
 const localnetPath = (ifname: string): string => `/proc/sys/net/ipv4/conf/${ifname}/route_localnet`;
 const originalPath = (ifname: string): string => join(kindDir(LOCALNET), `${ifname}.original`);
 
-/** Turn it on, remembering that it was off (called by the interface's first member, under its lock). */
+/** Turn it on if it is off, remembering that it was (called by every member's ADD, under the interface's lock). */
 function localnetOn(ifname: string): void {
   let now: string;
   try { now = readFile(localnetPath(ifname)).trim(); } catch { return; }   // the interface is gone
@@ -143,7 +143,7 @@ function add(ctx: Ctx): Result {
   const t = tag(c.name, ctx.env.containerId);
   // 127.0.0.1 -> container needs route_localnet on the interface the container is reached by
   const localnet = (c.snat ?? true) && ips[4] && mappings.some(onLoopback) ? routeInterface(ips[4]) : undefined;
-  if (localnet) joinGroup(LOCALNET, localnet, t, (first) => { if (first) localnetOn(localnet); });
+  if (localnet) joinGroup(LOCALNET, localnet, t, () => localnetOn(localnet));
   try {
     new NftBatch().add(els, t).run();
   } catch (e) {

@@ -1,6 +1,6 @@
 // gocnictl: a small go-cni client, as containerd's CRI plugin and nerdctl drive CNI plugins
 // (go-cni over libcni). Built offline against Debian's golang-github-containerd-go-cni-dev
-// (GOPATH mode) by build.sh.
+// (GOPATH mode) by test/go-client.sh.
 //
 //	gocnictl setup|check|remove|status <netns path>
 //

@@ -1,5 +1,5 @@
 // cnictl: a small libcni client, as containerd, podman and cnitool drive CNI plugins.
-// Built offline against Debian's golang-github-appc-cni-dev (GOPATH mode) by build.sh.
+// Built offline against Debian's golang-github-appc-cni-dev (GOPATH mode) by test/go-client.sh.
 //
 //	cnictl add|check|del <network> <netns path>
 //
