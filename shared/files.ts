@@ -3,7 +3,7 @@
 // then renamed (replace) or hard-linked (create-only) into place. Not fsynced: this state
 // describes running containers, which a power loss ends too (the reference does not sync
 // either), and a sync costs more than the rest of an IPAM call.
-import { O, closeFile, link, lstat, mkdirp, openFile, readDir, rename, unlink, writeFd } from './fs.ts';
+import { O, closeFile, exists, link, lstat, mkdirp, openFile, readDir, rename, unlink, writeFd } from './fs.ts';
 import { dirname, join } from './path.ts';
 import { native } from './native.ts';
 import { CniError, ErrCode } from './cni/errors.ts';
@@ -91,9 +91,17 @@ export function createFileExclusive(path: string, data: string, tmpDir: string):
   }
 }
 
-/** Remove temporaries a killed process left in `tmpDir` (call while holding the lock). */
-export function sweepTemps(tmpDir: string): void {
+/**
+ * Remove temporaries a killed process left in `tmpDir`. Under the lock of whatever writes there
+ * every temporary is a dead one's; without a lock (`onlyDead`), only those whose process (named
+ * in the temporary's name) is gone.
+ */
+export function sweepTemps(tmpDir: string, onlyDead = false): void {
   let names: string[];
   try { if (!lstat(tmpDir).isDir) return; names = readDir(tmpDir); } catch { return; }
-  for (const n of names) if (n.startsWith('.tmp-')) { try { unlink(join(tmpDir, n)); } catch { /* gone */ } }
+  for (const n of names) {
+    if (!n.startsWith('.tmp-')) continue;
+    if (onlyDead && exists(`/proc/${n.split('-')[1]}`)) continue;
+    try { unlink(join(tmpDir, n)); } catch { /* gone */ }
+  }
 }

@@ -5,7 +5,7 @@
 // leave the state behind nor take it from an attachment that still needs it. Kept per host
 // network namespace (bridges of two namespaces may share a name), readable by root only.
 import { exists, readDir, rmdir, stat, unlink } from './fs.ts';
-import { createFileExclusive, withFileLock } from './files.ts';
+import { createFileExclusive, inDir, sweepTemps, withFileLock } from './files.ts';
 import { shortHash } from './hash.ts';
 import { join } from './path.ts';
 
@@ -29,7 +29,11 @@ function locked<T>(kind: string, group: string, fn: (dir: string, member: string
 export function joinGroup(kind: string, group: string, tag: string, apply: () => void): void {
   locked(kind, group, (dir, member) => {
     const file = join(dir, member);
-    const made = createFileExclusive(file, `${tag}\n`, dir);
+    // temporaries beside the groups (other groups' locks are not ours: only dead writers' go)
+    const tmp = join(kindDir(kind), '.tmp');
+    sweepTemps(tmp, true);
+    inDir(dir, () => undefined);
+    const made = createFileExclusive(file, `${tag}\n`, tmp);
     try { apply(); } catch (e) { if (made) unlink(file); throw e; }
   }, tag);
 }
@@ -43,9 +47,9 @@ export function leaveGroup(kind: string, group: string, tag: string, apply: (las
     let was = true;
     try { unlink(join(dir, member)); } catch { was = false; /* not a member, or a second DEL */ }
     let left: string[];
-    try { left = readDir(dir).filter((n) => !n.startsWith('.tmp-')); } catch { left = []; }
+    try { left = readDir(dir); } catch { left = []; }
     apply(was && left.length === 0);
-    if (!left.length) { try { rmdir(dir); } catch { /* gone, or temporaries of a killed call */ } }
+    if (!left.length) { try { rmdir(dir); } catch { /* gone */ } }
   }, tag);
 }
 
@@ -54,5 +58,5 @@ export function groupOf(kind: string, tag: string): string | undefined {
   let base: string, names: string[];
   try { base = kindDir(kind); names = readDir(base); } catch { return undefined; }
   const member = memberName(tag);
-  return names.find((n) => !n.endsWith('.lock') && exists(join(base, n, member)));
+  return names.find((n) => !n.endsWith('.lock') && n !== '.tmp' && exists(join(base, n, member)));
 }

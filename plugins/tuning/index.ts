@@ -9,7 +9,7 @@ import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import { requirePrev } from '../../shared/cni/prev.ts';
 import type { Result } from '../../shared/cni/result.ts';
 import { baseShape, configSchema, macString } from '../../shared/cni/schema.ts';
-import { writeFileAtomic } from '../../shared/files.ts';
+import { sweepTemps, writeFileAtomic } from '../../shared/files.ts';
 import { IFF } from '../../shared/netlink/constants.ts';
 import { getLink, requireLink, setLink, type Link, type LinkChange } from '../../shared/netlink/link.ts';
 import { NetNS } from '../../shared/netns.ts';
@@ -75,7 +75,10 @@ function checkAllowlist(keys: string[]): void {
   }
 }
 
-const backupPath = (ctx: Ctx): string => join(ctx.conf.dataDir || DEFAULT_DATA_DIR, `${ctx.env.containerId}_${ctx.env.ifname}.json`);
+const dataDir = (ctx: Ctx): string => ctx.conf.dataDir || DEFAULT_DATA_DIR;
+const backupPath = (ctx: Ctx): string => join(dataDir(ctx), `${ctx.env.containerId}_${ctx.env.ifname}.json`);
+/** Temporaries beside the backups (same file system, for the rename), swept of killed writers' by every ADD and DEL. */
+const tmpDir = (ctx: Ctx): string => join(dataDir(ctx), '.tmp');
 
 function linkChange(s: Saved): LinkChange {
   const c: LinkChange = {};
@@ -128,7 +131,8 @@ function add(ctx: Ctx): Result {
   if (want.sysctl) { for (const k of Object.keys(want.sysctl)) sysctlPath(k, ctx.env.ifname); checkAllowlist(Object.keys(want.sysctl)); }
   inContainerNetns(ctx.env.netns, (ns, nl) => {
     const before = current(requireLink(nl, ctx.env.ifname), want, ns, ctx.env.ifname);
-    writeFileAtomic(backupPath(ctx), JSON.stringify(before), ctx.conf.dataDir || DEFAULT_DATA_DIR);
+    sweepTemps(tmpDir(ctx), true);
+    writeFileAtomic(backupPath(ctx), JSON.stringify(before), tmpDir(ctx));
     try {
       apply(ns, ctx.env.ifname, want);
     } catch (e) {
@@ -148,6 +152,7 @@ function add(ctx: Ctx): Result {
 }
 
 function del(ctx: Ctx): void {
+  sweepTemps(tmpDir(ctx), true);
   const file = backupPath(ctx);
   if (!exists(file)) return;
   let saved: Saved;

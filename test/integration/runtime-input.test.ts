@@ -147,7 +147,7 @@ t.test('DEL cleans up past invalid config it does not need', async (t) => {
   t.same(nftElements(host.name).filter((e) => e.comment === 'net=rt-net id=lenient1'), [], 'no element left');
   t.same(leases(join(d, 'ipam'), 'rt-net'), [], 'the lease is released');
   t.notOk(links(ctr.name).includes('eth0'), 'the veth is gone');
-  t.same(readdirSync(join(d, 'tuning')), [], "tuning's saved state is gone");
+  t.same(readdirSync(join(d, 'tuning')).filter((f) => f !== '.tmp'), [], "tuning's saved state is gone");
   // a required field that is wrong still fails, with its name
   const noType = cni('portmap', { host: host.name, command: 'DEL', config: { cniVersion: '1.0.0', name: 'rt-net', type: 5 }, containerId: 'lenient1', netns: ctr.path, ifname: 'eth0' });
   t.equal(noType.json?.code, 6);
@@ -193,7 +193,7 @@ t.test('a result that cannot be given in the config version is undone: tuning an
     t.equal(r.json?.code, 1, `tuning at "${v}": ${r.stdout}`);
     t.equal(ipJson(ctr.name, 'link', 'show', 'eth0')[0].mtu, mtuBefore, 'MTU unchanged');
     t.notOk(ipJson(ctr.name, 'link', 'show', 'eth0')[0].flags.includes('PROMISC'), 'not promiscuous');
-    t.notOk(existsSync(join(d, 'tuning')) && readdirSync(join(d, 'tuning')).length, 'no saved state');
+    t.notOk(existsSync(join(d, 'tuning')) && readdirSync(join(d, 'tuning')).filter((f) => f !== '.tmp').length, 'no saved state');
   }
   const m = cni('macvlan', { host: host.name, command: 'ADD', containerId: 'ver2', netns: ctr.path, ifname: 'mv0', config: { cniVersion: '0.1.0', name: 'vnet', type: 'macvlan', master: 'uplink' } });
   t.equal(m.json?.code, 1, `macvlan at 0.1.0 without addresses: ${m.stdout}`);
@@ -282,4 +282,19 @@ t.test('CNI_IFNAME=lo: bridge ADD refuses it, DEL succeeds and leaves lo alone',
   const del = cni('bridge', { host: host.name, command: 'DEL', config, containerId: 'lo1', netns: ctr.path, ifname: 'lo' });
   t.equal(del.status, 0, del.stdout);
   t.ok(ipJson(ctr.name, 'link', 'show', 'lo')[0].flags.includes('UP'), 'lo still up');
+});
+
+t.test("a killed tuning ADD's temporary file is swept by the next call (only dead writers')", async (t) => {
+  const { host } = hostWithOutside(t);
+  const d = tmp(t);
+  const ctr = makeNetns(t, 'cnits-ctr');
+  ipIn(ctr.name, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'p0');
+  const tmpDir = join(d, 'tuning', '.tmp');
+  spawnSync('mkdir', ['-p', tmpDir]);
+  const dead = '.tmp-4194303-x-0', alive = `.tmp-${process.pid}-x-0`;   // pid_max is below 4194304
+  for (const f of [dead, alive]) writeFileSync(join(tmpDir, f), '{}');
+  const prevResult = { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: ctr.path }], ips: [{ interface: 0, address: '10.99.1.2/24' }] };
+  const r = cni('tuning', { host: host.name, command: 'ADD', containerId: 'sweep1', netns: ctr.path, ifname: 'eth0', config: { cniVersion: '1.0.0', name: 'n', type: 'tuning', mtu: 1400, dataDir: join(d, 'tuning'), prevResult } });
+  t.equal(r.status, 0, r.stdout);
+  t.same(readdirSync(tmpDir), [alive], "the dead writer's temporary is gone, a live one's kept");
 });
