@@ -1,7 +1,7 @@
 // A root plugin must never weaken the host, hang, leak or be fooled (issue 15). Every case runs
 // in namespaces and temporary directories of the test's own.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { Chain, type Conflist } from '../helpers/chain.ts';
@@ -240,4 +240,31 @@ t.test('tuning keeps its saved settings root-only; nft never gets a host link na
   t.equal(cni('firewall', { host: host.name, command: 'DEL', containerId: 'quote1', netns: ctr.path, ifname: 'eth0', config: { cniVersion: '1.0.0', name: 'q', type: 'firewall' } }).status, 0);
   chmodSync(d, 0o700);
   t.same(readdirSync(d).sort(), ['tuning']);
+});
+
+t.test("802.1q parent state (/run/cni-ts/vlan): a symlink in place of a parent's directory is never followed", async (t) => {
+  const { host } = hostWithOutside(t);
+  const d = tmp(t);
+  const ctr = makeNetns(t, 'cnits-ctr');
+  // a parent link of the test's own, and a symlink where its state directory would be
+  const parent = `cnitsvl${process.pid % 100000}`;
+  ipIn(host.name, 'link', 'add', parent, 'type', 'veth', 'peer', 'name', `${parent}p`);
+  ipIn(host.name, 'link', 'set', parent, 'up');
+  const target = join(d, 'elsewhere');
+  mkdirSync(target);
+  writeFileSync(join(target, '.created'), '');   // would make the last DEL delete the parent link
+  writeFileSync(join(target, 'keep'), 'x');
+  mkdirSync('/run/cni-ts/vlan', { recursive: true });
+  const state = join('/run/cni-ts/vlan', parent);
+  symlinkSync(target, state);
+  t.teardown(() => rmSync(state, { force: true }));
+  const config = { cniVersion: '1.0.0', name: 'vl', type: 'macvlan', master: parent, ipam: { type: 'host-local', dataDir: d, ranges: [[{ subnet: '10.107.0.0/24' }]] } };
+  const add = cni('macvlan', { host: host.name, command: 'ADD', config, containerId: 'vl1', netns: ctr.path, ifname: 'mv0' });
+  t.equal(add.status, 0, add.stdout);
+  t.same(readdirSync(target).sort(), ['.created', 'keep'], 'nothing written through the link');
+  const del = cni('macvlan', { host: host.name, command: 'DEL', config, containerId: 'vl1', netns: ctr.path, ifname: 'mv0' });
+  t.equal(del.status, 0, del.stdout);
+  t.ok(ipJson(host.name, 'link', 'show').some((l: any) => l.ifname === parent), 'the parent link is still there');
+  t.same(readdirSync(target).sort(), ['.created', 'keep'], 'nothing removed through the link');
+  t.notOk(existsSync(state), 'the symlink itself is gone');
 });
