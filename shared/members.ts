@@ -3,16 +3,30 @@
 // undoes it. Members are files (one per attachment) in a directory per group, changed only under
 // the group's lock together with the change itself, so concurrent ADDs and DELs can neither
 // leave the state behind nor take it from an attachment that still needs it. Kept per host
-// network namespace (bridges of two namespaces may share a name), readable by root only.
+// network namespace (bridges of two namespaces may share a name; a namespace is named by its
+// cookie, never reused), readable by root only.
 import { exists, readDir, rmdir, stat, unlink } from './fs.ts';
 import { createFileExclusive, inDir, sweepTemps, withFileLock } from './files.ts';
 import { shortHash } from './hash.ts';
 import { join } from './path.ts';
+import { native } from './native.ts';
 
 const ROOT = '/run/cni-ts';
 
+let nsKey: string | undefined;
+/**
+ * The calling thread's network namespace, as a name that no later namespace gets: its cookie
+ * (an nsfs inode number is reused once the namespace is gone, and a new namespace must not
+ * inherit a dead one's members); the inode where the kernel has no cookies (before 5.14).
+ */
+function namespaceKey(): string {
+  if (nsKey) return nsKey;
+  try { nsKey = `c${native().netnsCookie()}`; } catch { nsKey = `ns${stat('/proc/thread-self/ns/net').ino}`; }
+  return nsKey;
+}
+
 /** The state directory of `kind` (e.g. "firewall") for the calling thread's network namespace. */
-export const kindDir = (kind: string): string => join(ROOT, kind, `ns${stat('/proc/thread-self/ns/net').ino}`);
+export const kindDir = (kind: string): string => join(ROOT, kind, namespaceKey());
 const memberName = (tag: string): string => shortHash(tag, 16);
 
 function locked<T>(kind: string, group: string, fn: (dir: string, member: string) => T, tag: string): T {

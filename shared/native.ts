@@ -14,6 +14,7 @@ export interface NetnsNative {
   netlinkRequest(fd: number, request: Buffer): Buffer[];
   flock(fd: number, operation: number): void;
   randomU32(): number;
+  netnsCookie(): string;
   // file syscalls (shared/fs.ts)
   fileOpen(path: string, flags: number, mode: number): number;
   fileRead(fd: number): Buffer;

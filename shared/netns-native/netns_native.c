@@ -5,6 +5,8 @@
  *                                    is opened (statfs: nsfs or procfs) and after (the fd's fs
  *                                    and NS_GET_NSTYPE); opened O_NONBLOCK, so nothing else hangs
  *   randomU32() -> number            getrandom(2): unpredictable netlink sequence numbers
+ *   netnsCookie() -> string          SO_NETNS_COOKIE of the calling thread's network namespace:
+ *                                    unique for the boot, never reused (an nsfs inode is)
  *   currentNetns() -> fd             the calling thread's network namespace
  *   closeFd(fd)
  *   withNetns(fd, callback) -> any   run callback inside the namespace, always restore
@@ -43,6 +45,9 @@
 #endif
 #ifndef NS_GET_NSTYPE
 #define NS_GET_NSTYPE _IO(0xb7, 0x3)
+#endif
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
 #endif
 #ifndef NETLINK_EXT_ACK
 #define NETLINK_EXT_ACK 11
@@ -137,6 +142,23 @@ static napi_value random_u32(napi_env env, napi_callback_info info) {
   napi_value r;
   napi_create_uint32(env, v, &r);
   return r;
+}
+
+static napi_value netns_cookie(napi_env env, napi_callback_info info) {
+  (void)info;
+  uint64_t cookie = 0;
+  socklen_t len = sizeof cookie;
+  int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return native_throw_errno(env, errno, "socket");
+  int r = getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len);
+  int e = errno;
+  close(s);
+  if (r < 0) return native_throw_errno(env, e, "SO_NETNS_COOKIE");
+  char text[24];
+  snprintf(text, sizeof text, "%llu", (unsigned long long)cookie);
+  napi_value v;
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &v);
+  return v;
 }
 
 static napi_value current_netns(napi_env env, napi_callback_info info) {
@@ -292,7 +314,7 @@ NAPI_MODULE_INIT(/* env, exports */) {
   static const native_fn fns[] = {
     {"openNetns", open_netns},     {"currentNetns", current_netns},     {"closeFd", close_fd},
     {"withNetns", with_netns},     {"netlinkOpen", netlink_open},       {"netlinkRequest", netlink_request},
-    {"flock", flock_fd}, {"randomU32", random_u32},
+    {"flock", flock_fd}, {"randomU32", random_u32}, {"netnsCookie", netns_cookie},
   };
   native_export_all(env, exports, fns, sizeof fns / sizeof fns[0]);
   native_register_files(env, exports);

@@ -3,10 +3,12 @@
 // everything in teardown, pass or fail. Nothing touches this machine's own namespace.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { native } from '../../shared/native.ts';
+import { NetNS } from '../../shared/netns.ts';
 import { elementsOf, type NftElement } from '../../shared/nft-tags.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -33,11 +35,30 @@ export function tempDir(t: Teardown, prefix = 'cnits-'): string {
   return d;
 }
 
-/** A fresh named netns, deleted in teardown. */
+const STATE_ROOT = '/run/cni-ts';
+
+/** The name plugins give a namespace's shared state (shared/members.ts: its cookie). */
+export function netnsKey(name: string): string {
+  const ns = NetNS.open(`/run/netns/${name}`);
+  try { return `c${ns.run(() => native().netnsCookie())}`; } finally { ns.close(); }
+}
+
+/** Where plugins keep state shared by the attachments of a host namespace, one directory per kind. */
+export function netnsStateDirs(name: string): string[] {
+  const key = netnsKey(name);
+  let kinds: string[] = [];
+  try { kinds = readdirSync(STATE_ROOT); } catch { /* none yet */ }
+  return kinds.map((k) => join(STATE_ROOT, k, key)).filter((d) => existsSync(d));
+}
+
+/** A fresh named netns, deleted in teardown (with the state plugins kept for it). */
 export function makeNetns(t: Teardown, prefix = 'cnits'): { name: string; path: string } {
   const name = uniqueName(prefix);
   sh('ip', ['netns', 'add', name]);
-  t.teardown(() => { spawnSync('ip', ['netns', 'del', name]); });
+  t.teardown(() => {
+    try { for (const d of netnsStateDirs(name)) rmSync(d, { recursive: true, force: true }); } catch { /* best effort */ }
+    spawnSync('ip', ['netns', 'del', name]);
+  });
   sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
   return { name, path: `/run/netns/${name}` };
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Conflist } from '../helpers/chain.ts';
 import { pluginConf } from '../helpers/chain.ts';
-import { BIN, nftElements } from '../helpers/netns.ts';
+import { BIN, netnsKey, nftElements } from '../helpers/netns.ts';
 
 export interface Outcome { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number; json?: any }
 
@@ -18,7 +18,7 @@ export class World {
   readonly dir = mkdtempSync(join(tmpdir(), 'cnits-stress-'));
   readonly nets: Conflist[];
   private readonly made = new Set<string>();
-  private fwDir?: string;
+  private stateKey?: string;
 
   constructor() {
     spawnSync('ip', ['netns', 'add', this.host]);
@@ -49,8 +49,14 @@ export class World {
     this.made.delete(name);
   }
 
+  /** The host namespace's shared state (firewall members, route_localnet holders). */
+  private stateDirs(): string[] {
+    this.stateKey ??= netnsKey(this.host);
+    return ['firewall', 'portmap-localnet'].map((k) => `/run/cni-ts/${k}/${this.stateKey}`);
+  }
+
   close(): void {
-    rmSync(this.fwDir ??= firewallStateDir(this.host), { recursive: true, force: true });
+    for (const d of this.stateDirs()) rmSync(d, { recursive: true, force: true });
     for (const n of this.made) spawnSync('ip', ['netns', 'del', n]);
     spawnSync('ip', ['netns', 'del', this.host]);
     rmSync(this.dir, { recursive: true, force: true });
@@ -70,7 +76,7 @@ export class World {
     }
     spawnSync('ip', ['netns', 'exec', this.host, 'nft', 'flush', 'ruleset']);
     for (const d of ['ipam', 'tuning']) rmSync(join(this.dir, d), { recursive: true, force: true });
-    rmSync(this.fwDir ??= firewallStateDir(this.host), { recursive: true, force: true });
+    for (const d of this.stateDirs()) rmSync(d, { recursive: true, force: true });
   }
 
   /** Exec one plugin inside the host namespace, asynchronously; `killAfterMs` sends SIGKILL then. */
@@ -130,16 +136,11 @@ export class World {
       nft: nftElements(this.host).map((e) => `${e.set} ${e.key}${e.comment ? ` # ${e.comment}` : ''}`).sort(),
       leases: files(join(this.dir, 'ipam')),
       tuning: files(join(this.dir, 'tuning')),
-      firewall: files(this.fwDir ??= firewallStateDir(this.host)),
+      shared: this.stateDirs().flatMap((d) => files(d).map((f) => `${d}/${f}`)),
     };
   }
 }
 
-/** Where firewall keeps bridge membership for a host namespace (by its inode). */
-export function firewallStateDir(host: string): string {
-  const ino = spawnSync('ip', ['netns', 'exec', host, 'stat', '-L', '-c', '%i', '/proc/self/ns/net'], { encoding: 'utf8' }).stdout.trim();
-  return `/run/cni-ts/firewall/ns${ino}`;
-}
 
 /** What differs between two snapshots, as lines; a container namespace must hold nothing but lo. */
 export function diff(before: Record<string, string[]>, after: Record<string, string[]>, ignore: string[] = []): string[] {
