@@ -1,8 +1,8 @@
 // ctnetlink (NETLINK_NETFILTER): list conntrack entries and delete the ones a removed port
 // mapping leaves behind (UDP entries would otherwise keep steering packets to a gone container).
-import { AttrMap } from './attrs.ts';
+import { AttrMap, encodeAttrs } from './attrs.ts';
 import { NLA_F_NESTED, NLM_F } from './constants.ts';
-import { netfilter } from './nftables.ts';
+import { netfilter, nfgenmsg } from './nftables.ts';
 import type { Netlink } from './socket.ts';
 import { formatIP, parseIP } from '../ip.ts';
 import { mark } from '../trace.ts';
@@ -17,7 +17,6 @@ const PROTO = { NUM: 1, SRC_PORT: 2, DST_PORT: 3 } as const;
 export interface CtTuple { src: string; dst: string; proto: number; sport?: number; dport?: number }
 export interface CtEntry { orig: CtTuple; reply: CtTuple; origRaw: Buffer }
 
-const nfgenmsg = (family: number): Buffer => Buffer.from([family, 0, 0, 0]);
 
 function tuple(m: AttrMap | undefined): CtTuple {
   const ip = m?.nested(TUPLE.IP);
@@ -42,19 +41,12 @@ export function listConntrack(nl: Netlink, family: 4 | 6): CtEntry[] {
 }
 
 export function deleteConntrack(nl: Netlink, e: CtEntry, family: 4 | 6): void {
-  const body = Buffer.concat([nfgenmsg(family === 4 ? 2 : 10), encodeNested(CTA.TUPLE_ORIG, e.origRaw)]);
+  const body = Buffer.concat([nfgenmsg(family === 4 ? 2 : 10), encodeAttrs([{ type: CTA.TUPLE_ORIG | NLA_F_NESTED, value: e.origRaw }])]);
   try {
     nl.request('delete conntrack entry', CTNL(MSG.DELETE), 0, body);
   } catch (err) {
     if ((err as { code?: string }).code !== 'ENOENT') throw err;   // expired meanwhile
   }
-}
-
-function encodeNested(type: number, raw: Buffer): Buffer {
-  const hdr = Buffer.alloc(4);
-  hdr.writeUInt16LE(4 + raw.length, 0);
-  hdr.writeUInt16LE(type | NLA_F_NESTED, 2);
-  return Buffer.concat([hdr, raw, Buffer.alloc(((raw.length + 3) & ~3) - raw.length)]);
 }
 
 /**

@@ -5,8 +5,9 @@
 // encoded: registers of 4 bytes, concatenations field after field, intervals as a start and an
 // end element (rbtree) or a key and a key end (concatenated ranges), the comment as userdata.
 import { formatIP, fromBig, parseCIDR, parseIP, subnetOf, toBig } from '../ip.ts';
-import { NLA_F_NESTED, NLM_F } from './constants.ts';
-import { AttrMap } from './attrs.ts';
+import { NLM_F } from './constants.ts';
+import { AttrMap, encodeAttrs, nla, type Attr } from './attrs.ts';
+import { encodeMessage } from './message.ts';
 import { Netlink } from './socket.ts';
 
 export const NETLINK_NETFILTER = 12;
@@ -135,16 +136,8 @@ function decodeKey(types: FieldType[], key: Buffer, end?: Buffer): string {
 /** One element as text, as the plugins name them. */
 export interface ElemText { key: string; value?: string; comment?: string }
 
-// ---- attribute encoding ----
-function attr(type: number, payload: Buffer): Buffer {
-  const hdr = Buffer.alloc(4);
-  hdr.writeUInt16LE(4 + payload.length, 0);
-  hdr.writeUInt16LE(type, 2);
-  return pad4(Buffer.concat([hdr, payload]));
-}
-const nested = (type: number, parts: Buffer[]): Buffer => attr(type | NLA_F_NESTED, Buffer.concat(parts));
-const str = (type: number, s: string): Buffer => attr(type, Buffer.from(`${s}\0`));
-const be32 = (type: number, v: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(v >>> 0); return attr(type, b); };
+/** NFTA_SET_ELEM_FLAGS and the like: big-endian u32 attributes. */
+const be32 = (type: number, v: number): Attr => { const b = Buffer.alloc(4); b.writeUInt32BE(v >>> 0); return nla.bytes(type, b); };
 
 function comment(text: string): Buffer {
   const s = Buffer.from(`${text}\0`);
@@ -152,33 +145,29 @@ function comment(text: string): Buffer {
   return Buffer.concat([Buffer.from([UDATA_COMMENT, s.length]), s]);
 }
 
+const dataAttr = (type: number, b: Buffer): Attr => nla.nested(type, [nla.bytes(DATA_VALUE, b)]);
+
 /** The netlink elements (each its attributes) for one element text: two for an rbtree interval, start and end. */
-function elementAttrs(set: SetType, e: ElemText, forDelete: boolean): Buffer[][] {
+function elementAttrs(set: SetType, e: ElemText, forDelete: boolean): Attr[][] {
   const { key, end } = encodeKey(set.key, e.key, set.interval);
-  const common: Buffer[] = [];
-  if (set.data && e.value !== undefined && !forDelete) common.push(nested(ELEM.DATA, [attr(DATA_VALUE, encodeKey(set.data, e.value, false).key)]));
-  if (e.comment !== undefined) common.push(attr(ELEM.USERDATA, comment(e.comment)));
-  const keyAttr = (b: Buffer) => nested(ELEM.KEY, [attr(DATA_VALUE, b)]);
-  if (!set.interval) return [[keyAttr(key), ...common]];
-  if (set.key.length > 1) return [[keyAttr(key), nested(ELEM.KEY_END, [attr(DATA_VALUE, end!)]), ...common]];
+  const common: Attr[] = [];
+  if (set.data && e.value !== undefined && !forDelete) common.push(dataAttr(ELEM.DATA, encodeKey(set.data, e.value, false).key));
+  if (e.comment !== undefined) common.push(nla.bytes(ELEM.USERDATA, comment(e.comment)));   // nft sends it on delete too
+  if (!set.interval) return [[dataAttr(ELEM.KEY, key), ...common]];
+  if (set.key.length > 1) return [[dataAttr(ELEM.KEY, key), dataAttr(ELEM.KEY_END, end!), ...common]];
   // a single-field interval: [start, end + 1) as two elements, the second flagged as an end
   const after = toBig(end!) + 1n;
-  const elems = [[keyAttr(key), ...common]];
-  if (after < 1n << BigInt(end!.length * 8)) elems.push([be32(ELEM.FLAGS, INTERVAL_END), keyAttr(fromBig(after, end!.length === 4 ? 4 : 6))]);
+  const elems = [[dataAttr(ELEM.KEY, key), ...common]];
+  if (after < 1n << BigInt(end!.length * 8)) elems.push([be32(ELEM.FLAGS, INTERVAL_END), dataAttr(ELEM.KEY, fromBig(after, end!.length === 4 ? 4 : 6))]);
   return elems;
 }
 
-const nfgenmsg = (family: number, resId = 0): Buffer => { const b = Buffer.alloc(4); b[0] = family; b[1] = 0; b.writeUInt16BE(resId, 2); return b; };
+/** The nfnetlink header: family, version 0, resource id (big-endian). */
+export const nfgenmsg = (family: number, resId = 0): Buffer => { const b = Buffer.alloc(4); b[0] = family; b.writeUInt16BE(resId, 2); return b; };
 
-function message(type: number, flags: number, seq: number, body: Buffer): Buffer {
-  const hdr = Buffer.alloc(16);
-  hdr.writeUInt32LE(16 + body.length, 0);
-  hdr.writeUInt16LE(type, 4);
-  hdr.writeUInt16LE(flags, 6);
-  hdr.writeUInt32LE(seq, 8);
-  hdr.writeUInt32LE(0, 12);
-  return Buffer.concat([hdr, body]);
-}
+const message = (type: number, flags: number, seq: number, body: Buffer): Buffer => encodeMessage({ type, flags, seq, pid: 0 }, body);
+const listBody = (set: SetType, more: Attr[]): Buffer =>
+  Buffer.concat([nfgenmsg(FAMILY[set.family]), encodeAttrs([nla.str(LIST.TABLE, TABLE), nla.str(LIST.SET, set.name), ...more])]);
 
 export const TABLE = 'cni-ts';
 const MAX_ELEMENTS_ATTR = 60_000;
@@ -197,17 +186,17 @@ export function encodeBatch(changes: SetChange[], seq: number): Buffer {
     const add = c.op === 'add';
     // list entries numbered from 1, as libnftnl numbers them (the kernel reads them in order);
     // an attribute holds at most 64 KiB, so a long list goes in several messages
-    let chunk: Buffer[] = [], size = 0;
+    let chunk: Attr[] = [], size = 0;
     const flush = () => {
       if (!chunk.length) return;
-      bodies.push({ add, body: Buffer.concat([nfgenmsg(FAMILY[c.set.family]), str(LIST.TABLE, TABLE), str(LIST.SET, c.set.name), nested(LIST.ELEMENTS, chunk)]) });
+      bodies.push({ add, body: listBody(c.set, [nla.nested(LIST.ELEMENTS, chunk)]) });
       chunk = []; size = 0;
     };
     for (const parts of c.elems.flatMap((e) => elementAttrs(c.set, e, !add))) {
-      if (size + Buffer.concat(parts).length + 4 > MAX_ELEMENTS_ATTR) flush();
-      const el = nested(chunk.length + 1, parts);
-      chunk.push(el);
-      size += el.length;
+      const bytes = 4 + encodeAttrs(parts).length;
+      if (size + bytes > MAX_ELEMENTS_ATTR) flush();
+      chunk.push(nla.nested(chunk.length + 1, parts));
+      size += bytes;
     }
     flush();
   }
@@ -220,7 +209,7 @@ export function encodeBatch(changes: SetChange[], seq: number): Buffer {
 }
 
 /** The GETSETELEM dump request body for one set. */
-export const dumpBody = (set: SetType): Buffer => Buffer.concat([nfgenmsg(FAMILY[set.family]), str(LIST.TABLE, TABLE), str(LIST.SET, set.name)]);
+export const dumpBody = (set: SetType): Buffer => listBody(set, []);
 
 /** The elements of one NEWSETELEM message (a dump reply), as text; interval end markers left out. */
 export function decodeElements(set: SetType, payload: Buffer): ElemText[] {
