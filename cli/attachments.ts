@@ -2,14 +2,14 @@
 // a plugin call would wait on: host-local's leases, the runtime's libcni result cache, our nft
 // elements (by tag) and the host ends of bridge veths.
 import { hostVethName } from '../plugins/bridge/name.ts';
+import { Store, UNKNOWN_HOLDER } from '../ipam/host-local/store.ts';
 import { readDir, readStateFile } from '../shared/fs.ts';
-import { familyOf } from '../shared/ip.ts';
 import { getLink } from '../shared/netlink/link.ts';
 import { Netlink } from '../shared/netlink/socket.ts';
 import { tag } from '../shared/nft.ts';
 import { ourElements, type NftElement } from '../shared/nft-tags.ts';
 import { join } from '../shared/path.ts';
-import { bridgeOf, leaseDirOf, type Network } from './networks.ts';
+import { bridgeOf, hostLocalDataDir, type Network } from './networks.ts';
 
 export interface Attachment {
   containerId: string;
@@ -37,7 +37,11 @@ function cachedResult(cacheDir: string, net: string, id: string, ifname: string)
   try { return JSON.parse(readStateFile(join(cacheDir, 'results', `${net}-${id}-${ifname}`), 1 << 20)).result; } catch { return undefined; }
 }
 
-export function attachmentsOf(net: Network, cacheDir = '/var/lib/cni'): Attachment[] {
+/**
+ * The attachments of `net`. `elements`: our nft elements, when the caller lists them once for
+ * several networks.
+ */
+export function attachmentsOf(net: Network, cacheDir = '/var/lib/cni', elements: NftElement[] = ourElements()): Attachment[] {
   const byKey = new Map<string, Attachment>();
   const get = (id: string, ifname: string): Attachment => {
     const k = `${id}\0${ifname}`;
@@ -45,16 +49,13 @@ export function attachmentsOf(net: Network, cacheDir = '/var/lib/cni'): Attachme
     if (!a) byKey.set(k, (a = { containerId: id, ifname, addresses: [], ports: [], firewall: [], dnsNames: [] }));
     return a;
   };
-  // host-local: every lease names its holder
-  const dir = leaseDirOf(net);
-  if (dir) {
-    let names: string[] = [];
-    try { names = readDir(dir); } catch { /* no leases yet */ }
-    for (const n of names.filter((x) => familyOf(x)).sort()) {
-      let text: string;
-      try { text = readStateFile(join(dir, n), 1024).trim(); } catch { continue; }
-      const [id, ifname] = text.split('\r\n');
-      if (id && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id)) get(id, ifname ?? 'eth0').addresses.push(n);
+  // host-local: every lease names its holder (read as host-local reads it, without its lock)
+  const dataDir = hostLocalDataDir(net);
+  if (dataDir) {
+    for (const l of new Store(dataDir, net.name).leases().sort((x, y) => x.ip.localeCompare(y.ip))) {
+      if (l.holder === UNKNOWN_HOLDER) continue;
+      const [id, ifname] = l.holder.split('\r\n');
+      get(id!, ifname ?? 'eth0').addresses.push(l.ip);
     }
   }
   // the runtime's cache: attachments without host-local, and MACs
@@ -70,7 +71,7 @@ export function attachmentsOf(net: Network, cacheDir = '/var/lib/cni'): Attachme
     if (!a.addresses.length) for (const ip of r?.ips ?? []) if (typeof ip?.address === 'string') a.addresses.push(ip.address.split('/')[0]);
   }
   // nft elements carry the attachment's tag; veth host ends are named from it
-  const elements = ourElements();
+  const bridged = !!bridgeOf(net);
   const nl = new Netlink();
   try {
     for (const a of byKey.values()) {
@@ -79,7 +80,7 @@ export function attachmentsOf(net: Network, cacheDir = '/var/lib/cni'): Attachme
         if (PORT_SETS.has(e.set)) a.ports.push(portText(e));
         else if (FIREWALL_SETS.has(e.set)) a.firewall.push(`${e.set} ${e.key}`);
       }
-      if (bridgeOf(net)) {
+      if (bridged) {
         const v = getLink(nl, hostVethName(a.containerId, a.ifname, net.name));
         if (v) a.hostVeth = v.name;
       }

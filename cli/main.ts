@@ -9,6 +9,7 @@ import { CNI_TS_VERSION } from '../shared/cni/skel.ts';
 import { SUPPORTED_VERSIONS } from '../shared/cni/version.ts';
 import { writeFd } from '../shared/fs.ts';
 import { PLUGINS } from '../build/plugins.ts';
+import { ourElements } from '../shared/nft-tags.ts';
 import { attachmentsOf } from './attachments.ts';
 import { install } from './install.ts';
 import { bridgeOf, confDir, loadNetworks, subnetsOf } from './networks.ts';
@@ -41,9 +42,10 @@ const str = (v: string | true | undefined): string | undefined => (typeof v === 
 function ls(flags: Record<string, string | true>): number {
   const dir = confDir(str(flags['conf-dir']));
   const { networks, problems } = loadNetworks(dir);
+  const elements = ourElements();   // once for every network
   const rows = networks.map((n) => ({
     name: n.name, cniVersion: n.cniVersion, file: n.file, plugins: n.plugins.map((p) => p.type), subnets: subnetsOf(n),
-    bridge: bridgeOf(n) ?? null, attachments: attachmentsOf(n, str(flags['cache-dir'])).length,
+    bridge: bridgeOf(n) ?? null, attachments: attachmentsOf(n, str(flags['cache-dir']), elements).length,
   }));
   if (flags.json) out(`${JSON.stringify({ confDir: dir, networks: rows, problems }, null, 2)}\n`);
   else {

@@ -2,6 +2,7 @@
 // ending .conf, .conflist or .json in name order; a .conf/.json holding one plugin's config is a
 // list of one. Unreadable or invalid files are reported, not fatal.
 import { readDir, readFile } from '../shared/fs.ts';
+import { DEFAULT_DATA_DIR } from '../ipam/host-local/store.ts';
 import { join } from '../shared/path.ts';
 
 export interface Network { name: string; cniVersion: string; file: string; plugins: Record<string, any>[] }
@@ -47,9 +48,9 @@ export function bridgeOf(net: Network): string | undefined {
   return b ? (typeof b.bridge === 'string' && b.bridge) || 'cni0' : undefined;
 }
 
-/** Where host-local keeps this network's leases, if it uses host-local. */
-export function leaseDirOf(net: Network): string | undefined {
+/** host-local's data directory for this network, if it uses host-local. */
+export function hostLocalDataDir(net: Network): string | undefined {
   const p = net.plugins.find((x) => x.ipam?.type === 'host-local') ?? net.plugins.find((x) => x.type === 'host-local');
   if (!p) return undefined;
-  return join((typeof p.ipam?.dataDir === 'string' && p.ipam.dataDir) || '/var/lib/cni/networks', net.name);
+  return (typeof p.ipam?.dataDir === 'string' && p.ipam.dataDir) || DEFAULT_DATA_DIR;
 }
