@@ -10,13 +10,7 @@ import { formatIP, parseIP, type Family } from '../../shared/ip.ts';
 import { flushUdpMappings } from '../../shared/netlink/conntrack.ts';
 import { NftBatch, NftError, tag, type Elem } from '../../shared/nft.ts';
 import { findTagged, ourElements } from '../../shared/nft-tags.ts';
-import { setIn } from '../../shared/sysctl.ts';
-import { readFile, readStateFile, unlink, writeFile } from '../../shared/fs.ts';
-import { groupOf, joinGroup, kindDir, leaveGroup } from '../../shared/members.ts';
-import { getLink } from '../../shared/netlink/link.ts';
-import { routeTo } from '../../shared/netlink/route.ts';
-import { Netlink } from '../../shared/netlink/socket.ts';
-import { join } from '../../shared/path.ts';
+import { localnetHold, localnetRelease, onLoopback } from './localnet.ts';
 
 const port = () => z.number().check(z.int(), z.minimum(1), z.maximum(65535));
 const mappingSchema = () => z.looseObject({
@@ -89,47 +83,6 @@ function containerElements(c: PortmapConf, mappings: Mapping[], ips: Partial<Rec
   return els;
 }
 
-// ---- route_localnet: on one interface (the container's way in), only while a mapping needs it ----
-const LOCALNET = 'portmap-localnet';
-
-/** Reachable from the host on 127.0.0.1: published on every address, or on a loopback one. */
-function onLoopback(m: Mapping): boolean {
-  if (!m.hostIP) return true;
-  const ip = parseIP(m.hostIP);
-  return !!ip && ip.family === 4 && (ip.bytes.every((b) => b === 0) || ip.bytes[0] === 127);
-}
-
-/** The host interface the kernel routes `ip` through (the bridge for a bridge container). */
-function routeInterface(ip: string): string | undefined {
-  const nl = new Netlink();
-  try {
-    const oif = routeTo(nl, ip)?.oif;
-    const name = oif ? getLink(nl, oif)?.name : undefined;
-    // never the host-wide knobs, never loopback itself
-    return name && !['all', 'default', 'lo'].includes(name) && /^[^/\s]{1,15}$/.test(name) ? name : undefined;
-  } finally { nl.close(); }
-}
-
-const localnetPath = (ifname: string): string => `/proc/sys/net/ipv4/conf/${ifname}/route_localnet`;
-const originalPath = (ifname: string): string => join(kindDir(LOCALNET), `${ifname}.original`);
-
-/** Turn it on if it is off, remembering that it was (called by every member's ADD, under the interface's lock). */
-function localnetOn(ifname: string): void {
-  let now: string;
-  try { now = readFile(localnetPath(ifname)).trim(); } catch { return; }   // the interface is gone
-  if (now === '1') return;   // on already, by somebody else: theirs to keep
-  writeFile(originalPath(ifname), now);
-  setIn(undefined, [[`net/ipv4/conf/${ifname}/route_localnet`, '1']]);
-}
-
-/** Put back what it was before the first member (called by the last member, under the lock). */
-function localnetRestore(ifname: string): void {
-  let original: string;
-  try { original = readStateFile(originalPath(ifname), 8).trim(); } catch { return; }   // not turned on by us
-  try { setIn(undefined, [[`net/ipv4/conf/${ifname}/route_localnet`, original === '1' ? '1' : '0']]); } catch { /* the interface is gone */ }
-  unlink(originalPath(ifname));
-}
-
 function add(ctx: Ctx): Result {
   const prev = requirePrev(ctx.prevResult, 'portmap');
   const c = ctx.conf;
@@ -142,12 +95,11 @@ function add(ctx: Ctx): Result {
   const els = containerElements(c, mappings, ips);
   const t = tag(c.name, ctx.env.containerId);
   // 127.0.0.1 -> container needs route_localnet on the interface the container is reached by
-  const localnet = (c.snat ?? true) && ips[4] && mappings.some(onLoopback) ? routeInterface(ips[4]) : undefined;
-  if (localnet) joinGroup(LOCALNET, localnet, t, () => localnetOn(localnet));
+  const localnet = (c.snat ?? true) && ips[4] && mappings.some(onLoopback) ? localnetHold(ips[4], t) : undefined;
   try {
     new NftBatch().add(els, t).run();
   } catch (e) {
-    if (localnet) leaveGroup(LOCALNET, localnet, t, (last) => { if (last) localnetRestore(localnet); });
+    if (localnet) localnetRelease(t, localnet);
     // a host port published by somebody else: the batch changed nothing; say who has it
     if (!(e instanceof NftError) || !e.exists) throw e;
     const existing = ourElements();
@@ -164,8 +116,7 @@ function del(ctx: Ctx): void {
   const t = tag(ctx.conf.name, ctx.env.containerId);
   const tagged = findTagged(t, 'portmap');
   new NftBatch().remove(tagged).run();
-  const localnet = groupOf(LOCALNET, t);
-  if (localnet) leaveGroup(LOCALNET, localnet, t, (last) => { if (last) localnetRestore(localnet); });
+  localnetRelease(t);
   // UDP conntrack entries of the removed mappings (the address from prevResult or the elements)
   const udp = mappings.filter((m) => (m.protocol || 'tcp').toLowerCase() === 'udp');
   const addrs = new Set<string>(Object.values(ips));
