@@ -38,6 +38,8 @@ export function allocateDynamic(store: Store, rs: RangeSet, index: number, key: 
   throw new CniError(ErrCode.AddressesExhausted, `no addresses left in range set ${rangeSetText(rs)}`);
 }
 
+const notAvailable = (text: string, why: string): CniError => new CniError(ErrCode.AddressUnavailable, `requested address ${text} ${why}`);
+
 const holderText = (h: string): string => {
   if (h === UNKNOWN_HOLDER) return 'another container';
   const [id, ifname] = h.split('\r\n');
@@ -49,7 +51,7 @@ export function staticRange(rs: RangeSet, text: string): { r: Range; ip: bigint 
   const addr = parseIP(text)!;
   const ip = toBig(addr.bytes);
   const r = rangeFor(rs, addr.family, ip) ?? rs.ranges.find((x) => x.subnet.family === addr.family && ip >= x.subnet.first && ip <= x.subnet.last);
-  const unavailable = (why: string) => new CniError(ErrCode.AddressUnavailable, `requested address ${text} ${why}`);
+  const unavailable = (why: string): CniError => notAvailable(text, why);
   if (!r) throw unavailable(`is outside every range of range set ${rangeSetText(rs)}`);
   if (ip === r.subnet.first || (rs.family === 4 && ip === r.subnet.last)) throw unavailable('is the network or broadcast address of its subnet');
   if (ip === r.gateway) throw unavailable("is the subnet's gateway");
@@ -63,7 +65,7 @@ export function allocateStatic(store: Store, rs: RangeSet, index: number, key: s
   const canonical = bigToString(ip, rs.family);
   if (!store.reserve(canonical, key, index)) {
     const h = store.holder(canonical);
-    if (h !== key) throw new CniError(ErrCode.AddressUnavailable, `requested address ${text} is already held by ${h ? holderText(h) : 'another container'}`);
+    if (h !== key) throw notAvailable(text, `is already held by ${h ? holderText(h) : 'another container'}`);
   }
   return allocation(rs, r, ip);
 }

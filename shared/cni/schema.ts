@@ -87,10 +87,9 @@ export function parseConfig<T>(cs: ConfigSchema<T>, input: unknown): T {
 /**
  * The same for DEL, which must clean up whatever it can: a field that fails validation is
  * dropped (the nearest optional field or array element holding it) and the rest is used. Only
- * when what is left still fails (a required field is wrong) does it throw. `dropped` gets the
- * issues that were passed over.
+ * when what is left still fails (a required field is wrong) does it throw.
  */
-export function parseConfigLenient<T>(cs: ConfigSchema<T>, input: unknown, dropped: Issue[] = []): T {
+export function parseConfigLenient<T>(cs: ConfigSchema<T>, input: unknown): T {
   const node = schemaNode(cs);
   let conf = goNormalize(node, input);
   let issues = configIssues(cs, conf);
@@ -98,7 +97,6 @@ export function parseConfigLenient<T>(cs: ConfigSchema<T>, input: unknown, dropp
   conf = structuredClone(conf);
   for (let round = 0; issues.length && round < 64; round++) {
     if (!issues.some((i) => pruneAt(node, conf, i.path))) break;
-    dropped.push(...issues);
     issues = configIssues(cs, conf);
   }
   if (!issues.length) return conf as T;
