@@ -13,8 +13,9 @@ const LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
 /** How long a call waits for a lock before it gives up with code 11 (try again later). */
 export const lockTimeoutMs = (): number => Number(process.env.CNI_TS_LOCK_TIMEOUT_MS) || 60_000;
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-const sleep = (ms: number): void => { Atomics.wait(sleeper, 0, 0, ms); };
+// made on the first contended lock only, not at every start
+let sleeper: Int32Array | undefined;
+const sleep = (ms: number): void => { Atomics.wait((sleeper ??= new Int32Array(new SharedArrayBuffer(4))), 0, 0, ms); };
 
 /** Take an exclusive flock on fd, waiting at most `timeoutMs` (never forever). */
 function lockBounded(fd: number, path: string, timeoutMs: number): void {
@@ -42,7 +43,7 @@ export function withFileLock<T>(path: string, fn: () => T, timeoutMs = lockTimeo
 const made = new Set<string>();
 
 /** mkdir -p, once per directory per process. */
-function ensureDir(dir: string): void {
+export function ensureDir(dir: string): void {
   if (made.has(dir)) return;
   mkdirp(dir);
   made.add(dir);

@@ -6,7 +6,7 @@
 // network namespace (bridges of two namespaces may share a name; a namespace is named by its
 // cookie, never reused), readable by root only.
 import { exists, readDir, rmdir, stat, unlink } from './fs.ts';
-import { createFileExclusive, inDir, sweepTemps, withFileLock } from './files.ts';
+import { createFileExclusive, ensureDir, sweepTemps, withFileLock } from './files.ts';
 import { shortHash } from './hash.ts';
 import { join } from './path.ts';
 import { native } from './native.ts';
@@ -46,7 +46,7 @@ export function joinGroup(kind: string, group: string, tag: string, apply: () =>
     // temporaries beside the groups (other groups' locks are not ours: only dead writers' go)
     const tmp = join(kindDir(kind), '.tmp');
     sweepTemps(tmp, true);
-    inDir(dir, () => undefined);
+    ensureDir(dir);
     const made = createFileExclusive(file, `${tag}\n`, tmp);
     try { apply(); } catch (e) { if (made) unlink(file); throw e; }
   }, tag);

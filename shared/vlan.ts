@@ -60,11 +60,10 @@ export function releaseParent(nl: Netlink, name: string, attachment: string): vo
   locked(() => {
     const d = stateDir(name);
     if (!d) { removeTree(dir(name)); return; }   // nothing of ours (a symlink is removed, not followed)
-    let users = readDir(d);
+    const entries = readDir(d);
     removeTree(join(d, attachment));
-    users = users.filter((u) => u !== attachment && u !== '.created');
-    if (users.length) return;
-    if (readDir(d).includes('.created')) {
+    if (entries.some((u) => u !== attachment && u !== '.created')) return;
+    if (entries.includes('.created')) {
       const l = getLink(nl, name);
       if (l) deleteLink(nl, l.index);
     }

@@ -22,7 +22,6 @@ import { hostVethName } from './name.ts';
 
 type Ctx = Context<BridgeConf>;
 
-
 function ensureBridge(nl: Netlink, c: BridgeConf, rb: Rollback): Link {
   const name = bridgeName(c);
   let br = getLink(nl, name);
