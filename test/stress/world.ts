@@ -83,7 +83,7 @@ export class World {
   exec(plugin: string, env: Record<string, string>, stdin: string, killAfterMs?: number, timeoutMs = 10_000): Promise<Outcome> {
     const t0 = performance.now();
     return new Promise((resolve) => {
-      const p = spawn('ip', ['netns', 'exec', this.host, join(BIN, plugin)], { env: { PATH: process.env.PATH!, CNI_PATH: BIN, ...env } });
+      const p = spawn('ip', ['netns', 'exec', this.host, join(BIN, plugin)], { cwd: this.dir, env: { PATH: process.env.PATH!, CNI_PATH: BIN, ...env } });
       let stdout = '', stderr = '';
       p.stdout.on('data', (d) => { stdout += d; });
       p.stderr.on('data', (d) => { stderr += d; });
