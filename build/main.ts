@@ -23,6 +23,12 @@ async function main(): Promise<void> {
     process.stderr.write(`cni-ts: unknown plugin "${name}"; invoke this executable through a link named one of: ${Object.keys(PLUGINS).join(', ')}\n`);
     process.exit(2);
   }
+  // dns-hosts' long-running resolver: the same executable in another mode
+  const resolver = process.argv.find((a) => a.startsWith('--resolver='))?.slice('--resolver='.length);
+  if (resolver && (name === 'dns-hosts' || name === 'dnsname')) {
+    if (!resolver.startsWith('/')) { process.stderr.write('dns-hosts: --resolver= needs an absolute state directory\n'); process.exit(2); }
+    return (await import('../plugins/dns-hosts/resolver/main.ts')).runResolver(resolver);
+  }
   // VERSION (podman asks every plugin before every ADD and DEL): answered before the skeleton
   // and the plugin are even evaluated; the same answer the skeleton gives
   if (process.env.CNI_COMMAND === 'VERSION') {

@@ -3,6 +3,9 @@ import type { Plugin } from '../shared/cni/plugin.ts';
 
 export const PLUGINS: Record<string, () => Promise<Plugin<any>>> = {
   bridge: async () => (await import('../plugins/bridge/index.ts')).bridge,
+  'dns-hosts': async () => (await import('../plugins/dns-hosts/index.ts')).dnsHosts,
+  // dnsname's name, so that podman's dnsname conflists run unchanged
+  dnsname: async () => (await import('../plugins/dns-hosts/index.ts')).dnsHosts,
   firewall: async () => (await import('../plugins/firewall/index.ts')).firewall,
   'host-local': async () => (await import('../ipam/host-local/index.ts')).hostLocal,
   ipvlan: async () => (await import('../plugins/ipvlan/index.ts')).ipvlan,

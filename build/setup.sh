@@ -16,6 +16,7 @@ APT_PACKAGES=(
   golang-go golang-github-appc-cni-dev   # test/libcni-client: a real libcni runtime
   golang-github-containerd-go-cni-dev    # test/gocni-client: go-cni, as containerd and nerdctl call plugins
   netavark aardvark-dns                  # bench peers: podman's own network backend
+  dnsmasq-base bind9-dnsutils dnsperf    # dns-hosts: upstream in tests, dig, DNS bench peer and load
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

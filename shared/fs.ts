@@ -6,7 +6,7 @@ import { native } from './native.ts';
 // open(2) flags (Linux: x86, and arm/arm64 where O_DIRECTORY and O_NOFOLLOW differ)
 const ARM = process.arch === 'arm' || process.arch === 'arm64';
 export const O = {
-  RDONLY: 0, WRONLY: 1, RDWR: 2, CREAT: 0o100, EXCL: 0o200, TRUNC: 0o1000, NONBLOCK: 0o4000,
+  RDONLY: 0, WRONLY: 1, RDWR: 2, CREAT: 0o100, EXCL: 0o200, TRUNC: 0o1000, APPEND: 0o2000, NONBLOCK: 0o4000,
   DIRECTORY: ARM ? 0o40000 : 0o200000, NOFOLLOW: ARM ? 0o100000 : 0o400000,
 } as const;
 const OP = { link: 0, rename: 1, unlink: 2, mkdir: 3, rmdir: 4, access: 5 } as const;

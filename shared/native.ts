@@ -15,6 +15,10 @@ export interface NetnsNative {
   flock(fd: number, operation: number): void;
   randomU32(): number;
   netnsCookie(): string;
+  // sockets (sockets.c): listeners inside container namespaces, bounded request/reply exchanges
+  listenIn(nsFd: number, tcp: number, address: string, port: number): number;
+  udpExchange(nsFd: number, address: string, port: number, query: Buffer, timeoutMs: number): Buffer | null;
+  unixExchange(path: string, request: Buffer, timeoutMs: number): Buffer;
   // file syscalls (shared/fs.ts)
   fileOpen(path: string, flags: number, mode: number): number;
   fileRead(fd: number): Buffer;
@@ -30,8 +34,11 @@ export interface NetnsNative {
 declare const __CNI_TS_ADDON__: 'exec' | 'bundle' | undefined;
 const ADDON = 'netns_native.node';
 
+/** How this program was built: a compiled executable, a Node bundle, or (undefined) sources. */
+export const declaredAddonMode = (): 'exec' | 'bundle' | undefined => (typeof __CNI_TS_ADDON__ === 'undefined' ? undefined : __CNI_TS_ADDON__);
+
 function addonPath(): string {
-  const mode = typeof __CNI_TS_ADDON__ === 'undefined' ? undefined : __CNI_TS_ADDON__;
+  const mode = declaredAddonMode();
   if (mode === 'exec') return join(dirname(process.execPath), ADDON);
   if (mode === 'bundle') return join(__dirname, ADDON);
   return new URL(`./netns-native/build/Release/${ADDON}`, import.meta.url).pathname;

@@ -142,6 +142,9 @@ export const ipString = () => refined('ip');
 export const cidrString = () => refined('cidr');
 export const macString = () => refined('mac');
 export const ifnameOrEmpty = () => refined('ifnameOrEmpty');
+export const dnsNameString = () => refined('dnsName');
+export const upstreamString = () => refined('upstream');
+export const linkString = () => refined('link');
 
 export const dnsSchema = () => z.looseObject({
   nameservers: z.optional(z.array(z.string())),

@@ -15,7 +15,7 @@
  *                                    up to its ACK, NLMSG_ERROR or NLMSG_DONE; only messages
  *                                    the kernel sent (sender port 0) with the request's seq
  *   flock(fd, operation)             flock(2), blocking unless LOCK_NB is in operation
- *   file syscalls: see files.c
+ *   file syscalls: see files.c; listening sockets: see sockets.c
  *
  * Everything about message contents lives in TypeScript (shared/netlink). Errors are thrown
  * as Error objects whose `code` is the errno name (e.g. "ENOENT").
@@ -177,7 +177,7 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
 }
 
 /* Enter `fd`, remembering where we were in *saved. Returns 0 or an errno. */
-static int enter(int fd, int *saved) {
+int native_enter(int fd, int *saved) {
   *saved = open_current();
   if (*saved < 0) return errno;
   if (setns(fd, CLONE_NEWNET) < 0) {
@@ -189,7 +189,7 @@ static int enter(int fd, int *saved) {
 }
 
 /* Return to the saved namespace. A thread that cannot get back must not run any more JS. */
-static void leave(int saved) {
+void native_leave(int saved) {
   if (setns(saved, CLONE_NEWNET) < 0) {
     fprintf(stderr, "netns-native: cannot restore the original network namespace: %s\n",
             strerror(errno));
@@ -203,10 +203,10 @@ static napi_value with_netns(napi_env env, napi_callback_info info) {
   int32_t fd;
   int saved, err;
   if (native_args(env, info, 2, argv) || native_int(env, argv[0], &fd)) return NULL;
-  if ((err = enter(fd, &saved))) return native_throw_errno(env, err, "setns");
+  if ((err = native_enter(fd, &saved))) return native_throw_errno(env, err, "setns");
   napi_get_global(env, &global);
   napi_status st = napi_call_function(env, global, argv[1], 0, NULL, &result);
-  leave(saved); /* always, whether the callback returned or threw */
+  native_leave(saved); /* always, whether the callback returned or threw */
   return st == napi_ok ? result : NULL;
 }
 
@@ -216,7 +216,7 @@ static napi_value netlink_open(napi_env env, napi_callback_info info) {
   int saved = -1, err, one = 1, sz = 1 << 20;
   if (native_args(env, info, 2, argv) || native_int(env, argv[0], &nsfd) || native_int(env, argv[1], &proto))
     return NULL;
-  if (nsfd >= 0 && (err = enter(nsfd, &saved))) return native_throw_errno(env, err, "setns");
+  if (nsfd >= 0 && (err = native_enter(nsfd, &saved))) return native_throw_errno(env, err, "setns");
   int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, proto);
   err = errno;
   if (s >= 0) {
@@ -227,7 +227,7 @@ static napi_value netlink_open(napi_env env, napi_callback_info info) {
       s = -1;
     }
   }
-  if (saved >= 0) leave(saved);
+  if (saved >= 0) native_leave(saved);
   if (s < 0) return native_throw_errno(env, err, "netlink socket");
   setsockopt(s, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
   /* an nf_tables batch goes in one send: room for thousands of elements (root may force it) */
@@ -318,5 +318,6 @@ NAPI_MODULE_INIT(/* env, exports */) {
   };
   native_export_all(env, exports, fns, sizeof fns / sizeof fns[0]);
   native_register_files(env, exports);
+  native_register_sockets(env, exports);
   return exports;
 }

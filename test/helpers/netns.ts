@@ -3,7 +3,7 @@
 // everything in teardown, pass or fail. Nothing touches this machine's own namespace.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,12 +51,22 @@ export function netnsStateDirs(name: string): string[] {
   return kinds.map((k) => join(STATE_ROOT, k, key)).filter((d) => existsSync(d));
 }
 
-/** A fresh named netns, deleted in teardown (with the state plugins kept for it). */
+/** Stop a long-running process a plugin started for this state directory (dns-hosts' resolver). */
+export function stopDaemons(stateDir: string): void {
+  for (const f of ['resolver.pid', 'watcher.pid']) {
+    try {
+      const pid = Number(readFileSync(join(stateDir, f), 'utf8').trim());
+      if (pid > 1 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(stateDir)) process.kill(pid, 'SIGKILL');
+    } catch { /* none running */ }
+  }
+}
+
+/** A fresh named netns, deleted in teardown (with the state plugins kept for it, and their daemons). */
 export function makeNetns(t: Teardown, prefix = 'cnits'): { name: string; path: string } {
   const name = uniqueName(prefix);
   sh('ip', ['netns', 'add', name]);
   t.teardown(() => {
-    try { for (const d of netnsStateDirs(name)) rmSync(d, { recursive: true, force: true }); } catch { /* best effort */ }
+    try { for (const d of netnsStateDirs(name)) { stopDaemons(d); rmSync(d, { recursive: true, force: true }); } } catch { /* best effort */ }
     spawnSync('ip', ['netns', 'del', name]);
   });
   sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);

@@ -1,0 +1,78 @@
+// The plugin's side of the resolver: tell it the records changed and wait until it serves them
+// (bounded), start it when it is not running, replace it when it does not answer.
+import { spawn } from 'node:child_process';
+import { CniError, ErrCode } from '../../shared/cni/errors.ts';
+import { O, closeFile, openFile, readFile, readStateFile } from '../../shared/fs.ts';
+import { ensureDir } from '../../shared/files.ts';
+import { native } from '../../shared/native.ts';
+import { selfCommand } from '../../shared/self.ts';
+import { paths } from './records.ts';
+
+/** How long one exchange with the resolver may take, and how long a start may take in all. */
+const REPLY_MS = 2000;
+const START_MS = 5000;
+export const RESOLVER_FLAG = '--resolver=';
+
+type Reply = { ok: true; text: string } | { ok: false; down: boolean };
+
+function exchange(dir: string, request: string, timeoutMs = REPLY_MS): Reply {
+  try {
+    return { ok: true, text: native().unixExchange(paths(dir).control, Buffer.from(`${request}\n`), timeoutMs).toString() };
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    // no socket, or nobody behind it: not running; anything else (a timeout): not answering
+    return { ok: false, down: code === 'ENOENT' || code === 'ECONNREFUSED' };
+  }
+}
+
+/** The resolver's pid, when the pid file names a live resolver of this directory. */
+function resolverPid(dir: string): number | undefined {
+  try {
+    const pid = Number(readStateFile(paths(dir).pid, 32).trim());
+    if (!Number.isInteger(pid) || pid <= 1) return undefined;
+    const cmdline = readFile(`/proc/${pid}/cmdline`).split('\0');
+    return cmdline.includes(`${RESOLVER_FLAG}${dir}`) ? pid : undefined;
+  } catch { return undefined; }
+}
+
+function start(dir: string): void {
+  ensureDir(dir);
+  const log = openFile(paths(dir).log, O.WRONLY | O.CREAT | O.APPEND | O.NOFOLLOW, 0o600);
+  try {
+    const [cmd, ...args] = selfCommand('dns-hosts', [`${RESOLVER_FLAG}${dir}`]);
+    // its own session, no terminal, the log for output: nothing ties it to the runtime's pipes
+    const child = spawn(cmd!, args, { detached: true, cwd: '/', stdio: ['ignore', log, log], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    child.unref();
+  } finally {
+    closeFile(log);
+  }
+}
+
+/**
+ * The records changed: the resolver serves exactly them when this returns. With `start`, a
+ * resolver that is not running is started (it loads every record); without, a resolver that
+ * is not running is left so (DEL: nothing to serve). A resolver that does not answer is killed
+ * (it must not go on serving a record that is gone) and, with `start`, replaced.
+ */
+export function syncResolver(dir: string, startIt: boolean): void {
+  let r = exchange(dir, 'sync');
+  if (r.ok) return;
+  if (!r.down) {
+    const pid = resolverPid(dir);
+    if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  if (!startIt) return;
+  start(dir);
+  const deadline = Date.now() + START_MS;
+  for (let pause = 2; Date.now() < deadline; pause = Math.min(pause * 2, 50)) {
+    r = exchange(dir, 'sync');
+    if (r.ok) return;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pause);
+  }
+  throw new CniError(ErrCode.TryAgainLater, `dns-hosts: the resolver did not start within ${START_MS} ms (see ${paths(dir).log})`);
+}
+
+/** One DNS query sent from inside the container's namespace to the resolver there; the reply or null. */
+export function queryFrom(nsFd: number, server: string, query: Buffer, timeoutMs = REPLY_MS): Buffer | null {
+  return native().udpExchange(nsFd, server, 53, query, timeoutMs);
+}

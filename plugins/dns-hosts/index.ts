@@ -1,0 +1,104 @@
+// dns-hosts (chained, last): Docker's embedded DNS for any main plugin. ADD records the
+// container's names and addresses on this network and makes sure the resolver serves them
+// inside the container at 127.0.0.11; DEL removes exactly this attachment's record; CHECK asks
+// the resolver from inside the container; GC drops records of attachments that are gone.
+// Also installed as `dnsname`, whose conflists (podman's) it runs unchanged.
+import { CniError, ErrCode } from '../../shared/cni/errors.ts';
+import { inContainerNetns, openContainerNetns } from '../../shared/cni/netns.ts';
+import type { Plugin } from '../../shared/cni/plugin.ts';
+import { containerIPs, ipOnly, requirePrev } from '../../shared/cni/prev.ts';
+import type { Result } from '../../shared/cni/result.ts';
+import { exists, readFile } from '../../shared/fs.ts';
+import { native } from '../../shared/native.ts';
+import { queryFrom, syncResolver } from './client.ts';
+import { NAME_ARGS, dnsConfig, names, upstreams, type Ctx, type DnsConf } from './config.ts';
+import { LISTEN_ADDRESS, paths, readAll, readRecord, recordedOn, removeRecord, stateDir, withStateLock, writeRecord, type Attachment } from './records.ts';
+
+/** The addresses of CNI_IFNAME in prevResult (all container addresses when interfaces are not listed). */
+function addressesOf(prev: Result, ifname: string): string[] {
+  const idx = (prev.interfaces ?? []).findIndex((i) => i.name === ifname && !!i.sandbox);
+  const ips = idx >= 0 ? (prev.ips ?? []).filter((ip) => ip.interface === idx) : containerIPs(prev);
+  return ips.map(ipOnly);
+}
+
+function hostResolvConf(): string {
+  try { return readFile('/etc/resolv.conf'); } catch { return ''; }
+}
+
+/** Our resolver first in the container's resolv.conf (runtimes write it from the result), then the rest. */
+function withDns(prev: Result, domain: string | undefined): Result {
+  const dns = prev.dns ?? {};
+  const out: Result['dns'] = { ...dns, nameservers: [LISTEN_ADDRESS, ...(dns.nameservers ?? []).filter((n) => n !== LISTEN_ADDRESS)] };
+  if (domain) out.search = [domain, ...(dns.search ?? []).filter((s) => s !== domain)];
+  return { ...prev, dns: out };
+}
+
+function add(ctx: Ctx): Result {
+  const prev = requirePrev(ctx.prevResult, 'dns-hosts');
+  const n = names(ctx);
+  const cookie = inContainerNetns(ctx.env.netns, (ns) => ns.run(() => native().netnsCookie()));
+  const a: Attachment = {
+    network: ctx.conf.name, containerId: ctx.env.containerId, ifname: ctx.env.ifname,
+    netns: ctx.env.netns, cookie, ...n, ips: addressesOf(prev, ctx.env.ifname),
+    upstreams: upstreams(ctx, hostResolvConf), forward: ctx.conf.forward ?? true,
+  };
+  if (ctx.conf.domainName) a.domainName = ctx.conf.domainName.toLowerCase();
+  const dir = stateDir();
+  withStateLock(dir, () => writeRecord(dir, a));
+  try {
+    syncResolver(dir, true);
+  } catch (e) {
+    withStateLock(dir, () => removeRecord(dir, a.network, a.containerId, a.ifname));
+    throw e;
+  }
+  return withDns(prev, ctx.conf.domainName);
+}
+
+function del(ctx: Ctx): void {
+  const dir = stateDir();
+  if (!exists(paths(dir).records)) return;
+  const removed = withStateLock(dir, () => removeRecord(dir, ctx.conf.name, ctx.env.containerId, ctx.env.ifname));
+  if (removed) syncResolver(dir, false);
+}
+
+/** A query for the container's own name, asked from inside its namespace. */
+async function selfQuery(nsFd: number, a: Attachment): Promise<void> {
+  const packet = await import('dns-packet');
+  const v6 = a.ips.length > 0 && a.ips.every((ip) => ip.includes(':'));
+  const name = a.name ?? a.shortId;
+  const q = packet.encode({ id: 1 + Math.floor(Math.random() * 65000), type: 'query', flags: packet.RECURSION_DESIRED, questions: [{ type: v6 ? 'AAAA' : 'A', name }] });
+  const raw = queryFrom(nsFd, LISTEN_ADDRESS, q);
+  if (!raw) throw new CniError(ErrCode.Plugin, `dns-hosts: the resolver does not answer at ${LISTEN_ADDRESS} inside ${a.netns}`);
+  const r = packet.decode(raw);
+  const got = (r.answers ?? []).map((x) => String((x as { data?: unknown }).data));
+  const rcode = (r as { rcode?: string }).rcode;
+  const want = a.ips.filter((ip) => ip.includes(':') === v6);
+  if (rcode !== 'NOERROR' || want.some((ip) => !got.includes(ip))) {
+    throw new CniError(ErrCode.Plugin, `dns-hosts: ${name} answers ${rcode} ${JSON.stringify(got)} inside the container, expected ${JSON.stringify(want)}`);
+  }
+}
+
+async function check(ctx: Ctx): Promise<void> {
+  requirePrev(ctx.prevResult, 'dns-hosts');
+  const dir = stateDir();
+  const a = readRecord(dir, ctx.conf.name, ctx.env.containerId, ctx.env.ifname);
+  if (!a) throw new CniError(ErrCode.Plugin, `dns-hosts: no record of ${ctx.env.containerId}/${ctx.env.ifname} on ${ctx.conf.name}`);
+  syncResolver(dir, true);   // a resolver that died is brought back with every record
+  const ns = openContainerNetns(ctx.env.netns);
+  try { await selfQuery(ns.fd, a); } finally { ns.close(); }
+}
+
+function gc(ctx: Ctx): void {
+  const dir = stateDir();
+  const valid = new Set((ctx.conf['cni.dev/valid-attachments'] ?? []).map((v) => `${v.containerID}:${v.ifname}`));
+  withStateLock(dir, () => {
+    for (const r of recordedOn(dir, ctx.conf.name)) {
+      if (!valid.has(`${r.containerId}:${r.ifname}`)) removeRecord(dir, ctx.conf.name, r.containerId, r.ifname);
+    }
+  });
+  syncResolver(dir, readAll(dir).length > 0);
+}
+
+export const dnsHosts: Plugin<DnsConf> = {
+  type: 'dns-hosts', chained: true, config: dnsConfig, knownArgs: NAME_ARGS, add, del, check, gc, status: () => {},
+};

@@ -1,0 +1,109 @@
+// The records the resolver serves: one file per attachment, written atomically under the state
+// lock by ADD, removed by DEL and GC, read by the resolver on every sync. Kept per host network
+// namespace (the resolver of that namespace serves its containers), readable by root only:
+//   <dir>/records/<network>/<containerID>:<ifname>   (":" never appears in either)
+//   <dir>/lock  resolver.lock  resolver.pid  control.sock  resolver.log  .tmp/
+import { lstat, readDir, readStateFile, rmdir, unlink } from '../../shared/fs.ts';
+import { ensureDir, sweepTemps, withFileLock, writeFileAtomic } from '../../shared/files.ts';
+import { kindDir } from '../../shared/members.ts';
+import { join } from '../../shared/path.ts';
+
+export interface Attachment {
+  network: string;
+  containerId: string;
+  ifname: string;
+  /** the container's netns path, and its cookie (the resolver checks the path still names it) */
+  netns: string;
+  cookie: string;
+  name?: string;
+  shortId: string;
+  aliases: string[];
+  links: { target: string; alias: string }[];
+  ips: string[];
+  domainName?: string;
+  upstreams: string[];
+  forward: boolean;
+}
+
+/** Where each container reaches the resolver, inside its own namespace (Docker's address). */
+export const LISTEN_ADDRESS = '127.0.0.11';
+
+export const stateDir = (): string => kindDir('dns-hosts');
+export const paths = (dir: string) => ({
+  records: join(dir, 'records'),
+  lock: join(dir, 'lock'),
+  tmp: join(dir, '.tmp'),
+  resolverLock: join(dir, 'resolver.lock'),
+  pid: join(dir, 'resolver.pid'),
+  control: join(dir, 'control.sock'),
+  log: join(dir, 'resolver.log'),
+});
+
+const recordPath = (dir: string, network: string, containerId: string, ifname: string): string =>
+  join(paths(dir).records, network, `${containerId}:${ifname}`);
+
+/** Run fn under the state lock (records change only under it; the resolver exits only under it). */
+export const withStateLock = <T>(dir: string, fn: () => T): T => withFileLock(paths(dir).lock, fn);
+
+export function writeRecord(dir: string, a: Attachment): void {
+  const tmp = paths(dir).tmp;
+  sweepTemps(tmp);
+  ensureDir(join(paths(dir).records, a.network));
+  writeFileAtomic(recordPath(dir, a.network, a.containerId, a.ifname), JSON.stringify(a), tmp);
+}
+
+/** Remove one attachment's record; false when there was none. */
+export function removeRecord(dir: string, network: string, containerId: string, ifname: string): boolean {
+  try { unlink(recordPath(dir, network, containerId, ifname)); } catch { return false; }
+  try { rmdir(join(paths(dir).records, network)); } catch { /* others remain */ }
+  return true;
+}
+
+export function readRecord(dir: string, network: string, containerId: string, ifname: string): Attachment | undefined {
+  try { return toAttachment(JSON.parse(readStateFile(recordPath(dir, network, containerId, ifname)))); } catch { return undefined; }
+}
+
+/** The attachments recorded on `network` (containerID, ifname), for GC. */
+export function recordedOn(dir: string, network: string): { containerId: string; ifname: string }[] {
+  try {
+    return readDir(join(paths(dir).records, network)).filter((n) => n.includes(':')).map((n) => {
+      const i = n.indexOf(':');
+      return { containerId: n.slice(0, i), ifname: n.slice(i + 1) };
+    });
+  } catch { return []; }
+}
+
+/** Every record, as the resolver loads them: directories and files never followed through links. */
+export function readAll(dir: string, onBad: (file: string, why: string) => void = () => {}): Attachment[] {
+  const root = paths(dir).records;
+  const out: Attachment[] = [];
+  let networks: string[];
+  try { if (!lstat(root).isDir) return out; networks = readDir(root); } catch { return out; }
+  for (const net of networks) {
+    const d = join(root, net);
+    let files: string[];
+    try { if (!lstat(d).isDir) continue; files = readDir(d); } catch { continue; }
+    for (const f of files) {
+      try {
+        const a = toAttachment(JSON.parse(readStateFile(join(d, f))));
+        if (a && a.network === net && `${a.containerId}:${a.ifname}` === f) out.push(a);
+        else onBad(join(d, f), 'not a record of ours');
+      } catch (e) { onBad(join(d, f), (e as Error).message); }
+    }
+  }
+  return out;
+}
+
+const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
+
+/** A record as read back, checked field by field (state is never trusted blindly). */
+function toAttachment(v: unknown): Attachment | undefined {
+  const a = v as Attachment;
+  if (!a || typeof a !== 'object') return undefined;
+  const ok = typeof a.network === 'string' && typeof a.containerId === 'string' && typeof a.ifname === 'string' &&
+    typeof a.netns === 'string' && typeof a.cookie === 'string' && typeof a.shortId === 'string' &&
+    (a.name === undefined || typeof a.name === 'string') && (a.domainName === undefined || typeof a.domainName === 'string') &&
+    strings(a.aliases) && strings(a.ips) && strings(a.upstreams) && typeof a.forward === 'boolean' &&
+    Array.isArray(a.links) && a.links.every((l) => l && typeof l.target === 'string' && typeof l.alias === 'string');
+  return ok ? a : undefined;
+}

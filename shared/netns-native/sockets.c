@@ -1,0 +1,236 @@
+/*
+ * sockets: a listening socket made inside another network namespace, for a long-running mode
+ * that serves many containers from one process (the socket keeps the namespace it was made in;
+ * the caller hands the fd to its event loop).
+ *
+ *   listenIn(nsFd, tcp, address, port) -> fd   socket(2) of the address's family, UDP or TCP,
+ *                                             created inside nsFd (-1: here), non-blocking,
+ *                                             close-on-exec, IP_FREEBIND (the address may not
+ *                                             be up yet, e.g. 127.0.0.11 before lo is), bound,
+ *                                             and listening when TCP
+ *   udpExchange(nsFd, address, port, query, timeoutMs) -> Buffer | null
+ *                                             one datagram to address:port from a socket made
+ *                                             inside nsFd (connected: only that peer's reply
+ *                                             is taken), the first reply, or null after
+ *                                             timeoutMs
+ *   unixExchange(path, request, timeoutMs) -> Buffer
+ *                                             a request over a unix stream socket, the reply
+ *                                             read to EOF; ETIMEDOUT after timeoutMs in all
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <node_api.h>
+#include <string.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "native.h"
+
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND 78
+#endif
+
+/* addr:port as a sockaddr; the family, or 0 when addr is not an IP address */
+static int to_sockaddr(const char *addr, int port, struct sockaddr_storage *ssp, socklen_t *lenp) {
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+  int family = 0;
+  if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+    family = in4->sin_family = AF_INET;
+    in4->sin_port = htons(port);
+    *lenp = sizeof *in4;
+  } else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+    family = in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    *lenp = sizeof *in6;
+  }
+  *ssp = ss;
+  return family;
+}
+
+static long long now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* wait for `events` on fd until the deadline: 0, ETIMEDOUT or an errno */
+static int wait_fd(int fd, short events, long long deadline) {
+  for (;;) {
+    long long left = deadline - now_ms();
+    if (left <= 0) return ETIMEDOUT;
+    struct pollfd p = {.fd = fd, .events = events};
+    int r = poll(&p, 1, (int)left);
+    if (r > 0) return 0;
+    if (r < 0 && errno != EINTR) return errno;
+  }
+}
+
+static int make_listener(int tcp, const char *addr, int port, int *fd_out) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  int one = 1;
+  int family = to_sockaddr(addr, port, &ss, &len);
+  if (!family) return EINVAL;
+  int s = socket(family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s < 0) return errno;
+  if (family == AF_INET) setsockopt(s, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
+  else {
+    setsockopt(s, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof one);
+    setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  }
+  if (tcp) setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(s, (struct sockaddr *)&ss, len) < 0 || (tcp && listen(s, 128) < 0)) {
+    int e = errno;
+    close(s);
+    return e;
+  }
+  *fd_out = s;
+  return 0;
+}
+
+static napi_value listen_in(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  int32_t nsfd, tcp, port;
+  char addr[64];
+  size_t alen;
+  if (native_args(env, info, 4, argv) || native_int(env, argv[0], &nsfd) || native_int(env, argv[1], &tcp)) return NULL;
+  if (napi_get_value_string_utf8(env, argv[2], addr, sizeof addr, &alen) != napi_ok || alen == 0 ||
+      native_int(env, argv[3], &port) || port < 0 || port > 65535) {
+    napi_throw_type_error(env, "EINVAL", "listenIn(nsFd, tcp, address, port)");
+    return NULL;
+  }
+  int saved = -1, err, fd = -1;
+  if (nsfd >= 0 && (err = native_enter(nsfd, &saved))) return native_throw_errno(env, err, "setns");
+  err = make_listener(tcp, addr, port, &fd);
+  if (saved >= 0) native_leave(saved);
+  if (err) return native_throw_errno(env, err, "listen");
+  return native_make_int(env, fd);
+}
+
+static int get_buffer(napi_env env, napi_value v, void **data, size_t *len) {
+  bool isbuf;
+  if (napi_is_buffer(env, v, &isbuf) != napi_ok || !isbuf || napi_get_buffer_info(env, v, data, len) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", "expected a Buffer");
+    return -1;
+  }
+  return 0;
+}
+
+static napi_value udp_exchange(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  int32_t nsfd, port, timeout;
+  char addr[64];
+  size_t alen, qlen;
+  void *q;
+  if (native_args(env, info, 5, argv) || native_int(env, argv[0], &nsfd) || native_int(env, argv[2], &port) ||
+      get_buffer(env, argv[3], &q, &qlen) || native_int(env, argv[4], &timeout))
+    return NULL;
+  struct sockaddr_storage ss;
+  socklen_t len;
+  if (napi_get_value_string_utf8(env, argv[1], addr, sizeof addr, &alen) != napi_ok || !to_sockaddr(addr, port, &ss, &len)) {
+    napi_throw_type_error(env, "EINVAL", "udpExchange: address must be an IP address");
+    return NULL;
+  }
+  long long deadline = now_ms() + timeout;
+  int saved = -1, err = 0;
+  if (nsfd >= 0 && (err = native_enter(nsfd, &saved))) return native_throw_errno(env, err, "setns");
+  int s = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (s < 0) err = errno;
+  else if (connect(s, (struct sockaddr *)&ss, len) < 0) err = errno;
+  if (saved >= 0) native_leave(saved);
+  if (err) {
+    if (s >= 0) close(s);
+    return native_throw_errno(env, err, "udpExchange");
+  }
+  char buf[65536];
+  ssize_t n = send(s, q, qlen, 0);
+  if (n < 0) err = errno;
+  while (!err) {
+    if ((err = wait_fd(s, POLLIN, deadline))) break;
+    n = recv(s, buf, sizeof buf, 0);
+    if (n >= 0) break;
+    if (errno != EAGAIN && errno != EINTR) err = errno;
+  }
+  close(s);
+  napi_value r;
+  if (err == ETIMEDOUT) napi_get_null(env, &r);
+  else if (err) return native_throw_errno(env, err, "udpExchange");
+  else {
+    void *copy;
+    napi_create_buffer_copy(env, (size_t)n, buf, &copy, &r);
+  }
+  return r;
+}
+
+static napi_value unix_exchange(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+  void *req;
+  size_t reqlen;
+  int32_t timeout;
+  if (native_args(env, info, 3, argv) || native_path(env, argv[0], path, sizeof path, "socket path") ||
+      get_buffer(env, argv[1], &req, &reqlen) || native_int(env, argv[2], &timeout))
+    return NULL;
+  long long deadline = now_ms() + timeout;
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  memcpy(sa.sun_path, path, strlen(path) + 1);
+  int err = 0, s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (s < 0) return native_throw_errno(env, errno, "unix socket");
+  if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    if (errno != EINPROGRESS && errno != EAGAIN) err = errno;
+    else if (!(err = wait_fd(s, POLLOUT, deadline))) {
+      int soerr = 0;
+      socklen_t sl = sizeof soerr;
+      getsockopt(s, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+      err = soerr;
+    }
+  }
+  size_t sent = 0;
+  while (!err && sent < reqlen) {
+    ssize_t n = send(s, (char *)req + sent, reqlen - sent, MSG_NOSIGNAL);
+    if (n >= 0) sent += (size_t)n;
+    else if (errno == EAGAIN) err = wait_fd(s, POLLOUT, deadline);
+    else if (errno != EINTR) err = errno;
+  }
+  if (!err) shutdown(s, SHUT_WR);
+  size_t cap = 4096, got = 0;
+  char *buf = malloc(cap);
+  if (!buf) err = ENOMEM;
+  while (!err) {
+    if (got == cap) {
+      char *b = cap >= (1 << 20) ? NULL : realloc(buf, cap * 2);
+      if (!b) { err = EMSGSIZE; break; }
+      buf = b;
+      cap *= 2;
+    }
+    ssize_t n = recv(s, buf + got, cap - got, 0);
+    if (n == 0) break;
+    if (n > 0) got += (size_t)n;
+    else if (errno == EAGAIN) err = wait_fd(s, POLLIN, deadline);
+    else if (errno != EINTR) err = errno;
+  }
+  close(s);
+  if (err) {
+    free(buf);
+    return native_throw_errno(env, err, path);
+  }
+  napi_value r;
+  void *copy;
+  napi_create_buffer_copy(env, got, buf, &copy, &r);
+  free(buf);
+  return r;
+}
+
+void native_register_sockets(napi_env env, napi_value exports) {
+  static const native_fn fns[] = {{"listenIn", listen_in}, {"udpExchange", udp_exchange}, {"unixExchange", unix_exchange}};
+  native_export_all(env, exports, fns, sizeof fns / sizeof fns[0]);
+}

@@ -1,0 +1,165 @@
+// dns-hosts: Docker's embedded-DNS walkthrough (networks isolated_nw and local_alias, links,
+// network-scoped aliases, round-robin), then forwarding to a dnsmasq of the test's own, the
+// resolver's restart after SIGKILL, and 50 concurrent ADDs. Everything in namespaces of the
+// test's own, through the libcni client, answers asked with dig from inside the containers.
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { haveBuild, makeNetns, netnsStateDirs, sh } from '../helpers/netns.ts';
+import { DnsWorld, addresses, dig, pingName, upstream } from '../helpers/dns.ts';
+
+const bridge = (name: string, subnet: string) => ({ type: 'bridge', bridge: name, isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet }]], routes: [{ dst: '0.0.0.0/0' }] } });
+const resolverDir = (host: string): string => netnsStateDirs(host).find((d) => d.includes('/dns-hosts/'))!;
+const resolverPid = (host: string): number => Number(readFileSync(join(resolverDir(host), 'resolver.pid'), 'utf8'));
+
+t.test('the Docker embedded-DNS walkthrough', { skip: !haveBuild() && 'npm run build first' }, async (t) => {
+  const host = makeNetns(t, 'cnits-dnsh');
+  const w = new DnsWorld(t, host.name);
+  // the host's resolver (what the host's resolv.conf would name): unknown names go there
+  const up = await upstream(t, host.name, w.dir, 'example.test', '198.51.100.1 www.example.test\n');
+  w.network('isolated_nw', bridge('cnits-iso', '172.25.0.0/16'), { upstreams: [up.address] });
+  w.network('local_alias', bridge('cnits-loc', '172.26.0.0/24'), { upstreams: [up.address] });
+  const [c2, c3, c4, c5, c6, c7] = ['container2', 'container3', 'container4', 'container5', 'container6', 'container7'].map((n) => w.container(n)) as [any, any, any, any, any, any];
+
+  const r2 = w.add(c2, 'isolated_nw', 'eth0');
+  t.same(r2.dns.nameservers, ['127.0.0.11'], 'the result points the container at its resolver');
+  const r3 = w.add(c3, 'isolated_nw', 'eth0');
+  const ip3 = r3.ips[0].address.split('/')[0];
+  t.same(addresses(c2.ns, 'container3'), [ip3], 'container2 resolves container3');
+  t.same(addresses(c2.ns, c3.id.slice(0, 12)), [ip3], 'and its short ID');
+  t.same(addresses(c2.ns, 'container3.isolated_nw'), [ip3], 'and name.network');
+  t.same(dig(c2.ns, ip3, 'PTR', ['-x']).answers, ['container3.isolated_nw.'], 'PTR gives the name');
+  t.ok(pingName(c2.ns, 'container3'), 'container2 pings container3 by name');
+
+  // links: container4 declares container5:c5 before container5 exists
+  w.add(c4, 'isolated_nw', 'eth0', { links: ['container5:c5'] });
+  t.same(addresses(c4.ns, 'c5'), [], 'c5 has no address while container5 does not exist');
+  const ip5 = w.add(c5, 'isolated_nw', 'eth0', { links: ['container4:c4'] }).ips[0].address.split('/')[0];
+  t.same(addresses(c4.ns, 'c5'), [ip5], 'the link follows its target once it appears');
+  t.ok(pingName(c4.ns, 'container5') && pingName(c4.ns, 'c5'), 'container4 pings container5 by name and link alias');
+  t.ok(pingName(c5.ns, 'container4') && pingName(c5.ns, 'c4'), 'container5 pings container4 by name and link alias');
+  t.equal(dig(c2.ns, 'c5').status, 'NXDOMAIN', 'a link alias is seen only by the container that declared it');
+  t.equal(dig(c3.ns, 'c4').status, 'NXDOMAIN', 'by nobody else');
+
+  w.add(c4, 'local_alias', 'eth1', { links: ['container5:foo'] });
+  // network-scoped aliases
+  w.add(c6, 'isolated_nw', 'eth0', { aliases: { isolated_nw: ['app'] } });
+  const ip6 = w.add(c6, 'local_alias', 'eth1', { aliases: { local_alias: ['scoped-app'] } }).ips[0].address.split('/')[0];
+  t.same(addresses(c4.ns, 'scoped-app'), [ip6], 'container4 (on local_alias) resolves scoped-app');
+  t.equal(dig(c5.ns, 'scoped-app').status, 'NXDOMAIN', 'container5 (isolated_nw only) does not');
+  t.equal(dig(c5.ns, 'container6.local_alias').status, 'NXDOMAIN', 'nor names of a network it is not on');
+
+  const ip5b = w.add(c5, 'local_alias', 'eth1', { links: ['container4:bar'] }).ips[0].address.split('/')[0];
+  t.ok(addresses(c4.ns, 'foo').includes(ip5b), 'foo resolves for container4 on local_alias');
+  t.ok(pingName(c4.ns, 'foo') && pingName(c5.ns, 'bar'), 'container4 pings foo, container5 pings bar');
+
+  // round-robin: container7 shares the alias app
+  const ipApp6 = r2 && addresses(c2.ns, 'app');
+  t.equal(ipApp6.length, 1);
+  const ip7 = w.add(c7, 'isolated_nw', 'eth0', { aliases: { isolated_nw: ['app'] } }).ips[0].address.split('/')[0];
+  const first = addresses(c2.ns, 'app'), second = addresses(c2.ns, 'app');
+  t.same([...first].sort(), [ipApp6[0], ip7].sort(), 'both addresses answer');
+  t.not(first[0], second[0], 'in rotating order');
+
+  // container5 leaves isolated_nw: c5 stops resolving for container4, foo still reaches container5
+  w.del(c5, 'isolated_nw', 'eth0');
+  t.same(addresses(c4.ns, 'c5'), [], 'c5 no longer resolves (its target left isolated_nw)');
+  t.same(addresses(c4.ns, 'foo'), [ip5b], 'foo still does');
+  t.ok(pingName(c4.ns, 'foo'), 'and reaches container5');
+
+  // container6 removed: app answers container7 only
+  w.del(c6, 'local_alias', 'eth1');
+  w.del(c6, 'isolated_nw', 'eth0');
+  t.same(addresses(c2.ns, 'app'), [ip7], 'app answers container7 only, at once (TTL 0, DEL waits for the resolver)');
+  t.equal(dig(c2.ns, 'container6').status, 'NXDOMAIN', 'a removed container is never answered');
+
+  // TCP answers the same
+  t.same(dig(c2.ns, 'container3', 'A', ['+tcp']).answers, [ip3], 'over TCP too');
+  // CHECK asks the resolver from inside the container
+  t.equal(w.call('check', c3, 'isolated_nw', 'eth0').status, 0, 'CHECK passes');
+
+  for (const [c, net, ifn] of [[c2, 'isolated_nw', 'eth0'], [c3, 'isolated_nw', 'eth0'], [c4, 'isolated_nw', 'eth0'], [c4, 'local_alias', 'eth1'], [c5, 'local_alias', 'eth1'], [c7, 'isolated_nw', 'eth0']] as const) w.del(c, net, ifn);
+  const dir = resolverDir(host.name);
+  t.same(sh('ls', [join(dir, 'records')]).trim(), '', 'no record left');
+  const log = readFileSync(join(dir, 'resolver.log'), 'utf8');
+  t.notOk(/error/i.test(log), 'the resolver logged no error', { log });
+  t.ok(spawnSync('sh', ['-c', `sleep 0.3; ! test -e ${join(dir, 'resolver.pid')}`]).status === 0, 'the resolver exits when no record remains');
+  t.equal(w.call('del', c2, 'isolated_nw', 'eth0').status, 0, 'DEL again succeeds');
+});
+
+t.test('names are DNS names: anything else is refused before any change', { skip: !haveBuild() && 'npm run build first' }, async (t) => {
+  const host = makeNetns(t, 'cnits-dnsh');
+  const w = new DnsWorld(t, host.name);
+  w.network('bad', bridge('cnits-bad', '172.27.0.0/24'));
+  const c = w.container('ok-name');
+  const r = w.call('add', c, 'bad', 'eth0', { aliases: { bad: ['fine', 'no way!'] } });
+  t.equal(r.status, 1);
+  t.match(r.stderr, /runtimeConfig\.aliases\.bad\[1\] "no way!" must be a DNS name/);
+  const l = w.call('add', c, 'bad', 'eth0', { links: ['a:b:c'] });
+  t.match(l.stderr, /runtimeConfig\.links\[0\]/);
+  t.same(netnsStateDirs(host.name).filter((d) => d.includes('dns-hosts')).flatMap((d) => sh('ls', [d]).split('\n').filter(Boolean)).filter((n) => n === 'records' || n === 'resolver.pid'), [], 'nothing recorded, no resolver started');
+});
+
+t.test('upstream: forwarded over UDP and TCP to a dnsmasq of the test; forward:false gives NXDOMAIN; SIGKILL loses nothing', { skip: !haveBuild() && 'npm run build first' }, async (t) => {
+  const host = makeNetns(t, 'cnits-dnsh');
+  const w = new DnsWorld(t, host.name);
+  // the upstream: dnsmasq inside the host namespace, on loopback, serving a test zone
+  const dm = await upstream(t, host.name, w.dir, 'zone.test', '198.51.100.7 www.zone.test\n');
+  w.network('fwd', bridge('cnits-fwd', '172.28.0.0/24'), { upstreams: ['127.0.0.53'] });
+  w.network('internal', bridge('cnits-int', '172.29.0.0/24'), { upstreams: ['127.0.0.53'], forward: false });
+  const a = w.container('a'), b = w.container('b');
+  w.add(a, 'fwd', 'eth0');
+  w.add(b, 'internal', 'eth0');
+  t.same(addresses(a.ns, 'www.zone.test'), ['198.51.100.7'], 'forwarded over UDP');
+  t.same(dig(a.ns, 'www.zone.test', 'A', ['+tcp']).answers, ['198.51.100.7'], 'and over TCP');
+  t.equal(dig(a.ns, 'nothing.zone.test').status, 'NXDOMAIN', "the upstream's NXDOMAIN passed back");
+  t.equal(dig(b.ns, 'www.zone.test').status, 'NXDOMAIN', 'forward: false answers NXDOMAIN');
+  t.equal(addresses(b.ns, 'b').length, 1, 'own names still answer on an internal network');
+
+  // the upstream gone: SERVFAIL within the bound, never a hang
+  dm.stop();
+  await new Promise((r) => setTimeout(r, 100));
+  const t0 = Date.now();
+  t.equal(dig(a.ns, 'www.zone.test', 'A', ['+time=8']).status, 'SERVFAIL', 'an upstream that does not answer gives SERVFAIL');
+  t.ok(Date.now() - t0 < 6000, 'within the bound');
+
+  // SIGKILL: the next CHECK (or ADD) brings the resolver back with every record
+  const pid = resolverPid(host.name);
+  process.kill(pid, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 100));
+  t.match(dig(a.ns, 'a').status, /no reply/, 'nothing answers while it is down');
+  t.equal(w.call('check', a, 'fwd', 'eth0').status, 0, 'CHECK restarts it');
+  t.not(resolverPid(host.name), pid, 'a new resolver');
+  t.equal(addresses(b.ns, 'b').length, 1, 'with the records of every network');
+  process.kill(resolverPid(host.name), 'SIGKILL');
+  const c = w.container('c');
+  w.add(c, 'fwd', 'eth0');
+  t.same(addresses(c.ns, 'a').length, 1, 'and ADD restarts it too');
+  for (const [x, n] of [[a, 'fwd'], [b, 'internal'], [c, 'fwd']] as const) w.del(x, n, 'eth0');
+});
+
+t.test('50 containers ADDed concurrently on one network: every name resolves, none twice', { skip: !haveBuild() && 'npm run build first' }, async (t) => {
+  const host = makeNetns(t, 'cnits-dnsh');
+  const w = new DnsWorld(t, host.name);
+  w.network('many', bridge('cnits-many', '172.30.0.0/24'));
+  const cs = Array.from({ length: 50 }, (_, i) => w.container(`m${i}`));
+  const run = (c: typeof cs[number]) => new Promise<number>((resolve) => {
+    const p = spawn('ip', ['netns', 'exec', host.name, join(process.cwd(), 'build/cnictl'), 'add', 'many', c.path], {
+      env: { PATH: process.env.PATH!, NETCONFPATH: w.dir, CNI_PATH: join(process.cwd(), 'build/bin'), CNI_CACHE_DIR: join(w.dir, 'cache'), CNI_CONTAINERID: c.id, CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAME=${c.name}` },
+      stdio: 'ignore',
+    });
+    p.on('close', (s) => resolve(s ?? 1));
+  });
+  const statuses = await Promise.all(cs.map(run));
+  t.same(statuses.filter((s) => s !== 0), [], 'every ADD succeeded');
+  const seen = new Set<string>();
+  let ok = 0;
+  for (const c of cs) {
+    const a = addresses(cs[0]!.ns, c.name);
+    if (a.length === 1 && !seen.has(a[0]!)) ok++;
+    seen.add(a[0] ?? '');
+  }
+  t.equal(ok, 50, 'each name answers exactly one address of its own');
+  for (const c of cs) w.del(c, 'many', 'eth0');
+});
