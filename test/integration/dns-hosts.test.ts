@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { haveBuild, makeNetns, netnsStateDirs, sh } from '../helpers/netns.ts';
+import { cni, haveBuild, makeNetns, netnsStateDirs, sh } from '../helpers/netns.ts';
 import { DnsWorld, addresses, dig, pingName, upstream } from '../helpers/dns.ts';
 
 const bridge = (name: string, subnet: string) => ({ type: 'bridge', bridge: name, isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet }]], routes: [{ dst: '0.0.0.0/0' }] } });
@@ -162,4 +162,41 @@ t.test('50 containers ADDed concurrently on one network: every name resolves, no
   }
   t.equal(ok, 50, 'each name answers exactly one address of its own');
   for (const c of cs) w.del(c, 'many', 'eth0');
+});
+
+t.test('macvlan containers resolve each other the same way (the listener is in the container)', { skip: !haveBuild() && 'npm run build first' }, async (t) => {
+  const host = makeNetns(t, 'cnits-dnsh');
+  sh('ip', ['-n', host.name, 'link', 'add', 'parent0', 'type', 'veth', 'peer', 'name', 'wire0']);
+  for (const l of ['parent0', 'wire0']) sh('ip', ['-n', host.name, 'link', 'set', l, 'up']);
+  const w = new DnsWorld(t, host.name);
+  w.network('mvnet', { type: 'macvlan', master: 'parent0', mode: 'bridge', ipam: { type: 'host-local', ranges: [[{ subnet: '10.81.0.0/24' }]] } }, { forward: false });
+  const a = w.container('mv-a'), b = w.container('mv-b');
+  w.add(a, 'mvnet', 'eth0', { aliases: ['svc'] });
+  const ipb = w.add(b, 'mvnet', 'eth0').ips[0].address.split('/')[0];
+  t.same(addresses(a.ns, 'mv-b'), [ipb], 'a resolves b');
+  t.equal(addresses(b.ns, 'svc').length, 1, 'b resolves the alias a was given as a list (the spec form)');
+  t.ok(pingName(a.ns, 'mv-b'), 'and reaches it by name');
+  w.del(a, 'mvnet', 'eth0');
+  w.del(b, 'mvnet', 'eth0');
+});
+
+t.test('DEL without netns or prevResult, and GC of attachments that are gone', { skip: !haveBuild() && 'npm run build first' }, async (t) => {
+  const host = makeNetns(t, 'cnits-dnsh');
+  const w = new DnsWorld(t, host.name);
+  w.network('gcnet', bridge('cnits-gc', '172.31.0.0/24'), { forward: false });
+  const [a, b, c] = ['gc-a', 'gc-b', 'gc-c'].map((n) => w.container(n)) as [any, any, any];
+  for (const x of [a, b, c]) w.add(x, 'gcnet', 'eth0');
+  const conf = (extra: Record<string, unknown>) => ({ cniVersion: '1.1.0', name: 'gcnet', type: 'dns-hosts', ...extra });
+  // DEL with no netns and no prevResult (a runtime's second DEL after the sandbox is gone)
+  const del = cni('dns-hosts', { host: host.name, command: 'DEL', config: conf({}), containerId: a.id, ifname: 'eth0', netns: '' });
+  t.equal(del.status, 0, del.stdout);
+  t.equal(dig(b.ns, 'gc-a').status, 'NXDOMAIN', 'its names are gone at once');
+  const gc = cni('dns-hosts', { host: host.name, command: 'GC', config: conf({ 'cni.dev/valid-attachments': [{ containerID: b.id, ifname: 'eth0' }] }) });
+  t.equal(gc.status, 0, gc.stdout);
+  t.equal(dig(b.ns, 'gc-c').status, 'NXDOMAIN', 'GC dropped the attachment not listed');
+  t.equal(addresses(b.ns, 'gc-b').length, 1, 'and kept the one listed');
+  const status = cni('dns-hosts', { host: host.name, command: 'STATUS', config: conf({}) });
+  t.equal(status.status, 0, 'STATUS');
+  w.del(b, 'gcnet', 'eth0');
+  w.del(c, 'gcnet', 'eth0');
 });

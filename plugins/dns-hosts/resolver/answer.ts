@@ -114,8 +114,14 @@ export function reverseAddress(qname: string): string | undefined {
 
 export type Outcome = { reply: Buffer } | { forward: true };
 
-const FLAG_AA = 1 << 10, FLAG_RD = 1 << 8, FLAG_RA = 1 << 7;
+const FLAG_AA = 1 << 10, FLAG_TC = 1 << 9, FLAG_RD = 1 << 8, FLAG_RA = 1 << 7;
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3 } as const;
+
+/** The largest UDP reply the client takes: its EDNS payload size, else 512 bytes. */
+function udpLimit(q: packet.Packet): number {
+  const opt = (q.additionals ?? []).find((a) => a.type === 'OPT') as { udpPayloadSize?: number } | undefined;
+  return Math.max(512, Math.min(opt?.udpPayloadSize ?? 512, 4096));
+}
 
 /** A reply carrying only a status (FORMERR, SERVFAIL): the query's header and question kept. */
 export function statusReply(query: Buffer, rcode: number): Buffer {
@@ -130,8 +136,12 @@ export function statusReply(query: Buffer, rcode: number): Buffer {
   }
 }
 
-/** The reply to one query from a container whose view is `s`; `turn` rotates several addresses. */
-export function answer(t: Tables, s: Scope, query: Buffer, turn: number): Outcome {
+/**
+ * The reply to one query from a container whose view is `s`; `turn` rotates several addresses.
+ * Over UDP (`udp`), a reply larger than the client takes (512 bytes, or its EDNS size) goes
+ * without its answers and with TC set: the client asks again over TCP.
+ */
+export function answer(t: Tables, s: Scope, query: Buffer, turn: number, udp = false): Outcome {
   let q: packet.Packet;
   try { q = packet.decode(query); } catch { return { reply: statusReply(query, RCODE.FORMERR) }; }
   const question = q.questions?.[0];
@@ -160,5 +170,7 @@ export function answer(t: Tables, s: Scope, query: Buffer, turn: number): Outcom
   // a name of ours: its records, or none of this type (NODATA); anything else here: NXDOMAIN
   const rcode = known ? RCODE.NOERROR : RCODE.NXDOMAIN;
   const flags = FLAG_AA | ((q.flags ?? 0) & FLAG_RD) | FLAG_RA | rcode;
-  return { reply: packet.encode({ id: q.id, type: 'response', flags, questions: [question], answers }) };
+  const reply = packet.encode({ id: q.id, type: 'response', flags, questions: [question], answers });
+  if (udp && reply.length > udpLimit(q)) return { reply: packet.encode({ id: q.id, type: 'response', flags: flags | FLAG_TC, questions: [question] }) };
+  return { reply };
 }

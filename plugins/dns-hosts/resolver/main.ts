@@ -37,7 +37,7 @@ class Resolver {
   };
 
   private serve(l: Listener, msg: Buffer, send: (b: Buffer) => void, tcp: boolean): void {
-    const out = answer(this.tables, l.scope, msg, this.turn++ & 0xffff);
+    const out = answer(this.tables, l.scope, msg, this.turn++ & 0xffff, !tcp);
     if ('reply' in out) { send(out.reply); return; }
     void forward(msg, l.scope.upstreams, tcp).then((r) => send(r ?? statusReply(msg, RCODE.SERVFAIL)));
   }

@@ -1,0 +1,90 @@
+// dns-hosts' answers without root or sockets: the tables the resolver builds from records and
+// what one query gets, decoded with dns-packet as a client would.
+import * as packet from 'dns-packet';
+import t from 'tap';
+import { answer, buildTables, reverseAddress, scopeOf } from '../../plugins/dns-hosts/resolver/answer.ts';
+import type { Attachment } from '../../plugins/dns-hosts/records.ts';
+import { isDnsName, parseLink, parseUpstream } from '../../shared/cni/refinements.ts';
+
+const rec = (network: string, cookie: string, name: string, ips: string[], more: Partial<Attachment> = {}): Attachment => ({
+  network, containerId: `${name}id0123456789`, ifname: 'eth0', netns: `/run/netns/${name}`, cookie, name, shortId: `${name}id0123456`.slice(0, 12),
+  aliases: [], links: [], ips, upstreams: ['192.0.2.53:53'], forward: true, ...more,
+});
+
+const world = [
+  rec('iso', '1', 'web', ['172.25.0.2', 'fd00::2'], { aliases: ['app'] }),
+  rec('iso', '2', 'db', ['172.25.0.3'], { aliases: ['app'], links: [{ target: 'web', alias: 'w' }, { target: 'later', alias: 'l' }] }),
+  rec('other', '3', 'cache', ['10.9.0.2'], { domainName: 'dns.podman' }),
+  rec('other', '2', 'db', ['10.9.0.3']),
+];
+const tables = buildTables(world);
+const scope = (cookie: string) => scopeOf(world.filter((a) => a.cookie === cookie));
+
+function ask(cookie: string, name: string, type: packet.RecordType = 'A', udp = false, turn = 0) {
+  const q = packet.encode({ id: 7, type: 'query', flags: packet.RECURSION_DESIRED, questions: [{ type, name }] });
+  const out = answer(tables, scope(cookie), q, turn, udp);
+  if (!('reply' in out)) return { forward: true as const };
+  const r = packet.decode(out.reply) as packet.DecodedPacket & { rcode: string };
+  return { rcode: r.rcode, data: (r.answers ?? []).map((a) => String((a as { data: unknown }).data)), id: r.id, tc: !!((r.flags ?? 0) & (1 << 9)), ttl: (r.answers ?? []).map((a) => (a as { ttl?: number }).ttl) };
+}
+
+t.test('names, short IDs, aliases and name.network, only in the querier networks', async (t) => {
+  t.same(ask('2', 'web').data, ['172.25.0.2']);
+  t.same(ask('2', 'WEB.iso.').data, ['172.25.0.2'], 'case-insensitive, name.network, trailing dot');
+  t.same(ask('2', 'web', 'AAAA').data, ['fd00::2']);
+  t.same(ask('1', 'db').data, ['172.25.0.3'], 'only the addresses on networks both share');
+  t.same(ask('2', 'db').data.sort(), ['10.9.0.3', '172.25.0.3'], 'the union of the querier networks');
+  t.same(ask('1', 'cache'), { forward: true }, 'a name of another network is not ours to answer');
+  t.same(ask('3', 'cache.dns.podman').data, ['10.9.0.2'], 'name.domainName');
+  t.equal(ask('3', 'nothing.dns.podman').rcode, 'NXDOMAIN', 'our own domain is never forwarded');
+  t.equal(ask('1', 'dbid0123456').rcode, 'NOERROR', 'the short ID');
+  t.equal(ask('2', 'db', 'AAAA').rcode, 'NOERROR', 'a name without addresses of the type: NODATA');
+  t.same(ask('2', 'db', 'AAAA').data, []);
+  t.same(ask('2', 'web').ttl, [0], 'TTL 0');
+  t.equal(ask('2', 'web').id, 7);
+});
+
+t.test('links: only for the declaring container, resolved at query time', async (t) => {
+  t.same(ask('2', 'w').data, ['172.25.0.2']);
+  t.same(ask('1', 'w'), { forward: true }, 'another container does not see it');
+  t.equal(ask('2', 'l').rcode, 'NOERROR', 'a link whose target does not exist yet is ours (no address)');
+  t.same(ask('2', 'l').data, []);
+});
+
+t.test('shared aliases: every address, rotating', async (t) => {
+  const a = ask('1', 'app', 'A', false, 0).data, b = ask('1', 'app', 'A', false, 1).data;
+  t.same([...a].sort(), ['172.25.0.2', '172.25.0.3']);
+  t.not(a[0], b[0]);
+});
+
+t.test('PTR, forwarding, FORMERR, truncation', async (t) => {
+  t.same(ask('2', '2.0.25.172.in-addr.arpa', 'PTR').data, ['web.iso']);
+  t.same(ask('1', '2.0.9.10.in-addr.arpa', 'PTR'), { forward: true }, 'an address on no network of the querier');
+  t.same(ask('2', '2.0.9.10.in-addr.arpa', 'PTR').data, ['cache.other'], 'on one of its networks');
+  t.equal(reverseAddress('2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa'), 'fd00:0:0:0:0:0:0:2');
+  t.same(ask('2', 'example.org'), { forward: true });
+  const bad = answer(tables, scope('2'), Buffer.from([0, 9, 1]), 0);
+  t.ok('reply' in bad && bad.reply.readUInt16BE(2) & 0x8000 && (bad.reply.readUInt16BE(2) & 15) === 1, 'FORMERR for garbage');
+  const many = buildTables(Array.from({ length: 60 }, (_, i) => rec('big', '9', `n${i}`, [`10.8.0.${i + 1}`], { aliases: ['all'] })));
+  const q = packet.encode({ id: 1, type: 'query', questions: [{ type: 'A', name: 'all' }] });
+  const s = scopeOf([rec('big', '9', 'n0', ['10.8.0.1'])]);
+  const udp = answer(many, s, q, 0, true) as { reply: Buffer };
+  t.ok(udp.reply.readUInt16BE(2) & (1 << 9), 'over 512 bytes by UDP: TC, the client asks over TCP');
+  const tcp = packet.decode((answer(many, s, q, 0, false) as { reply: Buffer }).reply);
+  t.equal(tcp.answers?.length, 60, 'over TCP: all of them');
+});
+
+t.test('names, links and upstreams as the config gives them', async (t) => {
+  t.ok(isDnsName('my-app_1.svc'));
+  t.notOk(isDnsName('no way'));
+  t.notOk(isDnsName('a'.repeat(64)), 'a label over 63');
+  t.notOk(isDnsName(`${'a.'.repeat(127)}ab`), 'over 253');
+  t.same(parseLink('container5:c5'), { target: 'container5', alias: 'c5' });
+  t.same(parseLink('/container5:/container4/c5'), { target: 'container5', alias: 'c5' }, "Docker's stored form");
+  t.same(parseLink('db'), { target: 'db', alias: 'db' });
+  t.equal(parseLink('a:b:c'), undefined);
+  t.same(parseUpstream('[fd00::53]:5353'), { address: 'fd00::53', port: 5353 });
+  t.same(parseUpstream('fd00::53'), { address: 'fd00::53', port: 53 });
+  t.same(parseUpstream('192.0.2.1:54'), { address: '192.0.2.1', port: 54 });
+  t.equal(parseUpstream('host.example:53'), undefined);
+});
