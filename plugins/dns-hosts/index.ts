@@ -12,7 +12,7 @@ import { exists, readFile } from '../../shared/fs.ts';
 import { native } from '../../shared/native.ts';
 import { queryFrom, syncResolver } from './client.ts';
 import { NAME_ARGS, dnsConfig, names, upstreams, type Ctx, type DnsConf } from './config.ts';
-import { LISTEN_ADDRESS, paths, readAll, readRecord, recordedOn, removeRecord, stateDir, withStateLock, writeRecord, type Attachment } from './records.ts';
+import { LISTEN_ADDRESS, claimAddress, paths, readAll, readRecord, recordedOn, removeRecord, stateDir, withStateLock, writeRecord, type Attachment } from './records.ts';
 
 /** The addresses of CNI_IFNAME in prevResult (all container addresses when interfaces are not listed). */
 function addressesOf(prev: Result, ifname: string): string[] {
@@ -26,9 +26,9 @@ function hostResolvConf(): string {
 }
 
 /** Our resolver first in the container's resolv.conf (runtimes write it from the result), then the rest. */
-function withDns(prev: Result, domain: string | undefined): Result {
+function withDns(prev: Result, listen: string, domain: string | undefined): Result {
   const dns = prev.dns ?? {};
-  const out: Result['dns'] = { ...dns, nameservers: [LISTEN_ADDRESS, ...(dns.nameservers ?? []).filter((n) => n !== LISTEN_ADDRESS)] };
+  const out: Result['dns'] = { ...dns, nameservers: [listen, ...(dns.nameservers ?? []).filter((n) => n !== listen)] };
   if (domain) out.search = [domain, ...(dns.search ?? []).filter((s) => s !== domain)];
   return { ...prev, dns: out };
 }
@@ -39,19 +39,22 @@ function add(ctx: Ctx): Result {
   const cookie = inContainerNetns(ctx.env.netns, (ns) => ns.run(() => native().netnsCookie()));
   const a: Attachment = {
     network: ctx.conf.name, containerId: ctx.env.containerId, ifname: ctx.env.ifname,
-    netns: ctx.env.netns, cookie, ...n, ips: addressesOf(prev, ctx.env.ifname),
+    netns: ctx.env.netns, cookie, listen: LISTEN_ADDRESS, ...n, ips: addressesOf(prev, ctx.env.ifname),
     upstreams: upstreams(ctx, hostResolvConf), forward: ctx.conf.forward ?? true,
   };
   if (ctx.conf.domainName) a.domainName = ctx.conf.domainName.toLowerCase();
   const dir = stateDir();
-  withStateLock(dir, () => writeRecord(dir, a));
+  withStateLock(dir, () => {
+    a.listen = claimAddress(dir, a.containerId, a.network, a.ifname);
+    writeRecord(dir, a);
+  });
   try {
     syncResolver(dir, true);
   } catch (e) {
     withStateLock(dir, () => removeRecord(dir, a.network, a.containerId, a.ifname));
     throw e;
   }
-  return withDns(prev, ctx.conf.domainName);
+  return withDns(prev, a.listen, ctx.conf.domainName);
 }
 
 function del(ctx: Ctx): void {
@@ -67,8 +70,8 @@ async function selfQuery(nsFd: number, a: Attachment): Promise<void> {
   const v6 = a.ips.length > 0 && a.ips.every((ip) => ip.includes(':'));
   const name = a.name ?? a.shortId;
   const q = packet.encode({ id: 1 + Math.floor(Math.random() * 65000), type: 'query', flags: packet.RECURSION_DESIRED, questions: [{ type: v6 ? 'AAAA' : 'A', name }] });
-  const raw = queryFrom(nsFd, LISTEN_ADDRESS, q);
-  if (!raw) throw new CniError(ErrCode.Plugin, `dns-hosts: the resolver does not answer at ${LISTEN_ADDRESS} inside ${a.netns}`);
+  const raw = queryFrom(nsFd, a.listen, q);
+  if (!raw) throw new CniError(ErrCode.Plugin, `dns-hosts: the resolver does not answer at ${a.listen} inside ${a.netns}`);
   const r = packet.decode(raw);
   const got = (r.answers ?? []).map((x) => String((x as { data?: unknown }).data));
   const rcode = (r as { rcode?: string }).rcode;

@@ -2,6 +2,7 @@
 // lock by ADD, removed by DEL and GC, read by the resolver on every sync. Kept per host network
 // namespace (the resolver of that namespace serves its containers), readable by root only:
 //   <dir>/records/<network>/<containerID>:<ifname>   (":" never appears in either)
+//   <dir>/containers/<containerID>   the resolver address each of its attachments was given
 //   <dir>/lock  resolver.lock  resolver.pid  control.sock  resolver.log  .tmp/
 import { lstat, readDir, readStateFile, rmdir, unlink } from '../../shared/fs.ts';
 import { ensureDir, sweepTemps, withFileLock, writeFileAtomic } from '../../shared/files.ts';
@@ -15,6 +16,8 @@ export interface Attachment {
   /** the container's netns path, and its cookie (the resolver checks the path still names it) */
   netns: string;
   cookie: string;
+  /** the address its resolver listens on in the container (LISTEN_ADDRESS and up) */
+  listen: string;
   name?: string;
   shortId: string;
   aliases: string[];
@@ -25,12 +28,20 @@ export interface Attachment {
   forward: boolean;
 }
 
-/** Where each container reaches the resolver, inside its own namespace (Docker's address). */
+/**
+ * Where a container reaches the resolver, inside its own namespace: Docker's 127.0.0.11 for its
+ * first network, 127.0.0.12 for a second one at the same time, and so on. Every address answers
+ * the same (the union of the container's networks), but runtimes that write resolv.conf from
+ * each network's result (podman) drop a network's nameservers when it is disconnected: a
+ * shared address would leave the container without a resolver.
+ */
 export const LISTEN_ADDRESS = '127.0.0.11';
+const LISTEN_BASE = 11, LISTEN_MAX = 250;
 
 export const stateDir = (): string => kindDir('dns-hosts');
 export const paths = (dir: string) => ({
   records: join(dir, 'records'),
+  containers: join(dir, 'containers'),
   lock: join(dir, 'lock'),
   tmp: join(dir, '.tmp'),
   resolverLock: join(dir, 'resolver.lock'),
@@ -52,8 +63,41 @@ export function writeRecord(dir: string, a: Attachment): void {
   writeFileAtomic(recordPath(dir, a.network, a.containerId, a.ifname), JSON.stringify(a), tmp);
 }
 
-/** Remove one attachment's record; false when there was none. */
+type Addresses = Record<string, string>;
+const addressesPath = (dir: string, containerId: string): string => join(paths(dir).containers, containerId);
+function readAddresses(dir: string, containerId: string): Addresses {
+  try {
+    const v = JSON.parse(readStateFile(addressesPath(dir, containerId))) as Addresses;
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : {};
+  } catch { return {}; }
+}
+
+/** The resolver address of this attachment (under the state lock): its own again, or the lowest free one of its container. */
+export function claimAddress(dir: string, containerId: string, network: string, ifname: string): string {
+  const held = readAddresses(dir, containerId);
+  const key = `${network}:${ifname}`;
+  if (held[key]) return held[key]!;
+  const used = new Set(Object.values(held));
+  let n = LISTEN_BASE;
+  while (used.has(`127.0.0.${n}`) && n < LISTEN_MAX) n++;
+  held[key] = `127.0.0.${n}`;
+  ensureDir(paths(dir).containers);
+  writeFileAtomic(addressesPath(dir, containerId), JSON.stringify(held), paths(dir).tmp);
+  return held[key]!;
+}
+
+export function releaseAddress(dir: string, containerId: string, network: string, ifname: string): void {
+  const held = readAddresses(dir, containerId);
+  const key = `${network}:${ifname}`;
+  if (!(key in held)) return;
+  delete held[key];
+  if (Object.keys(held).length) writeFileAtomic(addressesPath(dir, containerId), JSON.stringify(held), paths(dir).tmp);
+  else try { unlink(addressesPath(dir, containerId)); } catch { /* gone */ }
+}
+
+/** Remove one attachment's record and its address; false when there was no record. */
 export function removeRecord(dir: string, network: string, containerId: string, ifname: string): boolean {
+  releaseAddress(dir, containerId, network, ifname);
   try { unlink(recordPath(dir, network, containerId, ifname)); } catch { return false; }
   try { rmdir(join(paths(dir).records, network)); } catch { /* others remain */ }
   return true;
@@ -102,6 +146,7 @@ function toAttachment(v: unknown): Attachment | undefined {
   if (!a || typeof a !== 'object') return undefined;
   const ok = typeof a.network === 'string' && typeof a.containerId === 'string' && typeof a.ifname === 'string' &&
     typeof a.netns === 'string' && typeof a.cookie === 'string' && typeof a.shortId === 'string' &&
+    typeof a.listen === 'string' && /^127\.0\.0\.\d{1,3}$/.test(a.listen) &&
     (a.name === undefined || typeof a.name === 'string') && (a.domainName === undefined || typeof a.domainName === 'string') &&
     strings(a.aliases) && strings(a.ips) && strings(a.upstreams) && typeof a.forward === 'boolean' &&
     Array.isArray(a.links) && a.links.every((l) => l && typeof l.target === 'string' && typeof l.alias === 'string');

@@ -11,9 +11,11 @@ const CNICTL = join(ROOT, 'build/cnictl');
 
 export interface Answer { status: string; answers: string[] }
 
-/** dig from inside `ns`: the status and the answers' data, in order. */
+/** dig from inside `ns` (to 127.0.0.11 unless opts name an @server): the status and the answers' data, in order. */
 export function dig(ns: string, name: string, type = 'A', opts: string[] = []): Answer {
-  const r = spawnSync('ip', ['netns', 'exec', ns, 'dig', '+tries=1', '+time=3', '@127.0.0.11', ...opts, ...(opts.includes('-x') ? [name] : ['-q', name, '-t', type]), '+noall', '+answer', '+comments'], { encoding: 'utf8' });
+  const server = opts.find((o) => o.startsWith('@')) ?? '@127.0.0.11';
+  opts = opts.filter((o) => !o.startsWith('@'));
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'dig', '+tries=1', '+time=3', server, ...opts, ...(opts.includes('-x') ? [name] : ['-q', name, '-t', type]), '+noall', '+answer', '+comments'], { encoding: 'utf8' });
   const status = /status: (\w+)/.exec(r.stdout)?.[1] ?? `no reply (${r.stdout.trim().split('\n').at(-1)})`;
   const answers = r.stdout.split('\n').filter((l) => l && !l.startsWith(';')).map((l) => l.trim().split(/\s+/).at(-1)!);
   return { status, answers };

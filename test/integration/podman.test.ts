@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { BIN, ROOT, ipJson, makeNetns, nftElements, tempDir } from '../helpers/netns.ts';
+import { BIN, ROOT, ipJson, makeNetns, netnsStateDirs, nftElements, tempDir } from '../helpers/netns.ts';
 
 const LIB = join(ROOT, '../shared/podman/lib.sh');
 const ready = existsSync('/etc/containers/containers.conf') && existsSync(LIB) && spawnSync('podman', ['--version']).status === 0;
@@ -63,4 +63,53 @@ t.test('podman run on our conflist: addresses, ping, HTTP across, a published po
   t.same(ipJson(host.name, 'link', 'show').filter((l: any) => l.ifname.startsWith('veth')).map((l: any) => l.ifname), [], 'no veth left');
   t.same(nftElements(host.name).filter((e) => e.comment?.startsWith('net=podnet')), [], 'no element left');
   t.same(readdirSync(join(d, 'ipam', 'podnet')).filter((f) => /^10\./.test(f)), [], 'no lease left');
+});
+
+const dnsConflist = (name: string, bridge: string, subnet: string, dataDir: string) => {
+  const c = conflist(name, bridge, subnet, dataDir);
+  // what podman writes when dnsname is installed: our executable answers to that name
+  c.plugins.push({ type: 'dnsname', domainName: 'dns.podman', capabilities: { aliases: true } } as any);
+  return c;
+};
+
+t.test('podman with a dnsname conflist: names and --network-alias resolve through podman\'s own resolv.conf; network connect/disconnect add and remove names', { skip: !ready && 'podman is not set up (../shared/podman/setup.sh)' }, async (t) => {
+  const host = makeNetns(t, 'cnits-podhost');
+  const d = tempDir(t, 'cnits-podman-');
+  mkdirSync(join(d, 'nets'));
+  writeFileSync(join(d, 'nets', 'dnsnet.conflist'), JSON.stringify(dnsConflist('dnsnet', 'cnits-pod2', '10.106.0.0/24', join(d, 'ipam'))));
+  writeFileSync(join(d, 'nets', 'dnsnet2.conflist'), JSON.stringify(dnsConflist('dnsnet2', 'cnits-pod3', '10.107.0.0/24', join(d, 'ipam'))));
+  const conf = join(d, 'containers.conf');
+  t.equal(spawnSync('bash', ['-c', `. ${LIB} && harness_conf ${conf} ${BIN} ${join(d, 'nets')}`]).status, 0);
+  const [a, b, c] = ['pa', 'pb', 'pc'].map((n) => `cnits-${n}-${process.pid}`) as [string, string, string];
+  const podman = (...args: string[]) => spawnSync('nsenter', [`--net=${host.path}`, 'podman', ...args], { encoding: 'utf8', env: { ...process.env, CONTAINERS_CONF: conf }, timeout: 60_000 });
+  t.teardown(() => { podman('rm', '-f', '-t', '0', a, b, c); });
+  const lookup = (from: string, name: string) => {
+    const r = podman('exec', from, 'nslookup', name);
+    // busybox nslookup: the answer's addresses follow the "Name:" line
+    const after = r.stdout.split(/^Name:/m).slice(1).join('\n');
+    return [...after.matchAll(/Address(?: \d+)?:\s*([0-9.]+)/g)].map((m) => m[1]);
+  };
+  const ip = (x: string, net = 'dnsnet') => podman('inspect', '-f', `{{.NetworkSettings.Networks.${net}.IPAddress}}`, x).stdout.trim();
+
+  t.equal(podman('run', '-d', '--name', a, '--network', 'dnsnet', '--network-alias', 'web', 'localhost/bb', 'sleep', '600').status, 0);
+  t.equal(podman('run', '-d', '--name', b, '--network', 'dnsnet', 'localhost/bb', 'sleep', '600').status, 0);
+  const resolv = podman('exec', b, 'cat', '/etc/resolv.conf').stdout;
+  t.match(resolv, /^nameserver 127\.0\.0\.11$/m, "podman's resolv.conf names our resolver");
+  t.match(resolv, /^search .*dns\.podman/m, 'and the search domain');
+  t.same(lookup(b, a), [ip(a)], 'b resolves a by name');
+  t.same(lookup(b, 'web'), [ip(a)], 'and by its network alias');
+  t.same(lookup(b, `${a}.dns.podman`), [ip(a)], 'and name.domainName');
+  t.equal(podman('exec', b, 'ping', '-c', '1', '-W', '2', 'web').status, 0, 'b pings a by alias');
+
+  t.equal(podman('run', '-d', '--name', c, '--network', 'dnsnet2', 'localhost/bb', 'sleep', '600').status, 0);
+  t.same(lookup(c, b), [], 'c (dnsnet2 only) does not see b');
+  t.equal(podman('network', 'connect', 'dnsnet2', b).status, 0);
+  t.same(lookup(c, b), [ip(b, 'dnsnet2')], 'connect: b answers on dnsnet2 with its dnsnet2 address');
+  t.equal(podman('network', 'disconnect', 'dnsnet2', b).status, 0);
+  t.same(lookup(c, b), [], 'disconnect: gone');
+  t.same(lookup(b, a), [ip(a)], 'b still resolves a on dnsnet', { resolv: podman('exec', b, 'cat', '/etc/resolv.conf').stdout });
+
+  t.equal(podman('rm', '-f', '-t', '0', a, b, c).status, 0);
+  const dir = netnsStateDirs(host.name).find((x) => x.includes('/dns-hosts/'));
+  t.same(dir ? readdirSync(join(dir, 'records')) : [], [], 'no record left');
 });

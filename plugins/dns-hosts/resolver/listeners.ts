@@ -1,11 +1,12 @@
-// Where containers reach the resolver: 127.0.0.11:53, UDP and TCP, inside each container's own
+// Where containers reach the resolver: 127.0.0.11:53 (and .12... for further networks of one
+// container, see records.ts), UDP and TCP, inside each container's own
 // network namespace (Docker's way): it works whatever the main plugin (bridge, macvlan, ipvlan,
 // an overlay), identifies the querier by the socket it came in on, and exposes nothing on the
 // host. The sockets are made in the namespace by the addon and served by this process's loop.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
 import { native } from '../../../shared/native.ts';
-import { LISTEN_ADDRESS, type Attachment } from '../records.ts';
+import type { Attachment } from '../records.ts';
 import type { Scope } from './answer.ts';
 
 const TCP_IDLE_MS = 10_000;
@@ -27,16 +28,16 @@ export class Listener {
    * still names the namespace they were made for (its cookie): a reused /proc/<pid>/ns/net or a
    * remounted path must not get another container's view.
    */
-  static open(cookie: string, attachments: Attachment[], scope: Scope, h: Handlers): Listener {
+  static open(cookie: string, address: string, attachments: Attachment[], scope: Scope, h: Handlers): Listener {
     let lastError: unknown = new Error('no netns path');
     for (const path of new Set(attachments.map((a) => a.netns))) {
       let fd: number;
       try { fd = native().openNetns(path); } catch (e) { lastError = e; continue; }
       try {
         if (native().withNetns(fd, () => native().netnsCookie()) !== cookie) { lastError = new Error(`${path} now names another namespace`); continue; }
-        const udpFd = native().listenIn(fd, 0, LISTEN_ADDRESS, 53);
+        const udpFd = native().listenIn(fd, 0, address, 53);
         let tcpFd: number;
-        try { tcpFd = native().listenIn(fd, 1, LISTEN_ADDRESS, 53); } catch (e) { native().closeFd(udpFd); throw e; }
+        try { tcpFd = native().listenIn(fd, 1, address, 53); } catch (e) { native().closeFd(udpFd); throw e; }
         return Listener.adopt(cookie, scope, udpFd, tcpFd, h);
       } finally {
         native().closeFd(fd);

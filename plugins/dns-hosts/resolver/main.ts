@@ -46,17 +46,20 @@ class Resolver {
   reload(): number {
     const all = readAll(this.dir, (f, why) => log(`ignoring ${f}: ${why}`));
     this.tables = buildTables(all);
+    // a container (namespace) sees the union of its networks, at each of its addresses
     const byNs = new Map<string, Attachment[]>();
     for (const a of all) { const l = byNs.get(a.cookie); if (l) l.push(a); else byNs.set(a.cookie, [a]); }
-    for (const [cookie, l] of this.listeners) {
-      if (!byNs.has(cookie)) { l.close(); this.listeners.delete(cookie); }
+    const wanted = new Map<string, { cookie: string; address: string; list: Attachment[] }>();
+    for (const [cookie, list] of byNs) for (const a of list) wanted.set(`${cookie} ${a.listen}`, { cookie, address: a.listen, list });
+    for (const [key, l] of this.listeners) {
+      if (!wanted.has(key)) { l.close(); this.listeners.delete(key); }
     }
-    for (const [cookie, list] of byNs) {
+    for (const [key, { cookie, address, list }] of wanted) {
       const scope = scopeOf(list);
-      const l = this.listeners.get(cookie);
+      const l = this.listeners.get(key);
       if (l) { l.scope = scope; continue; }
-      try { this.listeners.set(cookie, Listener.open(cookie, list, scope, this.handlers)); } catch (e) {
-        log(`no listener for ${list[0]!.containerId} (${list[0]!.netns}): ${(e as Error).message}`);
+      try { this.listeners.set(key, Listener.open(cookie, address, list, scope, this.handlers)); } catch (e) {
+        log(`no listener at ${address} for ${list[0]!.containerId} (${list[0]!.netns}): ${(e as Error).message}`);
       }
     }
     return all.length;
@@ -74,7 +77,7 @@ class Resolver {
         const cmd = req.trim();
         if (cmd === 'sync') {
           const n = this.reload();
-          c.end(`ok ${n} records, ${this.listeners.size} namespaces\n`);
+          c.end(`ok ${n} records, ${this.listeners.size} listeners\n`);
           if (n === 0) setImmediate(() => this.exitIfEmpty());
         } else if (cmd === 'ping') c.end('ok\n');
         else c.end('unknown command\n');
