@@ -42,8 +42,8 @@ t.test('the Docker embedded-DNS walkthrough', { skip: !haveBuild() && 'npm run b
   t.equal(dig(c2.ns, 'c5').status, 'NXDOMAIN', 'a link alias is seen only by the container that declared it');
   t.equal(dig(c3.ns, 'c4').status, 'NXDOMAIN', 'by nobody else');
 
-  const second = w.add(c4, 'local_alias', 'eth1', { links: ['container5:foo'] });
-  t.same(second.dns.nameservers, ['127.0.0.12'], "a container's second network gets its own resolver address (a runtime drops a network's nameservers on disconnect)");
+  const onLocal = w.add(c4, 'local_alias', 'eth1', { links: ['container5:foo'] });
+  t.same(onLocal.dns.nameservers, ['127.0.0.12'], "a container's second network gets its own resolver address (a runtime drops a network's nameservers on disconnect)");
   t.same(dig(c4.ns, 'container5', 'A', ['@127.0.0.12']).answers, [ip5], 'it answers the same');
   // network-scoped aliases
   w.add(c6, 'isolated_nw', 'eth0', { aliases: { isolated_nw: ['app'] } });
