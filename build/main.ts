@@ -23,7 +23,12 @@ async function main(): Promise<void> {
     process.stderr.write(`cni-ts: unknown plugin "${name}"; invoke this executable through a link named one of: ${Object.keys(PLUGINS).join(', ')}\n`);
     process.exit(2);
   }
-  // dns-hosts' long-running resolver: the same executable in another mode
+  // dns-hosts' long-running resolver: the same executable in another mode (and its UDP thread)
+  if (process.argv.includes('--resolver-udp') && (name === 'dns-hosts' || name === 'dnsname')) {
+    const { workerData, isMainThread } = process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
+    if (!isMainThread) (await import('../plugins/dns-hosts/resolver/udp-worker.ts')).runUdpWorker(workerData);
+    process.exit(2);
+  }
   const resolver = process.argv.find((a) => a.startsWith('--resolver='))?.slice('--resolver='.length);
   if (resolver && (name === 'dns-hosts' || name === 'dnsname')) {
     if (!resolver.startsWith('/')) { process.stderr.write('dns-hosts: --resolver= needs an absolute state directory\n'); process.exit(2); }

@@ -19,6 +19,15 @@ export interface NetnsNative {
   listenIn(nsFd: number, tcp: number, address: string, port: number): number;
   udpExchange(nsFd: number, address: string, port: number, query: Buffer, timeoutMs: number): Buffer | null;
   unixExchange(path: string, request: Buffer, timeoutMs: number): Buffer;
+  // a blocking UDP loop (dns-hosts' resolver): epoll set, wake eventfd, one datagram in/out
+  pollCreate(): number;
+  /** add fd with tag (>= 0), or remove it (tag < 0) */
+  pollCtl(ep: number, fd: number, tag: number): void;
+  eventFd(): number;
+  eventSignal(fd: number): void;
+  /** length (0: the wake fd; -1: nothing in time); meta = [tag, fd, port, IPv4 as int32] */
+  udpNext(ep: number, buf: Buffer, meta: Int32Array, timeoutMs: number): number;
+  udpSend(fd: number, buf: Buffer, length: number, address: number, port: number): void;
   // file syscalls (shared/fs.ts)
   fileOpen(path: string, flags: number, mode: number): number;
   fileRead(fd: number): Buffer;

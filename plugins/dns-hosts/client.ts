@@ -1,6 +1,5 @@
 // The plugin's side of the resolver: tell it the records changed and wait until it serves them
 // (bounded), start it when it is not running, replace it when it does not answer.
-import { spawn } from 'node:child_process';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { O, closeFile, openFile, readFile, readStateFile } from '../../shared/fs.ts';
 import { ensureDir } from '../../shared/files.ts';
@@ -35,12 +34,18 @@ function resolverPid(dir: string): number | undefined {
   } catch { return undefined; }
 }
 
+function answered(text: string): void {
+  if (!text.startsWith('ok')) throw new CniError(ErrCode.Plugin, `dns-hosts: the resolver could not take the change: ${text.trim().slice(0, 200)}`);
+}
+
 function start(dir: string): void {
   ensureDir(dir);
   const log = openFile(paths(dir).log, O.WRONLY | O.CREAT | O.APPEND | O.NOFOLLOW, 0o600);
   try {
     const [cmd, ...args] = selfCommand('dns-hosts', [`${RESOLVER_FLAG}${dir}`]);
     // its own session, no terminal, the log for output: nothing ties it to the runtime's pipes
+    // loaded here, not at every call's start: only a call that starts the resolver needs it
+    const { spawn } = process.getBuiltinModule('node:child_process') as typeof import('node:child_process');
     const child = spawn(cmd!, args, { detached: true, cwd: '/', stdio: ['ignore', log, log], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
     child.unref();
   } finally {
@@ -49,14 +54,16 @@ function start(dir: string): void {
 }
 
 /**
- * The records changed: the resolver serves exactly them when this returns. With `start`, a
+ * The records changed (all, or the one `key` names): the resolver serves exactly them when this
+ * returns. With `start`, a
  * resolver that is not running is started (it loads every record); without, a resolver that
  * is not running is left so (DEL: nothing to serve). A resolver that does not answer is killed
  * (it must not go on serving a record that is gone) and, with `start`, replaced.
  */
-export function syncResolver(dir: string, startIt: boolean): void {
-  let r = exchange(dir, 'sync');
-  if (r.ok) return;
+export function syncResolver(dir: string, startIt: boolean, key?: string): void {
+  const request = key ? `sync ${key}` : 'sync';
+  let r = exchange(dir, request);
+  if (r.ok) return answered(r.text);
   if (!r.down) {
     const pid = resolverPid(dir);
     if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
@@ -65,8 +72,8 @@ export function syncResolver(dir: string, startIt: boolean): void {
   start(dir);
   const deadline = Date.now() + START_MS;
   for (let pause = 2; Date.now() < deadline; pause = Math.min(pause * 2, 50)) {
-    r = exchange(dir, 'sync');
-    if (r.ok) return;
+    r = exchange(dir, request);
+    if (r.ok) return answered(r.text);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pause);
   }
   throw new CniError(ErrCode.TryAgainLater, `dns-hosts: the resolver did not start within ${START_MS} ms (see ${paths(dir).log})`);

@@ -4,7 +4,8 @@
 // the resolver from inside the container; GC drops records of attachments that are gone.
 // Also installed as `dnsname`, whose conflists (podman's) it runs unchanged.
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { inContainerNetns, openContainerNetns } from '../../shared/cni/netns.ts';
+import { openContainerNetns } from '../../shared/cni/netns.ts';
+import { mark } from '../../shared/trace.ts';
 import type { Plugin } from '../../shared/cni/plugin.ts';
 import { containerIPs, ipOnly, requirePrev } from '../../shared/cni/prev.ts';
 import type { Result } from '../../shared/cni/result.ts';
@@ -12,7 +13,7 @@ import { exists, readFile } from '../../shared/fs.ts';
 import { native } from '../../shared/native.ts';
 import { queryFrom, syncResolver } from './client.ts';
 import { NAME_ARGS, dnsConfig, names, upstreams, type Ctx, type DnsConf } from './config.ts';
-import { LISTEN_ADDRESS, claimAddress, paths, readAll, readRecord, recordedOn, removeRecord, stateDir, withStateLock, writeRecord, type Attachment } from './records.ts';
+import { LISTEN_ADDRESS, claimAddress, paths, readAll, readRecord, recordKey, recordedOn, removeRecord, stateDir, withStateLock, writeRecord, type Attachment } from './records.ts';
 
 /** The addresses of CNI_IFNAME in prevResult (all container addresses when interfaces are not listed). */
 function addressesOf(prev: Result, ifname: string): string[] {
@@ -36,7 +37,10 @@ function withDns(prev: Result, listen: string, domain: string | undefined): Resu
 function add(ctx: Ctx): Result {
   const prev = requirePrev(ctx.prevResult, 'dns-hosts');
   const n = names(ctx);
-  const cookie = inContainerNetns(ctx.env.netns, (ns) => ns.run(() => native().netnsCookie()));
+  const ns = openContainerNetns(ctx.env.netns);
+  let cookie: string;
+  try { cookie = ns.run(() => native().netnsCookie()); } finally { ns.close(); }
+  mark('names and netns');
   const a: Attachment = {
     network: ctx.conf.name, containerId: ctx.env.containerId, ifname: ctx.env.ifname,
     netns: ctx.env.netns, cookie, listen: LISTEN_ADDRESS, ...n, ips: addressesOf(prev, ctx.env.ifname),
@@ -48,8 +52,9 @@ function add(ctx: Ctx): Result {
     a.listen = claimAddress(dir, a.containerId, a.network, a.ifname);
     writeRecord(dir, a);
   });
+  mark('recorded');
   try {
-    syncResolver(dir, true);
+    syncResolver(dir, true, recordKey(a.network, a.containerId, a.ifname));
   } catch (e) {
     withStateLock(dir, () => removeRecord(dir, a.network, a.containerId, a.ifname));
     throw e;
@@ -61,7 +66,7 @@ function del(ctx: Ctx): void {
   const dir = stateDir();
   if (!exists(paths(dir).records)) return;
   const removed = withStateLock(dir, () => removeRecord(dir, ctx.conf.name, ctx.env.containerId, ctx.env.ifname));
-  if (removed) syncResolver(dir, false);
+  if (removed) syncResolver(dir, false, recordKey(ctx.conf.name, ctx.env.containerId, ctx.env.ifname));
 }
 
 /** A query for the container's own name, asked from inside its namespace. */

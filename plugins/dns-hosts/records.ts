@@ -50,6 +50,9 @@ export const paths = (dir: string) => ({
   log: join(dir, 'resolver.log'),
 });
 
+/** How a call names one record to the resolver. */
+export const recordKey = (network: string, containerId: string, ifname: string): string => `${network}/${containerId}:${ifname}`;
+
 const recordPath = (dir: string, network: string, containerId: string, ifname: string): string =>
   join(paths(dir).records, network, `${containerId}:${ifname}`);
 

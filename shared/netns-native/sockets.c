@@ -16,6 +16,8 @@
  *   unixExchange(path, request, timeoutMs) -> Buffer
  *                                             a request over a unix stream socket, the reply
  *                                             read to EOF; ETIMEDOUT after timeoutMs in all
+ *   pollCreate, pollCtl, eventFd, eventSignal, udpNext, udpSend
+ *                                             a blocking UDP loop's syscalls (see below)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -24,6 +26,9 @@
 #include <node_api.h>
 #include <string.h>
 #include <poll.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -230,7 +235,100 @@ static napi_value unix_exchange(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* the UDP serving loop's syscalls: an epoll set of listeners (each registered with a tag), an
+   eventfd to wake the loop, one datagram in, one datagram out; IPv4 (the listeners are
+   127.0.0.x), addresses as 32-bit integers, nothing allocated per datagram */
+static napi_value poll_create(napi_env env, napi_callback_info info) {
+  (void)info;
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) return native_throw_errno(env, errno, "epoll_create1");
+  return native_make_int(env, ep);
+}
+
+static napi_value poll_ctl(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int32_t ep, fd, tag;
+  if (native_args(env, info, 3, argv) || native_int(env, argv[0], &ep) || native_int(env, argv[1], &fd) || native_int(env, argv[2], &tag)) return NULL;
+  struct epoll_event ev = {.events = EPOLLIN, .data.u64 = ((uint64_t)(uint32_t)tag << 32) | (uint32_t)fd};
+  /* tag < 0: remove fd */
+  if (epoll_ctl(ep, tag < 0 ? EPOLL_CTL_DEL : EPOLL_CTL_ADD, fd, &ev) < 0) return native_throw_errno(env, errno, "epoll_ctl");
+  return NULL;
+}
+
+static napi_value event_fd(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) return native_throw_errno(env, errno, "eventfd");
+  return native_make_int(env, fd);
+}
+
+static napi_value event_signal(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  uint64_t one = 1;
+  if (native_args(env, info, 1, argv) || native_int(env, argv[0], &fd)) return NULL;
+  if (write(fd, &one, sizeof one) < 0 && errno != EAGAIN) return native_throw_errno(env, errno, "eventfd write");
+  return NULL;
+}
+
+/* udpNext(ep, buf, meta Int32Array[4], timeoutMs) -> length; -1 nothing within the timeout.
+   meta: [tag, fd, port, IPv4 address]; a wake (an eventfd) gives length 0 with its tag */
+static napi_value udp_next(napi_env env, napi_callback_info info) {
+  napi_value argv[4], ab;
+  void *buf, *metap;
+  size_t blen, mlen, off;
+  napi_typedarray_type tt;
+  int32_t ep, timeout;
+  if (native_args(env, info, 4, argv) || native_int(env, argv[0], &ep) || get_buffer(env, argv[1], &buf, &blen) ||
+      native_int(env, argv[3], &timeout)) return NULL;
+  if (napi_get_typedarray_info(env, argv[2], &tt, &mlen, &metap, &ab, &off) != napi_ok || tt != napi_int32_array || mlen < 4) {
+    napi_throw_type_error(env, "EINVAL", "meta must be an Int32Array of 4");
+    return NULL;
+  }
+  int32_t *meta = metap;
+  struct epoll_event ev;
+  int r;
+  do r = epoll_wait(ep, &ev, 1, timeout);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return native_throw_errno(env, errno, "epoll_wait");
+  if (r == 0) return native_make_int(env, -1);
+  int fd = (int)(uint32_t)ev.data.u64;
+  meta[0] = (int32_t)(ev.data.u64 >> 32);
+  meta[1] = fd;
+  struct sockaddr_in from;
+  socklen_t fl = sizeof from;
+  ssize_t n = recvfrom(fd, buf, blen, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+  if (n < 0) {
+    /* not a socket: the wake eventfd, drained */
+    uint64_t v;
+    if (errno == ENOTSOCK && read(fd, &v, sizeof v) == (ssize_t)sizeof v) return native_make_int(env, 0);
+    return native_make_int(env, -1);
+  }
+  meta[2] = ntohs(from.sin_port);
+  meta[3] = (int32_t)ntohl(from.sin_addr.s_addr);
+  return native_make_int(env, (int32_t)n);
+}
+
+/* udpSend(fd, buf, length, IPv4 address, port): one datagram, never blocking (dropped when full) */
+static napi_value udp_send(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  int32_t fd, len, addr, port;
+  void *buf;
+  size_t blen;
+  if (native_args(env, info, 5, argv) || native_int(env, argv[0], &fd) || get_buffer(env, argv[1], &buf, &blen) ||
+      native_int(env, argv[2], &len) || native_int(env, argv[3], &addr) || native_int(env, argv[4], &port)) return NULL;
+  if (len < 0 || (size_t)len > blen) {
+    napi_throw_range_error(env, "EINVAL", "length beyond the buffer");
+    return NULL;
+  }
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl((uint32_t)addr)};
+  sendto(fd, buf, (size_t)len, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to);
+  return NULL;
+}
+
 void native_register_sockets(napi_env env, napi_value exports) {
-  static const native_fn fns[] = {{"listenIn", listen_in}, {"udpExchange", udp_exchange}, {"unixExchange", unix_exchange}};
+  static const native_fn fns[] = {{"listenIn", listen_in}, {"udpExchange", udp_exchange}, {"unixExchange", unix_exchange},
+    {"pollCreate", poll_create}, {"pollCtl", poll_ctl}, {"eventFd", event_fd}, {"eventSignal", event_signal},
+    {"udpNext", udp_next}, {"udpSend", udp_send}};
   native_export_all(env, exports, fns, sizeof fns / sizeof fns[0]);
 }

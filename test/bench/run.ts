@@ -13,11 +13,12 @@ import { concurrentBridgeAdd } from './concurrent.ts';
 import { hostLocalAdd } from './host-local.ts';
 import { loopbackAdd } from './loopback.ts';
 import { macvlanBenches } from './macvlan.ts';
+import { dnsBench, dnsBenchReady, dnsHostsAdd, dnsTable } from './dns.ts';
 import { chainAddAtScale, chainAddBaseline, concurrentChainAdd, versionBench } from './runtime.ts';
 
 const BENCHES: (() => Bench)[] = [
   versionBench, loopbackAdd, hostLocalAdd(0), hostLocalAdd(10_000), ...bridgeBenches, concurrentBridgeAdd, () => concurrentChainAdd(50),
-  chainAddBaseline, () => chainAddAtScale(500), ...macvlanBenches,
+  chainAddBaseline, () => chainAddAtScale(500), ...macvlanBenches, dnsHostsAdd,
 ];
 
 const inside = process.argv.indexOf('--inside');
@@ -52,8 +53,16 @@ if (inside < 0) {
   console.log(out);
   const extra = overheads(rows);
   if (extra) console.log(`\n${extra}`);
+  // the resolver's throughput and latency beside dnsmasq and aardvark-dns (not a per-exec row)
+  let dns: ReturnType<typeof dnsBench> | undefined;
+  const dnsName = 'dns resolver: dnsperf vs dnsmasq and aardvark-dns';
+  if ((!filter || dnsName.includes(filter)) && dnsBenchReady()) {
+    process.stderr.write(`bench: ${dnsName}...\n`);
+    dns = dnsBench(host);
+    console.log(`\n${dnsTable(dns)}`);
+  }
   mkdirSync(join(ROOT, 'test/bench/results'), { recursive: true });
-  writeFileSync(join(ROOT, 'test/bench/results/latest.json'), `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`);
+  writeFileSync(join(ROOT, 'test/bench/results/latest.json'), `${JSON.stringify({ date: new Date().toISOString(), rows, dns }, null, 2)}\n`);
   writeFileSync(join(ROOT, 'test/bench/results/latest.svg'), chart(rows, `cni-ts vs the reference plugins, ${new Date().toISOString().slice(0, 10)}`));
   console.log('chart: test/bench/results/latest.svg (the README shows docs/bench.svg, a copy of one full run)');
 }

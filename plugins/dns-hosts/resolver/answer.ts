@@ -20,6 +20,8 @@ export interface Tables {
 
 export interface Scope {
   networks: string[];
+  /** A and AAAA lookups of this view, remembered until the next reload (which makes new scopes) */
+  cache?: Map<number, Found>;
   /** network -> link alias -> target, declared by this container */
   links: Map<string, Map<string, string>>;
   forward: boolean;
@@ -73,7 +75,7 @@ function bases(qname: string, net: string, domain: string | undefined): string[]
   return out;
 }
 
-interface Found { known: boolean; local: boolean; ips: string[] }
+interface Found { known: boolean; local: boolean; ips: string[]; rdata?: Buffer[]; wire?: Buffer }
 
 function lookup(t: Tables, s: Scope, qname: string): Found {
   const f: Found = { known: false, local: false, ips: [] };
@@ -114,6 +116,104 @@ export function reverseAddress(qname: string): string | undefined {
 
 export type Outcome = { reply: Buffer } | { forward: true };
 
+const CACHE_MAX = 4096;
+const TYPE_A = 1, TYPE_AAAA = 28;
+/** replies are built here: a datagram is sent (copied by the kernel) before the next is built */
+const scratch = Buffer.allocUnsafe(512);
+export const scratchReply = (): Buffer => scratch;
+
+/** The question's name, lower-cased, dotted; undefined for anything unusual (answer() decides). */
+function questionName(q: Buffer, end: number): string | undefined {
+  let i = 12, name = '';
+  for (let len = q[i]!; len !== 0; len = q[i]!) {
+    if (len > 63 || i + len + 1 >= end) return undefined;
+    for (let k = i + 1; k <= i + len; k++) { const c = q[k]!; if (c <= 0x20 || c === 0x2e || c >= 0x7f) return undefined; }
+    name += (name ? '.' : '') + q.toString('latin1', i + 1, i + 1 + len).toLowerCase();
+    i += len + 1;
+  }
+  return name || undefined;
+}
+
+/** FNV-1a of the question's wire form (name and type), letters folded: the cache's key. */
+function questionHash(q: Buffer, from: number, to: number): number {
+  let h = 0x811c9dc5;
+  for (let i = from; i < to; i++) {
+    const c = q[i]!;
+    h = Math.imul(h ^ (c >= 0x41 && c <= 0x5a ? c + 32 : c), 0x01000193);
+  }
+  return h >>> 0;
+}
+
+const sameQuestion = (wire: Buffer, q: Buffer, from: number): boolean => {
+  for (let i = 0; i < wire.length; i++) {
+    const c = q[from + i]!;
+    if ((c >= 0x41 && c <= 0x5a ? c + 32 : c) !== wire[i]) return false;
+  }
+  return true;
+};
+
+/** quickReply's outcomes besides a length */
+export const NOT_QUICK = 0, FORWARD = -1;
+
+/**
+ * The common case, without decoding the message or allocating: one A or AAAA question, no
+ * compression in it, at most an EDNS record after it. The reply (the query's header and
+ * question, then answers pointing back at the name) is built in `scratch`; returned: its
+ * length, FORWARD, or NOT_QUICK (answer() decides). Lookups are remembered per view, keyed by
+ * a hash of the question's wire form with letters folded (length bytes are below 64), checked
+ * against the stored form: a repeated query costs a hash and a map lookup.
+ */
+export function quickReply(t: Tables, s: Scope, q: Buffer, len: number, turn: number): number {
+  if (len < 17 || len > 512 || (q[2]! & 0xf8) !== 0 || q.readUInt16BE(4) !== 1 || q.readUInt32BE(6) !== 0 || q[10] !== 0 || q[11]! > 1) return NOT_QUICK;
+  const zero = q.indexOf(0, 12);
+  const end = zero + 5;
+  if (zero < 13 || end > len || q.readUInt16BE(zero + 3) !== 1) return NOT_QUICK;
+  const qtype = q.readUInt16BE(zero + 1);
+  if (qtype !== TYPE_A && qtype !== TYPE_AAAA) return NOT_QUICK;
+  const key = questionHash(q, 12, zero + 3);
+  let f = s.cache?.get(key);
+  if (f && !sameQuestion(f.wire!, q, 12)) f = undefined;
+  if (!f) {
+    const name = questionName(q, zero + 1);
+    if (!name) return NOT_QUICK;
+    f = lookup(t, s, name);
+    const family = qtype === TYPE_A ? 4 : 6;
+    f.rdata = f.ips.filter((ip) => familyOf(ip) === family).map((ip) => parseIP(ip)!.bytes);
+    f.wire = Buffer.from(q.toString('latin1', 12, zero + 3).toLowerCase(), 'latin1');
+    if (!s.cache || s.cache.size >= CACHE_MAX) s.cache = new Map();
+    s.cache.set(key, f);
+  }
+  if (!f.known && !f.local && s.forward && s.upstreams.length) return FORWARD;
+  const rd = f.rdata!;
+  let size = end;
+  for (let k = 0; k < rd.length; k++) size += 12 + rd[k]!.length;
+  if (size > 512) return NOT_QUICK;   // answer() truncates as the client's EDNS size says, or sends all over TCP
+  const out = scratch;
+  q.copy(out, 0, 0, end);
+  out[2] = 0x84 | (q[2]! & 0x01);   // QR, AA, the client's RD
+  out[3] = 0x80 | (f.known ? 0 : RCODE.NXDOMAIN);   // RA
+  out.writeUInt16BE(rd.length, 6);
+  out.writeUInt32BE(0, 8);   // no authority, no additional (the EDNS record is not echoed)
+  let o = end;
+  for (let k = 0; k < rd.length; k++) {
+    const r = rd[(k + turn) % rd.length]!;
+    out.writeUInt32BE((0xc00c0000 | qtype) >>> 0, o);
+    out.writeUInt32BE(0x00010000 | (LOCAL_TTL >>> 16), o + 4);
+    out.writeUInt32BE(((LOCAL_TTL & 0xffff) << 16 | r.length) >>> 0, o + 8);
+    r.copy(out, o + 12);
+    o += 12 + r.length;
+  }
+  return size;
+}
+
+/** quickReply for callers that take an Outcome (TCP: a copy of the reply). */
+export function quickAnswer(t: Tables, s: Scope, q: Buffer, turn: number, udp: boolean): Outcome | undefined {
+  const n = quickReply(t, s, q, q.length, turn);
+  if (n === NOT_QUICK) return undefined;
+  if (n === FORWARD) return { forward: true };
+  return { reply: udp ? scratch.subarray(0, n) : Buffer.from(scratch.subarray(0, n)) };
+}
+
 const FLAG_AA = 1 << 10, FLAG_TC = 1 << 9, FLAG_RD = 1 << 8, FLAG_RA = 1 << 7;
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3 } as const;
 
@@ -142,6 +242,8 @@ export function statusReply(query: Buffer, rcode: number): Buffer {
  * without its answers and with TC set: the client asks again over TCP.
  */
 export function answer(t: Tables, s: Scope, query: Buffer, turn: number, udp = false): Outcome {
+  const quick = quickAnswer(t, s, query, turn, udp);
+  if (quick) return quick;
   let q: packet.Packet;
   try { q = packet.decode(query); } catch { return { reply: statusReply(query, RCODE.FORMERR) }; }
   const question = q.questions?.[0];

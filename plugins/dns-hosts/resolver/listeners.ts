@@ -1,9 +1,9 @@
 // Where containers reach the resolver: 127.0.0.11:53 (and .12... for further networks of one
-// container, see records.ts), UDP and TCP, inside each container's own
-// network namespace (Docker's way): it works whatever the main plugin (bridge, macvlan, ipvlan,
-// an overlay), identifies the querier by the socket it came in on, and exposes nothing on the
-// host. The sockets are made in the namespace by the addon and served by this process's loop.
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+// container, see records.ts), UDP and TCP, inside each container's own network namespace
+// (Docker's way): it works whatever the main plugin (bridge, macvlan, ipvlan, an overlay),
+// identifies the querier by the socket it came in on, and exposes nothing on the host. The
+// sockets are made in the namespace by the addon; TCP is served by the event loop, UDP by the
+// resolver's UDP thread (udp-worker.ts), which gets the fd and the listener's tag.
 import { createServer, type Server, type Socket } from 'node:net';
 import { native } from '../../../shared/native.ts';
 import type { Attachment } from '../records.ts';
@@ -11,17 +11,24 @@ import type { Scope } from './answer.ts';
 
 const TCP_IDLE_MS = 10_000;
 
+export type Send = (b: Buffer) => void;
+
 export interface Handlers {
-  /** a datagram: the reply (or nothing) comes back through `send` */
-  udp(l: Listener, msg: Buffer, send: (b: Buffer) => void): void;
-  /** one length-framed TCP message */
-  tcp(l: Listener, msg: Buffer, send: (b: Buffer) => void): void;
+  /** the reply to a TCP query now, or undefined: forward it */
+  answer(l: Listener, msg: Buffer): Buffer | undefined;
+  /** the reply comes later, through `send` */
+  forward(l: Listener, msg: Buffer, send: Send): void;
 }
+
+let nextTag = 1;   // 0 is the UDP thread's wake-up
 
 export class Listener {
   private conns = new Set<Socket>();
+  private tcp?: Server;
   closed = false;
-  private constructor(readonly cookie: string, public scope: Scope, private udp: UdpSocket, private tcp: Server) {}
+  /** the UDP thread's name for this listener */
+  readonly tag = nextTag++;
+  private constructor(readonly cookie: string, public scope: Scope, readonly udpFd: number) {}
 
   /**
    * Open the listeners inside the namespace the attachments name, after checking that the path
@@ -33,34 +40,21 @@ export class Listener {
     for (const path of new Set(attachments.map((a) => a.netns))) {
       let fd: number;
       try { fd = native().openNetns(path); } catch (e) { lastError = e; continue; }
+      let udpFd: number, tcpFd: number;
       try {
         if (native().withNetns(fd, () => native().netnsCookie()) !== cookie) { lastError = new Error(`${path} now names another namespace`); continue; }
-        const udpFd = native().listenIn(fd, 0, address, 53);
-        let tcpFd: number;
+        udpFd = native().listenIn(fd, 0, address, 53);
         try { tcpFd = native().listenIn(fd, 1, address, 53); } catch (e) { native().closeFd(udpFd); throw e; }
-        return Listener.adopt(cookie, scope, udpFd, tcpFd, h);
       } finally {
         native().closeFd(fd);
       }
+      const l = new Listener(cookie, scope, udpFd);
+      l.tcp = createServer((c) => l.serveTcp(c, h));
+      l.tcp.on('error', () => { /* as above */ });
+      l.tcp.listen({ fd: tcpFd });
+      return l;
     }
     throw lastError;
-  }
-
-  private static adopt(cookie: string, scope: Scope, udpFd: number, tcpFd: number, h: Handlers): Listener {
-    const udp = createSocket('udp4');
-    const tcp = createServer();
-    const l = new Listener(cookie, scope, udp, tcp);
-    udp.on('message', (msg, r) => {
-      // copied now: the runtime may reuse rinfo before a forwarded answer comes back
-      const port = r.port, address = r.address;
-      h.udp(l, msg, (b) => { if (!l.closed) udp.send(b, port, address); });
-    });
-    udp.on('error', () => { /* one client's ICMP error is no reason to stop */ });
-    udp.bind({ fd: udpFd });
-    tcp.on('connection', (c) => l.serveTcp(c, h));
-    tcp.on('error', () => { /* as above */ });
-    tcp.listen({ fd: tcpFd });
-    return l;
   }
 
   private serveTcp(c: Socket, h: Handlers): void {
@@ -74,20 +68,22 @@ export class Listener {
       while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
         const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
         buf = buf.subarray(2 + msg.length);
-        h.tcp(this, msg, (b) => {
+        const send = (b: Buffer): void => {
           if (c.destroyed) return;
           const len = Buffer.alloc(2);
           len.writeUInt16BE(b.length);
           c.write(Buffer.concat([len, b]));
-        });
+        };
+        const r = h.answer(this, msg);
+        if (r) send(r); else h.forward(this, msg, send);
       }
     });
   }
 
+  /** TCP closed now; the UDP fd is closed by the caller once the UDP thread let go of it */
   close(): void {
     this.closed = true;
     for (const c of this.conns) c.destroy();
-    try { this.udp.close(); } catch { /* closed */ }
-    this.tcp.close();
+    this.tcp?.close();
   }
 }

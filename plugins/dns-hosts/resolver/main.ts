@@ -3,16 +3,27 @@
 // named by a pid file; fed by the record files, which it reloads when a call says "sync" on
 // its control socket (and answers only once it serves them); exits when no record remains.
 // Killed, it loses nothing: the records are on disk and the next ADD, CHECK or GC restarts it.
+// Two threads: this one (records, listeners, TCP, forwarding, the control socket) and the UDP
+// thread (udp-worker.ts), which answers datagrams outside the event loop.
 import { createServer, type Server } from 'node:net';
+import type { Worker } from 'node:worker_threads';
 import { O, openFile, unlink } from '../../../shared/fs.ts';
 import { writeFileAtomic } from '../../../shared/files.ts';
 import { native } from '../../../shared/native.ts';
-import { paths, readAll, type Attachment } from '../records.ts';
+import { paths, readAll, readRecord, type Attachment } from '../records.ts';
 import { answer, buildTables, RCODE, scopeOf, statusReply, type Tables } from './answer.ts';
 import { forward } from './forward.ts';
 import { Listener, type Handlers } from './listeners.ts';
+import type { FromUdp, View } from './udp-worker.ts';
+import { normalJit } from './jit.ts';
+
+export const UDP_THREAD_FLAG = '--resolver-udp';
+const WAKE_TAG = 0;
+const APPLY_MS = 5000;
 
 const LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
+/** "<network>/<containerID>:<ifname>" as the skeleton validates them */
+const RECORD_KEY = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*\/[a-zA-Z0-9][a-zA-Z0-9_.-]*:[^/:\s]{1,15}$/;
 const START_LOCK_MS = 3000;
 
 const log = (msg: string): void => { process.stderr.write(`${new Date().toISOString()} resolver[${process.pid}]: ${msg}\n`); };
@@ -29,22 +40,96 @@ class Resolver {
   private turn = 0;
   private control?: Server;
 
+  private ep = native().pollCreate();
+  private wake = native().eventFd();
+  private udp!: Worker;
+  private toUdp!: import('node:worker_threads').MessagePort;
+  private gen = 0;
+  private applied = new Map<number, () => void>();
+  /** UDP fds the UDP thread may still be using: closed once it applied a view without them */
+  private retired: { gen: number; fd: number }[] = [];
+
   constructor(private dir: string) {}
 
-  private handlers: Handlers = {
-    udp: (l, msg, send) => this.serve(l, msg, send, false),
-    tcp: (l, msg, send) => this.serve(l, msg, send, true),
-  };
-
-  private serve(l: Listener, msg: Buffer, send: (b: Buffer) => void, tcp: boolean): void {
-    const out = answer(this.tables, l.scope, msg, this.turn++ & 0xffff, !tcp);
-    if ('reply' in out) { send(out.reply); return; }
-    void forward(msg, l.scope.upstreams, tcp).then((r) => send(r ?? statusReply(msg, RCODE.SERVFAIL)));
+  /** The UDP thread: this same program again (its script, its argv), told so by a flag. */
+  startUdpThread(): void {
+    const { Worker, MessageChannel } = process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
+    native().pollCtl(this.ep, this.wake, WAKE_TAG);
+    const { port1, port2 } = new MessageChannel();
+    this.toUdp = port1;
+    this.udp = new Worker(process.argv[1]!, { argv: ['dns-hosts', UDP_THREAD_FLAG], workerData: { ep: this.ep, wake: this.wake, wakeTag: WAKE_TAG, port: port2 }, transferList: [port2] });
+    this.udp.on('error', (e: Error) => { log(`UDP thread failed: ${e.stack ?? e}`); process.exit(1); });
+    this.udp.on('exit', (code) => { log(`UDP thread exited (${code})`); process.exit(1); });
+    this.udp.unref();
+    port1.on('message', (m: FromUdp) => {
+      if ('applied' in m) { this.applied.get(m.applied)?.(); return; }
+      void forward(Buffer.from(m.forward), this.upstreamsOf(m.fd), false).then((r) => {
+        const reply = r ?? statusReply(Buffer.from(m.forward), RCODE.SERVFAIL);
+        if ([...this.listeners.values()].some((l) => l.udpFd === m.fd)) native().udpSend(m.fd, reply, reply.length, m.address, m.port);
+      });
+    });
   }
 
-  /** Serve exactly the records on disk: tables rebuilt, listeners opened and closed to match. */
-  reload(): number {
-    const all = readAll(this.dir, (f, why) => log(`ignoring ${f}: ${why}`));
+  private upstreamsOf(fd: number): string[] {
+    for (const l of this.listeners.values()) if (l.udpFd === fd) return l.scope.upstreams;
+    return [];
+  }
+
+  /** Hand the UDP thread the current view; resolves when it serves it (bounded). */
+  private sendView(all: Attachment[]): Promise<void> {
+    const gen = ++this.gen;
+    const view: View = { gen, records: all, listeners: [...this.listeners.values()].map((l) => ({ tag: l.tag, fd: l.udpFd, cookie: l.cookie })) };
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { this.applied.delete(gen); reject(new Error('the UDP thread did not take the change')); }, APPLY_MS);
+      this.applied.set(gen, () => {
+        clearTimeout(timer);
+        this.applied.delete(gen);
+        // fds retired by this view (or before) are no longer the UDP thread's
+        this.retired = this.retired.filter((r) => { if (r.gen <= gen) { native().closeFd(r.fd); return false; } return true; });
+        resolve();
+      });
+      this.toUdp.postMessage(view);
+      native().eventSignal(this.wake);
+    });
+  }
+
+  private handlers: Handlers = {
+    answer: (l, msg) => {
+      const out = answer(this.tables, l.scope, msg, this.turn++ & 0xffff, false);
+      return 'reply' in out ? out.reply : undefined;
+    },
+    forward: (l, msg, send) => {
+      const query = Buffer.from(msg);
+      void forward(query, l.scope.upstreams, true).then((r) => send(r ?? statusReply(query, RCODE.SERVFAIL)));
+    },
+  };
+
+  private records = new Map<string, Attachment>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Serve exactly the records on disk: all of them re-read (`key` undefined), or the one a call
+   * changed ("<network>/<containerID>:<ifname>"); then tables rebuilt and listeners opened and
+   * closed to match. One sync at a time.
+   */
+  sync(key?: string): Promise<number> {
+    const run = this.queue.then(async () => {
+      if (key === undefined) {
+        this.records = new Map(readAll(this.dir, (f, why) => log(`ignoring ${f}: ${why}`)).map((a) => [`${a.network}/${a.containerId}:${a.ifname}`, a]));
+      } else {
+        const [network, rest] = key.split('/') as [string, string];
+        const i = rest.indexOf(':');
+        const a = readRecord(this.dir, network, rest.slice(0, i), rest.slice(i + 1));
+        if (a) this.records.set(key, a); else this.records.delete(key);
+      }
+      await this.apply([...this.records.values()]);
+      return this.records.size;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async apply(all: Attachment[]): Promise<void> {
     this.tables = buildTables(all);
     // a container (namespace) sees the union of its networks, at each of its addresses
     const byNs = new Map<string, Attachment[]>();
@@ -52,33 +137,43 @@ class Resolver {
     const wanted = new Map<string, { cookie: string; address: string; list: Attachment[] }>();
     for (const [cookie, list] of byNs) for (const a of list) wanted.set(`${cookie} ${a.listen}`, { cookie, address: a.listen, list });
     for (const [key, l] of this.listeners) {
-      if (!wanted.has(key)) { l.close(); this.listeners.delete(key); }
+      if (wanted.has(key)) continue;
+      l.close();
+      native().pollCtl(this.ep, l.udpFd, -1);
+      this.retired.push({ gen: this.gen + 1, fd: l.udpFd });
+      this.listeners.delete(key);
     }
     for (const [key, { cookie, address, list }] of wanted) {
       const scope = scopeOf(list);
       const l = this.listeners.get(key);
       if (l) { l.scope = scope; continue; }
-      try { this.listeners.set(key, Listener.open(cookie, address, list, scope, this.handlers)); } catch (e) {
+      try {
+        const made = Listener.open(cookie, address, list, scope, this.handlers);
+        native().pollCtl(this.ep, made.udpFd, made.tag);
+        this.listeners.set(key, made);
+      } catch (e) {
         log(`no listener at ${address} for ${list[0]!.containerId} (${list[0]!.netns}): ${(e as Error).message}`);
       }
     }
-    return all.length;
+    await this.sendView(all);
   }
 
   listen(): Promise<void> {
     const p = paths(this.dir).control;
     try { unlink(p); } catch { /* none */ }
-    this.control = createServer((c) => {
+    // half-open: the request ends with the client's shutdown, the reply comes after the sync
+    this.control = createServer({ allowHalfOpen: true }, (c) => {
       let req = '';
       c.setTimeout(5000, () => c.destroy());
       c.on('error', () => c.destroy());
       c.on('data', (d) => { req += d; if (req.length > 1024) c.destroy(); });
       c.on('end', () => {
-        const cmd = req.trim();
-        if (cmd === 'sync') {
-          const n = this.reload();
-          c.end(`ok ${n} records, ${this.listeners.size} listeners\n`);
-          if (n === 0) setImmediate(() => this.exitIfEmpty());
+        const [cmd, key, extra] = req.trim().split(' ');
+        if (cmd === 'sync' && extra === undefined && (key === undefined || RECORD_KEY.test(key))) {
+          void this.sync(key).then((n) => {
+            c.end(`ok ${n} records, ${this.listeners.size} listeners\n`);
+            if (n === 0) setImmediate(() => this.exitIfEmpty());
+          }, (e: Error) => c.end(`error ${e.message}\n`));
         } else if (cmd === 'ping') c.end('ok\n');
         else c.end('unknown command\n');
       });
@@ -103,6 +198,7 @@ class Resolver {
 
 export async function runResolver(dir: string): Promise<void> {
   process.umask(0o077);
+  normalJit();
   // one resolver per directory: a second one started by a racing ADD waits briefly, then leaves
   const deadline = Date.now() + START_LOCK_MS;
   // (the lock's fd stays open, and the lock held, for the life of the process)
@@ -111,8 +207,9 @@ export async function runResolver(dir: string): Promise<void> {
     await sleep(20);
   }
   const r = new Resolver(dir);
+  r.startUdpThread();
   writeFileAtomic(paths(dir).pid, `${process.pid}\n`, paths(dir).tmp);
-  const n = r.reload();
+  const n = await r.sync();
   await r.listen();
   log(`serving ${n} records`);
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => r.shutdown(sig));

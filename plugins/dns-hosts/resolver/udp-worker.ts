@@ -1,0 +1,57 @@
+// The resolver's UDP side: a thread of the resolver that waits on every container's UDP
+// listener at once (one epoll set) and answers in a plain loop, nothing allocated per datagram
+// on the common path. The runtime's event loop added a tail (dnsperf at 20k queries/s, p99:
+// 0.2 ms in Bun's loop against 0.13 ms in this one, dnsmasq 0.15-0.2), so datagrams never go
+// through it. The main thread owns the sockets, the records and everything else: it sends this
+// thread each new view (and waits for the acknowledgement before a call's sync returns), and
+// gets the queries this thread cannot answer itself to forward upstream.
+import type { MessagePort } from 'node:worker_threads';
+import { native } from '../../../shared/native.ts';
+import type { Attachment } from '../records.ts';
+import { normalJit } from './jit.ts';
+import { FORWARD, answer, buildTables, quickReply, scopeOf, scratchReply, type Scope, type Tables } from './answer.ts';
+
+/** What the main thread sends: every record, and the UDP listeners by tag. */
+export interface View { gen: number; records: Attachment[]; listeners: { tag: number; fd: number; cookie: string }[] }
+/** What this thread sends back: a view applied, or a query to forward. */
+export type FromUdp = { applied: number } | { forward: Uint8Array; fd: number; address: number; port: number };
+
+export interface UdpWorkerData { ep: number; wake: number; wakeTag: number; port: MessagePort }
+
+export function runUdpWorker(data: UdpWorkerData): never {
+  normalJit();
+  const { receiveMessageOnPort } = process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
+  const n = native();
+  let tables: Tables = buildTables([]);
+  let scopes = new Map<number, Scope>();
+  let turn = 0;
+  const buf = Buffer.alloc(65536);
+  const meta = new Int32Array(4);
+
+  const applyView = (v: View): void => {
+    tables = buildTables(v.records);
+    const byCookie = new Map<string, Attachment[]>();
+    for (const a of v.records) { const l = byCookie.get(a.cookie); if (l) l.push(a); else byCookie.set(a.cookie, [a]); }
+    scopes = new Map(v.listeners.map((l) => [l.tag, scopeOf(byCookie.get(l.cookie) ?? [])]));
+    data.port.postMessage({ applied: v.gen } satisfies FromUdp);
+  };
+
+  for (;;) {
+    const len = n.udpNext(data.ep, buf, meta, 60_000);
+    if (len < 0) continue;
+    const tag = meta[0]!;
+    if (tag === data.wakeTag) {
+      for (let m = receiveMessageOnPort(data.port); m; m = receiveMessageOnPort(data.port)) applyView(m.message as View);
+      continue;
+    }
+    const scope = scopes.get(tag);
+    if (!scope) continue;   // a listener being removed
+    // the common case allocates nothing; anything else is decoded in full
+    const quick = quickReply(tables, scope, buf, len, turn++ & 0xffff);
+    if (quick > 0) { n.udpSend(meta[1]!, scratchReply(), quick, meta[3]!, meta[2]!); continue; }
+    const query = buf.subarray(0, len);
+    const out = quick === FORWARD ? { forward: true as const } : answer(tables, scope, query, turn, true);
+    if ('reply' in out) n.udpSend(meta[1]!, out.reply, out.reply.length, meta[3]!, meta[2]!);
+    else data.port.postMessage({ forward: new Uint8Array(query), fd: meta[1]!, address: meta[3]!, port: meta[2]! } satisfies FromUdp);
+  }
+}
