@@ -3,10 +3,11 @@
 // scenario gets its own host namespace (with an uplink and a default route), a container
 // namespace and a data directory, and is torn down afterwards, pass or fail.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resultProblem } from './result-schema.ts';
+import { netnsStateDirs, stopDaemons } from '../test/helpers/netns.ts';
 
 export interface Step {
   op: 'ADD' | 'CHECK' | 'DEL' | 'VERSION' | 'GC' | 'STATUS' | 'tamper' | 'removeNetns';
@@ -75,6 +76,8 @@ interface Call { status: number; stdout: string; json: any }
 export function runScenario(s: Scenario, impl: string, dir: string, id: number): Outcome {
   const base = { scenario: s.name, group: s.group, impl };
   for (const k of s.needsKernel ?? []) if (!kernelHas(k)) return { ...base, pass: false, skipped: `kernel lacks ${k}` };
+  const absent = s.conflist.plugins.map((p) => String(p.type)).filter((t) => !existsSync(join(dir, t)));
+  if (absent.length) return { ...base, pass: false, skipped: `no ${absent.join(', ')} plugin in ${dir}` };
   const tag = `${process.pid.toString(36)}${id.toString(36)}`;
   const host = `cnits-cf-h${tag}`, out = `cnits-cf-o${tag}`, ctr = `cnits-cf-c${tag}`;
   const data = mkdtempSync(join(tmpdir(), 'cnits-cf-'));
@@ -151,6 +154,8 @@ export function runScenario(s: Scenario, impl: string, dir: string, id: number):
     }
     return { ...base, pass: true };
   } finally {
+    // what plugins keep per host namespace (cni-ts's /run/cni-ts, a resolver it runs) goes with it
+    try { for (const d of netnsStateDirs(host)) { stopDaemons(d); rmSync(d, { recursive: true, force: true }); } } catch { /* none */ }
     for (const n of [host, out, ...(ctrExists ? [ctr] : [])]) sh(['netns', 'del', n]);
     rmSync(data, { recursive: true, force: true });
   }

@@ -2,9 +2,9 @@
 // happens inside a host namespace of its own, so nothing reaches this machine's namespace.
 //   npm run bench [-- name-filter]
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, REFERENCE_BIN } from '../helpers/netns.ts';
+import { ROOT, REFERENCE_BIN, netnsStateDirs, stopDaemons } from '../helpers/netns.ts';
 import { chart } from './chart.ts';
 import { overheads, runBench, table, type Bench, type Row } from './lib.ts';
 import { podmanReady, podmanRun } from './podman.ts';
@@ -35,6 +35,8 @@ if (inside < 0) {
     const r = spawnSync('ip', ['netns', 'exec', host, process.execPath, ...process.execArgv, process.argv[1]!, '--inside', host, ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, CNI_TS_BENCH_MNTNS: `/proc/${process.pid}/ns/mnt` } });
     process.exitCode = r.status ?? 1;
   } finally {
+    // the state plugins kept for the bench's namespace, and any daemon they left running
+    for (const d of netnsStateDirs(host)) { stopDaemons(d); rmSync(d, { recursive: true, force: true }); }
     execFileSync('ip', ['netns', 'del', host]);
   }
 } else {
