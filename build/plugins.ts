@@ -13,4 +13,5 @@ export const PLUGINS: Record<string, () => Promise<Plugin<any>>> = {
   macvlan: async () => (await import('../plugins/macvlan/index.ts')).macvlan,
   portmap: async () => (await import('../plugins/portmap/index.ts')).portmap,
   tuning: async () => (await import('../plugins/tuning/index.ts')).tuning,
+  'vxlan-overlay': async () => (await import('../plugins/vxlan-overlay/index.ts')).vxlanOverlay,
 };

@@ -2,7 +2,7 @@
 // them), validated with the field's name on error.
 import * as z from 'zod/mini';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { baseShape, ifnameOrEmpty, macString } from '../../shared/cni/schema.ts';
+import { baseShape, cidrString, ifnameOrEmpty, macString } from '../../shared/cni/schema.ts';
 
 export const bridgeSchema = () => z.looseObject({
   ...baseShape(),
@@ -12,6 +12,8 @@ export const bridgeSchema = () => z.looseObject({
   forceAddress: z.optional(z.boolean()),
   ipMasq: z.optional(z.boolean()),
   ipMasqBackend: z.optional(z.string()),
+  /** destinations never masqueraded besides the container's own subnet (an overlay's whole range) */
+  ipMasqExclude: z.optional(z.array(cidrString())),
   mtu: z.optional(z.number().check(z.int(), z.nonnegative())),
   hairpinMode: z.optional(z.boolean()),
   promiscMode: z.optional(z.boolean()),

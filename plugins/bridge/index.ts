@@ -94,6 +94,10 @@ function containerElements(c: BridgeConf, hostVeth: string, ips: IPConfig[], mac
       const fam = familyOf(addr);
       els.push({ family: 'inet', set: `masq_src${fam}`, key: addr });
       els.push({ family: 'inet', set: `masq_skip${fam}`, key: `${addr} . ${subnetString(subnetOf(parseCIDR(ip.address)!))}` });
+      for (const x of c.ipMasqExclude ?? []) {
+        const sub = subnetOf(parseCIDR(x)!);
+        if (sub.family === fam && subnetString(sub) !== subnetString(subnetOf(parseCIDR(ip.address)!))) els.push({ family: 'inet', set: `masq_skip${fam}`, key: `${addr} . ${subnetString(sub)}` });
+      }
     }
   }
   if (c.macspoofchk && mac) {

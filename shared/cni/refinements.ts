@@ -11,6 +11,8 @@ export const REFINEMENTS = {
   ifnameOrEmpty: { test: (s) => s === '' || /^[A-Za-z0-9_.@-]{1,15}$/.test(s), message: 'must be an interface name (1-15 of A-Z a-z 0-9 _ . @ -)' },
   dnsName: { test: (s) => isDnsName(s), message: 'must be a DNS name (letters, digits, - _ . ; at most 253 characters)' },
   upstream: { test: (s) => parseUpstream(s) !== undefined, message: 'must be an IP address, optionally with :port ([v6]:port)' },
+  endpoint: { test: (s) => /^https?:\/\/[^/\s]+\/?$/.test(s), message: 'must be an http:// or https:// host:port' },
+  keyPath: { test: (s) => /^\/[A-Za-z0-9_.\/-]*$/.test(s) && !s.includes('..'), message: 'must be a key path starting with / (letters, digits, _ . / -)' },
   link: { test: (s) => parseLink(s) !== undefined, message: 'must be a link "target:alias" (DNS names; the alias defaults to the target)' },
 } satisfies Record<string, Refinement>;
 

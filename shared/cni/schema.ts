@@ -145,6 +145,8 @@ export const ifnameOrEmpty = () => refined('ifnameOrEmpty');
 export const dnsNameString = () => refined('dnsName');
 export const upstreamString = () => refined('upstream');
 export const linkString = () => refined('link');
+export const endpointString = () => refined('endpoint');
+export const keyPathString = () => refined('keyPath');
 
 export const dnsSchema = () => z.looseObject({
   nameservers: z.optional(z.array(z.string())),

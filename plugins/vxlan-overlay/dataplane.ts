@@ -1,0 +1,95 @@
+// The host side of the overlay, flannel's vxlan way: a VXLAN device without learning on the
+// underlay holding <host subnet>.0/32 (its VTEP address) and a MAC derived from the host; per
+// remote host one route (its subnet via its VTEP address, onlink), one permanent neighbour
+// entry (that address -> its VTEP MAC) and one FDB entry (that MAC -> its underlay address).
+import { CniError, ErrCode } from '../../shared/cni/errors.ts';
+import { shortHash } from '../../shared/hash.ts';
+import { parseCIDR, parseIP, subnetOf, bigToString } from '../../shared/ip.ts';
+import { addAddress, listAddresses } from '../../shared/netlink/addr.ts';
+import { NTF, NUD } from '../../shared/netlink/constants.ts';
+import { addLink, deleteLink, getLink, listLinks, requireLink, setLink, type Link } from '../../shared/netlink/link.ts';
+import { addNeighbour, deleteNeighbour } from '../../shared/netlink/neigh.ts';
+import { addRoute, deleteRoute, listRoutes } from '../../shared/netlink/route.ts';
+import type { Netlink } from '../../shared/netlink/socket.ts';
+import type { Peer } from './lease.ts';
+
+export const VXLAN_OVERHEAD = 50;
+
+export interface Underlay { link: Link; address: string; mtu: number }
+
+/** The underlay: the configured interface or address, else the interface of the default route. */
+export function findUnderlay(nl: Netlink, iface: string | undefined, address: string | undefined): Underlay {
+  let link: Link | undefined;
+  if (iface) link = getLink(nl, iface);
+  else if (address) link = listAddresses(nl, { family: 4 }).map((a) => a.ip === address ? getLink(nl, a.index) : undefined).find(Boolean);
+  else {
+    const r = listRoutes(nl, { family: 4 }).find((x) => x.dst === '0.0.0.0/0' && x.oif);
+    link = r?.oif ? getLink(nl, r.oif) : undefined;
+  }
+  if (!link) throw new CniError(ErrCode.InvalidConfig, `invalid network config: ${iface ? `underlayInterface "${iface}" does not exist` : address ? `underlayAddress ${address} is on no interface of this host` : 'no underlayInterface given and this host has no default route'}`);
+  const addr = address ?? listAddresses(nl, { index: link.index, family: 4 }).find((a) => a.scope === 0)?.ip;
+  if (!addr) throw new CniError(ErrCode.InvalidConfig, `invalid network config: the underlay interface "${link.name}" has no IPv4 address (set underlayAddress)`);
+  return { link, address: addr, mtu: link.mtu ?? 1500 };
+}
+
+/** A stable, locally administered unicast MAC for this host's VTEP. */
+export function vtepMac(host: string, vni: number): string {
+  const h = shortHash(`${host}/${vni}`, 10);
+  return `0a:${h.match(/../g)!.join(':')}`;
+}
+
+/** The VTEP address of a host subnet: its first (network) address, as flannel uses it. */
+export const vtepAddress = (subnet: string): string => bigToString(subnetOf(parseCIDR(subnet)!).first, 4);
+
+export interface VxlanSpec { name: string; vni: number; port: number; underlay: Underlay; mac: string; mtu: number; subnet: string }
+
+/** The VXLAN device, made if missing, up, with its VTEP address. */
+export function ensureVxlan(nl: Netlink, v: VxlanSpec): Link {
+  let l = getLink(nl, v.name);
+  if (l && l.kind !== 'vxlan') throw new CniError(ErrCode.InvalidConfig, `invalid network config: "${v.name}" exists and is not a vxlan device`);
+  if (!l) {
+    try {
+      addLink(nl, { name: v.name, mac: v.mac, mtu: v.mtu, spec: { kind: 'vxlan', vni: v.vni, port: v.port, local: parseIP(v.underlay.address)!.bytes, parent: v.underlay.link.index, learning: false } });
+    } catch (e) { if ((e as { code?: string }).code !== 'EEXIST') throw new CniError(ErrCode.Plugin, `could not create vxlan device ${v.name}: ${(e as Error).message}`); }
+    l = requireLink(nl, v.name);
+  }
+  if (!(l.flags & 1)) setLink(nl, l.index, { up: true });
+  const addr = vtepAddress(v.subnet);
+  if (!listAddresses(nl, { index: l.index, family: 4 }).some((a) => a.ip === addr)) {
+    try { addAddress(nl, { index: l.index, cidr: `${addr}/32`, nodad: true }); } catch (e) { if ((e as { code?: string }).code !== 'EEXIST') throw e; }
+  }
+  return l;
+}
+
+const peerKey = (p: Peer): string => `${p.subnet} ${p.underlay} ${p.mac}`;
+
+function addPeer(nl: Netlink, dev: number, p: Peer): void {
+  const gw = vtepAddress(p.subnet);
+  addNeighbour(nl, { ifindex: dev, ip: gw, mac: p.mac, state: NUD.PERMANENT });
+  addNeighbour(nl, { ifindex: dev, ip: p.underlay, mac: p.mac, bridge: true, flags: NTF.SELF, state: NUD.PERMANENT });
+  addRoute(nl, { dst: p.subnet, gw, oif: dev, onlink: true }, true);
+}
+
+function removePeer(nl: Netlink, dev: number, p: Peer): void {
+  const gw = vtepAddress(p.subnet);
+  for (const undo of [
+    () => deleteRoute(nl, { dst: p.subnet, gw, oif: dev, onlink: true }),
+    () => deleteNeighbour(nl, { ifindex: dev, ip: gw, mac: p.mac }),
+    () => deleteNeighbour(nl, { ifindex: dev, ip: p.underlay, mac: p.mac, bridge: true, flags: NTF.SELF }),
+  ]) { try { undo(); } catch { /* already gone */ } }
+}
+
+/** Make the kernel's peer entries those of `want`, given those of `had` (the last sync). */
+export function applyPeers(nl: Netlink, dev: number, had: Peer[], want: Peer[]): void {
+  const keep = new Set(want.map(peerKey));
+  for (const p of had) if (!keep.has(peerKey(p))) removePeer(nl, dev, p);
+  for (const p of want) addPeer(nl, dev, p);
+}
+
+/** The host's overlay goes (with its last container): the VXLAN device (its routes and entries with it) and the bridge if empty. */
+export function teardown(nl: Netlink, vxlan: string, bridge: string): void {
+  const v = getLink(nl, vxlan);
+  if (v?.kind === 'vxlan') deleteLink(nl, v.index);
+  const b = getLink(nl, bridge);
+  if (b?.kind === 'bridge' && !listLinks(nl).some((l) => l.master === b.index)) deleteLink(nl, b.index);
+}

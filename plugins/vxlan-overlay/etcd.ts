@@ -1,0 +1,137 @@
+// etcd v3 through its JSON gateway (POST /v3/kv/..., keys and values base64): plain HTTP(S)
+// from a per-call executable, no gRPC stack to load. Endpoints are tried in turn, each call
+// bounded; TLS with a CA and client certificates. All endpoints failing is code 11 (try again
+// later); a certificate the CA does not sign is a config error naming etcd.caFile.
+import { CniError, ErrCode } from '../../shared/cni/errors.ts';
+import { readFile } from '../../shared/fs.ts';
+
+export interface EtcdConf { endpoints: string[]; caFile?: string; certFile?: string; keyFile?: string }
+export interface KV { key: string; value: string; modRevision: number; createRevision: number }
+
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+const unb64 = (s: string | undefined): string => Buffer.from(s ?? '', 'base64').toString();
+/** the key just past every key with this prefix */
+export function prefixEnd(prefix: string): string {
+  const b = Buffer.from(prefix);
+  b[b.length - 1]! += 1;
+  return b.toString('latin1');
+}
+
+const TLS_CODES = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_SIGNATURE_FAILURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_UNTRUSTED']);
+
+export class Etcd {
+  private tls?: { ca?: string; cert?: string; key?: string };
+  constructor(private conf: EtcdConf, private timeoutMs = 1500) {
+    if (conf.caFile || conf.certFile) {
+      const read = (f: string | undefined, field: string) => {
+        if (!f) return undefined;
+        try { return readFile(f); } catch (e) { throw new CniError(ErrCode.InvalidConfig, `invalid network config: etcd.${field} ${f}: ${(e as Error).message}`); }
+      };
+      this.tls = { ca: read(conf.caFile, 'caFile'), cert: read(conf.certFile, 'certFile'), key: read(conf.keyFile, 'keyFile') };
+    }
+  }
+
+  private post(endpoint: string, path: string, body: unknown, stream?: (chunk: string) => void): Promise<any> {
+    const url = new URL(path, endpoint.endsWith('/') ? endpoint : `${endpoint}/`);
+    const mod = (url.protocol === 'https:' ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http')) as typeof import('node:https');
+    const data = JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = mod.request(url, {
+        method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+        ...(this.tls ?? {}), ...(stream ? {} : { timeout: this.timeoutMs }), agent: false,
+      }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => { if (stream) stream(c); else text += c; });
+        res.on('end', () => {
+          if (stream) { resolve(undefined); return; }
+          let json: any;
+          try { json = JSON.parse(text); } catch { reject(Object.assign(new Error(`etcd ${url.host}: not JSON (${res.statusCode})`), { retry: true })); return; }
+          if (res.statusCode !== 200) reject(Object.assign(new Error(`etcd ${url.host}: ${json.error ?? json.message ?? res.statusCode}`), { retry: true }));
+          else resolve(json);
+        });
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(Object.assign(new Error(`etcd ${url.host}: no answer within ${this.timeoutMs} ms`), { retry: true })));
+      req.on('error', (e) => reject(e));
+      req.end(data);
+    });
+  }
+
+  /** One request, to each endpoint in turn until one answers. */
+  async call(path: string, body: unknown): Promise<any> {
+    const errors: string[] = [];
+    for (const ep of this.conf.endpoints) {
+      try { return await this.post(ep, path, body); } catch (e) {
+        const code = (e as { code?: string }).code ?? '';
+        if (TLS_CODES.has(code)) throw new CniError(ErrCode.InvalidConfig, `invalid network config: etcd.caFile: the certificate of ${ep} does not verify against it (${code}: ${(e as Error).message})`);
+        errors.push(`${ep}: ${(e as Error).message}`);
+      }
+    }
+    throw new CniError(ErrCode.TryAgainLater, `etcd is unreachable or has no quorum (${errors.join('; ')}): try again later`);
+  }
+
+  async range(prefix: string): Promise<{ kvs: KV[]; revision: number }> {
+    const r = await this.call('v3/kv/range', { key: b64(prefix), range_end: Buffer.from(prefixEnd(prefix), 'latin1').toString('base64') });
+    const kvs = (r.kvs ?? []).map((kv: any) => ({ key: unb64(kv.key), value: unb64(kv.value), modRevision: Number(kv.mod_revision ?? 0), createRevision: Number(kv.create_revision ?? 0) }));
+    return { kvs, revision: Number(r.header?.revision ?? 0) };
+  }
+
+  /** Put `value` at `key` only if the key does not exist; true when it was created. */
+  async create(key: string, value: string): Promise<boolean> {
+    const r = await this.call('v3/kv/txn', {
+      compare: [{ key: b64(key), target: 'CREATE', result: 'EQUAL', create_revision: '0' }],
+      success: [{ request_put: { key: b64(key), value: b64(value) } }],
+    });
+    return r.succeeded === true;
+  }
+
+  /** Replace `key` only if it still holds `expected`. */
+  async swap(key: string, expected: string, value: string): Promise<boolean> {
+    const r = await this.call('v3/kv/txn', {
+      compare: [{ key: b64(key), target: 'VALUE', result: 'EQUAL', value: b64(expected) }],
+      success: [{ request_put: { key: b64(key), value: b64(value) } }],
+    });
+    return r.succeeded === true;
+  }
+
+  /** Delete `key` only if it still holds `expected` (never another host's lease). */
+  async deleteIf(key: string, expected: string): Promise<boolean> {
+    const r = await this.call('v3/kv/txn', {
+      compare: [{ key: b64(key), target: 'VALUE', result: 'EQUAL', value: b64(expected) }],
+      success: [{ request_delete_range: { key: b64(key) } }],
+    });
+    return r.succeeded === true;
+  }
+
+  /**
+   * Watch every key under `prefix` from `revision` on: `onEvent` at each change. Resolves when
+   * the stream ends (the endpoint went away); the caller watches again.
+   */
+  async watch(prefix: string, revision: number, onEvent: (revision: number) => void): Promise<void> {
+    const body = { create_request: { key: b64(prefix), range_end: Buffer.from(prefixEnd(prefix), 'latin1').toString('base64'), start_revision: String(revision) } };
+    const errors: string[] = [];
+    for (const ep of this.conf.endpoints) {
+      let buf = '';
+      let started = false;
+      try {
+        await this.post(ep, 'v3/watch', body, (chunk) => {
+          started = true;
+          buf += chunk;
+          for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+            const line = buf.slice(0, i).trim();
+            buf = buf.slice(i + 1);
+            if (!line) continue;
+            try {
+              const m = JSON.parse(line);
+              const events = m.result?.events ?? [];
+              if (events.length) onEvent(Number(m.result.header?.revision ?? 0));
+            } catch { /* a partial line: wait for more */ }
+          }
+        });
+        if (started) return;
+      } catch (e) { errors.push(`${ep}: ${(e as Error).message}`); }
+    }
+    throw new CniError(ErrCode.TryAgainLater, `etcd watch failed (${errors.join('; ')})`);
+  }
+}

@@ -1,0 +1,202 @@
+// vxlan-overlay: one network across hosts. ADD leases this host's subnet in etcd (or keeps the
+// one it holds), brings the host's VXLAN device and peer entries in line with one etcd read,
+// then attaches the container to the local bridge exactly as the bridge plugin does (its code,
+// in-process, with host-local on the leased subnet). The last DEL on a host removes the device
+// and the bridge and releases the lease. Without etcd, a host that holds a lease goes on (its
+// last synced peers are on disk); a host that needs a new lease gets code 11.
+import { CniError, ErrCode } from '../../shared/cni/errors.ts';
+import type { Plugin } from '../../shared/cni/plugin.ts';
+import type { Result } from '../../shared/cni/result.ts';
+import { readFile } from '../../shared/fs.ts';
+import { shortHash } from '../../shared/hash.ts';
+import { joinGroup, leaveGroup, kindDir } from '../../shared/members.ts';
+import { join } from '../../shared/path.ts';
+import { Netlink } from '../../shared/netlink/socket.ts';
+import { getLink, listLinks } from '../../shared/netlink/link.ts';
+import { bridge } from '../bridge/index.ts';
+import type { BridgeConf } from '../bridge/config.ts';
+import { DEFAULT_DATA_DIR, DEFAULT_PREFIX, bridgeNameOf, overlayConfig, validateOverlay, vxlanNameOf, type Ctx, type OverlayConf } from './config.ts';
+import { VXLAN_OVERHEAD, applyPeers, ensureVxlan, findUnderlay, teardown, vtepMac, type Underlay } from './dataplane.ts';
+import { Etcd } from './etcd.ts';
+import { acquire, leasePrefix, parseLeases, peersOf, release, type Lease, type Peer } from './lease.ts';
+import { readState, statePaths, withStateLock, writeState } from './state.ts';
+
+const KIND = 'vxlan-overlay';
+
+/** This host, stably across restarts and reboots: the machine's ID and its underlay address. */
+function hostId(underlay: string): string {
+  let id = '';
+  try { id = readFile('/etc/machine-id').trim(); } catch { /* none */ }
+  return `${id || 'no-machine-id'}/${underlay}`;
+}
+
+interface Host { nl: Netlink; underlay: Underlay; host: string; mac: string; paths: ReturnType<typeof statePaths>; etcd: Etcd; prefix: string }
+
+function hostOf(c: OverlayConf, nl: Netlink): Host {
+  const underlay = findUnderlay(nl, c.underlayInterface, c.underlayAddress);
+  const host = hostId(underlay.address);
+  return { nl, underlay, host, mac: vtepMac(host, c.vni), paths: statePaths(c.dataDir || DEFAULT_DATA_DIR, c.name, host), etcd: new Etcd(c.etcd), prefix: c.etcd.prefix ?? DEFAULT_PREFIX };
+}
+
+/** Every lease of the network (one read), or undefined when etcd cannot be reached. */
+async function readLeases(c: OverlayConf, h: Host): Promise<Lease[] | undefined> {
+  try { return parseLeases((await h.etcd.range(leasePrefix(h.prefix, c.name))).kvs); } catch (e) {
+    if (e instanceof CniError && e.code === ErrCode.TryAgainLater) return undefined;
+    throw e;
+  }
+}
+
+const mtuOf = (c: OverlayConf, h: Host): number => c.mtu ?? h.underlay.mtu - VXLAN_OVERHEAD;
+
+/** Bring the host's peer entries (and the state file) in line with the leases; nothing when this host has no device. */
+export function applySync(c: OverlayConf, h: Host, lease: Lease, peers: Peer[], make: boolean): void {
+  withStateLock(h.paths, () => {
+    const state = readState(h.paths);
+    let dev = getLink(h.nl, vxlanNameOf(c));
+    if (!dev && !make) return;
+    if (make) dev = ensureVxlan(h.nl, { name: vxlanNameOf(c), vni: c.vni, port: c.port ?? 4789, underlay: h.underlay, mac: h.mac, mtu: mtuOf(c, h), subnet: lease.subnet });
+    applyPeers(h.nl, dev!.index, state.peers, peers);
+    writeState(h.paths, { lease, peers });
+  });
+}
+
+/** The bridge plugin's view of this attachment: the local bridge, the gateway, host-local on the lease. */
+function bridgeCtx(ctx: Ctx, h: Host, subnet: string, mtu: number) {
+  const c = ctx.conf;
+  const conf: BridgeConf = {
+    cniVersion: c.cniVersion, name: c.name, type: 'bridge', bridge: bridgeNameOf(c), isGateway: true, isDefaultGateway: true,
+    ipMasq: c.ipMasq ?? true, ipMasqExclude: [c.subnet], mtu,
+    ipam: c.ipam?.type ? c.ipam : { type: 'host-local', ranges: [[{ subnet }]], dataDir: join(h.paths.dir, `ipam-${shortHash(h.host, 8)}`) } as BridgeConf['ipam'],
+  };
+  return { ...ctx, conf, stdin: JSON.stringify(conf) };
+}
+
+const memberTag = (ctx: Ctx): string => `${ctx.env.containerId}/${ctx.env.ifname}`;
+
+async function add(ctx: Ctx): Promise<Result> {
+  const c = ctx.conf;
+  const { hostLen } = validateOverlay(c);
+  const nl = new Netlink();
+  try {
+    const h = hostOf(c, nl);
+    const leases = await readLeases(c, h);
+    const state = readState(h.paths);
+    let lease: Lease;
+    const fresh = !!leases && !leases.some((l) => l.host === h.host);
+    if (leases) lease = await acquire(h.etcd, h.prefix, c.name, c.subnet, hostLen, { host: h.host, underlay: h.underlay.address, mac: h.mac, vni: c.vni }, leases);
+    else if (state.lease?.host === h.host) lease = state.lease;
+    else throw new CniError(ErrCode.TryAgainLater, `vxlan-overlay: etcd is unreachable and this host holds no lease on ${c.name} yet: try again later`);
+    const peers = leases ? peersOf(leases, h.host, c.vni) : state.peers;
+    try {
+      joinGroup(KIND, c.name, memberTag(ctx), () => applySync(c, h, lease, peers, true));
+    } catch (e) {
+      if (fresh) await release(h.etcd, h.prefix, c.name, lease).catch(() => false);
+      throw e;
+    }
+    try {
+      return await bridge.add(bridgeCtx(ctx, h, lease.subnet, mtuOf(c, h)));
+    } catch (e) {
+      await leaveHost(ctx, h);
+      throw e;
+    }
+  } finally {
+    nl.close();
+  }
+}
+
+/** This attachment leaves the host's overlay; the last one takes the device and bridge with it and releases the lease. */
+async function leaveHost(ctx: Ctx, h: Host | undefined): Promise<void> {
+  const c = ctx.conf;
+  let last = false;
+  leaveGroup(KIND, c.name, memberTag(ctx), (isLast) => { last = isLast; });
+  if (!last || !h) return;
+  const nl = h.nl;
+  const state = withStateLock(h.paths, () => {
+    teardown(nl, vxlanNameOf(c), bridgeNameOf(c));
+    const s = readState(h.paths);
+    writeState(h.paths, { peers: [] });
+    return s;
+  });
+  if (state.lease) {
+    try { await release(h.etcd, h.prefix, c.name, state.lease); } catch { /* etcd away: GC releases it later */ }
+  }
+}
+
+async function del(ctx: Ctx): Promise<void> {
+  const c = ctx.conf;
+  const nl = new Netlink();
+  try {
+    let h: Host | undefined;
+    try { h = hostOf(c, nl); } catch { /* no underlay: still remove the container */ }
+    const state = h ? readState(h.paths) : { peers: [] };
+    const subnet = state.lease?.subnet ?? c.subnet;
+    const mtu = h ? mtuOf(c, h) : 1450;
+    await bridge.del(bridgeCtx(ctx, h ?? ({ paths: statePaths(c.dataDir || DEFAULT_DATA_DIR, c.name, ''), host: '' } as Host), subnet, mtu));
+    await leaveHost(ctx, h);
+    if (h && state.lease && getLink(nl, vxlanNameOf(c))) {
+      const leases = await readLeases(c, h);
+      if (leases) applySync(c, h, state.lease, peersOf(leases, h.host, c.vni), false);
+    }
+  } finally {
+    nl.close();
+  }
+}
+
+async function check(ctx: Ctx): Promise<void> {
+  const c = ctx.conf;
+  validateOverlay(c);
+  const nl = new Netlink();
+  try {
+    const h = hostOf(c, nl);
+    const state = readState(h.paths);
+    if (!state.lease) throw new CniError(ErrCode.Plugin, `vxlan-overlay: this host holds no lease on ${c.name}`);
+    if (getLink(nl, vxlanNameOf(c))?.kind !== 'vxlan') throw new CniError(ErrCode.Plugin, `vxlan-overlay: the vxlan device ${vxlanNameOf(c)} is missing`);
+    await bridge.check(bridgeCtx(ctx, h, state.lease.subnet, mtuOf(c, h)));
+    const leases = await readLeases(c, h);
+    if (leases) {
+      if (!leases.some((l) => l.host === h.host && l.subnet === state.lease!.subnet)) throw new CniError(ErrCode.Plugin, `vxlan-overlay: etcd no longer holds this host's lease of ${state.lease.subnet}`);
+      applySync(c, h, state.lease, peersOf(leases, h.host, c.vni), false);
+    }
+  } finally {
+    nl.close();
+  }
+}
+
+/** GC: peers synced; a host with no container left on the network gives its lease back. */
+async function gc(ctx: Ctx): Promise<void> {
+  const c = ctx.conf;
+  const nl = new Netlink();
+  try {
+    const h = hostOf(c, nl);
+    const state = readState(h.paths);
+    const leases = await readLeases(c, h);
+    const hasDevice = !!getLink(nl, vxlanNameOf(c));
+    const bridgeLink = getLink(nl, bridgeNameOf(c));
+    const ports = bridgeLink ? listLinks(nl).filter((l) => l.master === bridgeLink.index).length : 0;
+    if (!ports && state.lease && leases) {
+      if (hasDevice) withStateLock(h.paths, () => teardown(nl, vxlanNameOf(c), bridgeNameOf(c)));
+      await release(h.etcd, h.prefix, c.name, state.lease);
+      withStateLock(h.paths, () => writeState(h.paths, { peers: [] }));
+    } else if (state.lease && leases && hasDevice) applySync(c, h, state.lease, peersOf(leases, h.host, c.vni), false);
+  } finally {
+    nl.close();
+  }
+}
+
+/** The watcher's step: one etcd read, the peers applied (when this host is on the network). */
+export async function resync(c: OverlayConf): Promise<void> {
+  const nl = new Netlink();
+  try {
+    const h = hostOf(c, nl);
+    const state = readState(h.paths);
+    if (!state.lease || !getLink(nl, vxlanNameOf(c))) return;
+    const leases = await readLeases(c, h);
+    if (leases) applySync(c, h, state.lease, peersOf(leases, h.host, c.vni), false);
+  } finally {
+    nl.close();
+  }
+}
+
+export const watcherDir = (): string => kindDir(KIND);
+
+export const vxlanOverlay: Plugin<OverlayConf> = { type: 'vxlan-overlay', config: overlayConfig, add, del, check, gc, status: () => {} };

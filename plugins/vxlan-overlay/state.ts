@@ -1,0 +1,34 @@
+// What a host remembers of its overlay between calls, on disk (kept across reboots, like the
+// lease it names): its lease and the peers as last synced, so an ADD works and the data plane
+// can be rebuilt while etcd is unreachable. One file per network and host identity, root only.
+import { readStateFile } from '../../shared/fs.ts';
+import { ensureDir, withFileLock, writeFileAtomic } from '../../shared/files.ts';
+import { shortHash } from '../../shared/hash.ts';
+import { join } from '../../shared/path.ts';
+import type { Lease, Peer } from './lease.ts';
+
+export interface HostState { lease?: Lease; peers: Peer[] }
+
+export const statePaths = (dataDir: string, network: string, host: string) => {
+  const dir = join(dataDir, network);
+  const base = join(dir, shortHash(host, 16));
+  return { dir, file: `${base}.json`, lock: `${base}.lock`, tmp: join(dir, '.tmp') };
+};
+
+export function readState(p: ReturnType<typeof statePaths>): HostState {
+  try {
+    const s = JSON.parse(readStateFile(p.file)) as HostState;
+    return { lease: s.lease, peers: Array.isArray(s.peers) ? s.peers : [] };
+  } catch { return { peers: [] }; }
+}
+
+export function writeState(p: ReturnType<typeof statePaths>, s: HostState): void {
+  ensureDir(p.dir);
+  writeFileAtomic(p.file, JSON.stringify(s), p.tmp);
+}
+
+/** The host's overlay state changes (kernel entries and the file) under this lock. */
+export function withStateLock<T>(p: ReturnType<typeof statePaths>, fn: () => T): T {
+  ensureDir(p.dir);
+  return withFileLock(p.lock, fn);
+}
