@@ -34,6 +34,9 @@ async function main(): Promise<void> {
     if (!resolver.startsWith('/')) { process.stderr.write('dns-hosts: --resolver= needs an absolute state directory\n'); process.exit(2); }
     return (await import('../plugins/dns-hosts/resolver/main.ts')).runResolver(resolver);
   }
+  // vxlan-overlay's watcher
+  const watch = process.argv.find((a) => a.startsWith('--watch='))?.slice('--watch='.length);
+  if (watch && name === 'vxlan-overlay') return (await import('../plugins/vxlan-overlay/watch.ts')).runWatcher(watch);
   // VERSION (podman asks every plugin before every ADD and DEL): answered before the skeleton
   // and the plugin are even evaluated; the same answer the skeleton gives
   if (process.env.CNI_COMMAND === 'VERSION') {

@@ -38,6 +38,9 @@ export function skeleton(): string[] {
       'set fw_accept6 { type ipv6_addr; }',
       'set iso_bridges { type ifname; }',
       'set iso_same { type ifname . ifname; }',
+      // vxlan-overlay: a host's overlay interfaces (bridge, vxlan device) forward only among their own network's
+      'set ov_ifaces { type ifname; }',
+      'set ov_same { type ifname . ifname; }',
     ].map((s) => `add ${s.replace(/^(set|map) /, `$1 inet ${TABLE} `)}`),
     `add set bridge ${TABLE} icc_ports { type ifname; }`,
     `add set bridge ${TABLE} spoof_ports { type ifname; }`,
@@ -61,6 +64,7 @@ export function skeleton(): string[] {
     ...baseChain('inet', 'output', 'type nat hook output priority -100; policy accept;', ['fib daddr type local jump portmap']),
     ...baseChain('inet', 'forward', 'type filter hook forward priority filter; policy accept;', [
       'iifname @iso_bridges oifname @iso_bridges iifname . oifname != @iso_same drop',
+      'iifname @ov_ifaces oifname @ov_ifaces iifname . oifname != @ov_same drop',
       'ip daddr @fw_accept4 ct state established,related accept',
       'ip saddr @fw_accept4 accept',
       'ip6 daddr @fw_accept6 ct state established,related accept',
@@ -116,6 +120,7 @@ export const OWNED_SETS = {
   bridge: ['masq_src4', 'masq_src6', 'masq_skip4', 'masq_skip6', 'spoof_ports', 'spoof_ok'],
   portmap: ['pm4', 'pm6', 'pm4ip', 'pm6ip', 'pm_hairpin4', 'pm_hairpin6', 'pm_local4', 'pm_masqall4', 'pm_masqall6'],
   firewall: ['fw_accept4', 'fw_accept6', 'iso_bridges', 'iso_same', 'icc_ports'],
+  'vxlan-overlay': ['ov_ifaces', 'ov_same'],
 } as const;
 export type Owner = keyof typeof OWNED_SETS;
 

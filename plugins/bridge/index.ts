@@ -93,11 +93,12 @@ function containerElements(c: BridgeConf, hostVeth: string, ips: IPConfig[], mac
       const addr = ip.address.split('/')[0]!;
       const fam = familyOf(addr);
       els.push({ family: 'inet', set: `masq_src${fam}`, key: addr });
-      els.push({ family: 'inet', set: `masq_skip${fam}`, key: `${addr} . ${subnetString(subnetOf(parseCIDR(ip.address)!))}` });
-      for (const x of c.ipMasqExclude ?? []) {
-        const sub = subnetOf(parseCIDR(x)!);
-        if (sub.family === fam && subnetString(sub) !== subnetString(subnetOf(parseCIDR(ip.address)!))) els.push({ family: 'inet', set: `masq_skip${fam}`, key: `${addr} . ${subnetString(sub)}` });
-      }
+      // never masqueraded: its own subnet and the excluded ones; a subnet inside another is
+      // left out (an interval set refuses overlapping elements)
+      const skip = [subnetOf(parseCIDR(ip.address)!), ...(c.ipMasqExclude ?? []).map((x) => subnetOf(parseCIDR(x)!)).filter((x) => x.family === fam)];
+      const inside = (a: typeof skip[number], b: typeof skip[number]) => b.prefix <= a.prefix && a.first >= b.first && a.last <= b.last;
+      const kept = skip.filter((a, i) => !skip.some((b, j) => j !== i && inside(a, b) && (!inside(b, a) || j < i)));
+      for (const sub of kept) els.push({ family: 'inet', set: `masq_skip${fam}`, key: `${addr} . ${subnetString(sub)}` });
     }
   }
   if (c.macspoofchk && mac) {

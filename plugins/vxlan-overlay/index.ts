@@ -13,6 +13,8 @@ import { joinGroup, leaveGroup, kindDir } from '../../shared/members.ts';
 import { join } from '../../shared/path.ts';
 import { Netlink } from '../../shared/netlink/socket.ts';
 import { getLink, listLinks } from '../../shared/netlink/link.ts';
+import { NftBatch, tag } from '../../shared/nft.ts';
+import { findTagged, removeContainer } from '../../shared/nft-tags.ts';
 import { bridge } from '../bridge/index.ts';
 import type { BridgeConf } from '../bridge/config.ts';
 import { DEFAULT_DATA_DIR, DEFAULT_PREFIX, bridgeNameOf, overlayConfig, validateOverlay, vxlanNameOf, type Ctx, type OverlayConf } from './config.ts';
@@ -54,7 +56,10 @@ export function applySync(c: OverlayConf, h: Host, lease: Lease, peers: Peer[], 
     const state = readState(h.paths);
     let dev = getLink(h.nl, vxlanNameOf(c));
     if (!dev && !make) return;
-    if (make) dev = ensureVxlan(h.nl, { name: vxlanNameOf(c), vni: c.vni, port: c.port ?? 4789, underlay: h.underlay, mac: h.mac, mtu: mtuOf(c, h), subnet: lease.subnet });
+    if (make) {
+      dev = ensureVxlan(h.nl, { name: vxlanNameOf(c), vni: c.vni, port: c.port ?? 4789, underlay: h.underlay, mac: h.mac, mtu: mtuOf(c, h), subnet: lease.subnet });
+      isolate(c);
+    }
     applyPeers(h.nl, dev!.index, state.peers, peers);
     writeState(h.paths, { lease, peers });
   });
@@ -70,6 +75,22 @@ function bridgeCtx(ctx: Ctx, h: Host, subnet: string, mtu: number) {
   };
   return { ...ctx, conf, stdin: JSON.stringify(conf) };
 }
+
+/**
+ * This network's interfaces on the host forward only to each other: another overlay (or a
+ * bridge network routed by the same host) is not reached through them. Once per host.
+ */
+function isolate(c: OverlayConf): void {
+  const t = hostTag(c);
+  if (findTagged(t, 'vxlan-overlay').length) return;
+  const br = bridgeNameOf(c), vx = vxlanNameOf(c);
+  const q = (n: string) => `"${n}"`;
+  new NftBatch().add([
+    { family: 'inet', set: 'ov_ifaces', key: q(br) }, { family: 'inet', set: 'ov_ifaces', key: q(vx) },
+    ...[[br, vx], [vx, br], [br, br], [vx, vx]].map(([a, b]) => ({ family: 'inet' as const, set: 'ov_same', key: `${q(a!)} . ${q(b!)}` })),
+  ], t).run();
+}
+const hostTag = (c: OverlayConf): string => tag(c.name, 'vxlan-overlay-host');
 
 const memberTag = (ctx: Ctx): string => `${ctx.env.containerId}/${ctx.env.ifname}`;
 
@@ -113,6 +134,7 @@ async function leaveHost(ctx: Ctx, h: Host | undefined): Promise<void> {
   const nl = h.nl;
   const state = withStateLock(h.paths, () => {
     teardown(nl, vxlanNameOf(c), bridgeNameOf(c));
+    removeContainer(hostTag(c), 'vxlan-overlay');
     const s = readState(h.paths);
     writeState(h.paths, { peers: [] });
     return s;
@@ -174,7 +196,7 @@ async function gc(ctx: Ctx): Promise<void> {
     const bridgeLink = getLink(nl, bridgeNameOf(c));
     const ports = bridgeLink ? listLinks(nl).filter((l) => l.master === bridgeLink.index).length : 0;
     if (!ports && state.lease && leases) {
-      if (hasDevice) withStateLock(h.paths, () => teardown(nl, vxlanNameOf(c), bridgeNameOf(c)));
+      if (hasDevice) withStateLock(h.paths, () => { teardown(nl, vxlanNameOf(c), bridgeNameOf(c)); removeContainer(hostTag(c), 'vxlan-overlay'); });
       await release(h.etcd, h.prefix, c.name, state.lease);
       withStateLock(h.paths, () => writeState(h.paths, { peers: [] }));
     } else if (state.lease && leases && hasDevice) applySync(c, h, state.lease, peersOf(leases, h.host, c.vni), false);

@@ -51,12 +51,14 @@ export function netnsStateDirs(name: string): string[] {
   return kinds.map((k) => join(STATE_ROOT, k, key)).filter((d) => existsSync(d));
 }
 
-/** Stop a long-running process a plugin started for this state directory (dns-hosts' resolver). */
+/** Stop the long-running processes of this state directory (dns-hosts' resolver, vxlan-overlay's watchers). */
 export function stopDaemons(stateDir: string): void {
-  for (const f of ['resolver.pid', 'watcher.pid']) {
+  let files: string[] = [];
+  try { files = readdirSync(stateDir).filter((f) => f.endsWith('.pid')); } catch { return; }
+  for (const f of files) {
     try {
       const pid = Number(readFileSync(join(stateDir, f), 'utf8').trim());
-      if (pid > 1 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(stateDir)) process.kill(pid, 'SIGKILL');
+      if (pid > 1 && /--(resolver|watch)=/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) process.kill(pid, 'SIGKILL');
     } catch { /* none running */ }
   }
 }

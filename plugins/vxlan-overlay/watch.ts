@@ -1,0 +1,60 @@
+// The watcher: the same executable, long-running (`vxlan-overlay --watch=<conflist>`), one
+// per network and host namespace (a lock and a pid file under /run/cni-ts/vxlan-overlay/).
+// It applies etcd's watch events as they come (a new or departed host's route, neighbour and
+// FDB entries within a second), where plugin calls alone converge at the next call. It keeps
+// no state of its own: every step is one etcd read applied to the kernel, as a call does.
+import { readFile, unlink } from '../../shared/fs.ts';
+import { O, openFile } from '../../shared/fs.ts';
+import { ensureDir, writeFileAtomic } from '../../shared/files.ts';
+import { native } from '../../shared/native.ts';
+import { join } from '../../shared/path.ts';
+import { parseConfig } from '../../shared/cni/schema.ts';
+import { DEFAULT_PREFIX, overlayConfig, validateOverlay, type OverlayConf } from './config.ts';
+import { Etcd } from './etcd.ts';
+import { resync, watcherDir } from './index.ts';
+import { leasePrefix } from './lease.ts';
+
+const log = (m: string): void => { process.stderr.write(`${new Date().toISOString()} vxlan-overlay watcher[${process.pid}]: ${m}\n`); };
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The vxlan-overlay config of a conflist (or of a single-plugin config file). */
+export function overlayConfOf(path: string): OverlayConf {
+  const raw = JSON.parse(readFile(path)) as Record<string, any>;
+  const plugin = Array.isArray(raw.plugins) ? raw.plugins.find((p: any) => p?.type === 'vxlan-overlay') : raw.type === 'vxlan-overlay' ? raw : undefined;
+  if (!plugin) throw new Error(`${path} has no vxlan-overlay plugin`);
+  const conf = parseConfig(overlayConfig, { ...plugin, name: raw.name, cniVersion: raw.cniVersion });
+  validateOverlay(conf);
+  return conf;
+}
+
+export async function runWatcher(path: string): Promise<void> {
+  process.umask(0o077);
+  const c = overlayConfOf(path);
+  const dir = watcherDir();
+  ensureDir(dir);
+  const lockFd = openFile(join(dir, `${c.name}.watcher.lock`), O.RDWR | O.CREAT | O.NOFOLLOW, 0o600);
+  try { native().flock(lockFd, 2 | 4); } catch { log(`another watcher serves ${c.name} here: leaving`); process.exit(0); }
+  const pidFile = join(dir, `${c.name}.watcher.pid`);
+  writeFileAtomic(pidFile, `${process.pid}\n`, join(dir, '.tmp'));
+  const stop = (sig: string) => { log(`exiting: ${sig}`); try { unlink(pidFile); } catch { /* gone */ } process.exit(0); };
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => stop(sig));
+  log(`watching ${c.name} (${c.etcd.endpoints.join(', ')})`);
+
+  const etcd = new Etcd(c.etcd);
+  const prefix = leasePrefix(c.etcd.prefix ?? DEFAULT_PREFIX, c.name);
+  let running: Promise<void> | undefined, again = false;
+  const step = (): void => {
+    if (running) { again = true; return; }
+    running = resync(c).catch((e: Error) => log(`sync: ${e.message}`)).finally(() => { running = undefined; if (again) { again = false; step(); } });
+  };
+  for (;;) {
+    try {
+      const { revision } = await etcd.range(prefix);
+      step();
+      await etcd.watch(prefix, revision + 1, () => step());
+    } catch (e) {
+      log(`etcd: ${(e as Error).message}`);
+    }
+    await sleep(300);   // the endpoint went away: watch again (the next endpoint if it stays away)
+  }
+}

@@ -1,0 +1,180 @@
+// vxlan-overlay across "hosts" (namespaces on an underlay bridge of the test's own), cluster
+// state in a real etcd started by the test in that underlay namespace; plugins through the
+// libcni client. Traffic only between the test's namespaces.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { haveBuild, ipJson } from '../helpers/netns.ts';
+import { Cluster, haveEtcd, within, type Host } from '../helpers/overlay.ts';
+import { ask, ping, serve } from '../helpers/topology.ts';
+
+const skip = !haveBuild() ? 'npm run build first' : !haveEtcd() ? 'etcd-server is not installed (build/setup.sh installs it)' : false;
+const routesTo = (h: Host, dev = 'ovx42') => ipJson(h.name, 'route', 'show', 'dev', dev).filter((r: any) => r.gateway).map((r: any) => r.dst).sort();
+const neighs = (h: Host, dev = 'ovx42') => ipJson(h.name, 'neigh', 'show', 'dev', dev).map((n: any) => n.dst).sort();
+const fdb = (h: Host, dev = 'ovx42') => JSON.parse(spawnSync('ip', ['netns', 'exec', h.name, 'bridge', '-j', 'fdb', 'show', 'dev', dev], { encoding: 'utf8' }).stdout || '[]').filter((e: any) => e.dst).map((e: any) => e.dst).sort();
+const linkNames = (ns: string) => ipJson(ns, 'link', 'show').map((l: any) => l.ifname);
+
+t.test('three hosts, a container on each: every pair pings and TCP crosses; a fourth joins under watchers; two overlays stay apart; MTU', { skip }, async (t) => {
+  const cl = new Cluster(t);
+  await cl.startEtcd(['e1']);
+  const ov = cl.network('ov1', 42, '10.90.0.0/16');
+  const hosts = [cl.host(), cl.host(), cl.host()];
+  const ctrs = hosts.map((_, i) => cl.container(`c${i}`));
+  const ips = hosts.map((h, i) => cl.add(h, ctrs[i]!, ov));
+  const subnets = ips.map((ip) => ip.split('.').slice(0, 3).join('.'));
+  t.equal(new Set(subnets).size, 3, 'three distinct host subnets');
+  // without watchers: the next call on a host syncs its peers
+  for (const [i, h] of hosts.entries()) t.equal(cl.call('check', h, ctrs[i]!, ov).status, 0, `CHECK on host ${i + 1}`);
+  t.same(routesTo(hosts[0]!), [`${subnets[1]}.0/24`, `${subnets[2]}.0/24`], 'host 1: a route per remote host subnet, via the vxlan device');
+  t.same(neighs(hosts[0]!), [`${subnets[1]}.0`, `${subnets[2]}.0`], 'a permanent neighbour per remote VTEP');
+  t.same(fdb(hosts[0]!), [hosts[1]!.address, hosts[2]!.address], 'an FDB entry per remote underlay address');
+  for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) if (i !== j) t.ok(ping(ctrs[i]!.path.split('/').at(-1)!, ips[j]!), `c${i} pings c${j}`);
+  const ns = (c: { path: string }) => c.path.split('/').at(-1)!;
+  await serve(t, ns(ctrs[2]!), 'tcp', 8080);
+  t.equal(ask(ns(ctrs[0]!), 'tcp', ips[2]!, 8080), ips[0], 'TCP crosses, unmasqueraded inside the overlay');
+  const eth0 = ipJson(ns(ctrs[0]!), 'link', 'show', 'eth0')[0];
+  t.equal(eth0.mtu, 1450, 'container MTU: underlay 1500 - 50');
+  const df = (size: number) => spawnSync('ip', ['netns', 'exec', ns(ctrs[0]!), 'ping', '-c1', '-W1', '-M', 'do', '-s', String(size), ips[1]!], { encoding: 'utf8' }).status === 0;
+  t.ok(df(1450 - 28), 'a full-size packet with DF set crosses');
+  t.notOk(df(1450 - 27), 'a larger one does not');
+
+  // watchers on the three: a fourth host's container is reachable from host 1 within 1 s
+  for (const h of hosts) cl.startWatcher(h, ov);
+  await new Promise((r) => setTimeout(r, 300));
+  const h4 = cl.host(), c4 = cl.container('c3');
+  const ip4 = cl.add(h4, c4, ov);
+  const took = await within(1000, () => ping(ns(ctrs[0]!), ip4));
+  t.ok(took !== undefined, `the fourth host's container reachable from host 1 within 1 s (${took} ms)`);
+  // the fourth host's last container leaves: the others' entries for it go within 1 s
+  t.equal(cl.call('del', h4, c4, ov).status, 0);
+  const sub4 = `${ip4.split('.').slice(0, 3).join('.')}.0/24`;
+  const gone = await within(1000, () => hosts.every((h) => !routesTo(h).includes(sub4) && !fdb(h).includes(h4.address)));
+  t.ok(gone !== undefined, `its route, neighbour and FDB entries gone from every host within 1 s (${gone} ms)`);
+  t.notOk(linkNames(h4.name).includes('ovx42'), 'the departed host: its vxlan device gone');
+  t.notOk(linkNames(h4.name).includes('ovbr42'), 'and its bridge');
+
+  // without a watcher: entries of a departed host go at the next call
+  cl.stopWatcher(hosts[0]!, ov);
+  const c5 = cl.container('c5');
+  cl.add(h4, c5, ov);
+  t.equal(cl.call('check', hosts[0]!, ctrs[0]!, ov).status, 0);
+  const sub5 = routesTo(hosts[0]!).find((r: string) => !subnets.some((s) => r.startsWith(s)))!;
+  t.ok(sub5, 'host 1 learnt the new host at its call');
+  t.equal(cl.call('del', h4, c5, ov).status, 0);
+  t.ok(routesTo(hosts[0]!).includes(sub5), 'no watcher on host 1: the entry stays until its next call');
+  t.equal(cl.call('check', hosts[0]!, ctrs[0]!, ov).status, 0);
+  t.notOk(routesTo(hosts[0]!).includes(sub5), 'and goes with it');
+
+  // a second overlay on the same hosts (another VNI and subnet) cannot reach the first
+  const ov2 = cl.network('ov2', 43, '10.91.0.0/16');
+  const d0 = cl.container('d0'), d1 = cl.container('d1');
+  const dip0 = cl.add(hosts[0]!, d0, ov2), dip1 = cl.add(hosts[1]!, d1, ov2);
+  t.equal(cl.call('check', hosts[0]!, d0, ov2).status, 0);
+  t.ok(ping(ns(d0), dip1), 'ov2 works across hosts');
+  t.notOk(ping(ns(d0), ips[1]!), 'ov2 cannot reach ov1 on another host');
+  t.notOk(ping(ns(ctrs[0]!), dip1), 'nor ov1 ov2');
+  void dip0;
+
+  for (const [i, h] of hosts.entries()) t.equal(cl.call('del', h, ctrs[i]!, ov).status, 0, `DEL c${i}`);
+  for (const [h, c] of [[hosts[0]!, d0], [hosts[1]!, d1]] as const) t.equal(cl.call('del', h, c, ov2).status, 0);
+  for (const h of hosts) t.notOk(linkNames(h.name).some((l: string) => l.startsWith('ovx') || l.startsWith('ovbr')), `${h.name}: nothing left`);
+  const left = spawnSync('ip', ['netns', 'exec', cl.underlay.name, 'etcdctl', '--endpoints', cl.endpoints.join(','), 'get', '--prefix', '/cni-ts/overlay/', '--keys-only'], { encoding: 'utf8' }).stdout.trim();
+  t.equal(left, '', 'every lease released');
+});
+
+t.test('etcd stopped: traffic goes on, a leased host still adds, a new host gets code 11 and nothing is left', { skip }, async (t) => {
+  const cl = new Cluster(t);
+  await cl.startEtcd(['e1']);
+  const ov = cl.network('ov1', 42, '10.90.0.0/16');
+  const [h1, h2, h3] = [cl.host(), cl.host(), cl.host()];
+  const [a, b] = [cl.container('a'), cl.container('b')];
+  const ipa = cl.add(h1, a, ov), ipb = cl.add(h2, b, ov);
+  t.equal(cl.call('check', h1, a, ov).status, 0);
+  cl.stopAllEtcd();
+  const ns = (c: { path: string }) => c.path.split('/').at(-1)!;
+  t.ok(ping(ns(a), ipb) && ping(ns(b), ipa), 'existing containers keep talking');
+  const a2 = cl.container('a2');
+  const t0 = Date.now();
+  const ip2 = cl.add(h1, a2, ov);
+  t.ok(ping(ns(a2), ipb), `an ADD on a host that holds its lease works (${Date.now() - t0} ms), with the peers last synced`);
+  const c = cl.container('c');
+  const r = cl.call('add', h3, c, ov);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /code 11|try again later/i, 'a new lease: code 11');
+  t.same(linkNames(h3.name).filter((l: string) => l !== 'lo' && l !== 'eth0'), [], 'nothing left on the new host');
+  t.same(linkNames(ns(c)).filter((l: string) => l !== 'lo'), [], 'nor in its container');
+  void ip2;
+  for (const [h, x] of [[h1, a], [h1, a2], [h2, b]] as const) t.equal(cl.call('del', h, x, ov).status, 0, 'DEL without etcd');
+});
+
+t.test('etcd with TLS and client certificates; a wrong CA gives a clear error', { skip: skip || (spawnSync('openssl', ['version']).status !== 0 && 'no openssl') }, async (t) => {
+  const cl = new Cluster(t);
+  const d = cl.dir;
+  const ossl = (...a: string[]) => { const r = spawnSync('openssl', a, { cwd: d, encoding: 'utf8' }); if (r.status !== 0) throw new Error(r.stderr); };
+  ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=test-ca', '-keyout', 'ca.key', '-out', 'ca.pem');
+  ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=other-ca', '-keyout', 'other.key', '-out', 'other.pem');
+  writeFileSync(join(d, 'san.cnf'), 'subjectAltName=IP:192.168.77.250\nextendedKeyUsage=serverAuth,clientAuth\n');
+  for (const n of ['server', 'client']) {
+    ossl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${n}`, '-keyout', `${n}.key`, '-out', `${n}.csr`);
+    ossl('x509', '-req', '-in', `${n}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', 'san.cnf', '-out', `${n}.pem`);
+  }
+  // (the server's certificate serves etcdctl's health check as a client certificate too)
+  await cl.startEtcd(['e1'], { ca: join(d, 'ca.pem'), cert: join(d, 'server.pem'), key: join(d, 'server.key') });
+  const good = cl.network('ovtls', 44, '10.92.0.0/16', {}, { caFile: join(d, 'ca.pem'), certFile: join(d, 'client.pem'), keyFile: join(d, 'client.key') });
+  const h = cl.host(), c = cl.container('tls');
+  cl.add(h, c, good);
+  t.ok(existsSync(join(cl.dir, 'data', 'ovtls')), 'leased over TLS with a client certificate');
+  t.equal(cl.call('del', h, c, good).status, 0);
+  const bad = cl.network('ovbad', 45, '10.93.0.0/16', {}, { caFile: join(d, 'other.pem'), certFile: join(d, 'client.pem'), keyFile: join(d, 'client.key') });
+  const r = cl.call('add', h, cl.container('bad'), bad);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /etcd\.caFile.*does not verify/, 'the error names etcd.caFile and says the certificate does not verify');
+});
+
+t.test('three hosts\' first ADDs at once: three distinct subnets', { skip }, async (t) => {
+  const cl = new Cluster(t);
+  await cl.startEtcd(['e1']);
+  const ov = cl.network('ov1', 42, '10.90.0.0/28'.replace('/28', '/22'));
+  const hosts = [cl.host(), cl.host(), cl.host()];
+  const ctrs = hosts.map((_, i) => cl.container(`r${i}`));
+  const { spawn } = await import('node:child_process');
+  const results = await Promise.all(hosts.map((h, i) => new Promise<string>((resolve) => {
+    const p = spawn('ip', ['netns', 'exec', h.name, join(process.cwd(), 'build/cnictl'), 'add', 'ov1', ctrs[i]!.path], {
+      env: { PATH: process.env.PATH!, NETCONFPATH: join(ov, '..'), CNI_PATH: join(process.cwd(), 'build/bin'), CNI_CACHE_DIR: join(cl.dir, 'cache'), CNI_CONTAINERID: ctrs[i]!.id },
+    });
+    let out = '', err = '';
+    p.stdout.on('data', (x) => { out += x; });
+    p.stderr.on('data', (x) => { err += x; });
+    p.on('close', () => { try { resolve(JSON.parse(out).ips[0].address); } catch { resolve(`failed: ${err}`); } });
+  })));
+  t.notOk(results.some((r) => r.startsWith('failed')), 'every ADD succeeded', { results });
+  t.equal(new Set(results.map((a) => a.split('.').slice(0, 3).join('.'))).size, 3, `three distinct subnets (${results.join(', ')})`);
+  for (const [i, h] of hosts.entries()) cl.call('del', h, ctrs[i]!, ov);
+});
+
+t.test('a three-member etcd cluster: one member down, everything works; two down (no quorum), a new lease fails with code 11', { skip }, async (t) => {
+  const cl = new Cluster(t);
+  await cl.startEtcd(['m1', 'm2', 'm3']);
+  const ov = cl.network('ov1', 42, '10.90.0.0/16');
+  const [h1, h2, h3] = [cl.host(), cl.host(), cl.host()];
+  const ns = (c: { path: string }) => c.path.split('/').at(-1)!;
+  const a = cl.container('a');
+  cl.add(h1, a, ov);
+  cl.startWatcher(h1, ov);
+  cl.stopEtcd('m1');   // the first endpoint the plugin tries
+  await new Promise((r) => setTimeout(r, 1200));   // a new leader if m1 led
+  const b = cl.container('b');
+  const ipb = cl.add(h2, b, ov);
+  const took = await within(3000, () => ping(ns(a), ipb));
+  t.ok(took !== undefined, `with one member down: ADD works, and the watcher (moved to another member) brings the new host in (${took} ms)`);
+  t.equal(cl.call('del', h2, b, ov).status, 0, 'DEL works');
+  cl.stopEtcd('m2');
+  const c = cl.container('c');
+  const r = cl.call('add', h3, c, ov);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /try again later/i, 'no quorum: a new lease fails with code 11');
+  t.same(linkNames(h3.name).filter((l: string) => l !== 'lo' && l !== 'eth0'), [], 'nothing left on that host');
+  t.equal(cl.call('del', h1, a, ov).status, 0, 'DEL without quorum still cleans the host');
+  t.same(readdirSync(join(cl.dir, 'data', 'ov1')).filter((f) => f.endsWith('.json')).length >= 1, true);
+});
