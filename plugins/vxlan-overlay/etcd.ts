@@ -5,6 +5,8 @@
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { readFile } from '../../shared/fs.ts';
 
+declare const Bun: unknown;
+
 export interface EtcdConf { endpoints: string[]; caFile?: string; certFile?: string; keyFile?: string }
 export interface KV { key: string; value: string; modRevision: number; createRevision: number }
 
@@ -33,6 +35,7 @@ export class Etcd {
 
   private post(endpoint: string, path: string, body: unknown, stream?: (chunk: string) => void): Promise<any> {
     const url = new URL(path, endpoint.endsWith('/') ? endpoint : `${endpoint}/`);
+    if (typeof Bun !== 'undefined') return this.fetchPost(url, body, stream);
     const mod = (url.protocol === 'https:' ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http')) as typeof import('node:https');
     const data = JSON.stringify(body);
     return new Promise((resolve, reject) => {
@@ -56,6 +59,33 @@ export class Etcd {
       req.on('error', (e) => reject(e));
       req.end(data);
     });
+  }
+
+  /**
+   * Under Bun its built-in fetch: node:http's module alone costs ~10 ms of a call's start there,
+   * a whole request by fetch ~2 ms. (Node bundles use node:http(s).)
+   */
+  private async fetchPost(url: URL, body: unknown, stream?: (chunk: string) => void): Promise<any> {
+    const init: Record<string, unknown> = {
+      method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' },
+      ...(stream ? {} : { signal: AbortSignal.timeout(this.timeoutMs) }),
+      ...(this.tls ? { tls: { ...this.tls, rejectUnauthorized: true } } : {}),
+    };
+    let res: Response;
+    try { res = await fetch(url, init as RequestInit); } catch (e) {
+      const name = (e as Error).name;
+      throw Object.assign(new Error(name === 'TimeoutError' ? `etcd ${url.host}: no answer within ${this.timeoutMs} ms` : `etcd ${url.host}: ${(e as Error).message}`), { code: (e as { code?: string }).code, retry: true });
+    }
+    if (stream) {
+      const reader = res.body!.getReader();
+      const dec = new TextDecoder();
+      for (;;) { const { done, value } = await reader.read(); if (done) return undefined; stream(dec.decode(value, { stream: true })); }
+    }
+    const text = await res.text();
+    let json: any;
+    try { json = JSON.parse(text); } catch { throw Object.assign(new Error(`etcd ${url.host}: not JSON (${res.status})`), { retry: true }); }
+    if (res.status !== 200) throw Object.assign(new Error(`etcd ${url.host}: ${json.error ?? json.message ?? res.status}`), { retry: true });
+    return json;
   }
 
   /** One request, to each endpoint in turn until one answers. */

@@ -16,6 +16,7 @@ import { getLink, listLinks } from '../../shared/netlink/link.ts';
 import { NftBatch, tag } from '../../shared/nft.ts';
 import { findTagged, removeContainer } from '../../shared/nft-tags.ts';
 import { bridge } from '../bridge/index.ts';
+import { mark } from '../../shared/trace.ts';
 import type { BridgeConf } from '../bridge/config.ts';
 import { DEFAULT_DATA_DIR, DEFAULT_PREFIX, bridgeNameOf, overlayConfig, validateOverlay, vxlanNameOf, type Ctx, type OverlayConf } from './config.ts';
 import { VXLAN_OVERHEAD, applyPeers, ensureVxlan, findUnderlay, teardown, vtepMac, type Underlay } from './dataplane.ts';
@@ -100,7 +101,9 @@ async function add(ctx: Ctx): Promise<Result> {
   const nl = new Netlink();
   try {
     const h = hostOf(c, nl);
+    mark('underlay found');
     const leases = await readLeases(c, h);
+    mark('leases read');
     const state = readState(h.paths);
     let lease: Lease;
     const fresh = !!leases && !leases.some((l) => l.host === h.host);
@@ -108,6 +111,7 @@ async function add(ctx: Ctx): Promise<Result> {
     else if (state.lease?.host === h.host) lease = state.lease;
     else throw new CniError(ErrCode.TryAgainLater, `vxlan-overlay: etcd is unreachable and this host holds no lease on ${c.name} yet: try again later`);
     const peers = leases ? peersOf(leases, h.host, c.vni) : state.peers;
+    mark('lease held');
     try {
       joinGroup(KIND, c.name, memberTag(ctx), () => applySync(c, h, lease, peers, true));
     } catch (e) {

@@ -14,6 +14,7 @@ import { hostLocalAdd } from './host-local.ts';
 import { loopbackAdd } from './loopback.ts';
 import { macvlanBenches } from './macvlan.ts';
 import { dnsBench, dnsBenchReady, dnsHostsAdd, dnsTable } from './dns.ts';
+import { overlayBenches, overlayConvergence, overlayReady } from './overlay.ts';
 import { chainAddAtScale, chainAddBaseline, concurrentChainAdd, versionBench } from './runtime.ts';
 
 const BENCHES: (() => Bench)[] = [
@@ -43,7 +44,8 @@ if (inside < 0) {
   const filter = process.argv.slice(inside + 2).join(' ');
   const rows: Row[] = [];
   const host = process.argv[inside + 1]!;
-  const benches = podmanReady() ? [...BENCHES, () => podmanRun(host)] : BENCHES;
+  const benches = [...BENCHES, ...(overlayReady() ? overlayBenches : []), ...(podmanReady() ? [() => podmanRun(host)] : [])];
+  if (!overlayReady()) process.stderr.write('bench: vxlan-overlay rows skipped (etcd-server not installed)\n');
   if (!podmanReady()) process.stderr.write('bench: podman rows skipped (../shared/podman/setup.sh and netavark not set up)\n');
   for (const make of benches) {
     const b = make();
@@ -64,7 +66,19 @@ if (inside < 0) {
     console.log(`\n${dnsTable(dns)}`);
   }
   mkdirSync(join(ROOT, 'test/bench/results'), { recursive: true });
-  writeFileSync(join(ROOT, 'test/bench/results/latest.json'), `${JSON.stringify({ date: new Date().toISOString(), rows, dns }, null, 2)}\n`);
+  // the overlay: what an ADD/DEL costs over bridge's, and how fast 20 watching hosts converge
+  let convergence: Awaited<ReturnType<typeof overlayConvergence>> | undefined;
+  const ovName = 'vxlan-overlay convergence, 20 hosts with watchers';
+  if ((!filter || ovName.includes(filter) || 'vxlan-overlay'.includes(filter)) && overlayReady()) {
+    for (const op of ['ADD', 'DEL']) {
+      const o = rows.find((r) => r.bench.startsWith(`vxlan-overlay ${op}`) && r.impl === 'vxlan-overlay'), b = rows.find((r) => r.bench.startsWith(`vxlan-overlay ${op}`) && r.impl === 'bridge');
+      if (o && b) console.log(`vxlan-overlay ${op} p50 ${o.p50.toFixed(1)} ms, bridge+host-local ${op} p50 ${b.p50.toFixed(1)} ms: +${(o.p50 - b.p50).toFixed(1)} ms${op === 'ADD' ? ' (target <= +5 ms)' : ''}`);
+    }
+    process.stderr.write(`bench: ${ovName}...\n`);
+    convergence = await overlayConvergence();
+    console.log(`${ovName}: a new host's container routed by every other host after p50 ${convergence.p50.toFixed(0)} ms, p99 ${convergence.p99.toFixed(0)} ms, max ${convergence.max.toFixed(0)} ms (${convergence.rounds} joins x ${convergence.hosts} hosts; target p99 < 1000 ms)`);
+  }
+  writeFileSync(join(ROOT, 'test/bench/results/latest.json'), `${JSON.stringify({ date: new Date().toISOString(), rows, dns, convergence }, null, 2)}\n`);
   writeFileSync(join(ROOT, 'test/bench/results/latest.svg'), chart(rows, `cni-ts vs the reference plugins, ${new Date().toISOString().slice(0, 10)}`));
   console.log('chart: test/bench/results/latest.svg (the README shows docs/bench.svg, a copy of one full run)');
 }

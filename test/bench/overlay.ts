@@ -1,0 +1,158 @@
+// vxlan-overlay: ADD and DEL with the host's lease held, beside bridge+host-local in the same
+// run (target: overlay ADD p50 <= bridge ADD p50 + 5 ms); and convergence: with watchers on 20
+// simulated hosts, the time until a new host's container is routed by every other host (p99
+// target < 1 s). etcd (Debian's etcd-server) runs in an underlay namespace of the bench's own.
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NetNS } from '../../shared/netns.ts';
+import { listRoutes } from '../../shared/netlink/route.ts';
+import { BIN, netnsStateDirs, stopDaemons } from '../helpers/netns.ts';
+import { execPlugin, type Bench } from './lib.ts';
+
+export const overlayReady = (): boolean => spawnSync('etcd', ['--version']).status === 0;
+
+const ip = (...a: string[]) => execFileSync('ip', a, { encoding: 'utf8' });
+
+/** An underlay namespace with a bridge and etcd on it; hosts are veths into it. */
+class Underlay {
+  readonly ns = `cnits-bench-ovu-${process.pid}`;
+  readonly dir = mkdtempSync(join(tmpdir(), 'cnits-bench-ov-'));
+  private etcd?: ChildProcess;
+  private n = 0;
+  readonly endpoint = 'http://192.168.78.254:2379';
+
+  start(): void {
+    ip('netns', 'add', this.ns);
+    ip('-n', this.ns, 'link', 'set', 'lo', 'up');
+    ip('-n', this.ns, 'link', 'add', 'ubr', 'type', 'bridge');
+    ip('-n', this.ns, 'link', 'set', 'ubr', 'up');
+    ip('-n', this.ns, 'addr', 'add', '192.168.78.254/24', 'dev', 'ubr');
+    this.etcd = spawn('ip', ['netns', 'exec', this.ns, 'etcd', '--name', 'b1', '--data-dir', join(this.dir, 'etcd'),
+      '--listen-client-urls', this.endpoint, '--advertise-client-urls', this.endpoint,
+      '--listen-peer-urls', 'http://192.168.78.254:2380', '--initial-advertise-peer-urls', 'http://192.168.78.254:2380', '--initial-cluster', 'b1=http://192.168.78.254:2380'], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      if (spawnSync('ip', ['netns', 'exec', this.ns, 'etcdctl', '--endpoints', this.endpoint, '--dial-timeout', '1s', 'endpoint', 'health']).status === 0) return;
+      spawnSync('sleep', ['0.1']);
+    }
+    throw new Error('bench etcd did not start');
+  }
+
+  /** Attach namespace `host` (existing) to the underlay as 192.168.78.<n> on its interface `ifname`. */
+  attach(host: string, ifname = 'eth0'): string {
+    const n = ++this.n;
+    const port = `ub${n}x${process.pid % 10000}`;
+    ip('-n', host, 'link', 'add', ifname, 'type', 'veth', 'peer', 'name', port, 'netns', this.ns);
+    ip('-n', this.ns, 'link', 'set', port, 'master', 'ubr');
+    ip('-n', this.ns, 'link', 'set', port, 'up');
+    ip('-n', host, 'addr', 'add', `192.168.78.${n}/24`, 'dev', ifname);
+    ip('-n', host, 'link', 'set', ifname, 'up');
+    return `192.168.78.${n}`;
+  }
+
+  stop(): void {
+    this.etcd?.kill('SIGKILL');
+    spawnSync('ip', ['netns', 'del', this.ns]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const overlayConf = (u: Underlay, extra: Record<string, unknown> = {}) => ({
+  cniVersion: '1.0.0', name: 'benchov', type: 'vxlan-overlay', subnet: '10.230.0.0/16', vni: 4242,
+  underlayInterface: 'ovul0', dataDir: join(u.dir, 'data'), etcd: { endpoints: [u.endpoint] }, ...extra,
+});
+
+function overlayVsBridge(op: 'ADD' | 'DEL'): () => Bench {
+  return () => {
+    const u = new Underlay();
+    const ctr = `cnits-bench-ovc-${process.pid}`;
+    const path = `/run/netns/${ctr}`;
+    const ov = JSON.stringify(overlayConf(u));
+    const br = JSON.stringify({ cniVersion: '1.0.0', name: 'benchovbr', type: 'bridge', bridge: 'cnitsb-ovb', isGateway: true, ipam: { type: 'host-local', dataDir: join(u.dir, 'ipam'), ranges: [[{ subnet: '10.231.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }] } });
+    const call = (plugin: string, conf: string, command: string, id: string) => execPlugin(join(BIN, plugin), { PATH: process.env.PATH, CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: path, CNI_IFNAME: id.startsWith('k') ? 'eth9' : 'eth0', CNI_PATH: BIN }, conf);
+    const id = (i: number) => `o${i < 0 ? 1000 - i : i}`;
+    const impl = (label: string, plugin: string, conf: string) => (op === 'ADD'
+      ? { label, run: (i: number) => { call(plugin, conf, 'ADD', id(i)); }, reset: (i: number) => { call(plugin, conf, 'DEL', id(i)); } }
+      : { label, prepare: (i: number) => { call(plugin, conf, 'ADD', id(i)); }, run: (i: number) => { call(plugin, conf, 'DEL', id(i)); } });
+    return {
+      name: `vxlan-overlay ${op} (lease held) beside bridge+host-local ${op}`,
+      impls: [impl('vxlan-overlay', 'vxlan-overlay', ov), impl('bridge', 'bridge', br)],
+      setup: () => {
+        u.start();
+        u.attach(process.argv[process.argv.indexOf('--inside') + 1]!, 'ovul0');
+        ip('netns', 'add', ctr);
+        call('vxlan-overlay', ov, 'ADD', 'keeper');   // the host's lease and device are held from here on
+      },
+      teardown: () => {
+        try { call('vxlan-overlay', ov, 'DEL', 'keeper'); } catch { /* best effort */ }
+        spawnSync('ip', ['netns', 'del', ctr]);
+        spawnSync('ip', ['link', 'del', 'ovul0']);
+        u.stop();
+      },
+    };
+  };
+}
+
+export const overlayBenches = [overlayVsBridge('ADD'), overlayVsBridge('DEL')];
+
+export interface Convergence { hosts: number; rounds: number; p50: number; p99: number; max: number }
+
+/** 20 hosts with a container and a watcher each; rounds of a new host joining: when does every host route it? */
+export async function overlayConvergence(hosts = 20, rounds = 10): Promise<Convergence> {
+  const u = new Underlay();
+  const names: string[] = [];
+  const watchers: ChildProcess[] = [];
+  u.start();
+  try {
+    const conflist = join(u.dir, 'benchov.conflist');
+    const { name, cniVersion, ...plugin } = overlayConf(u, { underlayInterface: 'eth0' });
+    writeFileSync(conflist, JSON.stringify({ cniVersion, name, plugins: [plugin] }));
+    const conf = JSON.stringify(overlayConf(u, { underlayInterface: 'eth0' }));
+    const mk = (n: string) => { ip('netns', 'add', n); names.push(n); ip('-n', n, 'link', 'set', 'lo', 'up'); return n; };
+    const call = (host: string, ctr: string, id: string, command: string) => {
+      const r = spawnSync('ip', ['netns', 'exec', host, join(BIN, 'vxlan-overlay')], { input: conf, encoding: 'utf8', env: { PATH: process.env.PATH, CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: `/run/netns/${ctr}`, CNI_IFNAME: 'eth0', CNI_PATH: BIN } });
+      if (r.status !== 0) throw new Error(`vxlan-overlay ${command} on ${host}: ${r.stdout}`);
+      return r.stdout;
+    };
+    const hostNs: string[] = [];
+    for (let i = 0; i < hosts; i++) {
+      const h = mk(`cnits-bov-h${i}-${process.pid}`), c = mk(`cnits-bov-c${i}-${process.pid}`);
+      u.attach(h);
+      call(h, c, `k${i}`, 'ADD');
+      hostNs.push(h);
+      watchers.push(spawn('ip', ['netns', 'exec', h, join(BIN, 'vxlan-overlay'), `--watch=${conflist}`], { stdio: 'ignore' }));
+    }
+    const newHost = mk(`cnits-bov-new-${process.pid}`), newCtr = mk(`cnits-bov-newc-${process.pid}`);
+    u.attach(newHost);
+    await new Promise((r) => setTimeout(r, 500));   // watchers started and watching
+    const sockets = hostNs.map((h) => { const ns = NetNS.open(`/run/netns/${h}`); return { ns, nl: ns.netlink() }; });
+    const samples: number[] = [];
+    try {
+      for (let round = 0; round < rounds; round++) {
+        const t0 = performance.now();
+        const res = JSON.parse(call(newHost, newCtr, `n${round}`, 'ADD'));
+        const subnet = `${res.ips[0].address.split('.').slice(0, 3).join('.')}.0/24`;
+        const pending = new Set(sockets.keys());
+        while (pending.size && performance.now() - t0 < 5000) {
+          for (const k of [...pending]) {
+            if (listRoutes(sockets[k]!.nl, { family: 4 }).some((r) => r.dst === subnet)) { samples.push(performance.now() - t0); pending.delete(k); }
+          }
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        for (const _ of pending) samples.push(Infinity);
+        call(newHost, newCtr, `n${round}`, 'DEL');   // the new host leaves again (its lease released)
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    } finally {
+      for (const s of sockets) { s.nl.close(); s.ns.close(); }
+    }
+    samples.sort((a, b) => a - b);
+    const q = (p: number) => samples[Math.min(samples.length - 1, Math.floor(p * samples.length))]!;
+    return { hosts, rounds, p50: q(0.5), p99: q(0.99), max: samples.at(-1)! };
+  } finally {
+    for (const w of watchers) w.kill('SIGKILL');
+    for (const n of names) { for (const d of netnsStateDirs(n)) { stopDaemons(d); rmSync(d, { recursive: true, force: true }); } spawnSync('ip', ['netns', 'del', n]); }
+    u.stop();
+  }
+}
