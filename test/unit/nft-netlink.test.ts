@@ -30,7 +30,8 @@ function messages(batch: Buffer): [number, number, number, Buffer][] {
 }
 
 t.test('every set and map of the skeleton has a type', async (t) => {
-  t.equal(setTypes().size, 20);
+  t.equal(setTypes().size, 22);
+  t.same(setTypes().get('ov_same')?.key, ['ifname', 'ifname'], "vxlan-overlay's isolation pairs");
   t.same(setTypes().get('pm4ip'), { family: 'inet', name: 'pm4ip', key: ['ipv4_addr', 'inet_proto', 'inet_service'], data: ['ipv4_addr', 'inet_service'], interval: false });
   t.same(setTypes().get('masq_skip6')?.interval, true);
 });
