@@ -3,6 +3,7 @@
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { O, closeFile, openFile, readFile, readStateFile } from '../../shared/fs.ts';
 import { ensureDir } from '../../shared/files.ts';
+import { childProcess } from '../../shared/lazy.ts';
 import { native } from '../../shared/native.ts';
 import { selfCommand } from '../../shared/self.ts';
 import { paths } from './records.ts';
@@ -45,8 +46,7 @@ function start(dir: string): void {
     const [cmd, ...args] = selfCommand('dns-hosts', [`${RESOLVER_FLAG}${dir}`]);
     // its own session, no terminal, the log for output: nothing ties it to the runtime's pipes
     // loaded here, not at every call's start: only a call that starts the resolver needs it
-    const { spawn } = process.getBuiltinModule('node:child_process') as typeof import('node:child_process');
-    const child = spawn(cmd!, args, { detached: true, cwd: '/', stdio: ['ignore', log, log], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    const child = childProcess().spawn(cmd!, args, { detached: true, cwd: '/', stdio: ['ignore', log, log], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
     child.unref();
   } finally {
     closeFile(log);

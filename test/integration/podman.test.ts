@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { BIN, ROOT, ipJson, makeNetns, netnsStateDirs, nftElements, tempDir } from '../helpers/netns.ts';
 
 const LIB = join(ROOT, '../shared/podman/lib.sh');
@@ -21,17 +21,23 @@ const conflist = (name: string, bridge: string, subnet: string, dataDir: string)
   ],
 });
 
-t.test('podman run on our conflist: addresses, ping, HTTP across, a published port, network connect/disconnect, rm -f leaves nothing', { skip: !ready && 'podman is not set up (../shared/podman/setup.sh)' }, async (t) => {
+/** A host namespace of the test's own, conflists in a directory of its own, and podman pointed at both. */
+function podmanWorld(t: Test, lists: Record<string, unknown>) {
   const host = makeNetns(t, 'cnits-podhost');
   const d = tempDir(t, 'cnits-podman-');
   mkdirSync(join(d, 'nets'));
-  writeFileSync(join(d, 'nets', 'podnet.conflist'), JSON.stringify(conflist('podnet', 'cnits-pod0', '10.104.0.0/24', join(d, 'ipam'))));
-  writeFileSync(join(d, 'nets', 'podnet2.conflist'), JSON.stringify(conflist('podnet2', 'cnits-pod1', '10.105.0.0/24', join(d, 'ipam'))));
+  for (const [name, list] of Object.entries(lists)) writeFileSync(join(d, 'nets', `${name}.conflist`), JSON.stringify(list));
   const conf = join(d, 'containers.conf');
   const made = spawnSync('bash', ['-c', `. ${LIB} && harness_conf ${conf} ${BIN} ${join(d, 'nets')}`], { encoding: 'utf8' });
   t.equal(made.status, 0, made.stderr);
-  const names = [`cnits-pa-${process.pid}`, `cnits-pb-${process.pid}`];
   const podman = (...args: string[]) => spawnSync('nsenter', [`--net=${host.path}`, 'podman', ...args], { encoding: 'utf8', env: { ...process.env, CONTAINERS_CONF: conf }, timeout: 60_000 });
+  return { host, d, podman };
+}
+
+t.test('podman run on our conflist: addresses, ping, HTTP across, a published port, network connect/disconnect, rm -f leaves nothing', { skip: !ready && 'podman is not set up (../shared/podman/setup.sh)' }, async (t) => {
+  const ipamDir = tempDir(t, 'cnits-podman-ipam-');
+  const { host, podman } = podmanWorld(t, { podnet: conflist('podnet', 'cnits-pod0', '10.104.0.0/24', ipamDir), podnet2: conflist('podnet2', 'cnits-pod1', '10.105.0.0/24', ipamDir) });
+  const names = [`cnits-pa-${process.pid}`, `cnits-pb-${process.pid}`];
   t.teardown(() => { podman('rm', '-f', '-t', '0', ...names); });
   const [a, b] = names as [string, string];
 
@@ -56,13 +62,13 @@ t.test('podman run on our conflist: addresses, ping, HTTP across, a published po
   const disc = podman('network', 'disconnect', 'podnet2', b);
   t.equal(disc.status, 0, disc.stderr);
   t.same(nftElements(host.name).filter((e) => e.comment?.startsWith('net=podnet2 ')), [], 'gone with the disconnect');
-  t.same(readdirSync(join(d, 'ipam', 'podnet2')).filter((f) => /^10\./.test(f)), [], 'its lease released');
+  t.same(readdirSync(join(ipamDir, 'podnet2')).filter((f) => /^10\./.test(f)), [], 'its lease released');
 
   const rm = podman('rm', '-f', '-t', '0', a, b);
   t.equal(rm.status, 0, rm.stderr);
   t.same(ipJson(host.name, 'link', 'show').filter((l: any) => l.ifname.startsWith('veth')).map((l: any) => l.ifname), [], 'no veth left');
   t.same(nftElements(host.name).filter((e) => e.comment?.startsWith('net=podnet')), [], 'no element left');
-  t.same(readdirSync(join(d, 'ipam', 'podnet')).filter((f) => /^10\./.test(f)), [], 'no lease left');
+  t.same(readdirSync(join(ipamDir, 'podnet')).filter((f) => /^10\./.test(f)), [], 'no lease left');
 });
 
 const dnsConflist = (name: string, bridge: string, subnet: string, dataDir: string) => {
@@ -73,15 +79,9 @@ const dnsConflist = (name: string, bridge: string, subnet: string, dataDir: stri
 };
 
 t.test('podman with a dnsname conflist: names and --network-alias resolve through podman\'s own resolv.conf; network connect/disconnect add and remove names', { skip: !ready && 'podman is not set up (../shared/podman/setup.sh)' }, async (t) => {
-  const host = makeNetns(t, 'cnits-podhost');
-  const d = tempDir(t, 'cnits-podman-');
-  mkdirSync(join(d, 'nets'));
-  writeFileSync(join(d, 'nets', 'dnsnet.conflist'), JSON.stringify(dnsConflist('dnsnet', 'cnits-pod2', '10.106.0.0/24', join(d, 'ipam'))));
-  writeFileSync(join(d, 'nets', 'dnsnet2.conflist'), JSON.stringify(dnsConflist('dnsnet2', 'cnits-pod3', '10.107.0.0/24', join(d, 'ipam'))));
-  const conf = join(d, 'containers.conf');
-  t.equal(spawnSync('bash', ['-c', `. ${LIB} && harness_conf ${conf} ${BIN} ${join(d, 'nets')}`]).status, 0);
+  const ipamDir = tempDir(t, 'cnits-podman-ipam-');
+  const { host, podman } = podmanWorld(t, { dnsnet: dnsConflist('dnsnet', 'cnits-pod2', '10.106.0.0/24', ipamDir), dnsnet2: dnsConflist('dnsnet2', 'cnits-pod3', '10.107.0.0/24', ipamDir) });
   const [a, b, c] = ['pa', 'pb', 'pc'].map((n) => `cnits-${n}-${process.pid}`) as [string, string, string];
-  const podman = (...args: string[]) => spawnSync('nsenter', [`--net=${host.path}`, 'podman', ...args], { encoding: 'utf8', env: { ...process.env, CONTAINERS_CONF: conf }, timeout: 60_000 });
   t.teardown(() => { podman('rm', '-f', '-t', '0', a, b, c); });
   const lookup = (from: string, name: string) => {
     const r = podman('exec', from, 'nslookup', name);
