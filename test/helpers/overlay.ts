@@ -93,28 +93,28 @@ export class Cluster {
   }
 
   /** A network's conflist (the etcd endpoints as they are now), in a directory of its own. */
-  network(name: string, vni: number, subnet: string, extra: Record<string, unknown> = {}, etcd: Record<string, unknown> = {}): string {
+  network(name: string, vni: number, subnet: string, extra: Record<string, unknown> = {}, etcd: Record<string, unknown> = {}, chained: Record<string, unknown>[] = []): string {
     const dir = join(this.dir, `net-${name}`);
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `${name}.conflist`);
     writeFileSync(file, JSON.stringify({
       cniVersion: '1.0.0', name,
-      plugins: [{ type: 'vxlan-overlay', subnet, hostSubnetLength: 24, vni, dataDir: join(this.dir, 'data'), etcd: { endpoints: this.endpoints, ...etcd }, ...extra }],
+      plugins: [{ type: 'vxlan-overlay', subnet, hostSubnetLength: 24, vni, dataDir: join(this.dir, 'data'), etcd: { endpoints: this.endpoints, ...etcd }, ...extra }, ...chained],
     }));
     return file;
   }
 
-  call(op: 'add' | 'del' | 'check', host: Host, c: Ctr, conflist: string) {
+  call(op: 'add' | 'del' | 'check', host: Host, c: Ctr, conflist: string, args = '') {
     const name = conflist.split('/').at(-1)!.replace('.conflist', '');
     const r = spawnSync('ip', ['netns', 'exec', host.name, CNICTL, op, name, c.path], {
       encoding: 'utf8',
-      env: { PATH: process.env.PATH!, NETCONFPATH: join(conflist, '..'), CNI_PATH: BIN, CNI_CACHE_DIR: join(this.dir, 'cache'), CNI_CONTAINERID: c.id },
+      env: { PATH: process.env.PATH!, NETCONFPATH: join(conflist, '..'), CNI_PATH: BIN, CNI_CACHE_DIR: join(this.dir, 'cache'), CNI_CONTAINERID: c.id, CNI_ARGS: args },
     });
     return { status: r.status, stderr: r.stderr, json: r.status === 0 && r.stdout ? JSON.parse(r.stdout) : undefined };
   }
 
-  add(host: Host, c: Ctr, conflist: string): string {
-    const r = this.call('add', host, c, conflist);
+  add(host: Host, c: Ctr, conflist: string, args = ''): string {
+    const r = this.call('add', host, c, conflist, args);
     if (r.status !== 0) throw new Error(`ADD ${c.name} on ${host.name}: ${r.stderr}`);
     return r.json.ips[0].address.split('/')[0];
   }

@@ -179,3 +179,17 @@ t.test('a three-member etcd cluster: one member down, everything works; two down
   t.equal(cl.call('del', h1, a, ov).status, 0, 'DEL without quorum still cleans the host');
   t.same(readdirSync(join(cl.dir, 'data', 'ov1')).filter((f) => f.endsWith('.json')).length >= 1, true);
 });
+
+t.test('dns-hosts chained after vxlan-overlay: a host\'s containers resolve each other by name', { skip: skip || (spawnSync('dig', ['-v']).status !== 0 && 'no dig') }, async (t) => {
+  const cl = new Cluster(t);
+  await cl.startEtcd(['e1']);
+  const ov = cl.network('ovdns', 46, '10.94.0.0/16', {}, {}, [{ type: 'dns-hosts', forward: false }]);
+  const h = cl.host();
+  const [a, b] = [cl.container('a'), cl.container('b')];
+  cl.add(h, a, ov, 'K8S_POD_NAME=svc-a');
+  const ipb = cl.add(h, b, ov, 'K8S_POD_NAME=svc-b');
+  const ns = (c: { path: string }) => c.path.split('/').at(-1)!;
+  const dig = spawnSync('ip', ['netns', 'exec', ns(a), 'dig', '+short', '+tries=1', '+time=2', '@127.0.0.11', '-q', 'svc-b', '-t', 'A'], { encoding: 'utf8' }).stdout.trim();
+  t.equal(dig, ipb, 'svc-b resolves from a, inside the overlay container');
+  for (const c of [a, b]) t.equal(cl.call('del', h, c, ov).status, 0);
+});
