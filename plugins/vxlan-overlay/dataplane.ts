@@ -43,13 +43,15 @@ export const vtepAddress = (subnet: string): string => bigToString(subnetOf(pars
 
 export interface VxlanSpec { name: string; vni: number; port: number; underlay: Underlay; mac: string; mtu: number; subnet: string }
 
-/** The VXLAN device, made if missing, up, with its VTEP address. */
-export function ensureVxlan(nl: Netlink, v: VxlanSpec): Link {
+/** The VXLAN device, made if missing (`created`), up, with its VTEP address. */
+export function ensureVxlan(nl: Netlink, v: VxlanSpec): { link: Link; created: boolean } {
   let l = getLink(nl, v.name);
+  let created = false;
   if (l && l.kind !== 'vxlan') throw new CniError(ErrCode.InvalidConfig, `invalid network config: "${v.name}" exists and is not a vxlan device`);
   if (!l) {
     try {
       addLink(nl, { name: v.name, mac: v.mac, mtu: v.mtu, spec: { kind: 'vxlan', vni: v.vni, port: v.port, local: parseIP(v.underlay.address)!.bytes, parent: v.underlay.link.index, learning: false } });
+      created = true;
     } catch (e) { if ((e as { code?: string }).code !== 'EEXIST') throw new CniError(ErrCode.Plugin, `could not create vxlan device ${v.name}: ${(e as Error).message}`); }
     l = requireLink(nl, v.name);
   }
@@ -58,7 +60,7 @@ export function ensureVxlan(nl: Netlink, v: VxlanSpec): Link {
   if (!listAddresses(nl, { index: l.index, family: 4 }).some((a) => a.ip === addr)) {
     try { addAddress(nl, { index: l.index, cidr: `${addr}/32`, nodad: true }); } catch (e) { if ((e as { code?: string }).code !== 'EEXIST') throw e; }
   }
-  return l;
+  return { link: l, created };
 }
 
 const peerKey = (p: Peer): string => `${p.subnet} ${p.underlay} ${p.mac}`;
@@ -79,11 +81,15 @@ function removePeer(nl: Netlink, dev: number, p: Peer): void {
   ]) { try { undo(); } catch { /* already gone */ } }
 }
 
-/** Make the kernel's peer entries those of `want`, given those of `had` (the last sync). */
-export function applyPeers(nl: Netlink, dev: number, had: Peer[], want: Peer[]): void {
+/**
+ * Make the kernel's peer entries those of `want`, given those of `had` (the last sync): only
+ * the differences, or every entry again (`all`: a device just made, or one being verified).
+ */
+export function applyPeers(nl: Netlink, dev: number, had: Peer[], want: Peer[], all: boolean): void {
   const keep = new Set(want.map(peerKey));
+  const have = new Set(had.map(peerKey));
   for (const p of had) if (!keep.has(peerKey(p))) removePeer(nl, dev, p);
-  for (const p of want) addPeer(nl, dev, p);
+  for (const p of want) if (all || !have.has(peerKey(p))) addPeer(nl, dev, p);
 }
 
 /** The host's overlay goes (with its last container): the VXLAN device (its routes and entries with it) and the bridge if empty. */

@@ -51,17 +51,23 @@ async function readLeases(c: OverlayConf, h: Host): Promise<Lease[] | undefined>
 
 const mtuOf = (c: OverlayConf, h: Host): number => c.mtu ?? h.underlay.mtu - VXLAN_OVERHEAD;
 
-/** Bring the host's peer entries (and the state file) in line with the leases; nothing when this host has no device. */
-export function applySync(c: OverlayConf, h: Host, lease: Lease, peers: Peer[], make: boolean): void {
+/**
+ * Bring the host's peer entries (and the state file) in line with the leases; nothing when this
+ * host has no device (unless `make`). Only the differences from the last sync are written,
+ * unless the device is new or `verify` asks for every entry again (CHECK).
+ */
+export function applySync(c: OverlayConf, h: Host, lease: Lease, peers: Peer[], make: boolean, verify = false): void {
   withStateLock(h.paths, () => {
     const state = readState(h.paths);
     let dev = getLink(h.nl, vxlanNameOf(c));
     if (!dev && !make) return;
+    let all = verify;
     if (make) {
-      dev = ensureVxlan(h.nl, { name: vxlanNameOf(c), vni: c.vni, port: c.port ?? 4789, underlay: h.underlay, mac: h.mac, mtu: mtuOf(c, h), subnet: lease.subnet });
-      isolate(c);
+      const v = ensureVxlan(h.nl, { name: vxlanNameOf(c), vni: c.vni, port: c.port ?? 4789, underlay: h.underlay, mac: h.mac, mtu: mtuOf(c, h), subnet: lease.subnet });
+      dev = v.link;
+      if (v.created || verify) { isolate(c); all = true; }
     }
-    applyPeers(h.nl, dev!.index, state.peers, peers);
+    applyPeers(h.nl, dev!.index, state.peers, peers, all);
     writeState(h.paths, { lease, peers });
   });
 }
@@ -181,7 +187,7 @@ async function check(ctx: Ctx): Promise<void> {
     const leases = await readLeases(c, h);
     if (leases) {
       if (!leases.some((l) => l.host === h.host && l.subnet === state.lease!.subnet)) throw new CniError(ErrCode.Plugin, `vxlan-overlay: etcd no longer holds this host's lease of ${state.lease.subnet}`);
-      applySync(c, h, state.lease, peersOf(leases, h.host, c.vni), false);
+      applySync(c, h, state.lease, peersOf(leases, h.host, c.vni), true, true);
     }
   } finally {
     nl.close();

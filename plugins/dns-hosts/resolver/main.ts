@@ -162,23 +162,33 @@ class Resolver {
     const p = paths(this.dir).control;
     try { unlink(p); } catch { /* none */ }
     // half-open: the request ends with the client's shutdown, the reply comes after the sync
+    // a request is one line; the reply comes once it is done, then the connection closes
     this.control = createServer({ allowHalfOpen: true }, (c) => {
       let req = '';
+      let handled = false;
       c.setTimeout(5000, () => c.destroy());
       c.on('error', () => c.destroy());
-      c.on('data', (d) => { req += d; if (req.length > 1024) c.destroy(); });
-      c.on('end', () => {
-        const [cmd, key, extra] = req.trim().split(' ');
-        if (cmd === 'sync' && extra === undefined && (key === undefined || RECORD_KEY.test(key))) {
-          void this.sync(key).then((n) => {
-            c.end(`ok ${n} records, ${this.listeners.size} listeners\n`);
-            if (n === 0) setImmediate(() => this.exitIfEmpty());
-          }, (e: Error) => c.end(`error ${e.message}\n`));
-        } else if (cmd === 'ping') c.end('ok\n');
-        else c.end('unknown command\n');
+      c.on('data', (d) => {
+        req += d;
+        if (req.length > 1024) { c.destroy(); return; }
+        if (handled || !req.includes('\n')) return;
+        handled = true;
+        this.handle(req.slice(0, req.indexOf('\n')).trim(), (reply) => c.end(reply));
       });
     });
     return new Promise((resolve, reject) => { this.control!.once('error', reject); this.control!.listen(p, () => resolve()); });
+  }
+
+  /** One control request: "sync [<network>/<containerID>:<ifname>]" or "ping". */
+  private handle(line: string, reply: (text: string) => void): void {
+    const [cmd, key, extra] = line.split(' ');
+    if (cmd === 'sync' && extra === undefined && (key === undefined || RECORD_KEY.test(key))) {
+      void this.sync(key).then((n) => {
+        reply(`ok ${n} records, ${this.listeners.size} listeners\n`);
+        if (n === 0) setImmediate(() => this.exitIfEmpty());
+      }, (e: Error) => reply(`error ${e.message}\n`));
+    } else if (cmd === 'ping') reply('ok\n');
+    else reply('unknown command\n');
   }
 
   /** No record left: exit, but only under the state lock, so that no ADD is between write and sync. */
