@@ -4,7 +4,7 @@
 // (every query's time from dnsperf -v); three interleaved rounds, the median of each figure. Each server listens on its own loopback address in the
 // container namespace (ours 127.0.0.11, dnsmasq .12, aardvark-dns .13); rounds interleave.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN } from '../helpers/netns.ts';
@@ -77,6 +77,8 @@ export function dnsBench(host: string): DnsRow[] {
     });
   } finally {
     for (const p of procs) p.kill('SIGKILL');
+    // aardvark-dns's `run` forks into the background: its pid file names the server
+    try { process.kill(Number(readFileSync(join(dir, 'aardvark', 'aardvark.pid'), 'utf8')), 'SIGKILL'); } catch { /* not running */ }
     for (let i = 0; i < NAMES; i++) {
       spawnSync('ip', ['netns', 'exec', host, join(BIN, 'dns-hosts')], { input: JSON.stringify({ cniVersion: '1.0.0', name: 'benchdns', type: 'dns-hosts' }), env: { PATH: process.env.PATH, CNI_COMMAND: 'DEL', CNI_CONTAINERID: `benchdns${i}`, CNI_NETNS: '', CNI_IFNAME: 'eth0', CNI_PATH: BIN } });
     }
