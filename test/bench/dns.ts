@@ -1,7 +1,7 @@
 // dns-hosts' resolver against aardvark-dns (podman's) and dnsmasq (dnsname's), serving the same
 // 100 names, queried with dnsperf from inside one container namespace: queries per second at
 // saturation (4 clients, 100 outstanding), and p50/p99 latency at a fixed 20k queries/s
-// (every query's time from dnsperf -v); three interleaved rounds, the median of each figure. Each server listens on its own loopback address in the
+// (every query's time from dnsperf -v); five interleaved rounds, the median of each figure. Each server listens on its own loopback address in the
 // container namespace (ours 127.0.0.11, dnsmasq .12, aardvark-dns .13); rounds interleave.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { BIN } from '../helpers/netns.ts';
 import { execPlugin, type Bench } from './lib.ts';
 
 const NAMES = 100;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const AARDVARK = '/usr/lib/podman/aardvark-dns';
 export const dnsBenchReady = (): boolean => ['dnsperf', 'dnsmasq'].every((c) => spawnSync('which', [c]).status === 0) && spawnSync(AARDVARK, ['--version']).status === 0;
 
