@@ -18,7 +18,9 @@ const ip = (...a: string[]) => execFileSync('ip', a, { encoding: 'utf8' });
 /** An underlay namespace with a bridge and etcd on it; hosts are veths into it. */
 class Underlay {
   readonly ns = `cnits-bench-ovu-${process.pid}`;
-  readonly dir = mkdtempSync(join(tmpdir(), 'cnits-bench-ov-'));
+  private dirv?: string;
+  /** made at first use: a bench a filter leaves out makes nothing */
+  get dir(): string { return (this.dirv ??= mkdtempSync(join(tmpdir(), 'cnits-bench-ov-'))); }
   private etcd?: ChildProcess;
   private n = 0;
   readonly endpoint = 'http://192.168.78.254:2379';
@@ -54,7 +56,7 @@ class Underlay {
   stop(): void {
     this.etcd?.kill('SIGKILL');
     spawnSync('ip', ['netns', 'del', this.ns]);
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.dirv) rmSync(this.dirv, { recursive: true, force: true });
   }
 }
 
