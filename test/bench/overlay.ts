@@ -70,17 +70,19 @@ function overlayVsBridge(op: 'ADD' | 'DEL'): () => Bench {
     const u = new Underlay();
     const ctr = `cnits-bench-ovc-${process.pid}`;
     const path = `/run/netns/${ctr}`;
-    const ov = JSON.stringify(overlayConf(u));
-    const br = JSON.stringify({ cniVersion: '1.0.0', name: 'benchovbr', type: 'bridge', bridge: 'cnitsb-ovb', isGateway: true, ipam: { type: 'host-local', dataDir: join(u.dir, 'ipam'), ranges: [[{ subnet: '10.231.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }] } });
+    // (the configs name the underlay's directory: made in setup, when the bench runs)
+    let ov = '', br = '';
     const call = (plugin: string, conf: string, command: string, id: string) => execPlugin(join(BIN, plugin), { PATH: process.env.PATH, CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: path, CNI_IFNAME: id.startsWith('k') ? 'eth9' : 'eth0', CNI_PATH: BIN }, conf);
     const id = (i: number) => `o${i < 0 ? 1000 - i : i}`;
-    const impl = (label: string, plugin: string, conf: string) => (op === 'ADD'
-      ? { label, run: (i: number) => { call(plugin, conf, 'ADD', id(i)); }, reset: (i: number) => { call(plugin, conf, 'DEL', id(i)); } }
-      : { label, prepare: (i: number) => { call(plugin, conf, 'ADD', id(i)); }, run: (i: number) => { call(plugin, conf, 'DEL', id(i)); } });
+    const impl = (label: string, plugin: string, conf: () => string) => (op === 'ADD'
+      ? { label, run: (i: number) => { call(plugin, conf(), 'ADD', id(i)); }, reset: (i: number) => { call(plugin, conf(), 'DEL', id(i)); } }
+      : { label, prepare: (i: number) => { call(plugin, conf(), 'ADD', id(i)); }, run: (i: number) => { call(plugin, conf(), 'DEL', id(i)); } });
     return {
       name: `vxlan-overlay ${op} (lease held) beside bridge+host-local ${op}`,
-      impls: [impl('vxlan-overlay', 'vxlan-overlay', ov), impl('bridge', 'bridge', br)],
+      impls: [impl('vxlan-overlay', 'vxlan-overlay', () => ov), impl('bridge', 'bridge', () => br)],
       setup: () => {
+        ov = JSON.stringify(overlayConf(u));
+        br = JSON.stringify({ cniVersion: '1.0.0', name: 'benchovbr', type: 'bridge', bridge: 'cnitsb-ovb', isGateway: true, ipam: { type: 'host-local', dataDir: join(u.dir, 'ipam'), ranges: [[{ subnet: '10.231.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }] } });
         u.start();
         u.attach(process.argv[process.argv.indexOf('--inside') + 1]!, 'ovul0');
         ip('netns', 'add', ctr);
