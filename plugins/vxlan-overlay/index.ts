@@ -62,13 +62,14 @@ export function applySync(c: OverlayConf, h: Host, lease: Lease, peers: Peer[], 
     let dev = getLink(h.nl, vxlanNameOf(c));
     if (!dev && !make) return;
     let all = verify;
-    if (make) {
+    // a device that is there and up is taken as made (CHECK verifies it all again)
+    if (make && (!dev || verify || !(dev.flags & 1))) {
       const v = ensureVxlan(h.nl, { name: vxlanNameOf(c), vni: c.vni, port: c.port ?? 4789, underlay: h.underlay, mac: h.mac, mtu: mtuOf(c, h), subnet: lease.subnet });
       dev = v.link;
       if (v.created || verify) { isolate(c); all = true; }
     }
     applyPeers(h.nl, dev!.index, state.peers, peers, all);
-    writeState(h.paths, { lease, peers });
+    if (all || JSON.stringify(state) !== JSON.stringify({ lease, peers })) writeState(h.paths, { lease, peers });
   });
 }
 
