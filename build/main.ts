@@ -3,6 +3,7 @@ import { basename } from '../shared/path.ts';
 import { versionReply } from '../shared/cni/version.ts';
 import { writeFd } from '../shared/fs.ts';
 import { PLUGINS } from './plugins.ts';
+import { RESOLVER_FLAG, UDP_THREAD_FLAG } from '../plugins/dns-hosts/modes.ts';
 
 declare const __CNI_TS_PLUGIN__: string | undefined;
 
@@ -24,12 +25,12 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   // dns-hosts' long-running resolver: the same executable in another mode (and its UDP thread)
-  if (process.argv.includes('--resolver-udp') && (name === 'dns-hosts' || name === 'dnsname')) {
+  if (process.argv.includes(UDP_THREAD_FLAG) && (name === 'dns-hosts' || name === 'dnsname')) {
     const { workerData, isMainThread } = process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
     if (!isMainThread) (await import('../plugins/dns-hosts/resolver/udp-worker.ts')).runUdpWorker(workerData);
     process.exit(2);
   }
-  const resolver = process.argv.find((a) => a.startsWith('--resolver='))?.slice('--resolver='.length);
+  const resolver = process.argv.find((a) => a.startsWith(RESOLVER_FLAG))?.slice(RESOLVER_FLAG.length);
   if (resolver && (name === 'dns-hosts' || name === 'dnsname')) {
     if (!resolver.startsWith('/')) { process.stderr.write('dns-hosts: --resolver= needs an absolute state directory\n'); process.exit(2); }
     return (await import('../plugins/dns-hosts/resolver/main.ts')).runResolver(resolver);

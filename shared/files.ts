@@ -13,20 +13,37 @@ const LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
 /** How long a call waits for a lock before it gives up with code 11 (try again later). */
 export const lockTimeoutMs = (): number => Number(process.env.CNI_TS_LOCK_TIMEOUT_MS) || 60_000;
 
-// made on the first contended lock only, not at every start
+// made on the first wait only, not at every start
 let sleeper: Int32Array | undefined;
-const sleep = (ms: number): void => { Atomics.wait((sleeper ??= new Int32Array(new SharedArrayBuffer(4))), 0, 0, ms); };
+/** Block this thread for `ms` (a plugin call has nothing else to do meanwhile). */
+export const sleepSync = (ms: number): void => { Atomics.wait((sleeper ??= new Int32Array(new SharedArrayBuffer(4))), 0, 0, ms); };
+
+/** flock(LOCK_EX | LOCK_NB) on fd: false when another holder has it. */
+function lockNow(fd: number): boolean {
+  try { native().flock(fd, LOCK_EX | LOCK_NB); return true; } catch (e) {
+    if ((e as { code?: string }).code !== 'EWOULDBLOCK' && (e as { code?: string }).code !== 'EAGAIN') throw e;
+    return false;
+  }
+}
 
 /** Take an exclusive flock on fd, waiting at most `timeoutMs` (never forever). */
 function lockBounded(fd: number, path: string, timeoutMs: number): void {
   const deadline = Date.now() + timeoutMs;
-  for (let pause = 1; ; pause = Math.min(pause * 2, 25)) {
-    try { native().flock(fd, LOCK_EX | LOCK_NB); return; } catch (e) {
-      if ((e as { code?: string }).code !== 'EWOULDBLOCK' && (e as { code?: string }).code !== 'EAGAIN') throw e;
-    }
+  for (let pause = 1; !lockNow(fd); pause = Math.min(pause * 2, 25)) {
     if (Date.now() >= deadline) throw new CniError(ErrCode.TryAgainLater, `lock ${path} is still held by another call after ${timeoutMs} ms: try again later`);
-    sleep(pause);
+    sleepSync(pause);
   }
+}
+
+/**
+ * An exclusive flock on `path` (created if needed, root-only) if nobody holds it: the fd, which
+ * holds the lock until it is closed (a long-running mode keeps it for its life); else undefined.
+ */
+export function tryFileLock(path: string): number | undefined {
+  const fd = inDir(dirname(path), () => openFile(path, O.RDWR | O.CREAT | O.NOFOLLOW, 0o600));
+  try { if (lockNow(fd)) return fd; } catch (e) { closeFile(fd); throw e; }
+  closeFile(fd);
+  return undefined;
 }
 
 /** Hold an exclusive flock on `path` (created if needed, root-only) while fn runs; a bounded wait. */

@@ -2,16 +2,16 @@
 // (bounded), start it when it is not running, replace it when it does not answer.
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { O, closeFile, openFile, readFile, readStateFile } from '../../shared/fs.ts';
-import { ensureDir } from '../../shared/files.ts';
+import { ensureDir, sleepSync } from '../../shared/files.ts';
 import { childProcess } from '../../shared/lazy.ts';
 import { native } from '../../shared/native.ts';
 import { selfCommand } from '../../shared/self.ts';
+import { RESOLVER_FLAG } from './modes.ts';
 import { paths } from './records.ts';
 
 /** How long one exchange with the resolver may take, and how long a start may take in all. */
 const REPLY_MS = 2000;
 const START_MS = 5000;
-export const RESOLVER_FLAG = '--resolver=';
 
 type Reply = { ok: true; text: string } | { ok: false; down: boolean };
 
@@ -45,7 +45,7 @@ function start(dir: string): void {
   try {
     const [cmd, ...args] = selfCommand('dns-hosts', [`${RESOLVER_FLAG}${dir}`]);
     // its own session, no terminal, the log for output: nothing ties it to the runtime's pipes
-    // loaded here, not at every call's start: only a call that starts the resolver needs it
+    // (child_process loaded here, not at every call's start: only a call that starts the resolver needs it)
     const child = childProcess().spawn(cmd!, args, { detached: true, cwd: '/', stdio: ['ignore', log, log], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
     child.unref();
   } finally {
@@ -55,9 +55,8 @@ function start(dir: string): void {
 
 /**
  * The records changed (all, or the one `key` names): the resolver serves exactly them when this
- * returns. With `start`, a
- * resolver that is not running is started (it loads every record); without, a resolver that
- * is not running is left so (DEL: nothing to serve). A resolver that does not answer is killed
+ * returns. With `start`, a resolver that is not running is started (it loads every record);
+ * without, a resolver that is not running is left so (DEL: nothing to serve). A resolver that does not answer is killed
  * (it must not go on serving a record that is gone) and, with `start`, replaced.
  */
 export function syncResolver(dir: string, startIt: boolean, key?: string): void {
@@ -74,7 +73,7 @@ export function syncResolver(dir: string, startIt: boolean, key?: string): void 
   for (let pause = 2; Date.now() < deadline; pause = Math.min(pause * 2, 50)) {
     r = exchange(dir, request);
     if (r.ok) return answered(r.text);
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pause);
+    sleepSync(pause);
   }
   throw new CniError(ErrCode.TryAgainLater, `dns-hosts: the resolver did not start within ${START_MS} ms (see ${paths(dir).log})`);
 }

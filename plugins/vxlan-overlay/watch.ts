@@ -3,10 +3,9 @@
 // It applies etcd's watch events as they come (a new or departed host's route, neighbour and
 // FDB entries within a second), where plugin calls alone converge at the next call. It keeps
 // no state of its own: every step is one etcd read applied to the kernel, as a call does.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile, unlink } from '../../shared/fs.ts';
-import { O, openFile } from '../../shared/fs.ts';
-import { ensureDir, writeFileAtomic } from '../../shared/files.ts';
-import { native } from '../../shared/native.ts';
+import { tryFileLock, writeFileAtomic } from '../../shared/files.ts';
 import { join } from '../../shared/path.ts';
 import { parseConfig } from '../../shared/cni/schema.ts';
 import { DEFAULT_PREFIX, overlayConfig, validateOverlay, type OverlayConf } from './config.ts';
@@ -15,7 +14,6 @@ import { resync, watcherDir } from './index.ts';
 import { leasePrefix } from './lease.ts';
 
 const log = (m: string): void => { process.stderr.write(`${new Date().toISOString()} vxlan-overlay watcher[${process.pid}]: ${m}\n`); };
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The vxlan-overlay config of a conflist (or of a single-plugin config file). */
 export function overlayConfOf(path: string): OverlayConf {
@@ -31,9 +29,8 @@ export async function runWatcher(path: string): Promise<void> {
   process.umask(0o077);
   const c = overlayConfOf(path);
   const dir = watcherDir();
-  ensureDir(dir);
-  const lockFd = openFile(join(dir, `${c.name}.watcher.lock`), O.RDWR | O.CREAT | O.NOFOLLOW, 0o600);
-  try { native().flock(lockFd, 2 | 4); } catch { log(`another watcher serves ${c.name} here: leaving`); process.exit(0); }
+  // held for the life of the process
+  if (tryFileLock(join(dir, `${c.name}.watcher.lock`)) === undefined) { log(`another watcher serves ${c.name} here: leaving`); process.exit(0); }
   const pidFile = join(dir, `${c.name}.watcher.pid`);
   writeFileAtomic(pidFile, `${process.pid}\n`, join(dir, '.tmp'));
   const stop = (sig: string) => { log(`exiting: ${sig}`); try { unlink(pidFile); } catch { /* gone */ } process.exit(0); };

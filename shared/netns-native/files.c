@@ -83,10 +83,7 @@ static napi_value file_write(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "EINVAL", "expected a boolean");
     return NULL;
   }
-  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
-    napi_throw_type_error(env, "EINVAL", "expected a Buffer");
-    return NULL;
-  }
+  if (native_buffer(env, argv[1], &data, &len)) return NULL;
   for (size_t off = 0; off < len;) {
     ssize_t n = write(fd, (char *)data + off, len - off);
     if (n < 0 && errno == EINTR) continue;

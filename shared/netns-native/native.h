@@ -8,6 +8,8 @@ napi_value native_throw_errno(napi_env env, int err, const char *what);
 int native_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv);
 int native_int(napi_env env, napi_value v, int32_t *out);
 int native_path(napi_env env, napi_value v, char *out, size_t size, const char *what);
+/* a Buffer's bytes; otherwise a TypeError "expected a Buffer" */
+int native_buffer(napi_env env, napi_value v, void **data, size_t *len);
 napi_value native_make_int(napi_env env, int32_t v);
 typedef struct { const char *name; napi_callback fn; } native_fn;
 void native_export_all(napi_env env, napi_value exports, const native_fn *fns, size_t n);

@@ -95,6 +95,15 @@ int native_path(napi_env env, napi_value v, char *out, size_t size, const char *
   return 0;
 }
 
+int native_buffer(napi_env env, napi_value v, void **data, size_t *len) {
+  bool isbuf;
+  if (napi_is_buffer(env, v, &isbuf) != napi_ok || !isbuf || napi_get_buffer_info(env, v, data, len) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", "expected a Buffer");
+    return -1;
+  }
+  return 0;
+}
+
 napi_value native_make_int(napi_env env, int32_t v) {
   napi_value r;
   napi_create_int32(env, v, &r);

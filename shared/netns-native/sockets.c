@@ -121,15 +121,6 @@ static napi_value listen_in(napi_env env, napi_callback_info info) {
   return native_make_int(env, fd);
 }
 
-static int get_buffer(napi_env env, napi_value v, void **data, size_t *len) {
-  bool isbuf;
-  if (napi_is_buffer(env, v, &isbuf) != napi_ok || !isbuf || napi_get_buffer_info(env, v, data, len) != napi_ok) {
-    napi_throw_type_error(env, "EINVAL", "expected a Buffer");
-    return -1;
-  }
-  return 0;
-}
-
 static napi_value udp_exchange(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   int32_t nsfd, port, timeout;
@@ -137,7 +128,7 @@ static napi_value udp_exchange(napi_env env, napi_callback_info info) {
   size_t alen, qlen;
   void *q;
   if (native_args(env, info, 5, argv) || native_int(env, argv[0], &nsfd) || native_int(env, argv[2], &port) ||
-      get_buffer(env, argv[3], &q, &qlen) || native_int(env, argv[4], &timeout))
+      native_buffer(env, argv[3], &q, &qlen) || native_int(env, argv[4], &timeout))
     return NULL;
   struct sockaddr_storage ss;
   socklen_t len;
@@ -183,7 +174,7 @@ static napi_value unix_exchange(napi_env env, napi_callback_info info) {
   size_t reqlen;
   int32_t timeout;
   if (native_args(env, info, 3, argv) || native_path(env, argv[0], path, sizeof path, "socket path") ||
-      get_buffer(env, argv[1], &req, &reqlen) || native_int(env, argv[2], &timeout))
+      native_buffer(env, argv[1], &req, &reqlen) || native_int(env, argv[2], &timeout))
     return NULL;
   long long deadline = now_ms() + timeout;
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -279,7 +270,7 @@ static napi_value udp_next(napi_env env, napi_callback_info info) {
   size_t blen, mlen, off;
   napi_typedarray_type tt;
   int32_t ep, timeout;
-  if (native_args(env, info, 4, argv) || native_int(env, argv[0], &ep) || get_buffer(env, argv[1], &buf, &blen) ||
+  if (native_args(env, info, 4, argv) || native_int(env, argv[0], &ep) || native_buffer(env, argv[1], &buf, &blen) ||
       native_int(env, argv[3], &timeout)) return NULL;
   if (napi_get_typedarray_info(env, argv[2], &tt, &mlen, &metap, &ab, &off) != napi_ok || tt != napi_int32_array || mlen < 4) {
     napi_throw_type_error(env, "EINVAL", "meta must be an Int32Array of 4");
@@ -315,7 +306,7 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
   int32_t fd, len, addr, port;
   void *buf;
   size_t blen;
-  if (native_args(env, info, 5, argv) || native_int(env, argv[0], &fd) || get_buffer(env, argv[1], &buf, &blen) ||
+  if (native_args(env, info, 5, argv) || native_int(env, argv[0], &fd) || native_buffer(env, argv[1], &buf, &blen) ||
       native_int(env, argv[2], &len) || native_int(env, argv[3], &addr) || native_int(env, argv[4], &port)) return NULL;
   if (len < 0 || (size_t)len > blen) {
     napi_throw_range_error(env, "EINVAL", "length beyond the buffer");

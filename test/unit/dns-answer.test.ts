@@ -62,7 +62,8 @@ t.test('PTR, forwarding, FORMERR, truncation', async (t) => {
   t.same(ask('2', '2.0.25.172.in-addr.arpa', 'PTR').data, ['web.iso']);
   t.same(ask('1', '2.0.9.10.in-addr.arpa', 'PTR'), { forward: true, data: [] }, 'an address on no network of the querier');
   t.same(ask('2', '2.0.9.10.in-addr.arpa', 'PTR').data, ['cache.other'], 'on one of its networks');
-  t.equal(reverseAddress('2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa'), 'fd00:0:0:0:0:0:0:2');
+  t.equal(reverseAddress('2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa'), 'fd00::2', 'in the one spelling the PTR table uses (RFC 5952)');
+  t.same(ask('2', '2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa', 'PTR').data, ['web.iso'], 'PTR for an IPv6 address');
   t.same(ask('2', 'example.org'), { forward: true, data: [] });
   const bad = answer(tables, scope('2'), Buffer.from([0, 9, 1]), 0);
   t.ok('reply' in bad && bad.reply.readUInt16BE(2) & 0x8000 && (bad.reply.readUInt16BE(2) & 15) === 1, 'FORMERR for garbage');

@@ -4,7 +4,7 @@
 // only for the container that declared them, resolving the target at query time; PTR for
 // container addresses. Everything else is forwarded, or NXDOMAIN when forwarding is off.
 import * as packet from 'dns-packet';
-import { familyOf, parseIP } from '../../../shared/ip.ts';
+import { familyOf, formatIP, parseIP } from '../../../shared/ip.ts';
 import type { Attachment } from '../records.ts';
 
 /** TTL of local answers: 0, as dnsmasq gives local names, so no cache outlives a DEL. */
@@ -29,6 +29,13 @@ export interface Scope {
 }
 
 const push = <K, V>(m: Map<K, V[]>, k: K, v: V): void => { const l = m.get(k); if (l) l.push(v); else m.set(k, [v]); };
+
+/** Attachments by their namespace's cookie: one container, whose view is the union of them. */
+export function byNamespace(list: Attachment[]): Map<string, Attachment[]> {
+  const m = new Map<string, Attachment[]>();
+  for (const a of list) push(m, a.cookie, a);
+  return m;
+}
 
 export function buildTables(list: Attachment[]): Tables {
   const t: Tables = { names: new Map(), addresses: new Map(), domains: new Map() };
@@ -58,13 +65,8 @@ export function scopeOf(attachments: Attachment[]): Scope {
   return s;
 }
 
-const canonical = (ip: string): string => { const p = parseIP(ip); return p ? formatted(p.bytes) : ip; };
-function formatted(b: Buffer): string {
-  if (b.length === 4) return b.join('.');
-  const parts: string[] = [];
-  for (let i = 0; i < 16; i += 2) parts.push(b.readUInt16BE(i).toString(16));
-  return parts.join(':');
-}
+/** One spelling per address (RFC 5952), for the PTR table: "fd00:0::2" and "fd00::2" are one key. */
+const canonical = (ip: string): string => { const p = parseIP(ip); return p ? formatIP(p.bytes) : ip; };
 
 /** Names in `net` that `qname` may stand for: itself, and without ".network" or ".domainName". */
 function bases(qname: string, net: string, domain: string | undefined): string[] {
@@ -206,13 +208,6 @@ export function quickReply(t: Tables, s: Scope, q: Buffer, len: number, turn: nu
   return size;
 }
 
-/** quickReply for callers that take an Outcome (TCP: a copy of the reply). */
-export function quickAnswer(t: Tables, s: Scope, q: Buffer, turn: number, udp: boolean): Outcome | undefined {
-  const n = quickReply(t, s, q, q.length, turn);
-  if (n === NOT_QUICK) return undefined;
-  if (n === FORWARD) return { forward: true };
-  return { reply: udp ? scratch.subarray(0, n) : Buffer.from(scratch.subarray(0, n)) };
-}
 
 const FLAG_AA = 1 << 10, FLAG_TC = 1 << 9, FLAG_RD = 1 << 8, FLAG_RA = 1 << 7;
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3 } as const;
@@ -237,13 +232,24 @@ export function statusReply(query: Buffer, rcode: number): Buffer {
 }
 
 /**
- * The reply to one query from a container whose view is `s`; `turn` rotates several addresses.
- * Over UDP (`udp`), a reply larger than the client takes (512 bytes, or its EDNS size) goes
- * without its answers and with TC set: the client asks again over TCP.
+ * The reply to one query from a container whose view is `s`; `turn` rotates several addresses:
+ * the quick path when it applies (the reply copied out of the scratch buffer unless `udp`,
+ * whose caller sends it at once), else the whole message decoded (decodedAnswer).
  */
 export function answer(t: Tables, s: Scope, query: Buffer, turn: number, udp = false): Outcome {
-  const quick = quickAnswer(t, s, query, turn, udp);
-  if (quick) return quick;
+  const n = quickReply(t, s, query, query.length, turn);
+  if (n === FORWARD) return { forward: true };
+  if (n !== NOT_QUICK) return { reply: udp ? scratch.subarray(0, n) : Buffer.from(scratch.subarray(0, n)) };
+  return decodedAnswer(t, s, query, turn, udp);
+}
+
+/**
+ * answer() for what the quick path does not take: PTR, other types, unusual messages, and
+ * replies too large for the quick path. Over UDP (`udp`), a reply larger than the client takes
+ * (512 bytes, or its EDNS size) goes without its answers and with TC set: the client asks
+ * again over TCP.
+ */
+export function decodedAnswer(t: Tables, s: Scope, query: Buffer, turn: number, udp: boolean): Outcome {
   let q: packet.Packet;
   try { q = packet.decode(query); } catch { return { reply: statusReply(query, RCODE.FORMERR) }; }
   const question = q.questions?.[0];

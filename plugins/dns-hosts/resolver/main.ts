@@ -7,32 +7,26 @@
 // thread (udp-worker.ts), which answers datagrams outside the event loop.
 import { createServer, type Server } from 'node:net';
 import type { Worker } from 'node:worker_threads';
-import { O, openFile, unlink } from '../../../shared/fs.ts';
-import { writeFileAtomic } from '../../../shared/files.ts';
+import { closeFile, unlink } from '../../../shared/fs.ts';
+import { tryFileLock, writeFileAtomic } from '../../../shared/files.ts';
 import { native } from '../../../shared/native.ts';
-import { paths, readAll, readRecord, type Attachment } from '../records.ts';
-import { answer, buildTables, RCODE, scopeOf, statusReply, type Tables } from './answer.ts';
+import { paths, readAll, readRecord, recordKey, type Attachment } from '../records.ts';
+import { answer, buildTables, byNamespace, RCODE, scopeOf, statusReply, type Tables } from './answer.ts';
 import { forward } from './forward.ts';
 import { Listener, type Handlers } from './listeners.ts';
 import type { FromUdp, View } from './udp-worker.ts';
 import { normalJit } from './jit.ts';
+import { UDP_THREAD_FLAG } from '../modes.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
-export const UDP_THREAD_FLAG = '--resolver-udp';
 const WAKE_TAG = 0;
 const APPLY_MS = 5000;
 
-const LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
 /** "<network>/<containerID>:<ifname>" as the skeleton validates them */
 const RECORD_KEY = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*\/[a-zA-Z0-9][a-zA-Z0-9_.-]*:[^/:\s]{1,15}$/;
 const START_LOCK_MS = 3000;
 
 const log = (msg: string): void => { process.stderr.write(`${new Date().toISOString()} resolver[${process.pid}]: ${msg}\n`); };
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function tryLock(path: string): number | undefined {
-  const fd = openFile(path, O.RDWR | O.CREAT | O.NOFOLLOW, 0o600);
-  try { native().flock(fd, LOCK_EX | LOCK_NB); return fd; } catch { native().closeFd(fd); return undefined; }
-}
 
 class Resolver {
   private tables: Tables = buildTables([]);
@@ -63,16 +57,15 @@ class Resolver {
     this.udp.unref();
     port1.on('message', (m: FromUdp) => {
       if ('applied' in m) { this.applied.get(m.applied)?.(); return; }
-      void forward(Buffer.from(m.forward), this.upstreamsOf(m.fd), false).then((r) => {
-        const reply = r ?? statusReply(Buffer.from(m.forward), RCODE.SERVFAIL);
-        if ([...this.listeners.values()].some((l) => l.udpFd === m.fd)) native().udpSend(m.fd, reply, reply.length, m.address, m.port);
+      // a query the UDP thread could not answer: forwarded, the reply sent from its listener if still open
+      const l = [...this.listeners.values()].find((x) => x.udpFd === m.fd);
+      if (!l) return;
+      const query = Buffer.from(m.forward);
+      void forward(query, l.scope.upstreams, false).then((r) => {
+        const reply = r ?? statusReply(query, RCODE.SERVFAIL);
+        if (!l.closed) native().udpSend(m.fd, reply, reply.length, m.address, m.port);
       });
     });
-  }
-
-  private upstreamsOf(fd: number): string[] {
-    for (const l of this.listeners.values()) if (l.udpFd === fd) return l.scope.upstreams;
-    return [];
   }
 
   /** Hand the UDP thread the current view; resolves when it serves it (bounded). */
@@ -115,7 +108,7 @@ class Resolver {
   sync(key?: string): Promise<number> {
     const run = this.queue.then(async () => {
       if (key === undefined) {
-        this.records = new Map(readAll(this.dir, (f, why) => log(`ignoring ${f}: ${why}`)).map((a) => [`${a.network}/${a.containerId}:${a.ifname}`, a]));
+        this.records = new Map(readAll(this.dir, (f, why) => log(`ignoring ${f}: ${why}`)).map((a) => [recordKey(a.network, a.containerId, a.ifname), a]));
       } else {
         const [network, rest] = key.split('/') as [string, string];
         const i = rest.indexOf(':');
@@ -132,8 +125,7 @@ class Resolver {
   private async apply(all: Attachment[]): Promise<void> {
     this.tables = buildTables(all);
     // a container (namespace) sees the union of its networks, at each of its addresses
-    const byNs = new Map<string, Attachment[]>();
-    for (const a of all) { const l = byNs.get(a.cookie); if (l) l.push(a); else byNs.set(a.cookie, [a]); }
+    const byNs = byNamespace(all);
     const wanted = new Map<string, { cookie: string; address: string; list: Attachment[] }>();
     for (const [cookie, list] of byNs) for (const a of list) wanted.set(`${cookie} ${a.listen}`, { cookie, address: a.listen, list });
     for (const [key, l] of this.listeners) {
@@ -161,8 +153,8 @@ class Resolver {
   listen(): Promise<void> {
     const p = paths(this.dir).control;
     try { unlink(p); } catch { /* none */ }
-    // half-open: the request ends with the client's shutdown, the reply comes after the sync
-    // a request is one line; the reply comes once it is done, then the connection closes
+    // a request is one line; the reply comes once it is done, then the connection closes (half
+    // open: the client shuts its side down after the request, and the reply must still go out)
     this.control = createServer({ allowHalfOpen: true }, (c) => {
       let req = '';
       let handled = false;
@@ -193,9 +185,9 @@ class Resolver {
 
   /** No record left: exit, but only under the state lock, so that no ADD is between write and sync. */
   exitIfEmpty(): void {
-    const fd = tryLock(paths(this.dir).lock);
+    const fd = tryFileLock(paths(this.dir).lock);
     if (fd === undefined) return;   // a call is changing records: it syncs when done
-    if (readAll(this.dir).length > 0) { native().flock(fd, LOCK_UN); native().closeFd(fd); return; }
+    if (readAll(this.dir).length > 0) { closeFile(fd); return; }
     this.shutdown('no records left');
   }
 
@@ -212,7 +204,7 @@ export async function runResolver(dir: string): Promise<void> {
   // one resolver per directory: a second one started by a racing ADD waits briefly, then leaves
   const deadline = Date.now() + START_LOCK_MS;
   // (the lock's fd stays open, and the lock held, for the life of the process)
-  while (tryLock(paths(dir).resolverLock) === undefined) {
+  while (tryFileLock(paths(dir).resolverLock) === undefined) {
     if (Date.now() > deadline) { log('another resolver holds the lock: leaving'); process.exit(0); }
     await sleep(20);
   }

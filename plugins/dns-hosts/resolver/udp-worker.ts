@@ -9,7 +9,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { native } from '../../../shared/native.ts';
 import type { Attachment } from '../records.ts';
 import { normalJit } from './jit.ts';
-import { FORWARD, answer, buildTables, quickReply, scopeOf, scratchReply, type Scope, type Tables } from './answer.ts';
+import { FORWARD, buildTables, byNamespace, decodedAnswer, quickReply, scopeOf, scratchReply, type Scope, type Tables } from './answer.ts';
 
 /** What the main thread sends: every record, and the UDP listeners by tag. */
 export interface View { gen: number; records: Attachment[]; listeners: { tag: number; fd: number; cookie: string }[] }
@@ -30,8 +30,7 @@ export function runUdpWorker(data: UdpWorkerData): never {
 
   const applyView = (v: View): void => {
     tables = buildTables(v.records);
-    const byCookie = new Map<string, Attachment[]>();
-    for (const a of v.records) { const l = byCookie.get(a.cookie); if (l) l.push(a); else byCookie.set(a.cookie, [a]); }
+    const byCookie = byNamespace(v.records);
     scopes = new Map(v.listeners.map((l) => [l.tag, scopeOf(byCookie.get(l.cookie) ?? [])]));
     data.port.postMessage({ applied: v.gen } satisfies FromUdp);
   };
@@ -47,10 +46,11 @@ export function runUdpWorker(data: UdpWorkerData): never {
     const scope = scopes.get(tag);
     if (!scope) continue;   // a listener being removed
     // the common case allocates nothing; anything else is decoded in full
-    const quick = quickReply(tables, scope, buf, len, turn++ & 0xffff);
+    const rotate = turn++ & 0xffff;
+    const quick = quickReply(tables, scope, buf, len, rotate);
     if (quick > 0) { n.udpSend(meta[1]!, scratchReply(), quick, meta[3]!, meta[2]!); continue; }
     const query = buf.subarray(0, len);
-    const out = quick === FORWARD ? { forward: true as const } : answer(tables, scope, query, turn, true);
+    const out = quick === FORWARD ? { forward: true as const } : decodedAnswer(tables, scope, query, rotate, true);
     if ('reply' in out) n.udpSend(meta[1]!, out.reply, out.reply.length, meta[3]!, meta[2]!);
     else data.port.postMessage({ forward: new Uint8Array(query), fd: meta[1]!, address: meta[3]!, port: meta[2]! } satisfies FromUdp);
   }
