@@ -73,13 +73,16 @@ export function applySync(c: OverlayConf, h: Host, lease: Lease, peers: Peer[], 
   });
 }
 
+/** host-local's data directory for this host's leases on the network. */
+const ipamDir = (c: OverlayConf, host: string): string => join(statePaths(c.dataDir || DEFAULT_DATA_DIR, c.name, host).dir, `ipam-${shortHash(host, 8)}`);
+
 /** The bridge plugin's view of this attachment: the local bridge, the gateway, host-local on the lease. */
-function bridgeCtx(ctx: Ctx, h: Host, subnet: string, mtu: number) {
+function bridgeCtx(ctx: Ctx, host: string, subnet: string, mtu: number) {
   const c = ctx.conf;
   const conf: BridgeConf = {
     cniVersion: c.cniVersion, name: c.name, type: 'bridge', bridge: bridgeNameOf(c), isGateway: true, isDefaultGateway: true,
     ipMasq: c.ipMasq ?? true, ipMasqExclude: [c.subnet], mtu,
-    ipam: c.ipam?.type ? c.ipam : { type: 'host-local', ranges: [[{ subnet }]], dataDir: join(h.paths.dir, `ipam-${shortHash(h.host, 8)}`) } as BridgeConf['ipam'],
+    ipam: c.ipam?.type ? c.ipam : { type: 'host-local', ranges: [[{ subnet }]], dataDir: ipamDir(c, host) } as BridgeConf['ipam'],
   };
   return { ...ctx, conf, stdin: JSON.stringify(conf) };
 }
@@ -126,7 +129,7 @@ async function add(ctx: Ctx): Promise<Result> {
       throw e;
     }
     try {
-      return await bridge.add(bridgeCtx(ctx, h, lease.subnet, mtuOf(c, h)));
+      return await bridge.add(bridgeCtx(ctx, h.host, lease.subnet, mtuOf(c, h)));
     } catch (e) {
       await leaveHost(ctx, h);
       throw e;
@@ -142,16 +145,26 @@ async function leaveHost(ctx: Ctx, h: Host | undefined): Promise<void> {
   let last = false;
   leaveGroup(KIND, c.name, memberTag(ctx), (isLast) => { last = isLast; });
   if (!last || !h) return;
-  const nl = h.nl;
-  const state = withStateLock(h.paths, () => {
-    teardown(nl, vxlanNameOf(c), bridgeNameOf(c));
+  try { await retire(c, h); } catch { /* etcd away: GC releases the lease later */ }
+}
+
+/**
+ * The host leaves the network: its device and bridge (and isolation) go, its peers are
+ * forgotten, and the lease it held is given back; when etcd cannot be reached the lease stays
+ * in the state file (for a later GC) and this throws.
+ */
+async function retire(c: OverlayConf, h: Host): Promise<void> {
+  const { lease } = withStateLock(h.paths, () => {
+    teardown(h.nl, vxlanNameOf(c), bridgeNameOf(c));
     removeContainer(hostTag(c), 'vxlan-overlay');
-    const s = readState(h.paths);
-    writeState(h.paths, { peers: [] });
-    return s;
+    return readState(h.paths);
   });
-  if (state.lease) {
-    try { await release(h.etcd, h.prefix, c.name, state.lease); } catch { /* etcd away: GC releases it later */ }
+  try {
+    if (lease) await release(h.etcd, h.prefix, c.name, lease);
+    withStateLock(h.paths, () => writeState(h.paths, { peers: [] }));
+  } catch (e) {
+    withStateLock(h.paths, () => writeState(h.paths, { lease, peers: [] }));
+    throw e;
   }
 }
 
@@ -164,7 +177,7 @@ async function del(ctx: Ctx): Promise<void> {
     const state = h ? readState(h.paths) : { peers: [] };
     const subnet = state.lease?.subnet ?? c.subnet;
     const mtu = h ? mtuOf(c, h) : 1450;
-    await bridge.del(bridgeCtx(ctx, h ?? ({ paths: statePaths(c.dataDir || DEFAULT_DATA_DIR, c.name, ''), host: '' } as Host), subnet, mtu));
+    await bridge.del(bridgeCtx(ctx, h?.host ?? '', subnet, mtu));
     await leaveHost(ctx, h);
     if (h && state.lease && getLink(nl, vxlanNameOf(c))) {
       const leases = await readLeases(c, h);
@@ -184,7 +197,7 @@ async function check(ctx: Ctx): Promise<void> {
     const state = readState(h.paths);
     if (!state.lease) throw new CniError(ErrCode.Plugin, `vxlan-overlay: this host holds no lease on ${c.name}`);
     if (getLink(nl, vxlanNameOf(c))?.kind !== 'vxlan') throw new CniError(ErrCode.Plugin, `vxlan-overlay: the vxlan device ${vxlanNameOf(c)} is missing`);
-    await bridge.check(bridgeCtx(ctx, h, state.lease.subnet, mtuOf(c, h)));
+    await bridge.check(bridgeCtx(ctx, h.host, state.lease.subnet, mtuOf(c, h)));
     const leases = await readLeases(c, h);
     if (leases) {
       if (!leases.some((l) => l.host === h.host && l.subnet === state.lease!.subnet)) throw new CniError(ErrCode.Plugin, `vxlan-overlay: etcd no longer holds this host's lease of ${state.lease.subnet}`);
@@ -203,14 +216,10 @@ async function gc(ctx: Ctx): Promise<void> {
     const h = hostOf(c, nl);
     const state = readState(h.paths);
     const leases = await readLeases(c, h);
-    const hasDevice = !!getLink(nl, vxlanNameOf(c));
     const bridgeLink = getLink(nl, bridgeNameOf(c));
     const ports = bridgeLink ? listLinks(nl).filter((l) => l.master === bridgeLink.index).length : 0;
-    if (!ports && state.lease && leases) {
-      if (hasDevice) withStateLock(h.paths, () => { teardown(nl, vxlanNameOf(c), bridgeNameOf(c)); removeContainer(hostTag(c), 'vxlan-overlay'); });
-      await release(h.etcd, h.prefix, c.name, state.lease);
-      withStateLock(h.paths, () => writeState(h.paths, { peers: [] }));
-    } else if (state.lease && leases && hasDevice) applySync(c, h, state.lease, peersOf(leases, h.host, c.vni), false);
+    if (!ports && state.lease && leases) await retire(c, h);
+    else if (state.lease && leases) applySync(c, h, state.lease, peersOf(leases, h.host, c.vni), false);
   } finally {
     nl.close();
   }
