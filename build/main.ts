@@ -1,21 +1,33 @@
 // Multicall entry: the plugin is chosen by the name this executable was invoked as.
 import { basename } from '../shared/path.ts';
 import { versionReply } from '../shared/cni/version.ts';
+import { mark } from '../shared/trace.ts';
 import { writeFd } from '../shared/fs.ts';
 import { PLUGINS } from './plugins.ts';
 import { RESOLVER_FLAG, UDP_THREAD_FLAG } from '../plugins/dns-hosts/modes.ts';
 
 declare const __CNI_TS_PLUGIN__: string | undefined;
 
+const SCRIPT_SUFFIXES = ['.cjs', '.mjs', '.js', '.ts'];
+function programName(p: string): string {
+  const b = basename(p);
+  for (const s of SCRIPT_SUFFIXES) if (b.endsWith(s)) return b.slice(0, -s.length);
+  return b;
+}
+
 function invokedAs(): string {
   // a per-plugin bundle has its name built in; the multicall binary looks at argv0
   if (typeof __CNI_TS_PLUGIN__ !== 'undefined' && __CNI_TS_PLUGIN__) return __CNI_TS_PLUGIN__;
   // (or, busybox-style, its first argument: `cni-ts loopback`)
-  const candidates = [process.argv0, process.argv[1] ?? '', process.argv[2] ?? ''].map((p) => basename(p).replace(/\.(c?js|mjs|ts)$/, ''));
-  return candidates.find((n) => n in PLUGINS) ?? (candidates.slice(0, 2).includes('cni-ts') ? 'cni-ts' : candidates[0]!);
+  // (argv0 first, alone: the common case, a plugin's link, decided without building a list)
+  const first = programName(process.argv0);
+  if (first in PLUGINS) return first;
+  const candidates = [first, programName(process.argv[1] ?? ''), programName(process.argv[2] ?? '')];
+  return candidates.find((n) => n in PLUGINS) ?? (candidates.slice(0, 2).includes('cni-ts') ? 'cni-ts' : first);
 }
 
 async function main(): Promise<void> {
+  mark('main');
   const name = invokedAs();
   const load = PLUGINS[name];
   // under its own name (not through a plugin's link): the operator CLI
@@ -44,7 +56,9 @@ async function main(): Promise<void> {
     try { writeFd(1, versionReply()); process.exit(0); } catch { /* no addon: the skeleton says why */ }
   }
   const { runPlugin } = await import('../shared/cni/skel.ts');
-  process.exit(await runPlugin(await load()));
+  const pl = await load();
+  mark('plugin loaded');
+  process.exit(await runPlugin(pl));
 }
 
 void main();

@@ -10,31 +10,30 @@ export interface Allocation { ip: string; prefix: number; gateway: string; famil
 const allocation = (rs: RangeSet, r: Range, ip: bigint): Allocation =>
   ({ ip: bigToString(ip, rs.family), prefix: r.subnet.prefix, gateway: bigToString(r.gateway, rs.family), family: rs.family });
 
-/** Every candidate address once, starting after `last` when it lies in the set. */
-function* candidates(rs: RangeSet, last: bigint | undefined): Generator<[Range, bigint]> {
-  const n = rs.ranges.length;
-  let ri = 0;
-  let cur = rs.ranges[0]!.start;
-  const advance = () => {
-    if (cur >= rs.ranges[ri]!.end) { ri = (ri + 1) % n; cur = rs.ranges[ri]!.start; } else cur++;
-  };
-  const at = last === undefined ? -1 : rs.ranges.findIndex((r) => last >= r.start && last <= r.end);
-  if (at >= 0) { ri = at; cur = last!; advance(); }
-  const [startRi, startCur] = [ri, cur];
-  do {
-    const r = rs.ranges[ri]!;
-    if (cur !== r.gateway && !r.reserved.has(cur)) yield [r, cur];
-    advance();
-  } while (ri !== startRi || cur !== startCur);
-}
-
+/**
+ * Round-robin: every candidate address of the set once, starting after `last` when it lies in
+ * the set, skipping gateways and reserved addresses; the first one the store lets us reserve.
+ * (A plain loop: this runs in every ADD, before JIT compilation could pay off.)
+ */
 export function allocateDynamic(store: Store, rs: RangeSet, index: number, key: string): Allocation {
   const lastText = store.lastReserved(index);
   const last = lastText && familyOf(lastText) === rs.family ? toBig(parseIP(lastText)!.bytes) : undefined;
-  for (const [r, ip] of candidates(rs, last)) {
-    const text = bigToString(ip, rs.family);
-    if (store.reserve(text, key, index)) return allocation(rs, r, ip);
+  const ranges = rs.ranges, n = ranges.length;
+  let ri = 0, cur = ranges[0]!.start;
+  const advance = (): void => {
+    if (cur >= ranges[ri]!.end) { ri = (ri + 1) % n; cur = ranges[ri]!.start; } else cur++;
+  };
+  if (last !== undefined) {
+    for (let i = 0; i < n; i++) {
+      if (last >= ranges[i]!.start && last <= ranges[i]!.end) { ri = i; cur = last; advance(); break; }
+    }
   }
+  const startRi = ri, startCur = cur;
+  do {
+    const r = ranges[ri]!;
+    if (cur !== r.gateway && !r.reserved.has(cur) && store.reserve(bigToString(cur, rs.family), key, index)) return allocation(rs, r, cur);
+    advance();
+  } while (ri !== startRi || cur !== startCur);
   throw new CniError(ErrCode.AddressesExhausted, `no addresses left in range set ${rangeSetText(rs)}`);
 }
 

@@ -118,7 +118,7 @@ export function ipamDel(ctx: Ctx): void {
     if (!mine.length) mine = leases.filter((l) => l.holder === env.containerId.trim());   // old single-line format
     for (const l of mine) store.release(l.ip);
     store.dropHint(env.containerId, env.ifname);
-  });
+  }, true);
 }
 
 export function ipamCheck(ctx: Ctx): void {
@@ -145,7 +145,7 @@ export function ipamGc(ctx: Ctx): void {
   store.locked(() => {
     for (const l of store.leases()) if (!keep.has(l.holder) && !keepIds.has(l.holder)) store.release(l.ip);
     store.dropHintsExcept(keep);
-  });
+  }, true);
 }
 
 /** Spec 1.1.0 STATUS: code 50 when no range set has a free address. */

@@ -31,10 +31,14 @@ export class Store {
     this.tmp = join(this.meta, 'tmp');
   }
 
-  /** Run fn holding the network's lock (the reference's own lock file). */
-  locked<T>(fn: () => T): T {
+  /**
+   * Run fn holding the network's lock (the reference's own lock file). With `sweep` (DEL, GC),
+   * first remove temporaries a killed process left: they are never read as leases, so ADD,
+   * the call a container start waits for, does not read the directory for them.
+   */
+  locked<T>(fn: () => T, sweep = false): T {
     return withFileLock(join(this.dir, 'lock'), () => {
-      sweepTemps(this.tmp);
+      if (sweep) sweepTemps(this.tmp);
       return fn();
     });
   }

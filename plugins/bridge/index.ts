@@ -13,12 +13,17 @@ import { bigToString, familyOf, parseCIDR, subnetOf, subnetString } from '../../
 import { addAddress, deleteAddress, listAddresses } from '../../shared/netlink/addr.ts';
 import { addLink, deleteLink, getLink, listLinks, requireLink, setBridgePort, setLink, type Link } from '../../shared/netlink/link.ts';
 import { Netlink } from '../../shared/netlink/socket.ts';
-import { NftBatch, tag, type Elem } from '../../shared/nft.ts';
-import { findTagged, removeContainer } from '../../shared/nft-tags.ts';
+import type { Elem } from '../../shared/nft.ts';
 import { setIn } from '../../shared/sysctl.ts';
 import { mark } from '../../shared/trace.ts';
 import { bridgeName, bridgeSchema, validateBridge, type BridgeConf } from './config.ts';
 import { hostVethName } from './name.ts';
+
+// the firewall state is loaded only by a network that has some (ipMasq, macspoofchk)
+const nft = async () => {
+  const [{ NftBatch, tag }, { findTagged, removeContainer }] = await Promise.all([import('../../shared/nft.ts'), import('../../shared/nft-tags.ts')]);
+  return { NftBatch, tag, findTagged, removeContainer };
+};
 
 type Ctx = Context<BridgeConf>;
 
@@ -129,15 +134,24 @@ async function add(ctx: Ctx): Promise<Result> {
 
       // the veth pair: host end on the bridge, container end created inside the container
       const hostName = hostVethName(ctx.env.containerId, ctx.env.ifname, c.name);
-      const stale = getLink(host, hostName);
-      if (stale) deleteLink(host, stale.index);   // left by an earlier, interrupted ADD of this attachment
       const mac = containerMac(ctx);
+      // one message: the pair, the host end on the bridge and up (and, echoed, the host end)
+      const create = () => addLink(host, {
+        name: hostName, spec: { kind: 'veth', peer: { name: ctx.env.ifname, nsFd: ns.fd, ...(mac ? { mac } : {}), ...(c.mtu ? { mtu: c.mtu } : {}) } },
+        ...(c.mtu ? { mtu: c.mtu } : {}), master: br.index, up: true,
+      }, true);
+      let made: Link | undefined;
       try {
-        // one message: the pair, the host end on the bridge and up
-        addLink(host, {
-          name: hostName, spec: { kind: 'veth', peer: { name: ctx.env.ifname, nsFd: ns.fd, ...(mac ? { mac } : {}), ...(c.mtu ? { mtu: c.mtu } : {}) } },
-          ...(c.mtu ? { mtu: c.mtu } : {}), master: br.index, up: true,
-        });
+        try {
+          made = create();
+        } catch (e) {
+          // the host end's name is this attachment's: one left by an earlier, interrupted ADD
+          // of it goes, and the pair is made again (otherwise: the container's name is taken)
+          const stale = (e as { code?: string }).code === 'EEXIST' ? getLink(host, hostName) : undefined;
+          if (!stale) throw e;
+          deleteLink(host, stale.index);
+          made = create();
+        }
       } catch (e) {
         const code = (e as { code?: string }).code;
         throw new CniError(ErrCode.Plugin, code === 'EEXIST'
@@ -146,7 +160,7 @@ async function add(ctx: Ctx): Promise<Result> {
       }
       rb.push(() => { const l = getLink(host, hostName); if (l) deleteLink(host, l.index); });
       mark('veth made');
-      const hv = requireLink(host, hostName);
+      const hv = made ?? requireLink(host, hostName);
       // a new port has hairpin and isolation off
       if (c.hairpinMode || c.portIsolation) setBridgePort(host, hv.index, { ...(c.hairpinMode ? { hairpin: true } : {}), ...(c.portIsolation ? { isolated: true } : {}) });
 
@@ -177,6 +191,7 @@ async function add(ctx: Ctx): Promise<Result> {
 
       const els = containerElements(c, hostName, result.ips ?? [], ctr.mac);
       if (els.length) {
+        const { NftBatch, tag, removeContainer } = await nft();
         new NftBatch().add(els, tag(c.name, ctx.env.containerId)).run();
         rb.push(() => removeContainer(tag(c.name, ctx.env.containerId), 'bridge'));
       }
@@ -193,7 +208,7 @@ async function del(ctx: Ctx): Promise<void> {
   const c = ctx.conf;
   // rules go even when the netns is already gone (the reference leaks them then); first, so
   // that the kernel frees them while the address and the veth go
-  if (c.ipMasq || c.macspoofchk) removeContainer(tag(c.name, ctx.env.containerId), 'bridge');
+  if (c.ipMasq || c.macspoofchk) { const { tag, removeContainer } = await nft(); removeContainer(tag(c.name, ctx.env.containerId), 'bridge'); }
   await runIpam('DEL', ctx);
   const removed = inNetnsIfPresent(ctx.env.netns, (_ns, nl) => {
     const l = getLink(nl, ctx.env.ifname);
@@ -229,6 +244,7 @@ async function check(ctx: Ctx): Promise<void> {
       verifyInterface(nl, ctr, prev, ctx.env.ifname, ctx.env.netns);
     } finally { nl.close(); }
     if (c.ipMasq) {
+      const { tag, findTagged } = await nft();
       const mine = findTagged(tag(c.name, ctx.env.containerId), 'bridge');
       for (const ip of ipsFor(prev, ctx.env.ifname, ctx.env.netns)) {
         const addr = ip.address.split('/')[0]!;

@@ -29,7 +29,8 @@ export function readEnv(env: NodeJS.ProcessEnv): CniEnv {
   if (!cmd) throw new CniError(ErrCode.InvalidEnv, 'required env variables [CNI_COMMAND] missing');
   if (!(COMMANDS as readonly string[]).includes(cmd)) throw new CniError(ErrCode.InvalidEnv, `unknown CNI_COMMAND: ${cmd}`);
   const command = cmd as Command;
-  const missing = REQUIRED[command].filter((k) => !env[k]);
+  const missing: string[] = [];
+  for (const k of REQUIRED[command]) if (!env[k]) missing.push(k);
   if (missing.length) throw new CniError(ErrCode.InvalidEnv, `required env variables [${missing.join(',')}] missing`);
   return {
     command,

@@ -93,10 +93,10 @@ export function goNormalize(node: SchemaNode, input: unknown): unknown {
     case 'array': {
       if (!Array.isArray(input)) return input;
       let out: unknown[] | undefined;
-      input.forEach((v, i) => {
-        const n = goNormalize(node.el, v);
+      for (let i = 0; i < input.length; i++) {
+        const v = input[i], n = goNormalize(node.el, v);
         if (n !== v) (out ??= [...input])[i] = n;
-      });
+      }
       return out ?? input;
     }
     case 'record': {

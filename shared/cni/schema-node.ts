@@ -43,24 +43,25 @@ function typeIssue(expected: string, input: unknown, path: PropertyKey[]): Issue
   return { code: 'invalid_type', expected, path, ...(input === undefined ? {} : { input }) };
 }
 
+// (plain loops and one path array pushed and popped: a call validates two configs before it
+// does anything, in an interpreter; an issue copies the path it is found at)
 function runChecks(checks: Check[], v: any, path: PropertyKey[], out: Issue[]): void {
-  const start = out.length;
   for (const c of checks) {
-    if (out.slice(start).some((i) => i.continue !== true)) return;   // zod: a non-continuable issue aborts the rest
     switch (c.k) {
       case 'int':
-        if (!Number.isInteger(v)) { out.push({ ...typeIssue('int', v, path), continue: false }); break; }
+        // zod: a non-continuable issue aborts the rest
+        if (!Number.isInteger(v)) { out.push({ ...typeIssue('int', v, [...path]), continue: false }); return; }
         if (!Number.isSafeInteger(v)) {
           out.push(v > 0
-            ? { code: 'too_big', maximum: Number.MAX_SAFE_INTEGER, origin: 'int', input: v, path, continue: true }
-            : { code: 'too_small', minimum: Number.MIN_SAFE_INTEGER, origin: 'int', input: v, path, continue: true });
+            ? { code: 'too_big', maximum: Number.MAX_SAFE_INTEGER, origin: 'int', input: v, path: [...path], continue: true }
+            : { code: 'too_small', minimum: Number.MIN_SAFE_INTEGER, origin: 'int', input: v, path: [...path], continue: true });
         }
         break;
-      case 'min': if (v < c.v) out.push({ code: 'too_small', minimum: c.v, origin: 'number', input: v, path, continue: true }); break;
-      case 'max': if (v > c.v) out.push({ code: 'too_big', maximum: c.v, origin: 'number', input: v, path, continue: true }); break;
+      case 'min': if (v < c.v) out.push({ code: 'too_small', minimum: c.v, origin: 'number', input: v, path: [...path], continue: true }); break;
+      case 'max': if (v > c.v) out.push({ code: 'too_big', maximum: c.v, origin: 'number', input: v, path: [...path], continue: true }); break;
       case 'refine': {
         const r = REFINEMENTS[c.name];
-        if (!r.test(v)) out.push({ code: 'custom', message: r.message, input: v, path, continue: true });
+        if (!r.test(v)) out.push({ code: 'custom', message: r.message, input: v, path: [...path], continue: true });
         break;
       }
     }
@@ -69,47 +70,62 @@ function runChecks(checks: Check[], v: any, path: PropertyKey[], out: Issue[]): 
 
 /** Every issue zod would report for `input`, in zod's order. */
 export function validate(node: SchemaNode, input: unknown, path: PropertyKey[] = [], out: Issue[] = []): Issue[] {
+  walk(node, input, [...path], out);
+  return out;
+}
+
+function walk(node: SchemaNode, input: unknown, path: PropertyKey[], out: Issue[]): void {
   switch (node.t) {
     case 'optional':
-      if (input !== undefined) validate(node.inner, input, path, out);
+      if (input !== undefined) walk(node.inner, input, path, out);
       break;
     case 'unknown':
       break;
     case 'boolean':
-      if (typeof input !== 'boolean') out.push(typeIssue('boolean', input, path));
+      if (typeof input !== 'boolean') out.push(typeIssue('boolean', input, [...path]));
       break;
     case 'string':
-      if (typeof input !== 'string') out.push(typeIssue('string', input, path));
-      else runChecks(node.checks, input, path, out);
+      if (typeof input !== 'string') out.push(typeIssue('string', input, [...path]));
+      else if (node.checks.length) runChecks(node.checks, input, path, out);
       break;
     case 'number':
-      if (typeof input !== 'number' || !Number.isFinite(input)) out.push(typeIssue('number', input, path));
-      else runChecks(node.checks, input, path, out);
+      if (typeof input !== 'number' || !Number.isFinite(input)) out.push(typeIssue('number', input, [...path]));
+      else if (node.checks.length) runChecks(node.checks, input, path, out);
       break;
     case 'enum':
-      if (!node.values.includes(input as string)) out.push({ code: 'invalid_value', values: node.values, path, ...(input === undefined ? {} : { input }) });
+      if (!node.values.includes(input as string)) out.push({ code: 'invalid_value', values: node.values, path: [...path], ...(input === undefined ? {} : { input }) });
       break;
     case 'array':
-      if (!Array.isArray(input)) out.push(typeIssue('array', input, path));
-      else input.forEach((v, i) => validate(node.el, v, [...path, i], out));
+      if (!Array.isArray(input)) { out.push(typeIssue('array', input, [...path])); break; }
+      for (let i = 0; i < input.length; i++) {
+        path.push(i);
+        walk(node.el, input[i], path, out);
+        path.pop();
+      }
       break;
     case 'record':
-      if (!isPlainObject(input)) out.push(typeIssue('record', input, path));
-      else for (const [k, v] of Object.entries(input)) validate(node.value, v, [...path, k], out);
+      if (!isPlainObject(input)) { out.push(typeIssue('record', input, [...path])); break; }
+      for (const k in input) {
+        path.push(k);
+        walk(node.value, input[k], path, out);
+        path.pop();
+      }
       break;
     case 'object':
-      if (!isPlainObject(input)) { out.push(typeIssue('object', input, path)); break; }
+      if (!isPlainObject(input)) { out.push(typeIssue('object', input, [...path])); break; }
       for (const [k, sub] of node.shape) {
+        path.push(k);
         // a required key of type unknown that is absent: zod reports it as "nonoptional"
-        if (sub.t === 'unknown' && !(k in input)) { out.push({ code: 'invalid_type', expected: 'nonoptional', path: [...path, k] }); continue; }
-        validate(sub, input[k], [...path, k], out);
+        if (sub.t === 'unknown' && !(k in input)) out.push({ code: 'invalid_type', expected: 'nonoptional', path: [...path] });
+        else walk(sub, input[k], path, out);
+        path.pop();
       }
       break;
-    case 'union':
-      if (!node.options.some((o) => validate(o, input, path, []).length === 0)) {
-        out.push({ code: 'invalid_union', path, ...(input === undefined ? {} : { input }) });
-      }
+    case 'union': {
+      let ok = false;
+      for (const o of node.options) if (!validate(o, input, path).length) { ok = true; break; }
+      if (!ok) out.push({ code: 'invalid_union', path: [...path], ...(input === undefined ? {} : { input }) });
       break;
+    }
   }
-  return out;
 }

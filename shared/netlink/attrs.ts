@@ -36,31 +36,52 @@ export function decodeAttrs(buf: Buffer): Attr[] {
   return out;
 }
 
-/** Attribute lookup by type (flag bits ignored); the last occurrence wins, as in the kernel. */
+/**
+ * Attribute lookup by type (flag bits ignored); the last occurrence wins, as in the kernel.
+ * Built from the message itself: it records where each attribute's payload lies and reads a
+ * value only when asked (a link message carries ~50 attributes, a call reads five of them).
+ */
 export class AttrMap {
-  private readonly byType = new Map<number, Buffer>();
-  constructor(readonly list: Attr[]) {
-    for (const a of list) if (Buffer.isBuffer(a.value)) this.byType.set(a.type & NLA_TYPE_MASK, a.value);
+  // type -> payload start * 65536 + payload length (a payload is shorter than 64 KiB)
+  private readonly at = new Map<number, number>();
+  private constructor(private readonly buf: Buffer) {
+    let off = 0;
+    const n = buf.length;
+    while (off + 4 <= n) {
+      const len = buf[off]! | (buf[off + 1]! << 8);
+      if (len < 4 || off + len > n) break;
+      this.at.set((buf[off + 2]! | (buf[off + 3]! << 8)) & NLA_TYPE_MASK, (off + 4) * 65536 + (len - 4));
+      off += (len + 3) & ~3;
+    }
   }
   static of(buf: Buffer): AttrMap {
-    return new AttrMap(decodeAttrs(buf));
+    return new AttrMap(buf);
   }
-  has(t: number): boolean { return this.byType.has(t); }
-  raw(t: number): Buffer | undefined { return this.byType.get(t); }
-  u8(t: number): number | undefined { return this.byType.get(t)?.readUInt8(0); }
-  u16(t: number): number | undefined { return this.byType.get(t)?.readUInt16LE(0); }
-  u16be(t: number): number | undefined { return this.byType.get(t)?.readUInt16BE(0); }
-  u32(t: number): number | undefined { return this.byType.get(t)?.readUInt32LE(0); }
-  i32(t: number): number | undefined { return this.byType.get(t)?.readInt32LE(0); }
+  /** Every attribute in kernel order, raw types kept (for re-encoding). */
+  get list(): Attr[] { return decodeAttrs(this.buf); }
+  has(t: number): boolean { return this.at.has(t); }
+  private start(t: number): number { const v = this.at.get(t); return v === undefined ? -1 : Math.floor(v / 65536); }
+  raw(t: number): Buffer | undefined {
+    const v = this.at.get(t);
+    if (v === undefined) return undefined;
+    const start = Math.floor(v / 65536);
+    return this.buf.subarray(start, start + (v % 65536));
+  }
+  u8(t: number): number | undefined { const o = this.start(t); return o < 0 ? undefined : this.buf.readUInt8(o); }
+  u16(t: number): number | undefined { const o = this.start(t); return o < 0 ? undefined : this.buf.readUInt16LE(o); }
+  u16be(t: number): number | undefined { const o = this.start(t); return o < 0 ? undefined : this.buf.readUInt16BE(o); }
+  u32(t: number): number | undefined { const o = this.start(t); return o < 0 ? undefined : this.buf.readUInt32LE(o); }
+  i32(t: number): number | undefined { const o = this.start(t); return o < 0 ? undefined : this.buf.readInt32LE(o); }
   str(t: number): string | undefined {
-    const b = this.byType.get(t);
-    if (!b) return undefined;
-    const nul = b.indexOf(0);
-    return b.toString('utf8', 0, nul < 0 ? b.length : nul);
+    const v = this.at.get(t);
+    if (v === undefined) return undefined;
+    const start = Math.floor(v / 65536), end = start + (v % 65536);
+    const nul = this.buf.indexOf(0, start);
+    return this.buf.toString('utf8', start, nul < 0 || nul > end ? end : nul);
   }
   nested(t: number): AttrMap | undefined {
-    const b = this.byType.get(t);
-    return b ? AttrMap.of(b) : undefined;
+    const b = this.raw(t);
+    return b ? new AttrMap(b) : undefined;
   }
 }
 

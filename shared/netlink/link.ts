@@ -4,6 +4,7 @@ import {
   AF, IFF, IFLA, IFLA_BRPORT, IFLA_INFO, IFLA_IPVLAN, IFLA_MACVLAN, IFLA_VLAN, IFLA_VXLAN, IPVLAN_MODE,
   MACVLAN_MODE, NLM_F, RTM, VETH_INFO_PEER,
 } from './constants.ts';
+import { macFromString, macToString } from './mac.ts';
 import { decodeBody, encodeBody, ifinfomsg, type IfInfoMsg } from './message.ts';
 import type { Netlink } from './socket.ts';
 
@@ -27,30 +28,26 @@ export interface Link {
   attrs: AttrMap;
 }
 
-export const macToString = (b: Buffer): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
-export function macFromString(s: string): Buffer {
-  if (!/^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(s)) throw new TypeError(`invalid MAC address "${s}"`);
-  return Buffer.from(s.replace(/[:-]/g, ''), 'hex');
-}
-
 export function parseLink(payload: Buffer): Link {
   const { hdr, attrs } = decodeBody(ifinfomsg, payload);
   const linkinfo = attrs.nested(IFLA.LINKINFO);
   const mac = attrs.raw(IFLA.ADDRESS);
   const l: Link = { index: hdr.index, name: attrs.str(IFLA.IFNAME) ?? '', flags: hdr.flags, type: hdr.type, attrs };
-  const set = <K extends keyof Link>(k: K, v: Link[K] | undefined) => { if (v !== undefined) l[k] = v; };
-  set('mtu', attrs.u32(IFLA.MTU));
-  set('mac', mac ? macToString(mac) : undefined);
-  set('master', attrs.u32(IFLA.MASTER));
-  set('parent', attrs.u32(IFLA.LINK));
-  set('linkNetnsId', attrs.i32(IFLA.LINK_NETNSID));
-  set('operstate', attrs.u8(IFLA.OPERSTATE));
-  set('txqlen', attrs.u32(IFLA.TXQLEN));
-  set('promiscuity', attrs.u32(IFLA.PROMISCUITY));
-  set('allmulti', attrs.u32(IFLA.ALLMULTI));
-  set('kind', linkinfo?.str(IFLA_INFO.KIND));
-  set('slaveKind', linkinfo?.str(IFLA_INFO.SLAVE_KIND));
-  set('info', linkinfo?.nested(IFLA_INFO.DATA));
+  let v: number | string | AttrMap | undefined;
+  if ((v = attrs.u32(IFLA.MTU)) !== undefined) l.mtu = v;
+  if (mac) l.mac = macToString(mac);
+  if ((v = attrs.u32(IFLA.MASTER)) !== undefined) l.master = v;
+  if ((v = attrs.u32(IFLA.LINK)) !== undefined) l.parent = v;
+  if ((v = attrs.i32(IFLA.LINK_NETNSID)) !== undefined) l.linkNetnsId = v;
+  if ((v = attrs.u8(IFLA.OPERSTATE)) !== undefined) l.operstate = v;
+  if ((v = attrs.u32(IFLA.TXQLEN)) !== undefined) l.txqlen = v;
+  if ((v = attrs.u32(IFLA.PROMISCUITY)) !== undefined) l.promiscuity = v;
+  if ((v = attrs.u32(IFLA.ALLMULTI)) !== undefined) l.allmulti = v;
+  if (linkinfo) {
+    if ((v = linkinfo.str(IFLA_INFO.KIND)) !== undefined) l.kind = v;
+    if ((v = linkinfo.str(IFLA_INFO.SLAVE_KIND)) !== undefined) l.slaveKind = v;
+    if ((v = linkinfo.nested(IFLA_INFO.DATA)) !== undefined) l.info = v;
+  }
   return l;
 }
 
@@ -130,7 +127,12 @@ export interface NewLink {
   up?: boolean;
 }
 
-export function addLink(nl: Netlink, l: NewLink): void {
+/**
+ * Create the link. With `echo`, the kernel's own message for the new link comes back with the
+ * ACK (NLM_F_ECHO, kernels >= 6.2: before the master is set, index and MAC final) and is
+ * returned, saving a GETLINK; undefined from an older kernel.
+ */
+export function addLink(nl: Netlink, l: NewLink, echo = false): Link | undefined {
   const attrs: Attr[] = [nla.str(IFLA.IFNAME, l.name)];
   if (l.mtu) attrs.push(nla.u32(IFLA.MTU, l.mtu));
   if (l.mac) attrs.push(nla.bytes(IFLA.ADDRESS, macFromString(l.mac)));
@@ -143,8 +145,14 @@ export function addLink(nl: Netlink, l: NewLink): void {
   if (data) info.push(nla.nested(IFLA_INFO.DATA, data));
   attrs.push(nla.nested(IFLA.LINKINFO, info));
   const flags = l.up ? IFF.UP : 0;
-  nl.request(`add ${l.spec.kind} link ${l.name}`, RTM.NEWLINK, NLM_F.CREATE | NLM_F.EXCL,
+  const replies = nl.request(`add ${l.spec.kind} link ${l.name}`, RTM.NEWLINK, NLM_F.CREATE | NLM_F.EXCL | (echo ? NLM_F.ECHO : 0),
     encodeBody(ifinfomsg, hdr({ flags, change: flags }), attrs));
+  for (const m of replies) {
+    if (m.type !== RTM.NEWLINK) continue;
+    const link = parseLink(m.payload);
+    if (link.name === l.name) return link;
+  }
+  return undefined;
 }
 
 export function deleteLink(nl: Netlink, index: number): void {

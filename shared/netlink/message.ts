@@ -1,5 +1,5 @@
 // Fixed netlink headers: nlmsghdr, ifinfomsg, ifaddrmsg, rtmsg, ndmsg, nlmsgerr.
-import { AttrMap, encodeAttrs, decodeAttrs, type Attr } from './attrs.ts';
+import { AttrMap, encodeAttrs, type Attr } from './attrs.ts';
 import { NLMSGERR_ATTR_MSG } from './constants.ts';
 
 export interface NlHeader { type: number; flags: number; seq: number; pid: number }
@@ -41,7 +41,7 @@ export function encodeBody<T>(s: Struct<T>, hdr: T, attrs: readonly Attr[]): Buf
 
 export function decodeBody<T>(s: Struct<T>, payload: Buffer): { hdr: T; attrs: AttrMap } {
   if (payload.length < s.size) throw new RangeError(`message body of ${payload.length} bytes is shorter than its ${s.size}-byte header`);
-  return { hdr: s.decode(payload), attrs: new AttrMap(decodeAttrs(payload.subarray(s.size))) };
+  return { hdr: s.decode(payload), attrs: AttrMap.of(payload.subarray(s.size)) };
 }
 
 export interface IfInfoMsg { family: number; type: number; index: number; flags: number; change: number }
@@ -115,7 +115,7 @@ export function decodeError(m: NlMessage): NlError {
   const echoed = m.flags & 0x100 ? NLMSG_HDRLEN : Math.max(NLMSG_HDRLEN, m.payload.length >= 8 ? m.payload.readUInt32LE(4) : 0);
   let message: string | undefined;
   if (m.flags & 0x200) {
-    const tlvs = new AttrMap(decodeAttrs(m.payload.subarray(4 + echoed)));
+    const tlvs = AttrMap.of(m.payload.subarray(4 + echoed));
     message = tlvs.str(NLMSGERR_ATTR_MSG);
   }
   return message ? { errno, message } : { errno };

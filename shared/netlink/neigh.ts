@@ -4,7 +4,7 @@ import { AF, NDA, NLM_F, NUD, RTM } from './constants.ts';
 import { decodeBody, encodeBody, ndmsg } from './message.ts';
 import type { Netlink } from './socket.ts';
 import { formatIP, parseIP } from '../ip.ts';
-import { macFromString, macToString } from './link.ts';
+import { macFromString, macToString } from './mac.ts';
 
 export interface Neighbour { ifindex: number; family: number; ip?: string; mac?: string; state: number; flags: number }
 

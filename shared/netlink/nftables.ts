@@ -7,6 +7,7 @@
 import { formatIP, fromBig, parseCIDR, parseIP, subnetOf, toBig } from '../ip.ts';
 import { NLM_F } from './constants.ts';
 import { AttrMap, encodeAttrs, nla, type Attr } from './attrs.ts';
+import { macToString } from './mac.ts';
 import { encodeMessage } from './message.ts';
 import { Netlink } from './socket.ts';
 
@@ -88,7 +89,7 @@ function decodeField(type: FieldType, b: Buffer): string {
     case 'inet_proto': return PROTO_NAMES[b[0]!] ?? String(b[0]);
     case 'inet_service': return String(b.readUInt16BE(0));
     case 'ifname': return `"${b.subarray(0, b.indexOf(0) < 0 ? 16 : b.indexOf(0)).toString()}"`;
-    case 'ether_addr': return [...b.subarray(0, 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+    case 'ether_addr': return macToString(b.subarray(0, 6));
   }
 }
 

@@ -135,6 +135,8 @@ t.test('host-local state: last_reserved_ip, the lock and the temporary directory
   const conf = { cniVersion: '1.0.0', name: 'sym', type: 'host-local', ipam: { type: 'host-local', dataDir: store, ranges: [[{ subnet: '10.95.0.0/24' }]] } };
   const r = cni('host-local', { host: host.name, command: 'ADD', config: conf, containerId: 'sym1', netns: ctr.path, ifname: 'eth0' });
   t.equal(readFileSync(join(outside, 'victim'), 'utf8'), 'keep me\n', 'last_reserved_ip link not written through');
+  // DEL sweeps the temporaries a killed call left: never through a symlink
+  cni('host-local', { host: host.name, command: 'DEL', config: conf, containerId: 'sym1', netns: ctr.path, ifname: 'eth0' });
   t.ok(existsSync(join(outside, '.tmp-victim')), 'a symlinked temporary directory is not swept');
   t.ok(r.status === 0 || r.json?.code, r.stdout);
   // a lock file that is a symlink is refused, its target neither created nor locked
