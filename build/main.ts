@@ -3,6 +3,7 @@ import { basename } from '../shared/path.ts';
 import { versionReply } from '../shared/cni/version.ts';
 import { mark } from '../shared/trace.ts';
 import { writeFd } from '../shared/fs.ts';
+import { exitCall } from '../shared/native.ts';
 import { PLUGINS } from './plugins.ts';
 import { RESOLVER_FLAG, UDP_THREAD_FLAG } from '../plugins/dns-hosts/modes.ts';
 
@@ -36,29 +37,34 @@ async function main(): Promise<void> {
     process.stderr.write(`cni-ts: unknown plugin "${name}"; invoke this executable through a link named one of: ${Object.keys(PLUGINS).join(', ')}\n`);
     process.exit(2);
   }
+  // the long-running modes take a flag; a plugin call has none (and skips looking for them)
+  const flags = process.argv.length > 2 ? process.argv.slice(2) : [];
+  const flag = (prefix: string): string | undefined => flags.find((a) => a.startsWith(prefix))?.slice(prefix.length);
   // dns-hosts' long-running resolver: the same executable in another mode (and its UDP thread)
-  if (process.argv.includes(UDP_THREAD_FLAG) && (name === 'dns-hosts' || name === 'dnsname')) {
+  if (flags.includes(UDP_THREAD_FLAG) && (name === 'dns-hosts' || name === 'dnsname')) {
     const { workerData, isMainThread } = process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
     if (!isMainThread) (await import('../plugins/dns-hosts/resolver/udp-worker.ts')).runUdpWorker(workerData);
     process.exit(2);
   }
-  const resolver = process.argv.find((a) => a.startsWith(RESOLVER_FLAG))?.slice(RESOLVER_FLAG.length);
+  const resolver = flags.length ? flag(RESOLVER_FLAG) : undefined;
   if (resolver && (name === 'dns-hosts' || name === 'dnsname')) {
     if (!resolver.startsWith('/')) { process.stderr.write('dns-hosts: --resolver= needs an absolute state directory\n'); process.exit(2); }
     return (await import('../plugins/dns-hosts/resolver/main.ts')).runResolver(resolver);
   }
   // vxlan-overlay's watcher
-  const watch = process.argv.find((a) => a.startsWith('--watch='))?.slice('--watch='.length);
+  const watch = flags.length ? flag('--watch=') : undefined;
   if (watch && name === 'vxlan-overlay') return (await import('../plugins/vxlan-overlay/watch.ts')).runWatcher(watch);
   // VERSION (podman asks every plugin before every ADD and DEL): answered before the skeleton
   // and the plugin are even evaluated; the same answer the skeleton gives
   if (process.env.CNI_COMMAND === 'VERSION') {
-    try { writeFd(1, versionReply()); process.exit(0); } catch { /* no addon: the skeleton says why */ }
+    let written = false;
+    try { writeFd(1, versionReply()); written = true; } catch { /* no addon: the skeleton says why */ }
+    if (written) exitCall(0);
   }
   const { runPlugin } = await import('../shared/cni/skel.ts');
   const pl = await load();
   mark('plugin loaded');
-  process.exit(await runPlugin(pl));
+  exitCall(await runPlugin(pl));
 }
 
 void main();

@@ -80,6 +80,8 @@ export const exists = (path: string): boolean => { try { stat(path); return true
 
 /** mkdir -p (root-only by default). The last component must be a directory, not a symlink to one. */
 export function mkdirp(path: string, mode = 0o700): void {
+  // there already, the common case: one lstat, no failing mkdir (and no exception made)
+  try { if (lstat(path).isDir) return; } catch { /* absent (or unreadable): made below */ }
   try { native().pathOp(OP.mkdir, path, mode); return; } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === 'EEXIST') {

@@ -1,12 +1,12 @@
 // IP addresses as bytes, for netlink and for CIDR math. Strings in, Buffers out, and back.
 // (own parsers: node:net's isIP costs milliseconds of start-up in the compiled binary)
+import { isDigit, isDigits } from './chars.ts';
 
 export type Family = 4 | 6;
 export interface IPAddr { family: Family; bytes: Buffer }
 export interface IPNet { ip: IPAddr; prefix: number }
 
 // (plain loops, no regular expressions or iterators: these run in every call's cold start)
-const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 const isHex = (c: number): boolean => isDigit(c) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
 
 /** Dotted quad, decimal, no leading zeros (as node:net and Go's net.ParseIP accept). */
@@ -95,7 +95,7 @@ export function parseCIDR(s: string): IPNet | undefined {
   if (slash < 0) return undefined;
   const ip = parseIP(s.slice(0, slash));
   const p = s.slice(slash + 1);
-  if (!ip || !/^\d{1,3}$/.test(p)) return undefined;
+  if (!ip || !isDigits(p, 3)) return undefined;
   const prefix = Number(p);
   if (prefix > (ip.family === 4 ? 32 : 128)) return undefined;
   return { ip, prefix };

@@ -15,6 +15,8 @@ export interface NetnsNative {
   flock(fd: number, operation: number): void;
   randomU32(): number;
   netnsCookie(): string;
+  /** _exit(code): for a call whose every byte of output is written */
+  exitNow(code: number): never;
   // sockets (sockets.c): listeners inside container namespaces, bounded request/reply exchanges
   listenIn(nsFd: number, tcp: number, address: string, port: number): number;
   udpExchange(nsFd: number, address: string, port: number, query: Buffer, timeoutMs: number): Buffer | null;
@@ -62,4 +64,13 @@ export function native(): NetnsNative {
     cached = mod.exports;
   }
   return cached;
+}
+
+/**
+ * End a plugin call with `code` once its output is written (all of it goes through write(2)):
+ * _exit without the runtime's teardown when the addon is there, process.exit otherwise.
+ */
+export function exitCall(code: number): never {
+  try { native().exitNow(code); } catch { /* no addon: the runtime's own exit */ }
+  process.exit(code);
 }

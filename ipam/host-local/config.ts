@@ -103,7 +103,16 @@ function canonicalRange(r: RangeConf, field: string, shared: bigint[]): Range {
  * The config's range sets, validated: one family per set, no overlaps anywhere. As the
  * reference orders them: the runtime's ipRanges, the legacy single range, then `ranges`.
  */
+const computed = new WeakMap<object, RangeSet[]>();
+
 export function rangeSets(conf: Pick<HostLocalConf, 'ipam' | 'runtimeConfig'>): RangeSet[] {
+  // (once per config: ADD validates before its first change, then allocates from the same sets)
+  let out = computed.get(conf);
+  if (!out) computed.set(conf, (out = computeRangeSets(conf)));
+  return out;
+}
+
+function computeRangeSets(conf: Pick<HostLocalConf, 'ipam' | 'runtimeConfig'>): RangeSet[] {
   const ipam = conf.ipam;
   const shared = reservedAddresses(ipam.reserved, 'ipam.reserved');
   const sets: { conf: RangeConf[]; field: string }[] = [];

@@ -7,6 +7,7 @@ import { overwriteFile, readDir, readStateFile, unlink } from '../../shared/fs.t
 import { join } from '../../shared/path.ts';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { createFileExclusive, inDir, sweepTemps, withFileLock, writeFileAtomic } from '../../shared/files.ts';
+import { isIdentifier, isSpace } from '../../shared/chars.ts';
 import { familyOf } from '../../shared/ip.ts';
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
@@ -14,8 +15,16 @@ const LAST_IP = 'last_reserved_ip.';
 
 export const leaseKey = (id: string, ifname: string): string => `${id.trim()}\r\n${ifname}`;
 
-/** A lease's content as plugins write it: a container ID, then optionally an interface name. */
-const HOLDER_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*(\r\n[^\s/:]{1,15})?$/;
+/** A lease's content as plugins write it: a container ID, then optionally an interface name
+ * (/^[A-Za-z0-9][A-Za-z0-9_.-]*(\r\n[^\s/:]{1,15})?$/). */
+function isHolder(text: string): boolean {
+  const crlf = text.indexOf('\r\n');
+  if (crlf < 0) return isIdentifier(text);
+  const ifname = text.slice(crlf + 2);
+  if (!isIdentifier(text, 0, crlf) || ifname.length < 1 || ifname.length > 15) return false;
+  for (let i = 0; i < ifname.length; i++) { const c = ifname.charCodeAt(i); if (c === 47 || c === 58 || isSpace(c)) return false; }
+  return true;
+}
 /** The holder of a lease file whose content is not a lease. */
 export const UNKNOWN_HOLDER = '\0unknown';
 
@@ -62,7 +71,7 @@ export class Store {
     try { text = readStateFile(join(this.dir, ip), 1024).trim(); } catch (e) {
       return (e as { code?: string }).code === 'ENOENT' ? undefined : UNKNOWN_HOLDER;
     }
-    return HOLDER_RE.test(text) ? text : UNKNOWN_HOLDER;
+    return isHolder(text) ? text : UNKNOWN_HOLDER;
   }
 
   release(ip: string): void {

@@ -57,7 +57,7 @@ const containerMac = (ctx: Ctx): string | undefined => ctx.conf.runtimeConfig?.m
 function completeGateways(c: BridgeConf, r: Result): { gw: string; prefix: number }[] {
   const gws: { gw: string; prefix: number }[] = [];
   if (!c.isGateway && !c.isDefaultGateway) return gws;
-  const seenDefault = new Set((r.routes ?? []).filter((rt) => /\/0$/.test(rt.dst)).map((rt) => familyOf(rt.dst.split('/')[0]!)));
+  const seenDefault = new Set((r.routes ?? []).filter((rt) => rt.dst.endsWith('/0')).map((rt) => familyOf(rt.dst.split('/')[0]!)));
   for (const ip of r.ips ?? []) {
     const net = parseCIDR(ip.address)!;
     const sub = subnetOf(net);

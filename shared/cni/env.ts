@@ -1,4 +1,5 @@
 // The CNI_* environment, checked per command as the spec and libcni's skel require.
+import { hasIfnameForbidden, isIdentifier } from '../chars.ts';
 import { CniError, ErrCode } from './errors.ts';
 
 export const COMMANDS = ['ADD', 'DEL', 'CHECK', 'VERSION', 'GC', 'STATUS'] as const;
@@ -22,8 +23,6 @@ const REQUIRED: Record<Command, readonly string[]> = {
   STATUS: [],
 };
 
-const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-
 export function readEnv(env: NodeJS.ProcessEnv): CniEnv {
   const cmd = env.CNI_COMMAND ?? '';
   if (!cmd) throw new CniError(ErrCode.InvalidEnv, 'required env variables [CNI_COMMAND] missing');
@@ -45,14 +44,14 @@ export function readEnv(env: NodeJS.ProcessEnv): CniEnv {
 /** Container ID and interface name checks (ADD, CHECK, DEL), as libcni's utils do them. */
 export function validateIdentity(e: CniEnv): void {
   if (!e.containerId) throw new CniError(ErrCode.UnknownContainer, 'missing containerID');
-  if (!ID_RE.test(e.containerId)) throw new CniError(ErrCode.InvalidEnv, `invalid characters in containerID "${e.containerId}" (CNI_CONTAINERID)`);
+  if (!isIdentifier(e.containerId)) throw new CniError(ErrCode.InvalidEnv, `invalid characters in containerID "${e.containerId}" (CNI_CONTAINERID)`);
   const n = e.ifname;
   if (!n) throw new CniError(ErrCode.InvalidEnv, 'interface name is empty (CNI_IFNAME)');
   if (Buffer.byteLength(n) > 15) throw new CniError(ErrCode.InvalidEnv, `interface name "${n}" is too long (CNI_IFNAME, at most 15 bytes)`);
   if (n === '.' || n === '..') throw new CniError(ErrCode.InvalidEnv, 'interface name is . or .. (CNI_IFNAME)');
-  if (/[/:\s\0]/.test(n)) throw new CniError(ErrCode.InvalidEnv, `interface name "${n}" contains / or : or whitespace characters (CNI_IFNAME)`);
+  if (hasIfnameForbidden(n)) throw new CniError(ErrCode.InvalidEnv, `interface name "${n}" contains / or : or whitespace characters (CNI_IFNAME)`);
 }
 
 export function validateNetworkName(name: string): void {
-  if (!ID_RE.test(name)) throw new CniError(ErrCode.InvalidConfig, `invalid characters found in network name "${name}" (name)`);
+  if (!isIdentifier(name)) throw new CniError(ErrCode.InvalidConfig, `invalid characters found in network name "${name}" (name)`);
 }

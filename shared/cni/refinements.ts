@@ -1,5 +1,6 @@
 // Value checks that config schemas attach to strings, by name. The zod schemas use them through
 // schema.ts; the compiled form of a schema (schema-node.ts) refers to them by name.
+import { isIfname } from '../chars.ts';
 import { parseCIDR, parseIP } from '../ip.ts';
 
 export interface Refinement { test: (s: string) => boolean; message: string }
@@ -8,7 +9,7 @@ export const REFINEMENTS = {
   ip: { test: (s) => parseIP(s) !== undefined, message: 'must be an IP address' },
   cidr: { test: (s) => parseCIDR(s) !== undefined, message: 'must be a CIDR (address/prefix)' },
   mac: { test: (s) => /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(s), message: 'must be a MAC address' },
-  ifnameOrEmpty: { test: (s) => s === '' || /^[A-Za-z0-9_.@-]{1,15}$/.test(s), message: 'must be an interface name (1-15 of A-Z a-z 0-9 _ . @ -)' },
+  ifnameOrEmpty: { test: (s) => s === '' || isIfname(s), message: 'must be an interface name (1-15 of A-Z a-z 0-9 _ . @ -)' },
   dnsName: { test: (s) => isDnsName(s), message: 'must be a DNS name (letters, digits, - _ . ; at most 253 characters)' },
   upstream: { test: (s) => parseUpstream(s) !== undefined, message: 'must be an IP address, optionally with :port ([v6]:port)' },
   endpoint: { test: (s) => /^https?:\/\/[^/\s]+\/?$/.test(s), message: 'must be an http:// or https:// host:port' },

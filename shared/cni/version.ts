@@ -8,9 +8,18 @@ export const SUPPORTED_VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', 
 export const versionReply = (): string => `${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS })}\n`;
 
 function parts(v: string): [number, number, number] {
-  const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(v);
-  if (!m) throw new CniError(ErrCode.DecodingFailure, `invalid version "${v}": the version is empty or not of the form X.Y.Z`);
-  return [Number(m[1]), Number(m[2]), Number(m[3])];
+  // X.Y.Z, decimal digits only (by hand: every call compares versions before its work)
+  const out: number[] = [];
+  let n = -1;
+  for (let i = 0; i <= v.length; i++) {
+    const c = i < v.length ? v.charCodeAt(i) : 46;
+    if (c >= 48 && c <= 57) { n = (n < 0 ? 0 : n * 10) + (c - 48); continue; }
+    if (c !== 46 || n < 0) { out.length = 0; break; }
+    out.push(n);
+    n = -1;
+  }
+  if (out.length !== 3) throw new CniError(ErrCode.DecodingFailure, `invalid version "${v}": the version is empty or not of the form X.Y.Z`);
+  return out as [number, number, number];
 }
 
 export function compareVersions(a: string, b: string): number {

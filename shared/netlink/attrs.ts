@@ -42,17 +42,22 @@ export function decodeAttrs(buf: Buffer): Attr[] {
  * value only when asked (a link message carries ~50 attributes, a call reads five of them).
  */
 export class AttrMap {
-  // type -> payload start * 65536 + payload length (a payload is shorter than 64 KiB)
-  private readonly at = new Map<number, number>();
-  private constructor(private readonly buf: Buffer) {
+  // type -> payload start * 65536 + payload length (a payload is shorter than 64 KiB); made
+  // on the first lookup, so a nested map nobody reads costs nothing
+  private index: Map<number, number> | undefined;
+  private constructor(private readonly buf: Buffer) {}
+  private get at(): Map<number, number> {
+    if (this.index) return this.index;
+    const at = (this.index = new Map<number, number>());
+    const buf = this.buf, n = buf.length;
     let off = 0;
-    const n = buf.length;
     while (off + 4 <= n) {
       const len = buf[off]! | (buf[off + 1]! << 8);
       if (len < 4 || off + len > n) break;
-      this.at.set((buf[off + 2]! | (buf[off + 3]! << 8)) & NLA_TYPE_MASK, (off + 4) * 65536 + (len - 4));
+      at.set((buf[off + 2]! | (buf[off + 3]! << 8)) & NLA_TYPE_MASK, (off + 4) * 65536 + (len - 4));
       off += (len + 3) & ~3;
     }
+    return at;
   }
   static of(buf: Buffer): AttrMap {
     return new AttrMap(buf);

@@ -153,6 +153,16 @@ static napi_value random_u32(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* End the process now with `code`: a plugin call has written its answer with write(2) and has
+ * nothing left to flush; the runtime's own teardown (exit handlers, heap, allocator) would add
+ * ~0.5 ms to every call for memory the kernel frees anyway. */
+static napi_value exit_now(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t code;
+  if (native_args(env, info, 1, argv) || native_int(env, argv[0], &code)) return NULL;
+  _exit(code & 0xff);
+}
+
 static napi_value netns_cookie(napi_env env, napi_callback_info info) {
   (void)info;
   uint64_t cookie = 0;
@@ -323,7 +333,7 @@ NAPI_MODULE_INIT(/* env, exports */) {
   static const native_fn fns[] = {
     {"openNetns", open_netns},     {"currentNetns", current_netns},     {"closeFd", close_fd},
     {"withNetns", with_netns},     {"netlinkOpen", netlink_open},       {"netlinkRequest", netlink_request},
-    {"flock", flock_fd}, {"randomU32", random_u32}, {"netnsCookie", netns_cookie},
+    {"flock", flock_fd}, {"randomU32", random_u32}, {"netnsCookie", netns_cookie}, {"exitNow", exit_now},
   };
   native_export_all(env, exports, fns, sizeof fns / sizeof fns[0]);
   native_register_files(env, exports);
