@@ -61,7 +61,6 @@ export const withStateLock = <T>(dir: string, fn: () => T): T => withFileLock(pa
 
 export function writeRecord(dir: string, a: Attachment): void {
   const tmp = paths(dir).tmp;
-  sweepTemps(tmp);
   ensureDir(join(paths(dir).records, a.network));
   writeFileAtomic(recordPath(dir, a.network, a.containerId, a.ifname), JSON.stringify(a), tmp);
 }
@@ -98,8 +97,12 @@ export function releaseAddress(dir: string, containerId: string, network: string
   else try { unlink(addressesPath(dir, containerId)); } catch { /* gone */ }
 }
 
-/** Remove one attachment's record and its address; false when there was no record. */
+/**
+ * Remove one attachment's record and its address; false when there was no record. (Also the
+ * moment to remove temporaries a killed call left: DEL and GC, not the ADD a start waits for.)
+ */
 export function removeRecord(dir: string, network: string, containerId: string, ifname: string): boolean {
+  sweepTemps(paths(dir).tmp);
   releaseAddress(dir, containerId, network, ifname);
   try { unlink(recordPath(dir, network, containerId, ifname)); } catch { return false; }
   try { rmdir(join(paths(dir).records, network)); } catch { /* others remain */ }
