@@ -28,9 +28,17 @@ function namespaceKey(): string {
 /** The state directory of `kind` (e.g. "firewall") for the calling thread's network namespace. */
 export const kindDir = (kind: string): string => join(ROOT, kind, namespaceKey());
 const memberName = (tag: string): string => shortHash(tag, 16);
+const tmpDir = (kind: string): string => join(kindDir(kind), '.tmp');
+
+/** 1-64 characters, no / or NUL, not . or .. (a directory name of its own) */
+function validGroup(g: string): boolean {
+  if (g.length < 1 || g.length > 64 || g === '.' || g === '..') return false;
+  for (let i = 0; i < g.length; i++) { const c = g.charCodeAt(i); if (c === 47 || c === 0) return false; }
+  return true;
+}
 
 function locked<T>(kind: string, group: string, fn: (dir: string, member: string) => T, tag: string): T {
-  if (!/^[^/\0]{1,64}$/.test(group) || group === '.' || group === '..') throw new Error(`invalid group name "${group}"`);
+  if (!validGroup(group)) throw new Error(`invalid group name "${group}"`);
   const base = kindDir(kind);
   return withFileLock(join(base, `${group}.lock`), () => fn(join(base, group), memberName(tag)));
 }
@@ -43,11 +51,8 @@ function locked<T>(kind: string, group: string, fn: (dir: string, member: string
 export function joinGroup(kind: string, group: string, tag: string, apply: () => void): void {
   locked(kind, group, (dir, member) => {
     const file = join(dir, member);
-    // temporaries beside the groups (other groups' locks are not ours: only dead writers' go)
-    const tmp = join(kindDir(kind), '.tmp');
-    sweepTemps(tmp, true);
     ensureDir(dir);
-    const made = createFileExclusive(file, `${tag}\n`, tmp);
+    const made = createFileExclusive(file, `${tag}\n`, tmpDir(kind));
     try { apply(); } catch (e) { if (made) unlink(file); throw e; }
   }, tag);
 }
@@ -58,6 +63,9 @@ export function joinGroup(kind: string, group: string, tag: string, apply: () =>
  */
 export function leaveGroup(kind: string, group: string, tag: string, apply: (last: boolean) => void): void {
   locked(kind, group, (dir, member) => {
+    // temporaries a killed call left beside the groups (other groups' locks are not ours:
+    // only dead writers' go); here, not in the ADD a container start waits for
+    sweepTemps(tmpDir(kind), true);
     let was = true;
     try { unlink(join(dir, member)); } catch { was = false; /* not a member, or a second DEL */ }
     let left: string[];

@@ -4,47 +4,60 @@
 // elements, each tagged with a comment naming the network and container, so ADD adds
 // elements, DEL deletes exactly those (idempotently), and CHECK finds them.
 import { childProcess, nodeCrypto } from './lazy.ts';
-import { encodeBatch, netfilter, setTypeOf, type ElemText, type SetChange, type SetType } from './netlink/nftables.ts';
+import { encodeBatch, netfilter, type ElemText, type SetChange, type SetType } from './netlink/nftables.ts';
 import { mark } from './trace.ts';
+import { isAlnum } from './chars.ts';
 import { exists } from './fs.ts';
 import { CniError, ErrCode } from './cni/errors.ts';
 
 export const TABLE = 'cni-ts';
 
 /** The fixed skeleton, re-declared (flush + add) in every batch: identical, so idempotent. */
+/**
+ * Every set and map of our tables, as data: the declarations below are made from it, and a call
+ * looks up a set's element types here (no declaration text parsed at run time).
+ */
+const SETS: readonly SetType[] = [
+  // bridge ipMasq: masquerade these sources, except towards their own subnet
+  { family: 'inet', name: 'masq_src4', key: ['ipv4_addr'], interval: true },
+  { family: 'inet', name: 'masq_src6', key: ['ipv6_addr'], interval: true },
+  { family: 'inet', name: 'masq_skip4', key: ['ipv4_addr', 'ipv4_addr'], interval: true },
+  { family: 'inet', name: 'masq_skip6', key: ['ipv6_addr', 'ipv6_addr'], interval: true },
+  // portmap: (proto . port) or (host ip . proto . port) -> (container ip . port)
+  { family: 'inet', name: 'pm4', key: ['inet_proto', 'inet_service'], data: ['ipv4_addr', 'inet_service'], interval: false },
+  { family: 'inet', name: 'pm6', key: ['inet_proto', 'inet_service'], data: ['ipv6_addr', 'inet_service'], interval: false },
+  { family: 'inet', name: 'pm4ip', key: ['ipv4_addr', 'inet_proto', 'inet_service'], data: ['ipv4_addr', 'inet_service'], interval: false },
+  { family: 'inet', name: 'pm6ip', key: ['ipv6_addr', 'inet_proto', 'inet_service'], data: ['ipv6_addr', 'inet_service'], interval: false },
+  // portmap snat: hairpin (container . itself) and from-localhost, or everything (masqAll)
+  { family: 'inet', name: 'pm_hairpin4', key: ['ipv4_addr', 'ipv4_addr'], interval: false },
+  { family: 'inet', name: 'pm_hairpin6', key: ['ipv6_addr', 'ipv6_addr'], interval: false },
+  { family: 'inet', name: 'pm_local4', key: ['ipv4_addr'], interval: false },
+  { family: 'inet', name: 'pm_masqall4', key: ['ipv4_addr'], interval: false },
+  { family: 'inet', name: 'pm_masqall6', key: ['ipv6_addr'], interval: false },
+  // firewall: per-container accepts (as the reference adds them), isolation between bridges
+  { family: 'inet', name: 'fw_accept4', key: ['ipv4_addr'], interval: false },
+  { family: 'inet', name: 'fw_accept6', key: ['ipv6_addr'], interval: false },
+  { family: 'inet', name: 'iso_bridges', key: ['ifname'], interval: false },
+  { family: 'inet', name: 'iso_same', key: ['ifname', 'ifname'], interval: false },
+  // vxlan-overlay: a host's overlay interfaces (bridge, vxlan device) forward only among their own network's
+  { family: 'inet', name: 'ov_ifaces', key: ['ifname'], interval: false },
+  { family: 'inet', name: 'ov_same', key: ['ifname', 'ifname'], interval: false },
+  // bridge-family: inter-container isolation ports, MAC spoof checks
+  { family: 'bridge', name: 'icc_ports', key: ['ifname'], interval: false },
+  { family: 'bridge', name: 'spoof_ports', key: ['ifname'], interval: false },
+  { family: 'bridge', name: 'spoof_ok', key: ['ifname', 'ether_addr'], interval: false },
+];
+
+/** `add set inet cni-ts NAME { type a . b [: c . d]; [flags interval;] }` */
+const declaration = (t: SetType): string =>
+  `add ${t.data ? 'map' : 'set'} ${t.family} ${TABLE} ${t.name} { type ${t.key.join(' . ')}${t.data ? ` : ${t.data.join(' . ')}` : ''};${t.interval ? ' flags interval;' : ''} }`;
+
 export function skeleton(): string[] {
   return [
     `add table inet ${TABLE}`,
     `add table bridge ${TABLE}`,
-    ...[
-      // bridge ipMasq: masquerade these sources, except towards their own subnet
-      'set masq_src4 { type ipv4_addr; flags interval; }',
-      'set masq_src6 { type ipv6_addr; flags interval; }',
-      'set masq_skip4 { type ipv4_addr . ipv4_addr; flags interval; }',
-      'set masq_skip6 { type ipv6_addr . ipv6_addr; flags interval; }',
-      // portmap: (proto . port) or (host ip . proto . port) -> (container ip . port)
-      'map pm4 { type inet_proto . inet_service : ipv4_addr . inet_service; }',
-      'map pm6 { type inet_proto . inet_service : ipv6_addr . inet_service; }',
-      'map pm4ip { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }',
-      'map pm6ip { type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; }',
-      // portmap snat: hairpin (container . itself) and from-localhost, or everything (masqAll)
-      'set pm_hairpin4 { type ipv4_addr . ipv4_addr; }',
-      'set pm_hairpin6 { type ipv6_addr . ipv6_addr; }',
-      'set pm_local4 { type ipv4_addr; }',
-      'set pm_masqall4 { type ipv4_addr; }',
-      'set pm_masqall6 { type ipv6_addr; }',
-      // firewall: per-container accepts (as the reference adds them), isolation between bridges
-      'set fw_accept4 { type ipv4_addr; }',
-      'set fw_accept6 { type ipv6_addr; }',
-      'set iso_bridges { type ifname; }',
-      'set iso_same { type ifname . ifname; }',
-      // vxlan-overlay: a host's overlay interfaces (bridge, vxlan device) forward only among their own network's
-      'set ov_ifaces { type ifname; }',
-      'set ov_same { type ifname . ifname; }',
-    ].map((s) => `add ${s.replace(/^(set|map) /, `$1 inet ${TABLE} `)}`),
-    `add set bridge ${TABLE} icc_ports { type ifname; }`,
-    `add set bridge ${TABLE} spoof_ports { type ifname; }`,
-    `add set bridge ${TABLE} spoof_ok { type ifname . ether_addr; }`,
+    ...SETS.filter((t) => t.family === 'inet').map(declaration),
+    ...SETS.filter((t) => t.family === 'bridge').map(declaration),
     ...baseChain('inet', 'postrouting', 'type nat hook postrouting priority srcnat; policy accept;', [
       'ct status dnat ip saddr . ip daddr @pm_hairpin4 masquerade',
       'ct status dnat ip6 saddr . ip6 daddr @pm_hairpin6 masquerade',
@@ -77,16 +90,8 @@ export function skeleton(): string[] {
 
 let types: Map<string, SetType> | undefined;
 
-/** Every set and map of our tables by name, with its type, read from the skeleton's declarations. */
 export function setTypes(): Map<string, SetType> {
-  if (!types) {
-    types = new Map();
-    for (const line of skeleton()) {
-      const m = /^add (set|map) (inet|bridge) \S+ (.*)$/.exec(line);
-      if (m) { const t = setTypeOf(m[2] as 'inet' | 'bridge', `${m[1]} ${m[3]}`); types.set(t.name, t); }
-    }
-  }
-  return types;
+  return (types ??= new Map(SETS.map((t) => [t.name, t])));
 }
 
 function baseChain(family: 'inet' | 'bridge', name: string, spec: string, rules: string[]): string[] {
@@ -129,9 +134,28 @@ export type Owner = keyof typeof OWNED_SETS;
  * bare words of address, port and tag characters, and double-quoted interface names that hold
  * neither a quote nor a comma (a host link may be named anything but "/" and white space).
  */
-const SAFE = /^(?:[A-Za-z0-9_.:/@ =-]|"[A-Za-z0-9_.@+:-]{1,15}")*$/;
+/**
+ * What element text may hold: /^(?:[A-Za-z0-9_.:/@ =-]|"[A-Za-z0-9_.@+:-]{1,15}")*$/ (tested
+ * against it), by hand: the expression's first use cost every call that changes elements.
+ */
+export function isSafeElementText(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 34) {   // "quoted interface name"
+      const end = s.indexOf('"', i + 1);
+      if (end < 0 || end - i - 1 < 1 || end - i - 1 > 15) return false;
+      for (let j = i + 1; j < end; j++) {
+        const d = s.charCodeAt(j);
+        if (!isAlnum(d) && d !== 95 && d !== 46 && d !== 64 && d !== 43 && d !== 58 && d !== 45) return false;
+      }
+      i = end;
+    } else if (!isAlnum(c) && c !== 95 && c !== 46 && c !== 58 && c !== 47 && c !== 64 && c !== 32 && c !== 61 && c !== 45) return false;
+  }
+  return true;
+}
+
 function safe(s: string): string {
-  if (!SAFE.test(s)) throw new CniError(ErrCode.InvalidConfig, `refusing to pass ${JSON.stringify(s)} to nft (interface names must be of A-Z a-z 0-9 _ . @ + : -)`);
+  if (!isSafeElementText(s)) throw new CniError(ErrCode.InvalidConfig, `refusing to pass ${JSON.stringify(s)} to nft (interface names must be of A-Z a-z 0-9 _ . @ + : -)`);
   return s;
 }
 

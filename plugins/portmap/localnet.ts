@@ -2,6 +2,7 @@
 // the container through (looked up, never taken from prevResult; never all/default/lo), only
 // while a mapping reachable on 127.0.0.1 needs it. Holders are members of the interface's group
 // (shared/members.ts): the first turns it on, remembering what it was, the last puts that back.
+import { hasIfnameForbidden } from '../../shared/chars.ts';
 import { readFile, readStateFile, unlink, writeFile } from '../../shared/fs.ts';
 import { parseIP } from '../../shared/ip.ts';
 import { groupOf, joinGroup, kindDir, leaveGroup } from '../../shared/members.ts';
@@ -27,7 +28,7 @@ function routeInterface(ip: string): string | undefined {
     const oif = routeTo(nl, ip)?.oif;
     const name = oif ? getLink(nl, oif)?.name : undefined;
     // never the host-wide knobs, never loopback itself
-    return name && !['all', 'default', 'lo'].includes(name) && /^[^/\s]{1,15}$/.test(name) ? name : undefined;
+    return name && name !== 'all' && name !== 'default' && name !== 'lo' && name.length <= 15 && !hasIfnameForbidden(name) ? name : undefined;
   } finally { nl.close(); }
 }
 

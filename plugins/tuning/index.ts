@@ -128,6 +128,8 @@ function apply(ns: NetNS, ifname: string, s: Saved): void {
 function add(ctx: Ctx): Result {
   const prev = requirePrev(ctx.prevResult, 'tuning');
   const want = effective(ctx);
+  // nothing to set (nerdctl's chain ends with a bare tuning): nothing to save, change or undo
+  if (!Object.keys(want).length) return prev;
   if (want.sysctl) { for (const k of Object.keys(want.sysctl)) sysctlPath(k, ctx.env.ifname); checkAllowlist(Object.keys(want.sysctl)); }
   inContainerNetns(ctx.env.netns, (ns, nl) => {
     const before = current(requireLink(nl, ctx.env.ifname), want, ns, ctx.env.ifname);

@@ -36,14 +36,6 @@ export type Family = keyof typeof FAMILY;
 type FieldType = 'ipv4_addr' | 'ipv6_addr' | 'inet_proto' | 'inet_service' | 'ifname' | 'ether_addr';
 export interface SetType { family: Family; name: string; key: FieldType[]; data?: FieldType[]; interval: boolean }
 
-/** A set's type from its nft declaration: `set NAME { type a . b [: c . d]; [flags interval;] }`. */
-export function setTypeOf(family: Family, decl: string): SetType {
-  const m = /^(?:set|map) (?:\S+ \S+ )?(\S+) \{ type ([^;]+);(?: flags ([^;]+);)? \}$/.exec(decl);
-  if (!m) throw new Error(`nftables: cannot read set declaration "${decl}"`);
-  const [key, data] = m[2]!.split(' : ').map((s) => s.split(' . ') as FieldType[]);
-  return { family, name: m[1]!, key: key!, ...(data ? { data } : {}), interval: /\binterval\b/.test(m[3] ?? '') };
-}
-
 const PROTOS: Record<string, number> = { tcp: 6, udp: 17, sctp: 132 };
 const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 const pad4 = (b: Buffer): Buffer => (b.length % 4 ? Buffer.concat([b, Buffer.alloc(4 - (b.length % 4))]) : b);
@@ -67,7 +59,7 @@ function encodeField(type: FieldType, text: string): Buffer {
       return pad4(Buffer.from([n >> 8, n & 0xff]));
     }
     case 'ifname': {
-      const name = /^"(.*)"$/.exec(text)?.[1] ?? text;
+      const name = text.length >= 2 && text.startsWith('"') && text.endsWith('"') && !text.includes('\n') ? text.slice(1, -1) : text;
       const b = Buffer.alloc(16);
       if (Buffer.byteLength(name) > 15) throw new Error(`nftables: "${name}" is not an interface name`);
       b.write(name);
@@ -238,7 +230,11 @@ export function decodeElements(set: SetType, payload: Buffer): ElemText[] {
 function userdataComment(ud: Buffer): string | undefined {
   for (let i = 0; i + 2 <= ud.length;) {
     const type = ud[i]!, len = ud[i + 1]!;
-    if (type === UDATA_COMMENT) return ud.subarray(i + 2, i + 2 + len).toString().replace(/\0+$/, '');
+    if (type === UDATA_COMMENT) {
+      let end = i + 2 + len;
+      while (end > i + 2 && ud[end - 1] === 0) end--;   // the NUL that ends it
+      return ud.subarray(i + 2, end).toString();
+    }
     i += 2 + len;
   }
   return undefined;
