@@ -71,6 +71,7 @@ export function native(): NetnsNative {
  * _exit without the runtime's teardown when the addon is there, process.exit otherwise.
  */
 export function exitCall(code: number): never {
-  try { native().exitNow(code); } catch { /* no addon: the runtime's own exit */ }
+  // (a run with runtime flags, --cpu-prof say, keeps the runtime's exit: it writes on exit)
+  if (!process.execArgv.length) try { native().exitNow(code); } catch { /* no addon: the runtime's own exit */ }
   process.exit(code);
 }
