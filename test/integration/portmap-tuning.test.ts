@@ -1,6 +1,6 @@
 // portmap and tuning chained after bridge: published ports reached from outside, from the host
 // (127.0.0.1 included) and from the container itself; tuning applied and restored.
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { Chain, type Conflist } from '../helpers/chain.ts';
@@ -89,6 +89,21 @@ t.test('tuning: sysctl, MTU, MAC and promisc applied, then restored on DEL', asy
   t.not(eth0().address, '02:42:ac:11:00:09', 'MAC restored');
   t.notOk(eth0().flags.includes('PROMISC'), 'promisc restored');
   t.same(readdirSync(join(d, 'tuning')).filter((f) => f !== '.tmp'), [], 'backup removed');
+});
+
+t.test('tuning with nothing to set (nerdctl ends its chain so): the result passes through, nothing saved', async (t) => {
+  const { host } = hostWithOutside(t);
+  const d = dir(t);
+  const list: Conflist = { cniVersion: '1.0.0', name: 'tb', plugins: [bridgeConf('cnits-tb', '10.73.0.0/24', d), { type: 'tuning', dataDir: join(d, 'tuning') }] };
+  const ctr = makeNetns(t, 'cnits-ctr');
+  const chain = new Chain(list, { host: host.name, containerId: 'tb', netns: ctr.path });
+  const add = chain.add();
+  t.equal(add.status, 0, add.stdout);
+  t.equal(add.json.interfaces[2].mac, ipJson(ctr.name, 'link', 'show', 'eth0')[0].address, "bridge's result passed through (the container's MAC)");
+  t.match(add.json.ips[0].address, /^10\.73\.0\.\d+\/24$/);
+  t.notOk(existsSync(join(d, 'tuning')), 'no saved state: nothing was changed');
+  t.same(chain.check().map((c) => c.status), [0, 0]);
+  t.same(chain.del().map((x) => x.status), [0, 0]);
 });
 
 t.test('tuning refuses sysctls outside net.', async (t) => {

@@ -133,9 +133,11 @@ t.test('DEL cleans up past invalid config it does not need', async (t) => {
   const d = tmp(t);
   const ctr = makeNetns(t, 'cnits-ctr');
   const list = chainList(d);
+  Object.assign(list.plugins[3]!, { mtu: 1400 });   // tuning with something to set, save and undo
   const c = new Chain(list, { host: host.name, containerId: 'lenient1', netns: ctr.path, runtimeConfig: { portMappings: [{ hostPort: 8093, containerPort: 80, protocol: 'udp' }] } });
   t.equal(c.add().status, 0);
   t.ok(nftElements(host.name).some((e) => e.set === 'pm4' && e.comment === 'net=rt-net id=lenient1'));
+  t.equal(readdirSync(join(d, 'tuning')).filter((f) => f !== '.tmp').length, 1, "tuning saved the interface's settings");
   // the same DELs with fields broken that finding and removing the attachment does not need
   const broken = structuredClone(list);
   Object.assign(broken.plugins[0]!, { mtu: -1, hairpinMode: 'yes' });
