@@ -1,6 +1,7 @@
 // The file operations the plugins need, as syscalls through the addon: loading node:fs costs
 // ~1.2 ms of every start of the compiled executable, more than all of host-local's file work.
 // Errors carry the errno name in `code` ("ENOENT"), as node:fs's do.
+import { utf8 } from './bytes.ts';
 import { native } from './native.ts';
 
 // open(2) flags (Linux: x86, and arm/arm64 where O_DIRECTORY and O_NOFOLLOW differ)
@@ -13,7 +14,7 @@ const OP = { link: 0, rename: 1, unlink: 2, mkdir: 3, rmdir: 4, access: 5 } as c
 
 export const openFile = (path: string, flags: number, mode = 0o600): number => native().fileOpen(path, flags, mode);
 export const closeFile = (fd: number): void => native().closeFd(fd);
-export const writeFd = (fd: number, data: string | Buffer): void => native().fileWrite(fd, typeof data === 'string' ? Buffer.from(data) : data, false);
+export const writeFd = (fd: number, data: string | Buffer): void => native().fileWrite(fd, typeof data === 'string' ? utf8(data) : data, false);
 export const readFd = (fd: number): string => native().fileRead(fd).toString('utf8');
 
 /** Read a file of the system (/proc/sys, a config file): paths the plugin is given, not its state. */
@@ -54,7 +55,7 @@ export function writeFile(path: string, data: string, o: { exclusive?: boolean; 
  */
 export function overwriteFile(path: string, data: string): void {
   const fd = openFile(path, O.WRONLY | O.CREAT | O.NOFOLLOW | O.NONBLOCK, 0o600);
-  try { native().fileWrite(fd, Buffer.from(data), true); } finally { closeFile(fd); }
+  try { native().fileWrite(fd, utf8(data), true); } finally { closeFile(fd); }
 }
 
 export const link = (from: string, to: string): void => native().pathOp(OP.link, from, to);

@@ -1,11 +1,13 @@
 // A short deterministic name hash (64-bit FNV-1a over UTF-8), for interface and file names
 // derived from container IDs. Not cryptographic: only stable and well spread. Avoids loading
 // node:crypto; computed on two 32-bit halves (a BigInt per byte cost ~0.1 ms a call).
+import { utf8 } from './bytes.ts';
+
 const PRIME_LOW = 0x1b3;   // FNV's 64-bit prime is 2^40 + 0x1b3
 
 export function shortHash(text: string, hexDigits: number): string {
   let hi = 0xcbf29ce4, lo = 0x84222325;   // the 64-bit offset basis
-  const bytes = Buffer.from(text);
+  const bytes = utf8(text);
   for (let i = 0; i < bytes.length; i++) {
     lo = (lo ^ bytes[i]!) >>> 0;
     // (hi:lo) * (2^40 + 0x1b3) mod 2^64, every partial product exact in a double

@@ -104,7 +104,7 @@ export function parseCIDR(s: string): IPNet | undefined {
 export const familyOf = (s: string): Family | undefined => parseIP(s)?.family;
 
 export const isLoopback = (a: IPAddr): boolean =>
-  a.family === 4 ? a.bytes[0] === 127 : a.bytes.equals(Buffer.from('00000000000000000000000000000001', 'hex'));
+  a.family === 4 ? a.bytes[0] === 127 : a.bytes.every((b, i) => b === (i === 15 ? 1 : 0));
 
 // ---- arithmetic on addresses as bigints (host-local's ranges) ----
 

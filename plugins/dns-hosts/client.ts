@@ -1,5 +1,6 @@
 // The plugin's side of the resolver: tell it the records changed and wait until it serves them
 // (bounded), start it when it is not running, replace it when it does not answer.
+import { utf8 } from '../../shared/bytes.ts';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { O, closeFile, openFile, readFile, readStateFile } from '../../shared/fs.ts';
 import { ensureDir, sleepSync } from '../../shared/files.ts';
@@ -17,7 +18,7 @@ type Reply = { ok: true; text: string } | { ok: false; down: boolean };
 
 function exchange(dir: string, request: string, timeoutMs = REPLY_MS): Reply {
   try {
-    return { ok: true, text: native().unixExchange(paths(dir).control, Buffer.from(`${request}\n`), timeoutMs).toString() };
+    return { ok: true, text: native().unixExchange(paths(dir).control, utf8(`${request}\n`), timeoutMs).toString() };
   } catch (e) {
     const code = (e as { code?: string }).code;
     // no socket, or nobody behind it: not running; anything else (a timeout): not answering

@@ -1,4 +1,5 @@
 // Interface addresses, IPv4 and IPv6.
+import { copyOf } from '../bytes.ts';
 import { nla, type Attr } from './attrs.ts';
 import { AF, IFA, IFA_F, NLM_F, RTM, RT_SCOPE } from './constants.ts';
 import { decodeBody, encodeBody, ifaddrmsg } from './message.ts';
@@ -54,7 +55,7 @@ function addrBody(a: AddressSpec): Buffer {
   const flags = (a.nodad ? IFA_F.NODAD : 0) | (a.noprefixroute ? IFA_F.NOPREFIXROUTE : 0);
   const attrs: Attr[] = [nla.bytes(IFA.LOCAL, net.ip.bytes), nla.bytes(IFA.ADDRESS, net.ip.bytes)];
   if (net.ip.family === 4 && a.broadcast && net.prefix < 31) {
-    const b = Buffer.from(net.ip.bytes);
+    const b = copyOf(net.ip.bytes);
     const host = 32 - net.prefix;
     b.writeUInt32BE(((b.readUInt32BE(0) | ((2 ** host) - 1)) >>> 0), 0);
     attrs.push(nla.bytes(IFA.BROADCAST, b));

@@ -1,6 +1,7 @@
 // Netlink attributes (struct nlattr): 4-byte header, payload padded to 4 bytes. Decoding keeps
 // every attribute in kernel order with its raw type (flag bits included) so a decoded message
 // re-encodes to the same bytes.
+import { bytesOf, utf8 } from '../bytes.ts';
 import { NLA_F_NESTED, NLA_TYPE_MASK } from './constants.ts';
 
 export interface Attr {
@@ -92,12 +93,12 @@ export class AttrMap {
 
 // builders
 export const nla = {
-  u8: (type: number, v: number): Attr => ({ type, value: Buffer.from([v & 0xff]) }),
+  u8: (type: number, v: number): Attr => ({ type, value: bytesOf([v & 0xff]) }),
   u16: (type: number, v: number): Attr => { const b = Buffer.alloc(2); b.writeUInt16LE(v); return { type, value: b }; },
   u16be: (type: number, v: number): Attr => { const b = Buffer.alloc(2); b.writeUInt16BE(v); return { type, value: b }; },
   u32: (type: number, v: number): Attr => { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return { type, value: b }; },
   i32: (type: number, v: number): Attr => { const b = Buffer.alloc(4); b.writeInt32LE(v); return { type, value: b }; },
-  str: (type: number, v: string): Attr => ({ type, value: Buffer.concat([Buffer.from(v, 'utf8'), Buffer.alloc(1)]) }),
+  str: (type: number, v: string): Attr => ({ type, value: utf8(v, 1) }),
   bytes: (type: number, v: Buffer): Attr => ({ type, value: v }),
   nested: (type: number, v: Attr[]): Attr => ({ type: type | NLA_F_NESTED, value: v }),
 };

@@ -13,5 +13,7 @@ export function macToString(b: Uint8Array): string {
 
 export function macFromString(s: string): Buffer {
   if (!/^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(s)) throw new TypeError(`invalid MAC address "${s}"`);
-  return Buffer.from(s.replace(/[:-]/g, ''), 'hex');
+  const b = Buffer.alloc(6);
+  for (let i = 0; i < 6; i++) b[i] = parseInt(s.slice(i * 3, i * 3 + 2), 16);
+  return b;
 }

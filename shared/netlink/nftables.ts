@@ -4,6 +4,7 @@
 // set's declared type (shared/nft.ts's skeleton, the single source) says how each field is
 // encoded: registers of 4 bytes, concatenations field after field, intervals as a start and an
 // end element (rbtree) or a key and a key end (concatenated ranges), the comment as userdata.
+import { bytesOf, copyOf, utf8 } from '../bytes.ts';
 import { formatIP, fromBig, parseCIDR, parseIP, subnetOf, toBig } from '../ip.ts';
 import { NLM_F } from './constants.ts';
 import { AttrMap, encodeAttrs, nla, type Attr } from './attrs.ts';
@@ -46,17 +47,17 @@ function encodeField(type: FieldType, text: string): Buffer {
     case 'ipv6_addr': {
       const ip = parseIP(text);
       if (!ip || ip.family !== (type === 'ipv4_addr' ? 4 : 6)) throw new Error(`nftables: "${text}" is not an ${type}`);
-      return Buffer.from(ip.bytes);
+      return copyOf(ip.bytes);
     }
     case 'inet_proto': {
       const p = PROTOS[text] ?? Number(text);
       if (!Number.isInteger(p) || p < 0 || p > 255) throw new Error(`nftables: "${text}" is not a protocol`);
-      return pad4(Buffer.from([p]));
+      return pad4(bytesOf([p]));
     }
     case 'inet_service': {
       const n = Number(text);
       if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`nftables: "${text}" is not a port`);
-      return pad4(Buffer.from([n >> 8, n & 0xff]));
+      return pad4(bytesOf([n >> 8, n & 0xff]));
     }
     case 'ifname': {
       const name = text.length >= 2 && text.startsWith('"') && text.endsWith('"') && !text.includes('\n') ? text.slice(1, -1) : text;
@@ -68,7 +69,7 @@ function encodeField(type: FieldType, text: string): Buffer {
     case 'ether_addr': {
       const bytes = text.split(':').map((h) => parseInt(h, 16));
       if (bytes.length !== 6 || bytes.some((x) => !(x >= 0 && x <= 255))) throw new Error(`nftables: "${text}" is not a MAC address`);
-      return pad4(Buffer.from(bytes));
+      return pad4(bytesOf(bytes));
     }
   }
 }
@@ -133,9 +134,9 @@ export interface ElemText { key: string; value?: string; comment?: string }
 const be32 = (type: number, v: number): Attr => { const b = Buffer.alloc(4); b.writeUInt32BE(v >>> 0); return nla.bytes(type, b); };
 
 function comment(text: string): Buffer {
-  const s = Buffer.from(`${text}\0`);
+  const s = utf8(text, 1);
   if (s.length > 128) throw new Error(`nftables: comment longer than 127 characters: ${text}`);
-  return Buffer.concat([Buffer.from([UDATA_COMMENT, s.length]), s]);
+  return Buffer.concat([bytesOf([UDATA_COMMENT, s.length]), s]);
 }
 
 const dataAttr = (type: number, b: Buffer): Attr => nla.nested(type, [nla.bytes(DATA_VALUE, b)]);
