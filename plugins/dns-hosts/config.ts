@@ -1,6 +1,7 @@
 // dns-hosts' config: dnsname's keys unchanged (domainName), our own (upstreams, forward), the
 // aliases and links capabilities (a list, or podman's map of network -> list), and the names
 // runtimes pass in CNI_ARGS. Everything is checked here, before the first change.
+import { isSpace } from '../../shared/chars.ts';
 import * as z from 'zod/mini';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import type { Context } from '../../shared/cni/plugin.ts';
@@ -42,7 +43,7 @@ export interface Names {
 const refuse = (field: string, value: string, what: string): never => {
   throw new CniError(ErrCode.InvalidConfig, `invalid network config: ${field} ${JSON.stringify(value)} must be ${what}`);
 };
-const lower = (s: string): string => s.replace(/\.$/, '').toLowerCase();
+const lower = (s: string): string => (s.endsWith('.') ? s.slice(0, -1) : s).toLowerCase();
 
 /** The names this attachment answers to on its network, and its link aliases; code 7 naming the field. */
 export function names(ctx: Ctx): Names {
@@ -82,8 +83,14 @@ export function upstreams(ctx: Ctx, hostResolvConf: () => string): string[] {
 export function nameservers(resolvConf: string): string[] {
   const out: string[] = [];
   for (const line of resolvConf.split('\n')) {
-    const m = /^\s*nameserver\s+(\S+)/.exec(line);
-    if (m && parseUpstream(m[1]!)) out.push(m[1]!);
+    // /^\s*nameserver\s+(\S+)/, by hand
+    const t = line.trimStart();
+    if (!t.startsWith('nameserver') || !isSpace(t.charCodeAt(10))) continue;
+    const rest = t.slice(10).trimStart();
+    let end = 0;
+    while (end < rest.length && !isSpace(rest.charCodeAt(end))) end++;
+    const ns = rest.slice(0, end);
+    if (ns && parseUpstream(ns)) out.push(ns);
   }
   return out;
 }

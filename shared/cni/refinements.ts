@@ -1,6 +1,6 @@
 // Value checks that config schemas attach to strings, by name. The zod schemas use them through
 // schema.ts; the compiled form of a schema (schema-node.ts) refers to them by name.
-import { isIfname } from '../chars.ts';
+import { isAlnum, isDigits, isIfname } from '../chars.ts';
 import { parseCIDR, parseIP } from '../ip.ts';
 
 export interface Refinement { test: (s: string) => boolean; message: string }
@@ -26,16 +26,43 @@ export function parseLink(s: string): { target: string; alias: string } | undefi
   return { target, alias };
 }
 
-/** A name Docker accepts for a container, alias or link: DNS labels, separated by dots. */
+/**
+ * A name Docker accepts for a container, alias or link: DNS labels (letters, digits, _ -, at
+ * most 63 each) separated by dots, one trailing dot allowed, at most 253 in all. By hand, as
+ * /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/ with the length limits (tested against it).
+ */
 export function isDnsName(s: string): boolean {
-  return s.length > 0 && s.length <= 253 && /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/.test(s) && s.split('.').every((l) => l.length <= 63);
+  if (s.length === 0 || s.length > 253) return false;
+  let label = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {   // a dot ends a non-empty label; only the last character may be a lone trailing dot
+      if (label === 0) return false;
+      label = 0;
+      continue;
+    }
+    if (!isAlnum(c) && c !== 95 && c !== 45) return false;
+    if (++label > 63) return false;
+  }
+  return true;
+}
+
+/** "[address]:port" (/^\[([^\]]+)\]:(\d{1,5})$/) or, with exactly one colon, "address:port" (/^([^:]+):(\d{1,5})$/), by hand. */
+function withPort(s: string): [string, string] | undefined {
+  if (s.startsWith('[')) {
+    const close = s.indexOf(']');
+    if (close >= 2 && s.charCodeAt(close + 1) === 58 && isDigits(s.slice(close + 2), 5)) return [s.slice(1, close), s.slice(close + 2)];
+  }
+  const colon = s.indexOf(':');
+  if (colon > 0 && s.indexOf(':', colon + 1) < 0 && isDigits(s.slice(colon + 1), 5)) return [s.slice(0, colon), s.slice(colon + 1)];
+  return undefined;
 }
 
 /** "ip", "ip:port", "[v6]:port" -> address and port (53 by default). */
 export function parseUpstream(s: string): { address: string; port: number } | undefined {
-  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(s) ?? (s.split(':').length === 2 ? /^([^:]+):(\d{1,5})$/.exec(s) : null);
-  const address = m ? m[1]! : s;
-  const port = m ? Number(m[2]) : 53;
+  const m = withPort(s);
+  const address = m ? m[0] : s;
+  const port = m ? Number(m[1]) : 53;
   if (parseIP(address) === undefined || port < 1 || port > 65535) return undefined;
   return { address, port };
 }

@@ -47,3 +47,34 @@ t.test('nft element text check is the expression it replaces', async (t) => {
   t.same(differ.slice(0, 5).map((s) => JSON.stringify(s)), [], `${texts.length} texts judged alike`);
   t.ok(texts.filter((s) => re.test(s)).length > 1000 && texts.some((s) => !re.test(s)), 'both outcomes sampled');
 });
+
+t.test('isDnsName is the expression it replaced, with its length limits', async (t) => {
+  const { isDnsName } = await import('../../shared/cni/refinements.ts');
+  const re = (s: string) => s.length > 0 && s.length <= 253 && /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/.test(s) && s.split('.').every((l) => l.length <= 63);
+  const parts = ['a', 'Z', '0', '_', '-', '.', '..', ' ', '/', 'é', 'x'.repeat(63), 'y'.repeat(64), 'web', 'db.local'];
+  const names = ['', '.', 'a.', 'a..b', '.a', 'a.b.', 'x'.repeat(253), 'x'.repeat(254), `${'a'.repeat(63)}.b`, `${'a'.repeat(64)}.b`];
+  for (let i = 0; i < 20000; i++) names.push(Array.from({ length: 1 + rnd(5) }, () => parts[rnd(parts.length)]).join(''));
+  const differ = names.filter((s) => isDnsName(s) !== re(s));
+  t.same(differ.slice(0, 5).map((s) => JSON.stringify(s)), [], `${names.length} names judged alike`);
+  t.ok(names.filter(re).length > 1000 && names.some((s) => !re(s)), 'both outcomes sampled');
+});
+
+t.test('upstreams and resolv.conf nameservers parse as the expressions they replaced', async (t) => {
+  const { parseUpstream } = await import('../../shared/cni/refinements.ts');
+  const { nameservers } = await import('../../plugins/dns-hosts/config.ts');
+  const { parseIP } = await import('../../shared/ip.ts');
+  const reUp = (s: string) => {
+    const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(s) ?? (s.split(':').length === 2 ? /^([^:]+):(\d{1,5})$/.exec(s) : null);
+    const address = m ? m[1]! : s, port = m ? Number(m[2]) : 53;
+    return parseIP(address) === undefined || port < 1 || port > 65535 ? undefined : { address, port };
+  };
+  const parts = ['10.0.0.1', '::1', 'fd00::53', '[', ']', ':', '53', '5353', '65536', '0', 'a', '127.0.0.53', ' ', '[::1]:53', '1.2.3.4:99999'];
+  const ups = ['', '1.1.1.1', '1.1.1.1:53', '[::1]:5353', '[::1]', '::1', '[]:53', '1.1.1.1:0', '1.1.1.1:', ':53'];
+  for (let i = 0; i < 20000; i++) ups.push(Array.from({ length: 1 + rnd(3) }, () => parts[rnd(parts.length)]).join(''));
+  const differ = ups.filter((s) => JSON.stringify(parseUpstream(s)) !== JSON.stringify(reUp(s)));
+  t.same(differ.slice(0, 5), [], `${ups.length} upstreams parsed alike`);
+  const reNs = (conf: string) => conf.split('\n').map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1]).filter((x): x is string => !!x && !!reUp(x));
+  const lines = ['nameserver 10.0.0.1', '  nameserver\t::1 # c', 'nameserver', 'nameserver  ', 'nameservers 1.1.1.1', '#nameserver 1.1.1.1', 'nameserver 1.2.3.4:53', 'search x', 'nameserver\u00a0127.0.0.53', 'nameserverfd00::1'];
+  const confs = Array.from({ length: 2000 }, () => Array.from({ length: 1 + rnd(4) }, () => lines[rnd(lines.length)]).join('\n'));
+  t.same(confs.filter((c) => JSON.stringify(nameservers(c)) !== JSON.stringify(reNs(c))).slice(0, 3), [], `${confs.length} resolv.conf files read alike`);
+});
