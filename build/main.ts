@@ -38,21 +38,24 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   // the long-running modes take a flag; a plugin call has none (and skips looking for them)
-  const flags = process.argv.length > 2 ? process.argv.slice(2) : [];
-  const flag = (prefix: string): string | undefined => flags.find((a) => a.startsWith(prefix))?.slice(prefix.length);
+  const flags = process.argv.slice(2);
+  const flag = (prefix: string): string | undefined => {
+    for (const a of flags) if (a.startsWith(prefix)) return a.slice(prefix.length);
+    return undefined;
+  };
   // dns-hosts' long-running resolver: the same executable in another mode (and its UDP thread)
   if (flags.includes(UDP_THREAD_FLAG) && (name === 'dns-hosts' || name === 'dnsname')) {
     const { workerData, isMainThread } = process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
     if (!isMainThread) (await import('../plugins/dns-hosts/resolver/udp-worker.ts')).runUdpWorker(workerData);
     process.exit(2);
   }
-  const resolver = flags.length ? flag(RESOLVER_FLAG) : undefined;
+  const resolver = flag(RESOLVER_FLAG);
   if (resolver && (name === 'dns-hosts' || name === 'dnsname')) {
     if (!resolver.startsWith('/')) { process.stderr.write('dns-hosts: --resolver= needs an absolute state directory\n'); process.exit(2); }
     return (await import('../plugins/dns-hosts/resolver/main.ts')).runResolver(resolver);
   }
   // vxlan-overlay's watcher
-  const watch = flags.length ? flag('--watch=') : undefined;
+  const watch = flag('--watch=');
   if (watch && name === 'vxlan-overlay') return (await import('../plugins/vxlan-overlay/watch.ts')).runWatcher(watch);
   // VERSION (podman asks every plugin before every ADD and DEL): answered before the skeleton
   // and the plugin are even evaluated; the same answer the skeleton gives

@@ -12,7 +12,6 @@ import { CniError, ErrCode } from './cni/errors.ts';
 
 export const TABLE = 'cni-ts';
 
-/** The fixed skeleton, re-declared (flush + add) in every batch: identical, so idempotent. */
 /**
  * Every set and map of our tables, as data: the declarations below are made from it, and a call
  * looks up a set's element types here (no declaration text parsed at run time).
@@ -52,6 +51,7 @@ const SETS: readonly SetType[] = [
 const declaration = (t: SetType): string =>
   `add ${t.data ? 'map' : 'set'} ${t.family} ${TABLE} ${t.name} { type ${t.key.join(' . ')}${t.data ? ` : ${t.data.join(' . ')}` : ''};${t.interval ? ' flags interval;' : ''} }`;
 
+/** The fixed skeleton, re-declared (flush + add) in every batch: identical, so idempotent. */
 export function skeleton(): string[] {
   return [
     `add table inet ${TABLE}`,
@@ -133,10 +133,8 @@ export type Owner = keyof typeof OWNED_SETS;
  * Values interpolated into nft commands come from parsed addresses and validated names only:
  * bare words of address, port and tag characters, and double-quoted interface names that hold
  * neither a quote nor a comma (a host link may be named anything but "/" and white space).
- */
-/**
- * What element text may hold: /^(?:[A-Za-z0-9_.:/@ =-]|"[A-Za-z0-9_.@+:-]{1,15}")*$/ (tested
- * against it), by hand: the expression's first use cost every call that changes elements.
+ * That is /^(?:[A-Za-z0-9_.:/@ =-]|"[A-Za-z0-9_.@+:-]{1,15}")*$/ (tested against it), checked
+ * by hand: the expression's first use cost every call that changes elements.
  */
 export function isSafeElementText(s: string): boolean {
   for (let i = 0; i < s.length; i++) {

@@ -108,7 +108,7 @@ class Resolver {
    * closed to match. One sync at a time.
    */
   sync(key?: string): Promise<number> {
-    const run = this.queue.then(async () => {
+    const run = this.queue.then(() => {
       if (key === undefined) {
         this.records = new Map(readAll(this.dir, (f, why) => log(`ignoring ${f}: ${why}`)).map((a) => [recordKey(a.network, a.containerId, a.ifname), a]));
       } else {
@@ -117,14 +117,14 @@ class Resolver {
         const a = readRecord(this.dir, network, rest.slice(0, i), rest.slice(i + 1));
         if (a) this.records.set(key, a); else this.records.delete(key);
       }
-      await this.apply([...this.records.values()]);
+      this.apply([...this.records.values()]);
       return this.records.size;
     });
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async apply(all: Attachment[]): Promise<void> {
+  private apply(all: Attachment[]): void {
     this.tables = buildTables(all);
     // a container (namespace) sees the union of its networks, at each of its addresses
     const byNs = byNamespace(all);
