@@ -6,6 +6,7 @@ import { writeFd } from '../shared/fs.ts';
 import { exitCall } from '../shared/native.ts';
 import { PLUGINS } from './plugins.ts';
 import { RESOLVER_FLAG, UDP_THREAD_FLAG } from '../plugins/dns-hosts/modes.ts';
+import { arrFind } from '../shared/arrays.ts';
 
 declare const __CNI_TS_PLUGIN__: string | undefined;
 
@@ -24,7 +25,7 @@ function invokedAs(): string {
   const first = programName(process.argv0);
   if (first in PLUGINS) return first;
   const candidates = [first, programName(process.argv[1] ?? ''), programName(process.argv[2] ?? '')];
-  return candidates.find((n) => n in PLUGINS) ?? (candidates.slice(0, 2).includes('cni-ts') ? 'cni-ts' : first);
+  return arrFind(candidates, (n) => n in PLUGINS) ?? (candidates.slice(0, 2).includes('cni-ts') ? 'cni-ts' : first);
 }
 
 async function main(): Promise<void> {

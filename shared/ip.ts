@@ -1,6 +1,7 @@
 // IP addresses as bytes, for netlink and for CIDR math. Strings in, Buffers out, and back.
 // (own parsers: node:net's isIP costs milliseconds of start-up in the compiled binary)
 import { isDigit, isDigits } from './chars.ts';
+import { arrEvery, arrForEach, arrMap } from './arrays.ts';
 
 export type Family = 4 | 6;
 export interface IPAddr { family: Family; bytes: Buffer }
@@ -51,7 +52,7 @@ function parseV6(s: string): Buffer | undefined {
   const words = (x: string | undefined): number[] | undefined => {
     if (!x) return [];
     const w = x.split(':');
-    return w.every(isWord) ? w.map((g) => parseInt(g, 16)) : undefined;
+    return arrEvery(w, isWord) ? arrMap(w, (g) => parseInt(g, 16)) : undefined;
   };
   const head = words(halves[0]);
   const rest = halves.length === 2 ? words(halves[1]) : [];
@@ -60,7 +61,7 @@ function parseV6(s: string): Buffer | undefined {
   if (halves.length === 1 ? given !== 8 : given > 7) return undefined;
   const all = [...head, ...new Array<number>(8 - given).fill(0), ...rest, ...tail];
   const bytes = Buffer.alloc(16);
-  all.forEach((w, i) => bytes.writeUInt16BE(w, i * 2));
+  arrForEach(all, (w, i) => bytes.writeUInt16BE(w, i * 2));
   return bytes;
 }
 
@@ -84,7 +85,7 @@ export function formatIP(b: Buffer): string {
     if (j - i > bestLen) { best = i; bestLen = j - i; }
     i = j;
   }
-  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(':');
+  const hex = (a: number[]) => arrMap(a, (x) => x.toString(16)).join(':');
   if (best < 0) return hex(w);
   return `${hex(w.slice(0, best))}::${hex(w.slice(best + bestLen))}`;
 }
@@ -103,8 +104,17 @@ export function parseCIDR(s: string): IPNet | undefined {
 
 export const familyOf = (s: string): Family | undefined => parseIP(s)?.family;
 
-export const isLoopback = (a: IPAddr): boolean =>
-  a.family === 4 ? a.bytes[0] === 127 : a.bytes.every((b, i) => b === (i === 15 ? 1 : 0));
+/** 0.0.0.0 or :: (loops: see arrays.ts) */
+export function isUnspecified(a: IPAddr): boolean {
+  for (let i = 0; i < a.bytes.length; i++) if (a.bytes[i] !== 0) return false;
+  return true;
+}
+
+export function isLoopback(a: IPAddr): boolean {
+  if (a.family === 4) return a.bytes[0] === 127;
+  for (let i = 0; i < 16; i++) if (a.bytes[i] !== (i === 15 ? 1 : 0)) return false;
+  return true;
+}
 
 // ---- arithmetic on addresses as bigints (host-local's ranges) ----
 

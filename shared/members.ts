@@ -10,6 +10,7 @@ import { createFileExclusive, ensureDir, sweepTemps, withFileLock } from './file
 import { shortHash } from './hash.ts';
 import { join } from './path.ts';
 import { native } from './native.ts';
+import { arrFind } from './arrays.ts';
 
 const ROOT = '/run/cni-ts';
 
@@ -80,5 +81,5 @@ export function groupOf(kind: string, tag: string): string | undefined {
   let base: string, names: string[];
   try { base = kindDir(kind); names = readDir(base); } catch { return undefined; }
   const member = memberName(tag);
-  return names.find((n) => !n.endsWith('.lock') && n !== '.tmp' && exists(join(base, n, member)));
+  return arrFind(names, (n) => !n.endsWith('.lock') && n !== '.tmp' && exists(join(base, n, member)));
 }

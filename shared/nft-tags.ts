@@ -4,13 +4,14 @@ import { NftBatch, OWNED_SETS, TABLE, setTypes, type Elem, type Owner } from './
 import { NLM_F } from './netlink/constants.ts';
 import { NFT_MSG, decodeElements, dumpBody, netfilter, nftType } from './netlink/nftables.ts';
 import { mark } from './trace.ts';
+import { arrFilter, arrMap } from './arrays.ts';
 
 export interface NftElement extends Elem { comment?: string }
 
 function text(v: any): string {
   if (v && typeof v === 'object') {
     if (v.elem) return text(v.elem.val);
-    if (v.concat) return v.concat.map(text).join(' . ');
+    if (v.concat) return arrMap(v.concat as unknown[], text).join(' . ');
     if (v.prefix) return `${v.prefix.addr}/${v.prefix.len}`;
     if (v.range) return `${v.range[0]}-${v.range[1]}`;
     if (v.jump) return `jump ${v.jump.target}`;
@@ -58,7 +59,7 @@ export function elementsOf(listing: string): NftElement[] {
 /** The elements `owner` added for a container (its tag, in the owner's own sets). */
 export function findTagged(tag: string, owner: Owner, all = ourElements(OWNED_SETS[owner])): NftElement[] {
   const sets: readonly string[] = OWNED_SETS[owner];
-  return all.filter((e) => e.comment === tag && sets.includes(e.set));
+  return arrFilter(all, (e) => e.comment === tag && sets.includes(e.set));
 }
 
 /**

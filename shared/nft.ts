@@ -9,6 +9,7 @@ import { mark } from './trace.ts';
 import { isAlnum } from './chars.ts';
 import { exists } from './fs.ts';
 import { CniError, ErrCode } from './cni/errors.ts';
+import { arrFilter, arrMap } from './arrays.ts';
 
 export const TABLE = 'cni-ts';
 
@@ -56,8 +57,8 @@ export function skeleton(): string[] {
   return [
     `add table inet ${TABLE}`,
     `add table bridge ${TABLE}`,
-    ...SETS.filter((t) => t.family === 'inet').map(declaration),
-    ...SETS.filter((t) => t.family === 'bridge').map(declaration),
+    ...arrMap(arrFilter(SETS, (t) => t.family === 'inet'), declaration),
+    ...arrMap(arrFilter(SETS, (t) => t.family === 'bridge'), declaration),
     ...baseChain('inet', 'postrouting', 'type nat hook postrouting priority srcnat; policy accept;', [
       'ct status dnat ip saddr . ip daddr @pm_hairpin4 masquerade',
       'ct status dnat ip6 saddr . ip6 daddr @pm_hairpin6 masquerade',
@@ -91,14 +92,14 @@ export function skeleton(): string[] {
 let types: Map<string, SetType> | undefined;
 
 export function setTypes(): Map<string, SetType> {
-  return (types ??= new Map(SETS.map((t) => [t.name, t])));
+  return (types ??= new Map(arrMap(SETS, (t) => [t.name, t])));
 }
 
 function baseChain(family: 'inet' | 'bridge', name: string, spec: string, rules: string[]): string[] {
   return [
     `add chain ${family} ${TABLE} ${name}${spec ? ` { ${spec} }` : ''}`,
     `flush chain ${family} ${TABLE} ${name}`,
-    ...rules.map((r) => `add rule ${family} ${TABLE} ${name} ${r}`),
+    ...arrMap(rules, (r) => `add rule ${family} ${TABLE} ${name} ${r}`),
   ];
 }
 
@@ -220,7 +221,7 @@ export class NftBatch {
   static ensureTables(): void {
     const r = childProcess().spawnSync(nftPath(), ['-f', '-'], { input: `${skeleton().join('\n')}\n`, encoding: 'utf8' });
     if (r.error) throw new CniError(ErrCode.Plugin, `cannot run nft: ${r.error.message}`);
-    if (r.status !== 0) throw new NftError(r.stderr.trim().split('\n').filter((l) => /Error/.test(l)).slice(0, 3).join(' ') || r.stderr.trim().slice(0, 300));
+    if (r.status !== 0) throw new NftError(arrFilter(r.stderr.trim().split('\n'), (l) => /Error/.test(l)).slice(0, 3).join(' ') || r.stderr.trim().slice(0, 300));
   }
 }
 

@@ -14,6 +14,7 @@ import { addLink, deleteLink, getLink, requireLink, setLink, type Link, type Lin
 import { listRoutes } from './netlink/route.ts';
 import { Netlink } from './netlink/socket.ts';
 import { acquireParent, releaseParent } from './vlan.ts';
+import { arrFind, arrSome } from './arrays.ts';
 
 export interface UnderlayConf extends BaseConf {
   master?: string;
@@ -32,7 +33,7 @@ export interface UnderlaySpec {
 
 /** The interface of the host's default route (the reference's choice for an empty master). */
 function defaultRouteInterface(nl: Netlink): string {
-  const r = listRoutes(nl, { family: 4 }).find((x) => x.dst === '0.0.0.0/0' && x.oif) ?? listRoutes(nl, { family: 6 }).find((x) => x.dst === '::/0' && x.oif);
+  const r = arrFind(listRoutes(nl, { family: 4 }), (x) => x.dst === '0.0.0.0/0' && x.oif) ?? arrFind(listRoutes(nl, { family: 6 }), (x) => x.dst === '::/0' && x.oif);
   const l = r?.oif ? getLink(nl, r.oif) : undefined;
   if (!l) throw new CniError(ErrCode.InvalidConfig, 'invalid network config: master is empty and this host has no default route to take its interface from');
   return l.name;
@@ -42,7 +43,7 @@ function defaultRouteInterface(nl: Netlink): string {
 export function masterName(c: UnderlayConf, nl: Netlink, prev?: Result): string {
   let m = c.master ?? '';
   if (!m && prev?.interfaces?.length && c.type === 'ipvlan') {
-    m = prev.interfaces.find((i) => i.sandbox)?.name ?? '';
+    m = arrFind(prev.interfaces, (i) => i.sandbox)?.name ?? '';
   }
   if (!m) m = defaultRouteInterface(nl);
   if (c.vlan) m = `${m}.${c.vlan}`;
@@ -56,7 +57,7 @@ const tempName = (ctx: Context<UnderlayConf>, kind: string): string =>
 const attachment = (ctx: Context<UnderlayConf>): string => `${ctx.conf.name}@${ctx.env.containerId}@${ctx.env.ifname}`;
 
 /** Whether the parent lives in the container (linkInContainer, or chained ipvlan without master). */
-const parentInContainer = (c: UnderlayConf, prev?: Result): boolean => !!c.linkInContainer || (c.type === 'ipvlan' && !c.master && !!prev?.interfaces?.some((i) => i.sandbox));
+const parentInContainer = (c: UnderlayConf, prev?: Result): boolean => !!c.linkInContainer || (c.type === 'ipvlan' && !c.master && arrSome(prev?.interfaces ?? [], (i) => !!i.sandbox));
 
 export async function underlayAdd(ctx: Context<UnderlayConf>, spec: UnderlaySpec): Promise<Result> {
   const c = ctx.conf;

@@ -6,6 +6,7 @@ import { CniError, ErrCode } from './cni/errors.ts';
 import { withFileLock } from './files.ts';
 import { addLink, deleteLink, getLink, setLink } from './netlink/link.ts';
 import type { Netlink } from './netlink/socket.ts';
+import { arrSome } from './arrays.ts';
 
 const STATE = '/run/cni-ts/vlan';
 
@@ -62,7 +63,7 @@ export function releaseParent(nl: Netlink, name: string, attachment: string): vo
     if (!d) { removeTree(dir(name)); return; }   // nothing of ours (a symlink is removed, not followed)
     const entries = readDir(d);
     removeTree(join(d, attachment));
-    if (entries.some((u) => u !== attachment && u !== '.created')) return;
+    if (arrSome(entries, (u) => u !== attachment && u !== '.created')) return;
     if (entries.includes('.created')) {
       const l = getLink(nl, name);
       if (l) deleteLink(nl, l.index);

@@ -5,6 +5,7 @@ import * as z from 'zod/mini';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { baseShape, cidrString, ipString } from '../../shared/cni/schema.ts';
 import { bigToString, parseCIDR, parseIP, subnetOf, subnetString, toBig, type Family, type Subnet } from '../../shared/ip.ts';
+import { arrFind, arrForEach, arrMap } from '../../shared/arrays.ts';
 
 const reservedSchema = () => z.union([z.array(z.string()), z.record(z.string(), z.string())]);
 
@@ -63,8 +64,8 @@ const invalid = (field: string, msg: string): CniError => new CniError(ErrCode.I
 
 function reservedAddresses(r: RangeConf['reserved'], field: string): bigint[] {
   if (!r) return [];
-  const entries = Array.isArray(r) ? r.map((s) => s.slice(s.indexOf('=') + 1)) : Object.values(r);
-  return entries.map((s) => {
+  const entries = Array.isArray(r) ? arrMap(r, (s) => s.slice(s.indexOf('=') + 1)) : Object.values(r);
+  return arrMap(entries, (s) => {
     const ip = parseIP(s.trim());
     if (!ip) throw invalid(field, `has "${s}", which is not an IP address (use "ip" or "name=ip")`);
     return toBig(ip.bytes);
@@ -116,21 +117,21 @@ function computeRangeSets(conf: Pick<HostLocalConf, 'ipam' | 'runtimeConfig'>): 
   const ipam = conf.ipam;
   const shared = reservedAddresses(ipam.reserved, 'ipam.reserved');
   const sets: { conf: RangeConf[]; field: string }[] = [];
-  (conf.runtimeConfig?.ipRanges ?? []).forEach((rs, i) => sets.push({ conf: rs, field: `runtimeConfig.ipRanges[${i}]` }));
+  arrForEach(conf.runtimeConfig?.ipRanges ?? [], (rs, i) => sets.push({ conf: rs, field: `runtimeConfig.ipRanges[${i}]` }));
   if (ipam.subnet) {
     const legacy: RangeConf = { subnet: ipam.subnet };
     for (const k of ['rangeStart', 'rangeEnd', 'gateway', 'ipRange'] as const) if (ipam[k]) legacy[k] = ipam[k];
     sets.push({ conf: [legacy], field: 'ipam' });
   }
-  (ipam.ranges ?? []).forEach((rs, i) => sets.push({ conf: rs, field: `ipam.ranges[${i}]` }));
+  arrForEach(ipam.ranges ?? [], (rs, i) => sets.push({ conf: rs, field: `ipam.ranges[${i}]` }));
   if (!sets.length) throw invalid('ipam.ranges', 'is empty: no IP ranges specified');
   const out: RangeSet[] = [];
   const all: { r: Range; field: string; order: number }[] = [];
   for (const { conf, field } of sets) {
     if (!conf.length) throw invalid(field, 'is an empty range set');
-    const ranges = conf.map((r, j) => canonicalRange(r, field === 'ipam' ? 'ipam' : `${field}[${j}]`, shared));
+    const ranges = arrMap(conf, (r, j) => canonicalRange(r, field === 'ipam' ? 'ipam' : `${field}[${j}]`, shared));
     const family = ranges[0]!.subnet.family;
-    ranges.forEach((r, j) => {
+    arrForEach(ranges, (r, j) => {
       if (r.subnet.family !== family) throw invalid(`${field}[${j}]`, 'mixes address families within one range set');
       all.push({ r, field: `${field}[${j}]`, order: all.length });
     });
@@ -154,7 +155,7 @@ function noOverlaps(all: { r: Range; field: string; order: number }[]): void {
 }
 
 export const rangeSetText = (rs: RangeSet): string =>
-  rs.ranges.map((r) => `${subnetString(r.subnet)} (${bigToString(r.start, rs.family)}-${bigToString(r.end, rs.family)})`).join(', ');
+  arrMap(rs.ranges, (r) => `${subnetString(r.subnet)} (${bigToString(r.start, rs.family)}-${bigToString(r.end, rs.family)})`).join(', ');
 
 export const rangeFor = (rs: RangeSet, family: Family, ip: bigint): Range | undefined =>
-  family === rs.family ? rs.ranges.find((r) => ip >= r.start && ip <= r.end) : undefined;
+  family === rs.family ? arrFind(rs.ranges, (r) => ip >= r.start && ip <= r.end) : undefined;

@@ -9,6 +9,7 @@ import { familyOf, parseIP, toBig } from '../../shared/ip.ts';
 import { allocateDynamic, allocateStatic, staticRange, type Allocation } from './allocate.ts';
 import { hostLocalSchema, rangeFor, rangeSets, rangeSetText, type HostLocalConf, type RangeSet } from './config.ts';
 import { DEFAULT_DATA_DIR, Store, leaseKey } from './store.ts';
+import { arrEvery, arrFilter, arrFind, arrMap, arrSome } from '../../shared/arrays.ts';
 
 type Ctx = Context<HostLocalConf>;
 
@@ -54,7 +55,7 @@ const inSet = (rs: RangeSet, ip: string): boolean => {
 };
 const inSetSubnet = (rs: RangeSet, ip: string): boolean => {
   const a = parseIP(ip);
-  return !!a && a.family === rs.family && rs.ranges.some((r) => { const n = toBig(a.bytes); return n >= r.subnet.first && n <= r.subnet.last; });
+  return !!a && a.family === rs.family && arrSome(rs.ranges, (r) => { const n = toBig(a.bytes); return n >= r.subnet.first && n <= r.subnet.last; });
 };
 
 const outsideEvery = (conf: HostLocalConf, ips: string[]): CniError =>
@@ -64,8 +65,8 @@ const outsideEvery = (conf: HostLocalConf, ips: string[]): CniError =>
 export function ipamValidate(ctx: Ctx): void {
   const sets = rangeSets(ctx.conf);
   const requested = requestedIPs(ctx);
-  const outside = requested.filter((ip) => {
-    const rs = sets.find((s) => inSetSubnet(s, ip));
+  const outside = arrFilter(requested, (ip) => {
+    const rs = arrFind(sets, (s) => inSetSubnet(s, ip));
     if (rs) staticRange(rs, ip);
     return !rs;
   });
@@ -79,13 +80,13 @@ export function ipamAdd(ctx: Ctx): Result {
   const store = storeFor(conf);
   const key = leaseKey(env.containerId, env.ifname);
   const allocs = store.locked(() => {
-    const held = store.hint(env.containerId, env.ifname).filter((ip) => store.holder(ip) === key);
+    const held = arrFilter(store.hint(env.containerId, env.ifname), (ip) => store.holder(ip) === key);
     const made: string[] = [];
     try {
-      const out: Allocation[] = sets.map((rs, i) => {
-        const want = requested.find((ip) => inSetSubnet(rs, ip));
+      const out: Allocation[] = arrMap(sets, (rs, i) => {
+        const want = arrFind(requested, (ip) => inSetSubnet(rs, ip));
         if (want) requested.splice(requested.indexOf(want), 1);
-        const mine = held.find((ip) => inSetSubnet(rs, ip));
+        const mine = arrFind(held, (ip) => inSetSubnet(rs, ip));
         // the attachment already holds an address here: the same answer again, no second lease
         if (mine && (!want || want === mine)) return allocateStatic(store, rs, i, key, mine);
         const a = want ? allocateStatic(store, rs, i, key, want) : allocateDynamic(store, rs, i, key);
@@ -93,15 +94,15 @@ export function ipamAdd(ctx: Ctx): Result {
         return a;
       });
       if (requested.length) throw outsideEvery(conf, requested);
-      store.setHint(env.containerId, env.ifname, out.map((a) => a.ip));
+      store.setHint(env.containerId, env.ifname, arrMap(out, (a) => a.ip));
       return out;
     } catch (e) {
       for (const ip of made) store.release(ip);   // an ADD that fails leaves nothing behind
       throw e;
     }
   });
-  const r: Result = { cniVersion: ctx.version, ips: allocs.map((a) => ({ address: `${a.ip}/${a.prefix}`, gateway: a.gateway })) };
-  if (conf.ipam.routes?.length) r.routes = conf.ipam.routes.map((rt) => (rt.gw ? { dst: rt.dst, gw: rt.gw } : { dst: rt.dst }));
+  const r: Result = { cniVersion: ctx.version, ips: arrMap(allocs, (a) => ({ address: `${a.ip}/${a.prefix}`, gateway: a.gateway })) };
+  if (conf.ipam.routes?.length) r.routes = arrMap(conf.ipam.routes, (rt) => (rt.gw ? { dst: rt.dst, gw: rt.gw } : { dst: rt.dst }));
   const resolv = conf.ipam.resolvConf || conf.ipam.resolveConf;
   if (resolv) r.dns = parseResolvConf(resolv);
   return r;
@@ -114,8 +115,8 @@ export function ipamDel(ctx: Ctx): void {
   store.locked(() => {
     // every lease of this attachment, whoever made it (ours, the reference, a killed ADD)
     const leases = store.leases();
-    let mine = leases.filter((l) => l.holder === key);
-    if (!mine.length) mine = leases.filter((l) => l.holder === env.containerId.trim());   // old single-line format
+    let mine = arrFilter(leases, (l) => l.holder === key);
+    if (!mine.length) mine = arrFilter(leases, (l) => l.holder === env.containerId.trim());   // old single-line format
     for (const l of mine) store.release(l.ip);
     store.dropHint(env.containerId, env.ifname);
   }, true);
@@ -126,11 +127,11 @@ export function ipamCheck(ctx: Ctx): void {
   const store = storeFor(conf);
   const key = leaseKey(env.containerId, env.ifname);
   const sets = rangeSets(conf);
-  const held = store.locked(() => store.leases().filter((l) => l.holder === key).map((l) => l.ip));
+  const held = store.locked(() => arrMap(arrFilter(store.leases(), (l) => l.holder === key), (l) => l.ip));
   if (!held.length) throw new CniError(ErrCode.Plugin, `host-local: no address is allocated to container ${env.containerId} (interface ${env.ifname})`);
   for (const ip of ctx.prevResult?.ips ?? []) {
     const addr = ip.address.split('/')[0]!;
-    if (sets.some((rs) => inSetSubnet(rs, addr)) && !held.includes(addr)) {
+    if (arrSome(sets, (rs) => inSetSubnet(rs, addr)) && !held.includes(addr)) {
       throw new CniError(ErrCode.Plugin, `host-local: address ${addr} of the previous result is not allocated to container ${env.containerId}`);
     }
   }
@@ -139,8 +140,8 @@ export function ipamCheck(ctx: Ctx): void {
 /** Spec 1.1.0 GC: release every lease whose attachment is not in cni.dev/valid-attachments. */
 export function ipamGc(ctx: Ctx): void {
   const valid = ctx.conf['cni.dev/valid-attachments'] ?? [];
-  const keep = new Set(valid.map((a) => leaseKey(a.containerID, a.ifname)));
-  const keepIds = new Set(valid.map((a) => a.containerID.trim()));
+  const keep = new Set(arrMap(valid, (a) => leaseKey(a.containerID, a.ifname)));
+  const keepIds = new Set(arrMap(valid, (a) => a.containerID.trim()));
   const store = storeFor(ctx.conf);
   store.locked(() => {
     for (const l of store.leases()) if (!keep.has(l.holder) && !keepIds.has(l.holder)) store.release(l.ip);
@@ -153,16 +154,16 @@ export function ipamStatus(ctx: Ctx): void {
   const sets = rangeSets(ctx.conf);
   const store = storeFor(ctx.conf);
   const leased = store.leaseAddresses();
-  const full = sets.every((rs) => {
+  const full = arrEvery(sets, (rs) => {
     let capacity = 0n;
     for (const r of rs.ranges) {
       capacity += r.end - r.start + 1n;
       if (r.gateway >= r.start && r.gateway <= r.end) capacity--;
       for (const x of r.reserved) if (x >= r.start && x <= r.end && x !== r.gateway) capacity--;
     }
-    return BigInt(leased.filter((ip) => inSet(rs, ip)).length) >= capacity;
+    return BigInt(arrFilter(leased, (ip) => inSet(rs, ip)).length) >= capacity;
   });
-  if (full) throw new CniError(ErrCode.NotAvailable, `no addresses left in any range set of network ${ctx.conf.name}: ${sets.map(rangeSetText).join('; ')}`);
+  if (full) throw new CniError(ErrCode.NotAvailable, `no addresses left in any range set of network ${ctx.conf.name}: ${arrMap(sets, rangeSetText).join('; ')}`);
 }
 
 export const hostLocal: Plugin<HostLocalConf> = {

@@ -9,6 +9,7 @@ import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { createFileExclusive, inDir, sweepTemps, withFileLock, writeFileAtomic } from '../../shared/files.ts';
 import { isIdentifier, isSpace } from '../../shared/chars.ts';
 import { familyOf } from '../../shared/ip.ts';
+import { arrFilter } from '../../shared/arrays.ts';
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
 const LAST_IP = 'last_reserved_ip.';
@@ -97,7 +98,7 @@ export class Store {
 
   /** Lease addresses only (names, no reads). */
   leaseAddresses(): string[] {
-    try { return readDir(this.dir).filter((n) => familyOf(n) !== undefined); } catch { return []; }
+    try { return arrFilter(readDir(this.dir), (n) => familyOf(n) !== undefined); } catch { return []; }
   }
 
   // ---- hints: which addresses an attachment holds, so ADD need not scan ----
@@ -109,7 +110,7 @@ export class Store {
   hint(id: string, ifname: string): string[] {
     const p = this.hintPath(id, ifname);
     if (!p) return [];
-    try { return readStateFile(p, 4096).split('\n').filter(Boolean); } catch { return []; }
+    try { return arrFilter(readStateFile(p, 4096).split('\n'), Boolean); } catch { return []; }
   }
 
   setHint(id: string, ifname: string, ips: string[]): void {

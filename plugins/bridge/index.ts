@@ -18,6 +18,7 @@ import { setIn } from '../../shared/sysctl.ts';
 import { mark } from '../../shared/trace.ts';
 import { bridgeName, bridgeSchema, validateBridge, type BridgeConf } from './config.ts';
 import { hostVethName } from './name.ts';
+import { arrFilter, arrFind, arrMap, arrSome } from '../../shared/arrays.ts';
 
 // the firewall state is loaded only by a network that has some (ipMasq, macspoofchk)
 const nft = async () => {
@@ -36,8 +37,8 @@ function ensureBridge(nl: Netlink, c: BridgeConf, rb: Rollback): Link {
       // made by this ADD: a failure later takes it away again, unless a racing ADD has a port on it
       rb.push(() => {
         const links = listLinks(nl);
-        const mine = links.find((l) => l.name === name && l.kind === 'bridge');
-        if (mine && !links.some((l) => l.master === mine.index)) deleteLink(nl, mine.index);
+        const mine = arrFind(links, (l) => l.name === name && l.kind === 'bridge');
+        if (mine && !arrSome(links, (l) => l.master === mine.index)) deleteLink(nl, mine.index);
       });
     } catch (e) {
       if ((e as { code?: string }).code !== 'EEXIST') throw new CniError(ErrCode.Plugin, `could not create bridge "${name}": ${(e as Error).message}`);
@@ -57,7 +58,7 @@ const containerMac = (ctx: Ctx): string | undefined => ctx.conf.runtimeConfig?.m
 function completeGateways(c: BridgeConf, r: Result): { gw: string; prefix: number }[] {
   const gws: { gw: string; prefix: number }[] = [];
   if (!c.isGateway && !c.isDefaultGateway) return gws;
-  const seenDefault = new Set((r.routes ?? []).filter((rt) => rt.dst.endsWith('/0')).map((rt) => familyOf(rt.dst.split('/')[0]!)));
+  const seenDefault = new Set(arrMap(arrFilter(r.routes ?? [], (rt) => rt.dst.endsWith('/0')), (rt) => familyOf(rt.dst.split('/')[0]!)));
   for (const ip of r.ips ?? []) {
     const net = parseCIDR(ip.address)!;
     const sub = subnetOf(net);
@@ -100,9 +101,9 @@ function containerElements(c: BridgeConf, hostVeth: string, ips: IPConfig[], mac
       els.push({ family: 'inet', set: `masq_src${fam}`, key: addr });
       // never masqueraded: its own subnet and the excluded ones; a subnet inside another is
       // left out (an interval set refuses overlapping elements)
-      const skip = [subnetOf(parseCIDR(ip.address)!), ...(c.ipMasqExclude ?? []).map((x) => subnetOf(parseCIDR(x)!)).filter((x) => x.family === fam)];
+      const skip = [subnetOf(parseCIDR(ip.address)!), ...arrFilter(arrMap(c.ipMasqExclude ?? [], (x) => subnetOf(parseCIDR(x)!)), (x) => x.family === fam)];
       const inside = (a: typeof skip[number], b: typeof skip[number]) => b.prefix <= a.prefix && a.first >= b.first && a.last <= b.last;
-      const kept = skip.filter((a, i) => !skip.some((b, j) => j !== i && inside(a, b) && (!inside(b, a) || j < i)));
+      const kept = arrFilter(skip, (a, i) => !arrSome(skip, (b, j) => j !== i && inside(a, b) && (!inside(b, a) || j < i)));
       for (const sub of kept) els.push({ family: 'inet', set: `masq_skip${fam}`, key: `${addr} . ${subnetString(sub)}` });
     }
   }
@@ -182,8 +183,8 @@ async function add(ctx: Ctx): Promise<Result> {
       if (gws.length) {
         for (const g of gws) ensureGatewayAddress(host, br, g.gw, g.prefix, !!c.forceAddress);
         const fwd: [string, string][] = [];
-        if (gws.some((g) => familyOf(g.gw) === 4)) fwd.push(['net/ipv4/ip_forward', '1']);
-        if (gws.some((g) => familyOf(g.gw) === 6)) fwd.push(['net/ipv6/conf/all/forwarding', '1']);
+        if (arrSome(gws, (g) => familyOf(g.gw) === 4)) fwd.push(['net/ipv4/ip_forward', '1']);
+        if (arrSome(gws, (g) => familyOf(g.gw) === 6)) fwd.push(['net/ipv6/conf/all/forwarding', '1']);
         setIn(undefined, fwd);
       }
       const brNow = requireLink(host, br.index);
@@ -248,7 +249,7 @@ async function check(ctx: Ctx): Promise<void> {
       const mine = findTagged(tag(c.name, ctx.env.containerId), 'bridge');
       for (const ip of ipsFor(prev, ctx.env.ifname, ctx.env.netns)) {
         const addr = ip.address.split('/')[0]!;
-        if (!mine.some((e) => e.set === `masq_src${familyOf(addr)}` && e.key === addr)) throw new CniError(ErrCode.Plugin, `masquerade rule for ${ip.address} is missing`);
+        if (!arrSome(mine, (e) => e.set === `masq_src${familyOf(addr)}` && e.key === addr)) throw new CniError(ErrCode.Plugin, `masquerade rule for ${ip.address} is missing`);
       }
     }
   } finally {

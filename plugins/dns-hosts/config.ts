@@ -7,6 +7,7 @@ import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import type { Context } from '../../shared/cni/plugin.ts';
 import { isDnsName, parseLink, parseUpstream } from '../../shared/cni/refinements.ts';
 import { baseShape, configSchema, dnsNameString, linkString, upstreamString } from '../../shared/cni/schema.ts';
+import { arrForEach, arrMap } from '../../shared/arrays.ts';
 
 const links = () => z.optional(z.array(linkString()));
 
@@ -58,13 +59,13 @@ export function names(ctx: Ctx): Names {
   const rc = c.runtimeConfig?.aliases;
   const own = Array.isArray(rc) ? rc : rc?.[c.name] ?? [];
   const field = Array.isArray(rc) ? 'runtimeConfig.aliases' : `runtimeConfig.aliases.${c.name}`;
-  own.forEach((a, i) => { if (!isDnsName(a)) refuse(`${field}[${i}]`, a, 'a DNS name'); });
-  const aliases = [...new Set([...own, ...(c.args?.cni?.aliases ?? [])].map(lower))];
-  const linkList = [...(c.runtimeConfig?.links ?? []), ...(c.args?.cni?.links ?? [])].map((l) => parseLink(l)!);
+  arrForEach(own, (a, i) => { if (!isDnsName(a)) refuse(`${field}[${i}]`, a, 'a DNS name'); });
+  const aliases = [...new Set(arrMap([...own, ...(c.args?.cni?.aliases ?? [])], lower))];
+  const linkList = arrMap([...(c.runtimeConfig?.links ?? []), ...(c.args?.cni?.links ?? [])], (l) => parseLink(l)!);
   const out: Names = {
     shortId: ctx.env.containerId.slice(0, 12).toLowerCase(),
     aliases,
-    links: linkList.map((l) => ({ target: lower(l.target), alias: lower(l.alias) })),
+    links: arrMap(linkList, (l) => ({ target: lower(l.target), alias: lower(l.alias) })),
   };
   if (name) out.name = lower(name);
   return out;
@@ -73,7 +74,7 @@ export function names(ctx: Ctx): Names {
 /** Upstream resolvers as "address:port" pairs ([v6]:port), from the config or the host's resolv.conf. */
 export function upstreams(ctx: Ctx, hostResolvConf: () => string): string[] {
   const list = ctx.conf.upstreams ?? nameservers(hostResolvConf());
-  return list.map((u) => {
+  return arrMap(list, (u) => {
     const p = parseUpstream(u)!;
     return p.address.includes(':') ? `[${p.address}]:${p.port}` : `${p.address}:${p.port}`;
   });

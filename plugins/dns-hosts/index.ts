@@ -14,12 +14,13 @@ import { native } from '../../shared/native.ts';
 import { queryFrom, syncResolver } from './client.ts';
 import { NAME_ARGS, dnsConfig, names, upstreams, type Ctx, type DnsConf } from './config.ts';
 import { LISTEN_ADDRESS, claimAddress, paths, readAll, readRecord, recordKey, recordedOn, removeRecord, stateDir, withStateLock, writeRecord, type Attachment } from './records.ts';
+import { arrEvery, arrFilter, arrFindIndex, arrMap, arrSome } from '../../shared/arrays.ts';
 
 /** The addresses of CNI_IFNAME in prevResult (all container addresses when interfaces are not listed). */
 function addressesOf(prev: Result, ifname: string): string[] {
-  const idx = (prev.interfaces ?? []).findIndex((i) => i.name === ifname && !!i.sandbox);
-  const ips = idx >= 0 ? (prev.ips ?? []).filter((ip) => ip.interface === idx) : containerIPs(prev);
-  return ips.map(ipOnly);
+  const idx = arrFindIndex(prev.interfaces ?? [], (i) => i.name === ifname && !!i.sandbox);
+  const ips = idx >= 0 ? arrFilter(prev.ips ?? [], (ip) => ip.interface === idx) : containerIPs(prev);
+  return arrMap(ips, ipOnly);
 }
 
 function hostResolvConf(): string {
@@ -29,8 +30,8 @@ function hostResolvConf(): string {
 /** Our resolver first in the container's resolv.conf (runtimes write it from the result), then the rest. */
 function withDns(prev: Result, listen: string, domain: string | undefined): Result {
   const dns = prev.dns ?? {};
-  const out: Result['dns'] = { ...dns, nameservers: [listen, ...(dns.nameservers ?? []).filter((n) => n !== listen)] };
-  if (domain) out.search = [domain, ...(dns.search ?? []).filter((s) => s !== domain)];
+  const out: Result['dns'] = { ...dns, nameservers: [listen, ...arrFilter(dns.nameservers ?? [], (n) => n !== listen)] };
+  if (domain) out.search = [domain, ...arrFilter(dns.search ?? [], (s) => s !== domain)];
   return { ...prev, dns: out };
 }
 
@@ -72,16 +73,16 @@ function del(ctx: Ctx): void {
 /** A query for the container's own name, asked from inside its namespace. */
 async function selfQuery(nsFd: number, a: Attachment): Promise<void> {
   const packet = await import('dns-packet');
-  const v6 = a.ips.length > 0 && a.ips.every((ip) => ip.includes(':'));
+  const v6 = a.ips.length > 0 && arrEvery(a.ips, (ip) => ip.includes(':'));
   const name = a.name ?? a.shortId;
   const q = packet.encode({ id: 1 + Math.floor(Math.random() * 65000), type: 'query', flags: packet.RECURSION_DESIRED, questions: [{ type: v6 ? 'AAAA' : 'A', name }] });
   const raw = queryFrom(nsFd, a.listen, q);
   if (!raw) throw new CniError(ErrCode.Plugin, `dns-hosts: the resolver does not answer at ${a.listen} inside ${a.netns}`);
   const r = packet.decode(raw);
-  const got = (r.answers ?? []).map((x) => String((x as { data?: unknown }).data));
+  const got = arrMap(r.answers ?? [], (x) => String((x as { data?: unknown }).data));
   const rcode = (r as { rcode?: string }).rcode;
-  const want = a.ips.filter((ip) => ip.includes(':') === v6);
-  if (rcode !== 'NOERROR' || want.some((ip) => !got.includes(ip))) {
+  const want = arrFilter(a.ips, (ip) => ip.includes(':') === v6);
+  if (rcode !== 'NOERROR' || arrSome(want, (ip) => !got.includes(ip))) {
     throw new CniError(ErrCode.Plugin, `dns-hosts: ${name} answers ${rcode} ${JSON.stringify(got)} inside the container, expected ${JSON.stringify(want)}`);
   }
 }
@@ -98,7 +99,7 @@ async function check(ctx: Ctx): Promise<void> {
 
 function gc(ctx: Ctx): void {
   const dir = stateDir();
-  const valid = new Set((ctx.conf['cni.dev/valid-attachments'] ?? []).map((v) => `${v.containerID}:${v.ifname}`));
+  const valid = new Set(arrMap(ctx.conf['cni.dev/valid-attachments'] ?? [], (v) => `${v.containerID}:${v.ifname}`));
   withStateLock(dir, () => {
     for (const r of recordedOn(dir, ctx.conf.name)) {
       if (!valid.has(`${r.containerId}:${r.ifname}`)) removeRecord(dir, ctx.conf.name, r.containerId, r.ifname);

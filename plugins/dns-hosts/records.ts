@@ -8,6 +8,7 @@ import { lstat, readDir, readStateFile, rmdir, unlink } from '../../shared/fs.ts
 import { ensureDir, sweepTemps, withFileLock, writeFileAtomic } from '../../shared/files.ts';
 import { kindDir } from '../../shared/members.ts';
 import { join } from '../../shared/path.ts';
+import { arrEvery, arrFilter, arrMap } from '../../shared/arrays.ts';
 
 export interface Attachment {
   network: string;
@@ -116,7 +117,7 @@ export function readRecord(dir: string, network: string, containerId: string, if
 /** The attachments recorded on `network` (containerID, ifname), for GC. */
 export function recordedOn(dir: string, network: string): { containerId: string; ifname: string }[] {
   try {
-    return readDir(join(paths(dir).records, network)).filter((n) => n.includes(':')).map((n) => {
+    return arrMap(arrFilter(readDir(join(paths(dir).records, network)), (n) => n.includes(':')), (n) => {
       const i = n.indexOf(':');
       return { containerId: n.slice(0, i), ifname: n.slice(i + 1) };
     });
@@ -144,7 +145,7 @@ export function readAll(dir: string, onBad: (file: string, why: string) => void 
   return out;
 }
 
-const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
+const strings = (v: unknown): v is string[] => Array.isArray(v) && arrEvery(v, (s) => typeof s === 'string');
 
 /** A record as read back, checked field by field (state is never trusted blindly). */
 function toAttachment(v: unknown): Attachment | undefined {
@@ -155,6 +156,6 @@ function toAttachment(v: unknown): Attachment | undefined {
     typeof a.listen === 'string' && /^127\.0\.0\.\d{1,3}$/.test(a.listen) &&
     (a.name === undefined || typeof a.name === 'string') && (a.domainName === undefined || typeof a.domainName === 'string') &&
     strings(a.aliases) && strings(a.ips) && strings(a.upstreams) && typeof a.forward === 'boolean' &&
-    Array.isArray(a.links) && a.links.every((l) => l && typeof l.target === 'string' && typeof l.alias === 'string');
+    Array.isArray(a.links) && arrEvery(a.links, (l) => l && typeof l.target === 'string' && typeof l.alias === 'string');
   return ok ? a : undefined;
 }

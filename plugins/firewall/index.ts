@@ -13,6 +13,7 @@ import { Netlink } from '../../shared/netlink/socket.ts';
 import { NftBatch, tag, type Elem } from '../../shared/nft.ts';
 import { findTagged, removeContainer } from '../../shared/nft-tags.ts';
 import { groupOf, joinGroup, leaveGroup } from '../../shared/members.ts';
+import { arrMap, arrSome } from '../../shared/arrays.ts';
 
 const schema = () => z.looseObject({
   ...baseShape(),
@@ -39,7 +40,7 @@ function hostSide(nl: Netlink, prev: Result): { bridge?: string; port?: string }
 
 /** The container's own elements (the bridge-wide isolation elements are shared, added apart). */
 function containerElements(prev: Result, policy: string, port: string | undefined): Elem[] {
-  const els: Elem[] = containerIPs(prev).map(ipOnly).map((ip) => ({ family: 'inet', set: `fw_accept${familyOf(ip)}`, key: ip }));
+  const els: Elem[] = arrMap(arrMap(containerIPs(prev), ipOnly), (ip) => ({ family: 'inet', set: `fw_accept${familyOf(ip)}`, key: ip }));
   if (policy === 'isolated' && port) els.push({ family: 'bridge', set: 'icc_ports', key: `"${port}"` });
   return els;
 }
@@ -86,8 +87,8 @@ function del(ctx: Ctx): void {
 function check(ctx: Ctx): void {
   const prev = requirePrev(ctx.prevResult, 'firewall');
   const mine = findTagged(tag(ctx.conf.name, ctx.env.containerId), 'firewall');
-  for (const ip of containerIPs(prev).map(ipOnly)) {
-    if (!mine.some((e) => e.set === `fw_accept${familyOf(ip)}` && e.key === ip)) {
+  for (const ip of arrMap(containerIPs(prev), ipOnly)) {
+    if (!arrSome(mine, (e) => e.set === `fw_accept${familyOf(ip)}` && e.key === ip)) {
       throw new CniError(ErrCode.Plugin, `firewall: accept rule for ${ip} is missing`);
     }
   }

@@ -7,6 +7,7 @@ import { baseSchema, configSchema, type BaseConf } from '../../shared/cni/schema
 import { isLoopback, parseIP } from '../../shared/ip.ts';
 import { listAddresses } from '../../shared/netlink/addr.ts';
 import { isUp, requireLink, setLink } from '../../shared/netlink/link.ts';
+import { arrFilter, arrFind, arrMap } from '../../shared/arrays.ts';
 
 export const loopback: Plugin<BaseConf> = {
   type: 'loopback',
@@ -21,12 +22,12 @@ export const loopback: Plugin<BaseConf> = {
         if (!isLoopback(parseIP(a.ip)!)) throw new CniError(ErrCode.Plugin, `loopback interface found with non-loopback address "${a.ip}"`);
       }
       // the first address of each family, as the reference reports them
-      return [addrs.find((a) => a.family === 4), addrs.find((a) => a.family === 6)].filter((a) => a !== undefined);
+      return arrFilter([arrFind(addrs, (a) => a.family === 4), arrFind(addrs, (a) => a.family === 6)], (a) => a !== undefined);
     });
     // chained after another plugin, loopback passes the previous result through
     if (prevResult) return prevResult;
     const r: Result = { cniVersion: version, interfaces: [{ name: 'lo', mac: '00:00:00:00:00:00', sandbox: env.netns }] };
-    if (ips.length) r.ips = ips.map((a) => ({ interface: 0, address: a.cidr }));
+    if (ips.length) r.ips = arrMap(ips, (a) => ({ interface: 0, address: a.cidr }));
     return r;
   },
 

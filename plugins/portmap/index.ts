@@ -6,11 +6,12 @@ import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import { firstIP, requirePrev } from '../../shared/cni/prev.ts';
 import type { Result } from '../../shared/cni/result.ts';
 import { baseShape, configSchema } from '../../shared/cni/schema.ts';
-import { formatIP, parseIP, type Family } from '../../shared/ip.ts';
+import { formatIP, isUnspecified, parseIP, type Family } from '../../shared/ip.ts';
 import { flushUdpMappings } from '../../shared/netlink/conntrack.ts';
 import { NftBatch, NftError, tag, type Elem } from '../../shared/nft.ts';
 import { findTagged, ourElements } from '../../shared/nft-tags.ts';
 import { localnetHold, localnetRelease, onLoopback } from './localnet.ts';
+import { arrFilter, arrFind, arrForEach, arrMap, arrSome } from '../../shared/arrays.ts';
 
 const port = () => z.number().check(z.int(), z.minimum(1), z.maximum(65535));
 const mappingSchema = () => z.looseObject({
@@ -40,12 +41,12 @@ const PROTOCOLS = ['tcp', 'udp', 'sctp'];
 /** The map elements for every mapping and family the container has an address in. */
 function mappingElements(mappings: Mapping[], ips: Partial<Record<Family, string>>): Elem[] {
   const out: Elem[] = [];
-  mappings.forEach((m, i) => {
+  arrForEach(mappings, (m, i) => {
     const proto = (m.protocol || 'tcp').toLowerCase();
     if (!PROTOCOLS.includes(proto)) throw new CniError(ErrCode.InvalidConfig, `invalid network config: runtimeConfig.portMappings[${i}].protocol "${m.protocol}" is not tcp, udp or sctp`);
     const host = m.hostIP ? parseIP(m.hostIP) : undefined;
     if (m.hostIP && !host) throw new CniError(ErrCode.InvalidConfig, `invalid network config: runtimeConfig.portMappings[${i}].hostIP "${m.hostIP}" is not an IP address`);
-    const any = !host || host.bytes.every((b) => b === 0);
+    const any = !host || isUnspecified(host);
     for (const fam of [4, 6] as const) {
       const cip = ips[fam];
       if (!cip || (host && !any && host.family !== fam)) continue;
@@ -95,7 +96,7 @@ function add(ctx: Ctx): Result {
   const els = containerElements(c, mappings, ips);
   const t = tag(c.name, ctx.env.containerId);
   // 127.0.0.1 -> container needs route_localnet on the interface the container is reached by
-  const localnet = (c.snat ?? true) && ips[4] && mappings.some(onLoopback) ? localnetHold(ips[4], t) : undefined;
+  const localnet = (c.snat ?? true) && ips[4] && arrSome(mappings, onLoopback) ? localnetHold(ips[4], t) : undefined;
   try {
     new NftBatch().add(els, t).run();
   } catch (e) {
@@ -103,7 +104,7 @@ function add(ctx: Ctx): Result {
     // a host port published by somebody else: the batch changed nothing; say who has it
     if (!(e instanceof NftError) || !e.exists) throw e;
     const existing = ourElements();
-    const taken = els.map((x) => existing.find((y) => y.set === x.set && y.key === x.key && y.comment !== t)).find((y) => y);
+    const taken = arrFind(arrMap(els, (x) => arrFind(existing, (y) => y.set === x.set && y.key === x.key && y.comment !== t)), (y) => y);
     throw new CniError(ErrCode.Plugin, taken ? `host port ${taken.key} is already published by ${taken.comment ?? 'another container'}` : e.message);
   }
   return prev;
@@ -118,16 +119,16 @@ function del(ctx: Ctx): void {
   new NftBatch().remove(tagged).run();
   localnetRelease(t);
   // UDP conntrack entries of the removed mappings (the address from prevResult or the elements)
-  const udp = mappings.filter((m) => (m.protocol || 'tcp').toLowerCase() === 'udp');
+  const udp = arrFilter(mappings, (m) => (m.protocol || 'tcp').toLowerCase() === 'udp');
   const addrs = new Set<string>(Object.values(ips));
   for (const e of tagged) if (e.set === 'pm_local4' || e.set === 'pm_masqall4') addrs.add(e.key);
-  flushUdpMappings(addrs, udp.map((m) => m.hostPort));
+  flushUdpMappings(addrs, arrMap(udp, (m) => m.hostPort));
 }
 
 function check(ctx: Ctx): void {
   const prev = requirePrev(ctx.prevResult, 'portmap');
   const elementKey = (e: Elem) => `${e.set}\0${e.key}\0${e.value ?? ''}`;
-  const mine = new Set(findTagged(tag(ctx.conf.name, ctx.env.containerId), 'portmap').map(elementKey));
+  const mine = new Set(arrMap(findTagged(tag(ctx.conf.name, ctx.env.containerId), 'portmap'), elementKey));
   for (const e of mappingElements(mappingsOf(ctx), containerAddresses(prev))) {
     if (!mine.has(elementKey(e))) {
       throw new CniError(ErrCode.Plugin, `portmap: mapping ${e.key} -> ${e.value} is missing`);

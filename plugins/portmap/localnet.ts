@@ -4,7 +4,7 @@
 // (shared/members.ts): the first turns it on, remembering what it was, the last puts that back.
 import { hasIfnameForbidden } from '../../shared/chars.ts';
 import { readFile, readStateFile, unlink, writeFile } from '../../shared/fs.ts';
-import { parseIP } from '../../shared/ip.ts';
+import { isUnspecified, parseIP } from '../../shared/ip.ts';
 import { groupOf, joinGroup, kindDir, leaveGroup } from '../../shared/members.ts';
 import { getLink } from '../../shared/netlink/link.ts';
 import { routeTo } from '../../shared/netlink/route.ts';
@@ -18,7 +18,7 @@ const LOCALNET = 'portmap-localnet';
 export function onLoopback(m: { hostIP?: string }): boolean {
   if (!m.hostIP) return true;
   const ip = parseIP(m.hostIP);
-  return !!ip && ip.family === 4 && (ip.bytes.every((b) => b === 0) || ip.bytes[0] === 127);
+  return !!ip && ip.family === 4 && (isUnspecified(ip) || ip.bytes[0] === 127);
 }
 
 /** The host interface the kernel routes `ip` through (the bridge for a bridge container). */

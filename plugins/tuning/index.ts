@@ -13,6 +13,7 @@ import { sweepTemps, writeFileAtomic } from '../../shared/files.ts';
 import { IFF } from '../../shared/netlink/constants.ts';
 import { getLink, requireLink, setLink, type Link, type LinkChange } from '../../shared/netlink/link.ts';
 import { NetNS } from '../../shared/netns.ts';
+import { arrFilter, arrFind, arrMap, arrSome } from '../../shared/arrays.ts';
 
 const settings = () => ({
   mac: z.optional(macString()),
@@ -61,7 +62,7 @@ function effective(ctx: Ctx): Saved {
 function sysctlPath(key: string, ifname: string): string {
   const k = key.replace(/IFNAME/g, ifname);
   const parts = k.includes('/') ? k.split('/') : k.split('.');
-  if (parts[0] !== 'net' || parts.some((p) => p === '' || p === '.' || p === '..')) {
+  if (parts[0] !== 'net' || arrSome(parts, (p) => p === '' || p === '.' || p === '..')) {
     throw new CniError(ErrCode.InvalidConfig, `invalid network config: sysctl "${key}" is not a key under net.`);
   }
   return `/proc/sys/${parts.join('/')}`;
@@ -69,9 +70,9 @@ function sysctlPath(key: string, ifname: string): string {
 
 function checkAllowlist(keys: string[]): void {
   if (!exists(ALLOWLIST)) return;
-  const patterns = readFile(ALLOWLIST).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).map((l) => new RegExp(`^${l}$`));
+  const patterns = arrMap(arrFilter(arrMap(readFile(ALLOWLIST).split('\n'), (l) => l.trim()), (l) => l && !l.startsWith('#')), (l) => new RegExp(`^${l}$`));
   for (const k of keys) {
-    if (!patterns.some((p) => p.test(k))) throw new CniError(ErrCode.InvalidConfig, `invalid network config: sysctl "${k}" is not allowed by ${ALLOWLIST}`);
+    if (!arrSome(patterns, (p) => p.test(k))) throw new CniError(ErrCode.InvalidConfig, `invalid network config: sysctl "${k}" is not allowed by ${ALLOWLIST}`);
   }
 }
 
@@ -97,7 +98,7 @@ function current(l: Link, want: Saved, ns: NetNS, ifname: string): Saved {
   if (want.promisc !== undefined) s.promisc = (l.flags & IFF.PROMISC) !== 0;
   if (want.allmulti !== undefined) s.allmulti = (l.flags & IFF.ALLMULTI) !== 0;
   if (want.txQLen !== undefined && l.txqlen !== undefined) s.txQLen = l.txqlen;
-  if (want.sysctl) s.sysctl = ns.run(() => Object.fromEntries(Object.keys(want.sysctl!).map((k) => [k, readFile(sysctlPath(k, ifname)).trim()])));
+  if (want.sysctl) s.sysctl = ns.run(() => Object.fromEntries(arrMap(Object.keys(want.sysctl!), (k) => [k, readFile(sysctlPath(k, ifname)).trim()])));
   return s;
 }
 
@@ -143,11 +144,11 @@ function add(ctx: Ctx): Result {
     }
   });
   if (want.mac) {
-    const i = prev.interfaces?.find((x) => x.name === ctx.env.ifname && x.sandbox);
+    const i = arrFind(prev.interfaces ?? [], (x) => x.name === ctx.env.ifname && !!x.sandbox);
     if (i) i.mac = want.mac;
   }
   if (want.mtu) {
-    const i = prev.interfaces?.find((x) => x.name === ctx.env.ifname && x.sandbox);
+    const i = arrFind(prev.interfaces ?? [], (x) => x.name === ctx.env.ifname && !!x.sandbox);
     if (i) i.mtu = want.mtu;
   }
   return prev;

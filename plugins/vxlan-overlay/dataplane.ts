@@ -12,6 +12,7 @@ import { addNeighbour, deleteNeighbour } from '../../shared/netlink/neigh.ts';
 import { addRoute, deleteRoute, listRoutes } from '../../shared/netlink/route.ts';
 import type { Netlink } from '../../shared/netlink/socket.ts';
 import type { Peer } from './lease.ts';
+import { arrFind, arrMap, arrSome } from '../../shared/arrays.ts';
 
 export const VXLAN_OVERHEAD = 50;
 
@@ -21,13 +22,13 @@ export interface Underlay { link: Link; address: string; mtu: number }
 export function findUnderlay(nl: Netlink, iface: string | undefined, address: string | undefined): Underlay {
   let link: Link | undefined;
   if (iface) link = getLink(nl, iface);
-  else if (address) link = listAddresses(nl, { family: 4 }).map((a) => a.ip === address ? getLink(nl, a.index) : undefined).find(Boolean);
+  else if (address) link = arrFind(arrMap(listAddresses(nl, { family: 4 }), (a) => a.ip === address ? getLink(nl, a.index) : undefined), Boolean);
   else {
-    const r = listRoutes(nl, { family: 4 }).find((x) => x.dst === '0.0.0.0/0' && x.oif);
+    const r = arrFind(listRoutes(nl, { family: 4 }), (x) => x.dst === '0.0.0.0/0' && x.oif);
     link = r?.oif ? getLink(nl, r.oif) : undefined;
   }
   if (!link) throw new CniError(ErrCode.InvalidConfig, `invalid network config: ${iface ? `underlayInterface "${iface}" does not exist` : address ? `underlayAddress ${address} is on no interface of this host` : 'no underlayInterface given and this host has no default route'}`);
-  const addr = address ?? listAddresses(nl, { index: link.index, family: 4 }).find((a) => a.scope === 0)?.ip;
+  const addr = address ?? arrFind(listAddresses(nl, { index: link.index, family: 4 }), (a) => a.scope === 0)?.ip;
   if (!addr) throw new CniError(ErrCode.InvalidConfig, `invalid network config: the underlay interface "${link.name}" has no IPv4 address (set underlayAddress)`);
   return { link, address: addr, mtu: link.mtu ?? 1500 };
 }
@@ -57,7 +58,7 @@ export function ensureVxlan(nl: Netlink, v: VxlanSpec): { link: Link; created: b
   }
   if (!(l.flags & 1)) setLink(nl, l.index, { up: true });
   const addr = vtepAddress(v.subnet);
-  if (!listAddresses(nl, { index: l.index, family: 4 }).some((a) => a.ip === addr)) {
+  if (!arrSome(listAddresses(nl, { index: l.index, family: 4 }), (a) => a.ip === addr)) {
     try { addAddress(nl, { index: l.index, cidr: `${addr}/32`, nodad: true }); } catch (e) { if ((e as { code?: string }).code !== 'EEXIST') throw e; }
   }
   return { link: l, created };
@@ -86,8 +87,8 @@ function removePeer(nl: Netlink, dev: number, p: Peer): void {
  * the differences, or every entry again (`all`: a device just made, or one being verified).
  */
 export function applyPeers(nl: Netlink, dev: number, had: Peer[], want: Peer[], all: boolean): void {
-  const keep = new Set(want.map(peerKey));
-  const have = new Set(had.map(peerKey));
+  const keep = new Set(arrMap(want, peerKey));
+  const have = new Set(arrMap(had, peerKey));
   for (const p of had) if (!keep.has(peerKey(p))) removePeer(nl, dev, p);
   for (const p of want) if (all || !have.has(peerKey(p))) addPeer(nl, dev, p);
 }
@@ -97,5 +98,5 @@ export function teardown(nl: Netlink, vxlan: string, bridge: string): void {
   const v = getLink(nl, vxlan);
   if (v?.kind === 'vxlan') deleteLink(nl, v.index);
   const b = getLink(nl, bridge);
-  if (b?.kind === 'bridge' && !listLinks(nl).some((l) => l.master === b.index)) deleteLink(nl, b.index);
+  if (b?.kind === 'bridge' && !arrSome(listLinks(nl), (l) => l.master === b.index)) deleteLink(nl, b.index);
 }

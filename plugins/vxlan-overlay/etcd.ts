@@ -4,6 +4,7 @@
 // later); a certificate the CA does not sign is a config error naming etcd.caFile.
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { readFile } from '../../shared/fs.ts';
+import { arrMap } from '../../shared/arrays.ts';
 
 declare const Bun: unknown;
 
@@ -103,7 +104,7 @@ export class Etcd {
 
   async range(prefix: string): Promise<{ kvs: KV[]; revision: number }> {
     const r = await this.call('v3/kv/range', { key: b64(prefix), range_end: Buffer.from(prefixEnd(prefix), 'latin1').toString('base64') });
-    const kvs = (r.kvs ?? []).map((kv: any) => ({ key: unb64(kv.key), value: unb64(kv.value), modRevision: Number(kv.mod_revision ?? 0), createRevision: Number(kv.create_revision ?? 0) }));
+    const kvs = arrMap<any, KV>(r.kvs ?? [], (kv) => ({ key: unb64(kv.key), value: unb64(kv.value), modRevision: Number(kv.mod_revision ?? 0), createRevision: Number(kv.create_revision ?? 0) }));
     return { kvs, revision: Number(r.header?.revision ?? 0) };
   }
 

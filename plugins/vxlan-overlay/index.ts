@@ -23,6 +23,7 @@ import { VXLAN_OVERHEAD, applyPeers, ensureVxlan, findUnderlay, teardown, vtepMa
 import { Etcd } from './etcd.ts';
 import { acquire, leasePrefix, parseLeases, peersOf, release, type Lease, type Peer } from './lease.ts';
 import { readState, statePaths, withStateLock, writeState } from './state.ts';
+import { arrFilter, arrMap, arrSome } from '../../shared/arrays.ts';
 
 const KIND = 'vxlan-overlay';
 
@@ -98,7 +99,7 @@ function isolate(c: OverlayConf): void {
   const q = (n: string) => `"${n}"`;
   new NftBatch().add([
     { family: 'inet', set: 'ov_ifaces', key: q(br) }, { family: 'inet', set: 'ov_ifaces', key: q(vx) },
-    ...[[br, vx], [vx, br], [br, br], [vx, vx]].map(([a, b]) => ({ family: 'inet' as const, set: 'ov_same', key: `${q(a!)} . ${q(b!)}` })),
+    ...arrMap([[br, vx], [vx, br], [br, br], [vx, vx]], ([a, b]) => ({ family: 'inet' as const, set: 'ov_same', key: `${q(a!)} . ${q(b!)}` })),
   ], t).run();
 }
 const hostTag = (c: OverlayConf): string => tag(c.name, 'vxlan-overlay-host');
@@ -116,7 +117,7 @@ async function add(ctx: Ctx): Promise<Result> {
     mark('leases read');
     const state = readState(h.paths);
     let lease: Lease;
-    const fresh = !!leases && !leases.some((l) => l.host === h.host);
+    const fresh = !!leases && !arrSome(leases, (l) => l.host === h.host);
     if (leases) lease = await acquire(h.etcd, h.prefix, c.name, c.subnet, hostLen, { host: h.host, underlay: h.underlay.address, mac: h.mac, vni: c.vni }, leases);
     else if (state.lease?.host === h.host) lease = state.lease;
     else throw new CniError(ErrCode.TryAgainLater, `vxlan-overlay: etcd is unreachable and this host holds no lease on ${c.name} yet: try again later`);
@@ -200,7 +201,7 @@ async function check(ctx: Ctx): Promise<void> {
     await bridge.check(bridgeCtx(ctx, h.host, state.lease.subnet, mtuOf(c, h)));
     const leases = await readLeases(c, h);
     if (leases) {
-      if (!leases.some((l) => l.host === h.host && l.subnet === state.lease!.subnet)) throw new CniError(ErrCode.Plugin, `vxlan-overlay: etcd no longer holds this host's lease of ${state.lease.subnet}`);
+      if (!arrSome(leases, (l) => l.host === h.host && l.subnet === state.lease!.subnet)) throw new CniError(ErrCode.Plugin, `vxlan-overlay: etcd no longer holds this host's lease of ${state.lease.subnet}`);
       applySync(c, h, state.lease, peersOf(leases, h.host, c.vni), true, true);
     }
   } finally {
@@ -217,7 +218,7 @@ async function gc(ctx: Ctx): Promise<void> {
     const state = readState(h.paths);
     const leases = await readLeases(c, h);
     const bridgeLink = getLink(nl, bridgeNameOf(c));
-    const ports = bridgeLink ? listLinks(nl).filter((l) => l.master === bridgeLink.index).length : 0;
+    const ports = bridgeLink ? arrFilter(listLinks(nl), (l) => l.master === bridgeLink.index).length : 0;
     if (!ports && state.lease && leases) await retire(c, h);
     else if (state.lease && leases) applySync(c, h, state.lease, peersOf(leases, h.host, c.vni), false);
   } finally {

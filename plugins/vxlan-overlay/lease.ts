@@ -7,6 +7,7 @@ import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { bigToString, parseCIDR, subnetOf } from '../../shared/ip.ts';
 import { shortHash } from '../../shared/hash.ts';
 import type { Etcd, KV } from './etcd.ts';
+import { arrFilter, arrFind, arrMap } from '../../shared/arrays.ts';
 
 export interface Lease { subnet: string; host: string; underlay: string; mac: string; vni: number }
 export interface Peer { subnet: string; underlay: string; mac: string }
@@ -39,14 +40,14 @@ function candidates(overlay: string, hostLen: number, host: string): string[] {
 /** This host's lease: the one it holds (its underlay and MAC brought up to date), or a new one. */
 export async function acquire(etcd: Etcd, prefix: string, network: string, overlay: string, hostLen: number, me: Omit<Lease, 'subnet'>, leases: Lease[]): Promise<Lease> {
   for (let attempt = 0; attempt < 8; attempt++) {
-    const mine = leases.find((l) => l.host === me.host);
+    const mine = arrFind(leases, (l) => l.host === me.host);
     if (mine) {
       if (mine.underlay === me.underlay && mine.mac === me.mac && mine.vni === me.vni) return mine;
       const next: Lease = { ...me, subnet: mine.subnet };
       if (await etcd.swap(keyOf(prefix, network, mine.subnet), JSON.stringify(mine), JSON.stringify(next))) return next;
     } else {
-      const taken = new Set(leases.map((l) => l.subnet));
-      const free = candidates(overlay, hostLen, me.host).find((s) => !taken.has(s));
+      const taken = new Set(arrMap(leases, (l) => l.subnet));
+      const free = arrFind(candidates(overlay, hostLen, me.host), (s) => !taken.has(s));
       if (!free) throw new CniError(ErrCode.Plugin, `vxlan-overlay: every /${hostLen} subnet of ${overlay} is leased to another host`);
       const lease: Lease = { ...me, subnet: free };
       if (await etcd.create(keyOf(prefix, network, free), JSON.stringify(lease))) return lease;
@@ -60,4 +61,4 @@ export const release = (etcd: Etcd, prefix: string, network: string, lease: Leas
   etcd.deleteIf(keyOf(prefix, network, lease.subnet), JSON.stringify(lease));
 
 export const peersOf = (leases: Lease[], host: string, vni: number): Peer[] =>
-  leases.filter((l) => l.host !== host && l.vni === vni).map((l) => ({ subnet: l.subnet, underlay: l.underlay, mac: l.mac })).sort((a, b) => a.subnet.localeCompare(b.subnet));
+  arrMap(arrFilter(leases, (l) => l.host !== host && l.vni === vni), (l) => ({ subnet: l.subnet, underlay: l.underlay, mac: l.mac })).sort((a, b) => a.subnet.localeCompare(b.subnet));

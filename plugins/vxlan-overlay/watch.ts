@@ -12,13 +12,14 @@ import { DEFAULT_PREFIX, overlayConfig, validateOverlay, type OverlayConf } from
 import { Etcd } from './etcd.ts';
 import { resync, watcherDir } from './index.ts';
 import { leasePrefix } from './lease.ts';
+import { arrFind } from '../../shared/arrays.ts';
 
 const log = (m: string): void => { process.stderr.write(`${new Date().toISOString()} vxlan-overlay watcher[${process.pid}]: ${m}\n`); };
 
 /** The vxlan-overlay config of a conflist (or of a single-plugin config file). */
 export function overlayConfOf(path: string): OverlayConf {
   const raw = JSON.parse(readFile(path)) as Record<string, any>;
-  const plugin = Array.isArray(raw.plugins) ? raw.plugins.find((p: any) => p?.type === 'vxlan-overlay') : raw.type === 'vxlan-overlay' ? raw : undefined;
+  const plugin = Array.isArray(raw.plugins) ? arrFind(raw.plugins, (p: any) => p?.type === 'vxlan-overlay') : raw.type === 'vxlan-overlay' ? raw : undefined;
   if (!plugin) throw new Error(`${path} has no vxlan-overlay plugin`);
   const conf = parseConfig(overlayConfig, { ...plugin, name: raw.name, cniVersion: raw.cniVersion });
   validateOverlay(conf);

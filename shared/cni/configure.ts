@@ -11,6 +11,7 @@ import type { NetNS } from '../netns.ts';
 import { setIn } from '../sysctl.ts';
 import { CniError, ErrCode } from './errors.ts';
 import type { IPConfig, Result } from './result.ts';
+import { arrFilter, arrFind, arrFindIndex, arrMap, arrSome } from '../arrays.ts';
 
 export interface ConfigureOptions {
   /** run duplicate address detection (addresses are optimistic meanwhile, so usable at once) */
@@ -21,16 +22,16 @@ export interface ConfigureOptions {
 
 /** The result's addresses that belong to `ifname` (no interface index means all). */
 export function ipsFor(result: Result, ifname: string, sandbox?: string): IPConfig[] {
-  const idx = result.interfaces?.findIndex((i) => i.name === ifname && (sandbox === undefined || i.sandbox === sandbox));
-  return (result.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === idx);
+  const idx = arrFindIndex(result.interfaces ?? [], (i) => i.name === ifname && (sandbox === undefined || i.sandbox === sandbox));
+  return arrFilter(result.ips ?? [], (ip) => ip.interface === undefined || ip.interface === idx);
 }
 
 /** Returns the link as found before configuring (index, MAC; not its new flags). */
 export function configureInterface(ns: NetNS, nl: Netlink, ifname: string, result: Result, o: ConfigureOptions = {}): Link {
   const link = requireLink(nl, ifname);
   const ips = ipsFor(result, ifname);
-  const has4 = ips.some((ip) => familyOf(ip.address.split('/')[0]!) === 4);
-  const has6 = ips.some((ip) => familyOf(ip.address.split('/')[0]!) === 6);
+  const has4 = arrSome(ips, (ip) => familyOf(ip.address.split('/')[0]!) === 4);
+  const has6 = arrSome(ips, (ip) => familyOf(ip.address.split('/')[0]!) === 6);
   const sysctls: [string, string][] = [];
   if (has4) sysctls.push([`net/ipv4/conf/${ifname}/arp_notify`, '1']);
   if (has6) {
@@ -47,8 +48,8 @@ export function configureInterface(ns: NetNS, nl: Netlink, ifname: string, resul
     }
   }
   if (!o.down) setLink(nl, link.index, { up: true });
-  const gw4 = ips.find((ip) => ip.gateway && familyOf(ip.gateway) === 4)?.gateway;
-  const gw6 = ips.find((ip) => ip.gateway && familyOf(ip.gateway) === 6)?.gateway;
+  const gw4 = arrFind(ips, (ip) => ip.gateway && familyOf(ip.gateway) === 4)?.gateway;
+  const gw6 = arrFind(ips, (ip) => ip.gateway && familyOf(ip.gateway) === 6)?.gateway;
   for (const r of result.routes ?? []) {
     const fam = familyOf(r.dst.split('/')[0]!);
     const gw = r.gw ?? (fam === 4 ? gw4 : gw6);
@@ -63,12 +64,12 @@ export function configureInterface(ns: NetNS, nl: Netlink, ifname: string, resul
 
 /** CHECK's part for an interface: every address of prevResult on it, every route present. */
 export function verifyInterface(nl: Netlink, link: Link, prev: Result, ifname: string, sandbox: string): void {
-  const addrs = listAddresses(nl, { index: link.index }).map((a) => a.cidr);
+  const addrs = arrMap(listAddresses(nl, { index: link.index }), (a) => a.cidr);
   for (const ip of ipsFor(prev, ifname, sandbox)) {
     if (!addrs.includes(ip.address)) throw new CniError(ErrCode.Plugin, `address ${ip.address} is missing from ${ifname}`);
   }
   const routes = listRoutes(nl, { oif: link.index });
   for (const r of prev.routes ?? []) {
-    if (!routes.some((x) => x.dst === r.dst)) throw new CniError(ErrCode.Plugin, `route to ${r.dst} is missing in the container`);
+    if (!arrSome(routes, (x) => x.dst === r.dst)) throw new CniError(ErrCode.Plugin, `route to ${r.dst} is missing in the container`);
   }
 }

@@ -1,6 +1,7 @@
 // The CNI_* environment, checked per command as the spec and libcni's skel require.
 import { hasIfnameForbidden, isIdentifier } from '../chars.ts';
 import { CniError, ErrCode } from './errors.ts';
+import { arrFilter } from '../arrays.ts';
 
 export const COMMANDS = ['ADD', 'DEL', 'CHECK', 'VERSION', 'GC', 'STATUS'] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -37,7 +38,7 @@ export function readEnv(env: NodeJS.ProcessEnv): CniEnv {
     netns: env.CNI_NETNS ?? '',
     ifname: env.CNI_IFNAME ?? '',
     args: env.CNI_ARGS ?? '',
-    path: (env.CNI_PATH ?? '').split(':').filter(Boolean),
+    path: arrFilter((env.CNI_PATH ?? '').split(':'), Boolean),
   };
 }
 

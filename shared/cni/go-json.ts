@@ -5,6 +5,7 @@
 // `"Servers"`), and the reference plugins accept them. We do the same, driven by the config
 // schemas (one mechanism for every config, runtimeConfig and args key) and by the result keys.
 import type { SchemaNode } from './schema-node.ts';
+import { arrFind, arrMap } from '../arrays.ts';
 
 type Json = Record<string, unknown>;
 const isPlainObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -68,7 +69,7 @@ function nodeKind(n: SchemaNode): string {
 const fieldsCache = new WeakMap<object, string[]>();
 const fieldsOf = (n: Extract<SchemaNode, { t: 'object' }>): string[] => {
   let f = fieldsCache.get(n);
-  if (!f) fieldsCache.set(n, (f = n.shape.map(([k]) => k)));
+  if (!f) fieldsCache.set(n, (f = arrMap(n.shape, ([k]) => k)));
   return f;
 };
 
@@ -110,7 +111,7 @@ export function goNormalize(node: SchemaNode, input: unknown): unknown {
     }
     case 'union': {
       // the first option of the input's JSON kind (Go has no unions: the struct is one shape)
-      const opt = node.options.find((o) => nodeKind(o) === kindOf(input));
+      const opt = arrFind(node.options, (o) => nodeKind(o) === kindOf(input));
       return opt ? goNormalize(opt, input) : input;
     }
     default:

@@ -4,6 +4,7 @@
 import { CniError, ErrCode } from './errors.ts';
 import { familyOf } from '../ip.ts';
 import { goKeys } from './go-json.ts';
+import { arrFilter, arrFind, arrMap } from '../arrays.ts';
 
 export interface Interface { name: string; mac?: string; mtu?: number; sandbox?: string; socketPath?: string; pciID?: string }
 export interface IPConfig { interface?: number; address: string; gateway?: string }
@@ -24,11 +25,11 @@ function dropEmpty<T extends object>(o: T): T {
 export function resultToVersion(r: Result, version: string): Record<string, unknown> {
   const dns = r.dns ? dropEmpty({ ...r.dns }) : {};
   if (isLegacy(version)) {
-    const ip4 = r.ips?.find((ip) => addrFamily(ip.address) === 4);
-    const ip6 = r.ips?.find((ip) => addrFamily(ip.address) === 6);
+    const ip4 = arrFind(r.ips ?? [], (ip) => addrFamily(ip.address) === 4);
+    const ip6 = arrFind(r.ips ?? [], (ip) => addrFamily(ip.address) === 6);
     if (!ip4 && !ip6) throw new CniError(ErrCode.IncompatibleVersion, `cannot convert result to version ${version}: no valid IP addresses`);
     const legacyIP = (ip: IPConfig, fam: 4 | 6) => {
-      const routes = (r.routes ?? []).filter((rt) => addrFamily(rt.dst) === fam).map((rt) => dropEmpty({ dst: rt.dst, gw: rt.gw }));
+      const routes = arrMap(arrFilter(r.routes ?? [], (rt) => addrFamily(rt.dst) === fam), (rt) => dropEmpty({ dst: rt.dst, gw: rt.gw }));
       return dropEmpty({ ip: ip.address, gateway: ip.gateway, routes: routes.length ? routes : undefined });
     };
     return dropEmpty({ cniVersion: version, ip4: ip4 && legacyIP(ip4, 4), ip6: ip6 && legacyIP(ip6, 6), dns });
@@ -38,14 +39,14 @@ export function resultToVersion(r: Result, version: string): Record<string, unkn
   const v11 = version === '1.1.0';
   const out: Record<string, unknown> = { cniVersion: version };
   if (r.interfaces?.length) {
-    out.interfaces = r.interfaces.map((i) => dropEmpty(v11 ? { ...i } : { name: i.name, mac: i.mac, sandbox: i.sandbox }));
+    out.interfaces = arrMap(r.interfaces, (i) => dropEmpty(v11 ? { ...i } : { name: i.name, mac: i.mac, sandbox: i.sandbox }));
   }
   if (r.ips?.length) {
-    out.ips = r.ips.map((ip) => dropEmpty(v1
+    out.ips = arrMap(r.ips, (ip) => dropEmpty(v1
       ? { interface: ip.interface, address: ip.address, gateway: ip.gateway }
       : { version: String(addrFamily(ip.address) ?? 4), interface: ip.interface, address: ip.address, gateway: ip.gateway }));
   }
-  if (r.routes?.length) out.routes = r.routes.map((rt) => dropEmpty(v11 ? { ...rt } : { dst: rt.dst, gw: rt.gw }));
+  if (r.routes?.length) out.routes = arrMap(r.routes, (rt) => dropEmpty(v11 ? { ...rt } : { dst: rt.dst, gw: rt.gw }));
   out.dns = dns;
   return out;
 }
@@ -76,7 +77,7 @@ function routeFrom(v: unknown): Route | undefined {
 function dnsFrom(v: unknown): DNS | undefined {
   const o = obj(v, KEYS.dns);
   if (!o) return undefined;
-  const list = (x: unknown) => (Array.isArray(x) ? x.filter((s): s is string => typeof s === 'string') : undefined);
+  const list = (x: unknown) => (Array.isArray(x) ? arrFilter(x, (s): s is string => typeof s === 'string') : undefined);
   return dropEmpty({ nameservers: list(o.nameservers), domain: str(o.domain), search: list(o.search), options: list(o.options) });
 }
 
@@ -95,12 +96,12 @@ export function resultFromVersion(raw: unknown, version: string): Result {
     }
   } else {
     // entries are referred to by index (ips[].interface): a malformed one is refused, not skipped
-    const ifs = arr(o.interfaces).map((v, i) => {
+    const ifs = arrMap(arr(o.interfaces), (v, i) => {
       const x = obj(v, KEYS.iface);
       if (!x || typeof x.name !== 'string' || !x.name) throw new CniError(ErrCode.InvalidConfig, `invalid network config: prevResult.interfaces[${i}] must be an object with a non-empty string name`);
       return x;
     });
-    if (ifs.length) r.interfaces = ifs.map((i) => dropEmpty({ name: i.name as string, mac: str(i.mac), mtu: num(i.mtu), sandbox: str(i.sandbox), socketPath: str(i.socketPath), pciID: str(i.pciID) }));
+    if (ifs.length) r.interfaces = arrMap(ifs, (i) => dropEmpty({ name: i.name as string, mac: str(i.mac), mtu: num(i.mtu), sandbox: str(i.sandbox), socketPath: str(i.socketPath), pciID: str(i.pciID) }));
     for (const v of arr(o.ips)) {
       const ip = obj(v, KEYS.ip);
       const address = str(ip?.address);

@@ -5,12 +5,13 @@
 import type * as z from 'zod/mini';
 import { REFINEMENTS, type RefinementName } from './refinements.ts';
 import type { Check, SchemaNode } from './schema-node.ts';
+import { arrEvery, arrFind, arrMap } from '../arrays.ts';
 
 type Def = { type: string; [k: string]: any };
 const defOf = (s: unknown): Def => (s as { _zod: { def: Def } })._zod.def;
 
 function refinementName(fn: unknown): RefinementName {
-  const name = (Object.keys(REFINEMENTS) as RefinementName[]).find((n) => REFINEMENTS[n].test === fn);
+  const name = arrFind(Object.keys(REFINEMENTS) as RefinementName[], (n) => REFINEMENTS[n].test === fn);
   if (!name) throw new Error('schema-compile: a refine() whose function is not in shared/cni/refinements.ts');
   return name;
 }
@@ -43,7 +44,7 @@ export function compileSchema(schema: z.ZodMiniType, where = '(config)'): Schema
     case 'object': {
       noChecks();
       if (!def.catchall || defOf(def.catchall).type !== 'unknown') throw new Error(`schema-compile: ${where}: only looseObject is supported`);
-      return { t: 'object', shape: Object.entries(def.shape as Record<string, z.ZodMiniType>).map(([k, v]) => [k, compileSchema(v, `${where}.${k}`)]) };
+      return { t: 'object', shape: arrMap(Object.entries(def.shape as Record<string, z.ZodMiniType>), ([k, v]) => [k, compileSchema(v, `${where}.${k}`)]) };
     }
     case 'optional': noChecks(); return { t: 'optional', inner: compileSchema(def.innerType, where) };
     case 'string': return { t: 'string', checks: checks(def, where) };
@@ -55,11 +56,11 @@ export function compileSchema(schema: z.ZodMiniType, where = '(config)'): Schema
       noChecks();
       if (defOf(def.keyType).type !== 'string' || defOf(def.keyType).checks?.length) throw new Error(`schema-compile: ${where}: record keys must be plain strings`);
       return { t: 'record', value: compileSchema(def.valueType, `${where}{}`) };
-    case 'union': noChecks(); return { t: 'union', options: (def.options as z.ZodMiniType[]).map((o, i) => compileSchema(o, `${where}|${i}`)) };
+    case 'union': noChecks(); return { t: 'union', options: arrMap(def.options as z.ZodMiniType[], (o, i) => compileSchema(o, `${where}|${i}`)) };
     case 'enum': {
       noChecks();
       const values = Object.values(def.entries as Record<string, unknown>);
-      if (!values.every((v) => typeof v === 'string')) throw new Error(`schema-compile: ${where}: only string enums are supported`);
+      if (!arrEvery(values, (v) => typeof v === 'string')) throw new Error(`schema-compile: ${where}: only string enums are supported`);
       return { t: 'enum', values: values as string[] };
     }
   }

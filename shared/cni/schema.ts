@@ -8,6 +8,7 @@ import { REFINEMENTS, type RefinementName } from './refinements.ts';
 import { goNormalize } from './go-json.ts';
 import { compileSchema } from './schema-compile.ts';
 import { validate, type Issue, type SchemaNode } from './schema-node.ts';
+import { arrEvery, arrFind, arrMap, arrSome } from '../arrays.ts';
 
 /** A plugin's config schema: an id the build compiles it under, and the zod schema, built on demand. */
 export interface ConfigSchema<T> { id: string; zod: () => z.ZodMiniType<T> }
@@ -64,7 +65,7 @@ function issueText(i: Issue): string {
   const input = i.input;
   switch (i.code) {
     case 'invalid_type': return input === undefined ? `is required (${i.expected})` : `expected ${i.expected}, got ${describe(input)}`;
-    case 'invalid_value': return `must be one of ${(i.values ?? []).map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(input)}`;
+    case 'invalid_value': return `must be one of ${arrMap(i.values ?? [], (v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(input)}`;
     case 'too_small': return `must be at least ${String(i.minimum)}${i.origin === 'string' ? ' characters long' : ''}`;
     case 'too_big': return `must be at most ${String(i.maximum)}${i.origin === 'string' ? ' characters long' : ''}`;
     case 'invalid_union': return 'has none of the accepted forms';
@@ -96,7 +97,7 @@ export function parseConfigLenient<T>(cs: ConfigSchema<T>, input: unknown): T {
   if (!issues.length) return conf as T;
   conf = structuredClone(conf);
   for (let round = 0; issues.length && round < 64; round++) {
-    if (!issues.some((i) => pruneAt(node, conf, i.path))) break;
+    if (!arrSome(issues, (i) => pruneAt(node, conf, i.path))) break;
     issues = configIssues(cs, conf);
   }
   if (!issues.length) return conf as T;
@@ -110,11 +111,11 @@ function pruneAt(node: SchemaNode, root: unknown, path: readonly PropertyKey[]):
   let v: any = root;
   for (const key of path) {
     while (n?.t === 'optional') n = n.inner;
-    if (n?.t === 'union') n = n.options.find((o) => (o.t === 'array') === Array.isArray(v));
+    if (n?.t === 'union') n = arrFind(n.options, (o) => (o.t === 'array') === Array.isArray(v));
     if (!n || v === null || typeof v !== 'object') break;
     let child: SchemaNode | undefined;
     if (n.t === 'object') {
-      child = n.shape.find(([k]) => k === key)?.[1];
+      child = arrFind(n.shape, ([k]) => k === key)?.[1];
       if (child?.t === 'optional') at = { parent: v, key };
     } else if (n.t === 'array' || n.t === 'record') {
       child = n.t === 'array' ? n.el : n.value;
@@ -131,8 +132,8 @@ function pruneAt(node: SchemaNode, root: unknown, path: readonly PropertyKey[]):
 
 /** The CNI error for a list of issues: at most five, each naming its field. */
 export function configError(issues: Issue[]): CniError {
-  const msg = issues.slice(0, 5).map((i) => `${fieldPath(i.path)} ${issueText(i)}`).join('; ');
-  const decoding = issues.every((i) => i.code === 'invalid_type' && i.input !== undefined);
+  const msg = arrMap(issues.slice(0, 5), (i) => `${fieldPath(i.path)} ${issueText(i)}`).join('; ');
+  const decoding = arrEvery(issues, (i) => i.code === 'invalid_type' && i.input !== undefined);
   return new CniError(decoding ? ErrCode.DecodingFailure : ErrCode.InvalidConfig, `invalid network config: ${msg}`);
 }
 

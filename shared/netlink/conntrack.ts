@@ -6,6 +6,7 @@ import { netfilter, nfgenmsg } from './nftables.ts';
 import type { Netlink } from './socket.ts';
 import { formatIP, parseIP } from '../ip.ts';
 import { mark } from '../trace.ts';
+import { arrMap } from '../arrays.ts';
 
 const CTNL = (msg: number): number => (1 << 8) | msg;   // NFNL_SUBSYS_CTNETLINK
 const MSG = { GET: 1, DELETE: 2 } as const;
@@ -37,7 +38,7 @@ export function parseConntrack(payload: Buffer): CtEntry {
 }
 
 export function listConntrack(nl: Netlink, family: 4 | 6): CtEntry[] {
-  return nl.request('list conntrack', CTNL(MSG.GET), NLM_F.DUMP, nfgenmsg(family === 4 ? 2 : 10)).map((m) => parseConntrack(m.payload));
+  return arrMap(nl.request('list conntrack', CTNL(MSG.GET), NLM_F.DUMP, nfgenmsg(family === 4 ? 2 : 10)), (m) => parseConntrack(m.payload));
 }
 
 export function deleteConntrack(nl: Netlink, e: CtEntry, family: 4 | 6): void {

@@ -7,6 +7,7 @@ import {
 import { macFromString, macToString } from './mac.ts';
 import { decodeBody, encodeBody, ifinfomsg, type IfInfoMsg } from './message.ts';
 import type { Netlink } from './socket.ts';
+import { arrMap } from '../arrays.ts';
 
 export interface Link {
   index: number;
@@ -54,7 +55,7 @@ export function parseLink(payload: Buffer): Link {
 const hdr = (over: Partial<IfInfoMsg> = {}): IfInfoMsg => ({ family: AF.UNSPEC, type: 0, index: 0, flags: 0, change: 0, ...over });
 
 export function listLinks(nl: Netlink): Link[] {
-  return nl.request('list links', RTM.GETLINK, NLM_F.DUMP, encodeBody(ifinfomsg, hdr(), [])).map((m) => parseLink(m.payload));
+  return arrMap(nl.request('list links', RTM.GETLINK, NLM_F.DUMP, encodeBody(ifinfomsg, hdr(), [])), (m) => parseLink(m.payload));
 }
 
 /** The link, or undefined when there is none of that name (ENODEV). */

@@ -1,6 +1,7 @@
 // Fixed netlink headers: nlmsghdr, ifinfomsg, ifaddrmsg, rtmsg, ndmsg, nlmsgerr.
 import { AttrMap, encodeAttrs, type Attr } from './attrs.ts';
 import { NLMSGERR_ATTR_MSG } from './constants.ts';
+import { arrForEach } from '../arrays.ts';
 
 export interface NlHeader { type: number; flags: number; seq: number; pid: number }
 export interface NlMessage extends NlHeader { payload: Buffer }
@@ -82,7 +83,7 @@ export const rtmsg: Struct<RtMsg> = {
   size: 12,
   encode(v) {
     const b = Buffer.alloc(12);
-    [v.family, v.dstLen, v.srcLen, v.tos, v.table, v.protocol, v.scope, v.type].forEach((x, i) => b.writeUInt8(x, i));
+    arrForEach([v.family, v.dstLen, v.srcLen, v.tos, v.table, v.protocol, v.scope, v.type], (x, i) => b.writeUInt8(x, i));
     b.writeUInt32LE(v.flags >>> 0, 8);
     return b;
   },

@@ -5,6 +5,7 @@ import { decodeBody, encodeBody, ndmsg } from './message.ts';
 import type { Netlink } from './socket.ts';
 import { formatIP, parseIP } from '../ip.ts';
 import { macFromString, macToString } from './mac.ts';
+import { arrMap } from '../arrays.ts';
 
 export interface Neighbour { ifindex: number; family: number; ip?: string; mac?: string; state: number; flags: number }
 
@@ -49,6 +50,5 @@ export function deleteNeighbour(nl: Netlink, n: NeighbourSpec): void {
 }
 
 export function listNeighbours(nl: Netlink, family: number = AF.UNSPEC): Neighbour[] {
-  return nl.request('list neighbours', RTM.GETNEIGH, NLM_F.DUMP, encodeBody(ndmsg, { family, ifindex: 0, state: 0, flags: 0, type: 0 }, []))
-    .map((m) => parseNeighbour(m.payload));
+  return arrMap(nl.request('list neighbours', RTM.GETNEIGH, NLM_F.DUMP, encodeBody(ndmsg, { family, ifindex: 0, state: 0, flags: 0, type: 0 }, [])), (m) => parseNeighbour(m.payload));
 }

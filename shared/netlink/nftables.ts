@@ -11,6 +11,7 @@ import { AttrMap, encodeAttrs, nla, type Attr } from './attrs.ts';
 import { macToString } from './mac.ts';
 import { encodeMessage } from './message.ts';
 import { Netlink } from './socket.ts';
+import { arrForEach, arrMap, arrSome } from '../arrays.ts';
 
 export const NETLINK_NETFILTER = 12;
 
@@ -67,8 +68,8 @@ function encodeField(type: FieldType, text: string): Buffer {
       return b;
     }
     case 'ether_addr': {
-      const bytes = text.split(':').map((h) => parseInt(h, 16));
-      if (bytes.length !== 6 || bytes.some((x) => !(x >= 0 && x <= 255))) throw new Error(`nftables: "${text}" is not a MAC address`);
+      const bytes = arrMap(text.split(':'), (h) => parseInt(h, 16));
+      if (bytes.length !== 6 || arrSome(bytes, (x) => !(x >= 0 && x <= 255))) throw new Error(`nftables: "${text}" is not a MAC address`);
       return pad4(bytesOf(bytes));
     }
   }
@@ -92,10 +93,10 @@ const fieldsOf = (text: string): string[] => text.split(' . ');
 function encodeKey(types: FieldType[], text: string, interval: boolean): { key: Buffer; end?: Buffer } {
   const parts = fieldsOf(text);
   if (parts.length !== types.length) throw new Error(`nftables: "${text}" does not have ${types.length} fields`);
-  if (!interval) return { key: Buffer.concat(parts.map((p, i) => encodeField(types[i]!, p))) };
+  if (!interval) return { key: Buffer.concat(arrMap(parts, (p, i) => encodeField(types[i]!, p))) };
   // an interval: each field an address, a prefix (a.b.c.d/n) or a single value
   const lo: Buffer[] = [], hi: Buffer[] = [];
-  parts.forEach((p, i) => {
+  arrForEach(parts, (p, i) => {
     const t = types[i]!;
     if ((t === 'ipv4_addr' || t === 'ipv6_addr') && p.includes('/')) {
       const c = parseCIDR(p);
@@ -114,7 +115,7 @@ function encodeKey(types: FieldType[], text: string, interval: boolean): { key: 
 /** The text of a key from its bytes (and its range end, rendered as a prefix where it is one). */
 function decodeKey(types: FieldType[], key: Buffer, end?: Buffer): string {
   let off = 0;
-  return types.map((t) => {
+  return arrMap(types, (t) => {
     const w = WIDTH[t];
     const a = key.subarray(off, off + w), b = end?.subarray(off, off + w);
     off += w;
@@ -194,7 +195,7 @@ export function encodeBatch(changes: SetChange[], seq: number): Buffer {
     }
     flush();
   }
-  bodies.forEach(({ add, body }, i) => {
+  arrForEach(bodies, ({ add, body }, i) => {
     const last = i === bodies.length - 1;
     msgs.push(message(nftType(add ? NFT_MSG.NEWSETELEM : NFT_MSG.DELSETELEM), NLM_F.REQUEST | (add ? NLM_F.CREATE : 0) | (last ? NLM_F.ACK : 0), seq, body));
   });

@@ -4,6 +4,7 @@ import { AF, NLM_F, RTA, RTAX, RTM, RTN, RTNH_F_ONLINK, RTPROT, RT_SCOPE, RT_TAB
 import { decodeBody, encodeBody, rtmsg } from './message.ts';
 import type { Netlink } from './socket.ts';
 import { formatIP, parseCIDR, parseIP, type Family } from '../ip.ts';
+import { arrFilter, arrMap } from '../arrays.ts';
 
 export interface Route {
   family: Family;
@@ -50,9 +51,7 @@ export function listRoutes(nl: Netlink, opts: { family?: Family; table?: number;
   const family = opts.family === 4 ? AF.INET : opts.family === 6 ? AF.INET6 : AF.UNSPEC;
   const body = encodeBody(rtmsg, { family, dstLen: 0, srcLen: 0, tos: 0, table: 0, protocol: 0, scope: 0, type: 0, flags: 0 }, []);
   const table = opts.table ?? RT_TABLE.MAIN;
-  return nl.request('list routes', RTM.GETROUTE, NLM_F.DUMP, body)
-    .map((m) => parseRoute(m.payload))
-    .filter((r) => r.table === table && (opts.oif === undefined || r.oif === opts.oif));
+  return arrFilter(arrMap(nl.request('list routes', RTM.GETROUTE, NLM_F.DUMP, body), (m) => parseRoute(m.payload)), (r) => r.table === table && (opts.oif === undefined || r.oif === opts.oif));
 }
 
 /** The route the kernel would use to reach `ip` (as `ip route get`); undefined when unreachable. */
@@ -61,7 +60,7 @@ export function routeTo(nl: Netlink, ip: string): Route | undefined {
   if (!a) throw new TypeError(`invalid address "${ip}"`);
   const body = encodeBody(rtmsg, { family: a.family === 4 ? AF.INET : AF.INET6, dstLen: a.family === 4 ? 32 : 128, srcLen: 0, tos: 0, table: 0, protocol: 0, scope: 0, type: 0, flags: 0 }, [nla.bytes(RTA.DST, a.bytes)]);
   try {
-    return nl.request('get route', RTM.GETROUTE, 0, body).map((m) => parseRoute(m.payload))[0];
+    return arrMap(nl.request('get route', RTM.GETROUTE, 0, body), (m) => parseRoute(m.payload))[0];
   } catch (e) {
     if (['ENETUNREACH', 'EHOSTUNREACH', 'ESRCH'].includes((e as { code?: string }).code ?? '')) return undefined;
     throw e;

@@ -4,6 +4,7 @@ import { nodeOs } from '../lazy.ts';
 import { native } from '../native.ts';
 import { NETLINK_ROUTE, NLMSG, NLM_F } from './constants.ts';
 import { decodeError, decodeMessage, encodeMessage, type NlMessage } from './message.ts';
+import { arrFind } from '../arrays.ts';
 
 // the errnos netlink answers with in practice; others from node:os (whose loading costs start-up,
 // and ENODEV is an everyday answer: "is this link there?")
@@ -12,7 +13,7 @@ const ERRNO: Record<number, string> = {
   34: 'ERANGE', 61: 'ENODATA', 90: 'EMSGSIZE', 93: 'EPROTONOSUPPORT', 95: 'EOPNOTSUPP', 97: 'EAFNOSUPPORT', 99: 'EADDRNOTAVAIL', 101: 'ENETUNREACH', 105: 'ENOBUFS', 113: 'EHOSTUNREACH',
 };
 export const errnoName = (n: number): string =>
-  ERRNO[n] ?? Object.entries(nodeOs().constants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
+  ERRNO[n] ?? arrFind(Object.entries(nodeOs().constants.errno), ([, v]) => v === n)?.[0] ?? `errno ${n}`;
 
 export class NetlinkError extends Error {
   readonly code: string;

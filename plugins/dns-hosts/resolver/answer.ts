@@ -6,6 +6,7 @@
 import * as packet from 'dns-packet';
 import { familyOf, formatIP, parseIP } from '../../../shared/ip.ts';
 import type { Attachment } from '../records.ts';
+import { arrEvery, arrFilter, arrFind, arrMap } from '../../../shared/arrays.ts';
 
 /** TTL of local answers: 0, as dnsmasq gives local names, so no cache outlives a DEL. */
 export const LOCAL_TTL = 0;
@@ -104,12 +105,12 @@ function lookup(t: Tables, s: Scope, qname: string): Found {
 export function reverseAddress(qname: string): string | undefined {
   if (qname.endsWith('.in-addr.arpa')) {
     const p = qname.slice(0, -'.in-addr.arpa'.length).split('.');
-    if (p.length !== 4 || !p.every((x) => /^\d{1,3}$/.test(x) && Number(x) < 256)) return undefined;
+    if (p.length !== 4 || !arrEvery(p, (x) => /^\d{1,3}$/.test(x) && Number(x) < 256)) return undefined;
     return p.reverse().join('.');
   }
   if (qname.endsWith('.ip6.arpa')) {
     const n = qname.slice(0, -'.ip6.arpa'.length).split('.');
-    if (n.length !== 32 || !n.every((x) => /^[0-9a-f]$/.test(x))) return undefined;
+    if (n.length !== 32 || !arrEvery(n, (x) => /^[0-9a-f]$/.test(x))) return undefined;
     const hex = n.reverse().join('');
     return canonical(hex.match(/.{4}/g)!.join(':'));
   }
@@ -180,7 +181,7 @@ export function quickReply(t: Tables, s: Scope, q: Buffer, len: number, turn: nu
     if (!name) return NOT_QUICK;
     f = lookup(t, s, name);
     const family = qtype === TYPE_A ? 4 : 6;
-    f.rdata = f.ips.filter((ip) => familyOf(ip) === family).map((ip) => parseIP(ip)!.bytes);
+    f.rdata = arrMap(arrFilter(f.ips, (ip) => familyOf(ip) === family), (ip) => parseIP(ip)!.bytes);
     f.wire = Buffer.from(q.toString('latin1', 12, zero + 3).toLowerCase(), 'latin1');
     if (!s.cache || s.cache.size >= CACHE_MAX) s.cache = new Map();
     s.cache.set(key, f);
@@ -214,7 +215,7 @@ export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3 } as con
 
 /** The largest UDP reply the client takes: its EDNS payload size, else 512 bytes. */
 function udpLimit(q: packet.Packet): number {
-  const opt = (q.additionals ?? []).find((a) => a.type === 'OPT') as { udpPayloadSize?: number } | undefined;
+  const opt = arrFind(q.additionals ?? [], (a) => a.type === 'OPT') as { udpPayloadSize?: number } | undefined;
   return Math.max(512, Math.min(opt?.udpPayloadSize ?? 512, 4096));
 }
 
@@ -269,7 +270,7 @@ export function decodedAnswer(t: Tables, s: Scope, query: Buffer, turn: number, 
     known = f.known;
     local = f.local;
     const family = question.type === 'A' ? 4 : question.type === 'AAAA' ? 6 : 0;
-    const ips = f.ips.filter((ip) => familyOf(ip) === family);
+    const ips = arrFilter(f.ips, (ip) => familyOf(ip) === family);
     for (let i = 0; i < ips.length; i++) {
       answers.push({ type: question.type as 'A', name: question.name, ttl: LOCAL_TTL, data: ips[(i + turn) % ips.length]! });
     }

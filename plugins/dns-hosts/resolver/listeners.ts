@@ -8,6 +8,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { native } from '../../../shared/native.ts';
 import type { Attachment } from '../records.ts';
 import type { Scope } from './answer.ts';
+import { arrMap } from '../../../shared/arrays.ts';
 
 const TCP_IDLE_MS = 10_000;
 
@@ -37,7 +38,7 @@ export class Listener {
    */
   static open(cookie: string, address: string, attachments: Attachment[], scope: Scope, h: Handlers): Listener {
     let lastError: unknown = new Error('no netns path');
-    for (const path of new Set(attachments.map((a) => a.netns))) {
+    for (const path of new Set(arrMap(attachments, (a) => a.netns))) {
       let fd: number;
       try { fd = native().openNetns(path); } catch (e) { lastError = e; continue; }
       let udpFd: number, tcpFd: number;

@@ -10,6 +10,7 @@ import { native } from '../../../shared/native.ts';
 import type { Attachment } from '../records.ts';
 import { normalJit } from './jit.ts';
 import { FORWARD, buildTables, byNamespace, decodedAnswer, quickReply, scopeOf, scratchReply, type Scope, type Tables } from './answer.ts';
+import { arrMap } from '../../../shared/arrays.ts';
 
 /** What the main thread sends: every record, and the UDP listeners by tag. */
 export interface View { gen: number; records: Attachment[]; listeners: { tag: number; fd: number; cookie: string }[] }
@@ -32,7 +33,7 @@ export function runUdpWorker(data: UdpWorkerData): never {
   const applyView = (v: View): void => {
     tables = buildTables(v.records);
     const byCookie = byNamespace(v.records);
-    scopes = new Map(v.listeners.map((l) => [l.tag, scopeOf(byCookie.get(l.cookie) ?? [])]));
+    scopes = new Map(arrMap(v.listeners, (l) => [l.tag, scopeOf(byCookie.get(l.cookie) ?? [])]));
     Atomics.store(data.applied, 0, v.gen);
     Atomics.notify(data.applied, 0);
   };
