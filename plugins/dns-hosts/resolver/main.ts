@@ -5,7 +5,6 @@
 // Killed, it loses nothing: the records are on disk and the next ADD, CHECK or GC restarts it.
 // Two threads: this one (records, listeners, TCP, forwarding, the control socket) and the UDP
 // thread (udp-worker.ts), which answers datagrams outside the event loop.
-import { createServer, type Server } from 'node:net';
 import type { Worker } from 'node:worker_threads';
 import { closeFile, unlink } from '../../../shared/fs.ts';
 import { tryFileLock, writeFileAtomic } from '../../../shared/files.ts';
@@ -14,10 +13,12 @@ import { paths, readAll, readRecord, recordKey, type Attachment } from '../recor
 import { answer, buildTables, byNamespace, RCODE, scopeOf, statusReply, type Tables } from './answer.ts';
 import { forward } from './forward.ts';
 import { Listener, type Handlers } from './listeners.ts';
+import { serveControl } from './control.ts';
 import type { FromUdp, View } from './udp-worker.ts';
 import { normalJit } from './jit.ts';
 import { UDP_THREAD_FLAG } from '../modes.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { arrFilter, arrFind, arrMap } from '../../../shared/arrays.ts';
 
 const WAKE_TAG = 0;
 const APPLY_MS = 5000;
@@ -32,7 +33,6 @@ class Resolver {
   private tables: Tables = buildTables([]);
   private listeners = new Map<string, Listener>();
   private turn = 0;
-  private control?: Server;
 
   private ep = native().pollCreate();
   private wake = native().eventFd();
@@ -58,7 +58,7 @@ class Resolver {
     this.udp.unref();
     port1.on('message', (m: FromUdp) => {
       // a query the UDP thread could not answer: forwarded, the reply sent from its listener if still open
-      const l = [...this.listeners.values()].find((x) => x.udpFd === m.fd);
+      const l = arrFind([...this.listeners.values()], (x) => x.udpFd === m.fd);
       if (!l) return;
       const query = Buffer.from(m.forward);
       void forward(query, l.scope.upstreams, false).then((r) => {
@@ -75,7 +75,7 @@ class Resolver {
    */
   private sendView(all: Attachment[]): void {
     const gen = ++this.gen;
-    const view: View = { gen, records: all, listeners: [...this.listeners.values()].map((l) => ({ tag: l.tag, fd: l.udpFd, cookie: l.cookie })) };
+    const view: View = { gen, records: all, listeners: arrMap([...this.listeners.values()], (l) => ({ tag: l.tag, fd: l.udpFd, cookie: l.cookie })) };
     this.toUdp.postMessage(view);
     native().eventSignal(this.wake);
     const deadline = Date.now() + APPLY_MS;
@@ -85,7 +85,7 @@ class Resolver {
       Atomics.wait(this.applied, 0, seen, left);
     }
     // fds retired by this view (or before) are no longer the UDP thread's
-    this.retired = this.retired.filter((r) => { if (r.gen <= gen) { native().closeFd(r.fd); return false; } return true; });
+    this.retired = arrFilter(this.retired, (r) => { if (r.gen <= gen) { native().closeFd(r.fd); return false; } return true; });
   }
 
   private handlers: Handlers = {
@@ -110,7 +110,7 @@ class Resolver {
   sync(key?: string): Promise<number> {
     const run = this.queue.then(() => {
       if (key === undefined) {
-        this.records = new Map(readAll(this.dir, (f, why) => log(`ignoring ${f}: ${why}`)).map((a) => [recordKey(a.network, a.containerId, a.ifname), a]));
+        this.records = new Map(arrMap(readAll(this.dir, (f, why) => log(`ignoring ${f}: ${why}`)), (a) => [recordKey(a.network, a.containerId, a.ifname), a]));
       } else {
         const [network, rest] = key.split('/') as [string, string];
         const i = rest.indexOf(':');
@@ -155,22 +155,7 @@ class Resolver {
   listen(): Promise<void> {
     const p = paths(this.dir).control;
     try { unlink(p); } catch { /* none */ }
-    // a request is one line; the reply comes once it is done, then the connection closes (half
-    // open: the client shuts its side down after the request, and the reply must still go out)
-    this.control = createServer({ allowHalfOpen: true }, (c) => {
-      let req = '';
-      let handled = false;
-      c.setTimeout(5000, () => c.destroy());
-      c.on('error', () => c.destroy());
-      c.on('data', (d) => {
-        req += d;
-        if (req.length > 1024) { c.destroy(); return; }
-        if (handled || !req.includes('\n')) return;
-        handled = true;
-        this.handle(req.slice(0, req.indexOf('\n')).trim(), (reply) => c.end(reply));
-      });
-    });
-    return new Promise((resolve, reject) => { this.control!.once('error', reject); this.control!.listen(p, () => resolve()); });
+    return serveControl(p, (line, reply) => this.handle(line, reply));
   }
 
   /** One control request: "sync [<network>/<containerID>:<ifname>]" or "ping". */
