@@ -1,22 +1,23 @@
-// The spec's error codes and the error type every plugin throws.
-export const ErrCode = {
-  IncompatibleVersion: 1,
-  UnsupportedField: 2,
-  UnknownContainer: 3,
-  InvalidEnv: 4,
-  IOFailure: 5,
-  DecodingFailure: 6,
-  InvalidConfig: 7,
-  TryAgainLater: 11,
-  NotAvailable: 50,
-  LimitedConnectivity: 51,
+// The spec's error codes and the error type every plugin throws. (A const enum: the bundler puts
+// the numbers in place, so no table is built at each call's start.)
+export const enum ErrCode {
+  IncompatibleVersion = 1,
+  UnsupportedField = 2,
+  UnknownContainer = 3,
+  InvalidEnv = 4,
+  IOFailure = 5,
+  DecodingFailure = 6,
+  InvalidConfig = 7,
+  TryAgainLater = 11,
+  NotAvailable = 50,
+  LimitedConnectivity = 51,
   /** first plugin-specific code: a failure with no more specific code */
-  Plugin: 100,
+  Plugin = 100,
   /** IPAM: the requested address is outside every range, reserved, or held by another container */
-  AddressUnavailable: 101,
+  AddressUnavailable = 101,
   /** IPAM: no free address left in a range set */
-  AddressesExhausted: 102,
-} as const;
+  AddressesExhausted = 102,
+}
 
 export class CniError extends Error {
   constructor(readonly code: number, msg: string, readonly details?: string) {

@@ -26,8 +26,8 @@ export function netfilter(): Netlink {
   return (shared ??= new Netlink(-1, NETLINK_NETFILTER));
 }
 const SUBSYS = 10;   // NFNL_SUBSYS_NFTABLES
-export const NFT_MSG = { NEWSETELEM: 12, GETSETELEM: 13, DELSETELEM: 14 } as const;
-export const BATCH = { BEGIN: 0x10, END: 0x11 } as const;
+export const enum NFT_MSG { NEWSETELEM = 12, GETSETELEM = 13, DELSETELEM = 14 }
+export const enum BATCH { BEGIN = 0x10, END = 0x11 }
 export const nftType = (msg: number): number => (SUBSYS << 8) | msg;
 const FAMILY = { inet: 1, bridge: 7 } as const;
 const LIST = { TABLE: 1, SET: 2, ELEMENTS: 3 } as const;
