@@ -40,7 +40,7 @@ function hostSide(nl: Netlink, prev: Result): { bridge?: string; port?: string }
 
 /** The container's own elements (the bridge-wide isolation elements are shared, added apart). */
 function containerElements(prev: Result, policy: string, port: string | undefined): Elem[] {
-  const els: Elem[] = arrMap(arrMap(containerIPs(prev), ipOnly), (ip) => ({ family: 'inet', set: `fw_accept${familyOf(ip)}`, key: ip }));
+  const els: Elem[] = arrMap(containerIPs(prev), (c) => { const ip = ipOnly(c); return { family: 'inet', set: `fw_accept${familyOf(ip)}`, key: ip }; });
   if (policy === 'isolated' && port) els.push({ family: 'bridge', set: 'icc_ports', key: `"${port}"` });
   return els;
 }

@@ -104,7 +104,8 @@ function add(ctx: Ctx): Result {
     // a host port published by somebody else: the batch changed nothing; say who has it
     if (!(e instanceof NftError) || !e.exists) throw e;
     const existing = ourElements();
-    const taken = arrFind(arrMap(els, (x) => arrFind(existing, (y) => y.set === x.set && y.key === x.key && y.comment !== t)), (y) => y);
+    let taken: (typeof existing)[number] | undefined;
+    for (const x of els) if ((taken = arrFind(existing, (y) => y.set === x.set && y.key === x.key && y.comment !== t))) break;
     throw new CniError(ErrCode.Plugin, taken ? `host port ${taken.key} is already published by ${taken.comment ?? 'another container'}` : e.message);
   }
   return prev;

@@ -13,7 +13,7 @@ import { sweepTemps, writeFileAtomic } from '../../shared/files.ts';
 import { IFF } from '../../shared/netlink/constants.ts';
 import { getLink, requireLink, setLink, type Link, type LinkChange } from '../../shared/netlink/link.ts';
 import { NetNS } from '../../shared/netns.ts';
-import { arrFilter, arrFind, arrMap, arrSome } from '../../shared/arrays.ts';
+import { arrFind, arrMap, arrSome } from '../../shared/arrays.ts';
 
 const settings = () => ({
   mac: z.optional(macString()),
@@ -70,7 +70,11 @@ function sysctlPath(key: string, ifname: string): string {
 
 function checkAllowlist(keys: string[]): void {
   if (!exists(ALLOWLIST)) return;
-  const patterns = arrMap(arrFilter(arrMap(readFile(ALLOWLIST).split('\n'), (l) => l.trim()), (l) => l && !l.startsWith('#')), (l) => new RegExp(`^${l}$`));
+  const patterns: RegExp[] = [];
+  for (const raw of readFile(ALLOWLIST).split('\n')) {
+    const l = raw.trim();
+    if (l && !l.startsWith('#')) patterns.push(new RegExp(`^${l}$`));
+  }
   for (const k of keys) {
     if (!arrSome(patterns, (p) => p.test(k))) throw new CniError(ErrCode.InvalidConfig, `invalid network config: sysctl "${k}" is not allowed by ${ALLOWLIST}`);
   }

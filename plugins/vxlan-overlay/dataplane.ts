@@ -22,7 +22,9 @@ export interface Underlay { link: Link; address: string; mtu: number }
 export function findUnderlay(nl: Netlink, iface: string | undefined, address: string | undefined): Underlay {
   let link: Link | undefined;
   if (iface) link = getLink(nl, iface);
-  else if (address) link = arrFind(arrMap(listAddresses(nl, { family: 4 }), (a) => a.ip === address ? getLink(nl, a.index) : undefined), Boolean);
+  else if (address) {
+    for (const a of listAddresses(nl, { family: 4 })) if (a.ip === address && (link = getLink(nl, a.index))) break;
+  }
   else {
     const r = arrFind(listRoutes(nl, { family: 4 }), (x) => x.dst === '0.0.0.0/0' && x.oif);
     link = r?.oif ? getLink(nl, r.oif) : undefined;

@@ -5,7 +5,6 @@ import { AF, IFA, IFA_F, NLM_F, RTM, RT_SCOPE } from './constants.ts';
 import { decodeBody, encodeBody, ifaddrmsg } from './message.ts';
 import type { Netlink } from './socket.ts';
 import { formatIP, parseCIDR, type Family } from '../ip.ts';
-import { arrFilter, arrMap } from '../arrays.ts';
 
 export interface Address {
   index: number;
@@ -34,7 +33,12 @@ export function parseAddress(payload: Buffer): Address {
 
 export function listAddresses(nl: Netlink, opts: { index?: number; family?: Family } = {}): Address[] {
   const family = opts.family === 4 ? AF.INET : opts.family === 6 ? AF.INET6 : AF.UNSPEC;
-  return arrFilter(arrMap(nl.request('list addresses', RTM.GETADDR, NLM_F.DUMP, encodeBody(ifaddrmsg, { family, prefixlen: 0, flags: 0, scope: 0, index: 0 }, [])), (m) => parseAddress(m.payload)), (a) => opts.index === undefined || a.index === opts.index);
+  const out: Address[] = [];
+  for (const m of nl.request('list addresses', RTM.GETADDR, NLM_F.DUMP, encodeBody(ifaddrmsg, { family, prefixlen: 0, flags: 0, scope: 0, index: 0 }, []))) {
+    const a = parseAddress(m.payload);
+    if (opts.index === undefined || a.index === opts.index) out.push(a);
+  }
+  return out;
 }
 
 export interface AddressSpec {

@@ -4,7 +4,7 @@ import { AF, NLM_F, RTA, RTAX, RTM, RTN, RTNH_F_ONLINK, RTPROT, RT_SCOPE, RT_TAB
 import { decodeBody, encodeBody, rtmsg } from './message.ts';
 import type { Netlink } from './socket.ts';
 import { formatIP, parseCIDR, parseIP, type Family } from '../ip.ts';
-import { arrFilter, arrMap } from '../arrays.ts';
+import { arrMap } from '../arrays.ts';
 
 export interface Route {
   family: Family;
@@ -51,7 +51,12 @@ export function listRoutes(nl: Netlink, opts: { family?: Family; table?: number;
   const family = opts.family === 4 ? AF.INET : opts.family === 6 ? AF.INET6 : AF.UNSPEC;
   const body = encodeBody(rtmsg, { family, dstLen: 0, srcLen: 0, tos: 0, table: 0, protocol: 0, scope: 0, type: 0, flags: 0 }, []);
   const table = opts.table ?? RT_TABLE.MAIN;
-  return arrFilter(arrMap(nl.request('list routes', RTM.GETROUTE, NLM_F.DUMP, body), (m) => parseRoute(m.payload)), (r) => r.table === table && (opts.oif === undefined || r.oif === opts.oif));
+  const out: Route[] = [];
+  for (const m of nl.request('list routes', RTM.GETROUTE, NLM_F.DUMP, body)) {
+    const r = parseRoute(m.payload);
+    if (r.table === table && (opts.oif === undefined || r.oif === opts.oif)) out.push(r);
+  }
+  return out;
 }
 
 /** The route the kernel would use to reach `ip` (as `ip route get`); undefined when unreachable. */
