@@ -3,7 +3,7 @@
 // then renamed (replace) or hard-linked (create-only) into place. Not fsynced: this state
 // describes running containers, which a power loss ends too (the reference does not sync
 // either), and a sync costs more than the rest of an IPAM call.
-import { O, closeFile, exists, link, lstat, mkdirp, openFile, readDir, rename, unlink, writeFd } from './fs.ts';
+import { O, closeFile, exists, fstat, link, lstat, mkdirp, openFile, readDir, rename, unlink, writeFd, type Stat } from './fs.ts';
 import { dirname, join } from './path.ts';
 import { native } from './native.ts';
 import { CniError, ErrCode } from './cni/errors.ts';
@@ -46,16 +46,46 @@ export function tryFileLock(path: string): number | undefined {
   return undefined;
 }
 
-/** Hold an exclusive flock on `path` (created if needed, root-only) while fn runs; a bounded wait. */
-export function withFileLock<T>(path: string, fn: () => T, timeoutMs = lockTimeoutMs()): T {
+/** fn(fd) while holding an exclusive flock on `path` (created if needed, root-only); a bounded wait. */
+function lockedAt<T>(path: string, timeoutMs: number, fn: (fd: number) => T): T {
   const fd = inDir(dirname(path), () => openFile(path, O.RDWR | O.CREAT | O.NOFOLLOW, 0o600));
   try {
     lockBounded(fd, path, timeoutMs);
-    try { return fn(); } finally { native().flock(fd, LOCK_UN); }
+    try { return fn(fd); } finally { native().flock(fd, LOCK_UN); }
   } finally {
     closeFile(fd);
   }
 }
+
+/** Hold an exclusive flock on `path` (created if needed, root-only) while fn runs; a bounded wait. */
+export const withFileLock = <T>(path: string, fn: () => T, timeoutMs = lockTimeoutMs()): T => lockedAt(path, timeoutMs, fn);
+
+const REMOVED_LOCK_RETRIES = 20;
+
+/**
+ * withFileLock for a lock file its holder may remove (removeHeldLock: the last member of a group
+ * leaving). A lock taken on a file removed while this call waited for it locks nothing anyone
+ * else will take: it is dropped and the lock taken on the file now at `path` (a bounded number
+ * of times, each wait bounded as above).
+ */
+export function withRemovableLock<T>(path: string, fn: () => T, timeoutMs = lockTimeoutMs()): T {
+  for (let attempt = 0; ; attempt++) {
+    const r = lockedAt(path, timeoutMs, (fd) => (isFileAt(fd, path) ? { value: fn() } : undefined));
+    if (r) return r.value;
+    if (attempt >= REMOVED_LOCK_RETRIES) throw new CniError(ErrCode.TryAgainLater, `lock ${path} was removed ${attempt + 1} times while waiting for it: try again later`);
+  }
+}
+
+/** Whether `path` still names the file open as fd (not removed, not replaced). */
+function isFileAt(fd: number, path: string): boolean {
+  let at: Stat;
+  try { at = lstat(path); } catch { return false; }
+  const open = fstat(fd);
+  return at.ino === open.ino && at.dev === open.dev;
+}
+
+/** Remove a lock file the caller holds (through withRemovableLock): later callers lock a new one. */
+export const removeHeldLock = (path: string): void => { try { unlink(path); } catch { /* gone */ } };
 
 const made = new Set<string>();
 

@@ -6,7 +6,7 @@
 // network namespace (bridges of two namespaces may share a name; a namespace is named by its
 // cookie, never reused), readable by root only.
 import { exists, readDir, rmdir, stat, unlink } from './fs.ts';
-import { createFileExclusive, ensureDir, sweepTemps, withFileLock } from './files.ts';
+import { createFileExclusive, ensureDir, removeHeldLock, sweepTemps, withRemovableLock } from './files.ts';
 import { shortHash } from './hash.ts';
 import { join } from './path.ts';
 import { native } from './native.ts';
@@ -38,10 +38,11 @@ function validGroup(g: string): boolean {
   return true;
 }
 
+const lockPath = (kind: string, group: string): string => join(kindDir(kind), `${group}.lock`);
+
 function locked<T>(kind: string, group: string, fn: (dir: string, member: string) => T, tag: string): T {
   if (!validGroup(group)) throw new Error(`invalid group name "${group}"`);
-  const base = kindDir(kind);
-  return withFileLock(join(base, `${group}.lock`), () => fn(join(base, group), memberName(tag)));
+  return withRemovableLock(lockPath(kind, group), () => fn(join(kindDir(kind), group), memberName(tag)));
 }
 
 /**
@@ -72,7 +73,12 @@ export function leaveGroup(kind: string, group: string, tag: string, apply: (las
     let left: string[];
     try { left = readDir(dir); } catch { left = []; }
     apply(was && left.length === 0);
-    if (!left.length) { try { rmdir(dir); } catch { /* gone */ } }
+    if (left.length) return;
+    // the group is gone: its directory and its lock (still held: a call waiting for it locks
+    // the next one), then the namespace's directory when no other group or temporary is in it
+    try { rmdir(dir); } catch { /* gone */ }
+    removeHeldLock(lockPath(kind, group));
+    for (const d of [tmpDir(kind), kindDir(kind)]) { try { rmdir(d); } catch { /* others are in it */ } }
   }, tag);
 }
 

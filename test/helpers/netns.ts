@@ -1,7 +1,7 @@
 // Test hosts: every integration test makes its own "host" network namespace (and container
 // namespaces), runs the built plugin executables inside it with `ip netns exec`, and removes
 // everything in teardown, pass or fail. Nothing touches this machine's own namespace.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -91,21 +91,38 @@ export interface PluginCall {
 
 export interface PluginOutcome { status: number; stdout: string; stderr: string; json: any }
 
-/** Exec a plugin executable inside the host netns, as a runtime would. */
-export function cni(plugin: string, c: PluginCall): PluginOutcome {
-  const dir = c.bin ?? BIN;
+function callEnv(c: PluginCall): Record<string, string> {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: c.command, ...c.env };
   if (c.containerId !== undefined) env.CNI_CONTAINERID = c.containerId;
   if (c.netns !== undefined) env.CNI_NETNS = c.netns;
   if (c.ifname !== undefined) env.CNI_IFNAME = c.ifname;
   if (c.args !== undefined) env.CNI_ARGS = c.args;
-  env.CNI_PATH = c.path ?? dir;
-  const r = spawnSync('ip', ['netns', 'exec', c.host, join(dir, plugin)], {
-    input: c.stdin ?? JSON.stringify(c.config), encoding: 'utf8', env, timeout: 60_000,
-  });
+  env.CNI_PATH = c.path ?? c.bin ?? BIN;
+  return env;
+}
+
+function outcome(status: number | null, stdout: string, stderr: string): PluginOutcome {
   let json: unknown;
-  try { json = r.stdout.trim() ? JSON.parse(r.stdout) : undefined; } catch { json = undefined; }
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+  try { json = stdout.trim() ? JSON.parse(stdout) : undefined; } catch { json = undefined; }
+  return { status: status ?? -1, stdout, stderr, json };
+}
+
+/** Exec a plugin executable inside the host netns, as a runtime would. */
+export function cni(plugin: string, c: PluginCall): PluginOutcome {
+  const r = spawnSync('ip', ['netns', 'exec', c.host, join(c.bin ?? BIN, plugin)], {
+    input: c.stdin ?? JSON.stringify(c.config), encoding: 'utf8', env: callEnv(c), timeout: 60_000,
+  });
+  return outcome(r.status, r.stdout, r.stderr);
+}
+
+/** The same call without waiting for it: many at once, as a busy runtime makes them (killed after 60 s). */
+export function cniStart(plugin: string, c: PluginCall): Promise<PluginOutcome> {
+  const p = spawn('ip', ['netns', 'exec', c.host, join(c.bin ?? BIN, plugin)], { env: callEnv(c), timeout: 60_000 });
+  let out = '', err = '';
+  p.stdout.on('data', (d) => { out += d; });
+  p.stderr.on('data', (d) => { err += d; });
+  p.stdin.end(c.stdin ?? JSON.stringify(c.config));
+  return new Promise((res) => p.on('close', (code) => res(outcome(code, out, err))));
 }
 
 export const haveBuild = (): boolean => existsSync(join(BIN, 'cni-ts'));

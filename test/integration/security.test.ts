@@ -5,7 +5,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync,
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { Chain, type Conflist } from '../helpers/chain.ts';
-import { BIN, cni, ipIn, ipJson, makeNetns, nftElements, sh, tempDir } from '../helpers/netns.ts';
+import { BIN, cni, cniStart, ipIn, ipJson, makeNetns, netnsStateDirs, nftElements, sh, tempDir } from '../helpers/netns.ts';
 import { ask, hostWithOutside, serve } from '../helpers/topology.ts';
 
 const tmp = (t: Test): string => tempDir(t, 'cnits-sec-');
@@ -52,9 +52,38 @@ t.test('portmap: route_localnet only on the bridge, only for mappings on 127.0.0
   t.equal(pm(b, 'ADD', [{ hostPort: 9003, containerPort: 80, protocol: 'tcp', hostIP: '127.0.0.1' }]).status, 0);
   t.equal(pm(a, 'DEL', []).status, 0);
   t.equal(sysctl(host.name, 'net/ipv4/conf/cnits-ln/route_localnet'), '1', 'kept while a mapping needs it');
+  const groupState = () => netnsStateDirs(host.name).filter((x) => x.includes('/portmap-localnet/'));
+  t.equal(groupState().length, 1, 'the group recorded in the namespace\'s state directory meanwhile');
   t.equal(pm(b, 'DEL', []).status, 0);
   t.equal(sysctl(host.name, 'net/ipv4/conf/cnits-ln/route_localnet'), '0', 'off again with the last one');
   t.same(['all', 'default', 'uplink', 'lo'].map((i) => sysctl(host.name, `net/ipv4/conf/${i}/route_localnet`)), before);
+  t.same(groupState(), [], 'nothing left behind by the last DEL: membership, group lock, the namespace\'s directory');
+});
+
+t.test('portmap: racing ADDs and DELs of one group keep route_localnet exactly while a member needs it, and leave nothing', async (t) => {
+  const { host } = hostWithOutside(t);
+  const d = tmp(t);
+  const bridge = { type: 'bridge', bridge: 'cnits-lr', isGateway: true, ipam: { type: 'host-local', dataDir: d, ranges: [[{ subnet: '10.94.0.0/24' }]] } };
+  const ctrs = Array.from({ length: 12 }, (_, i) => new Chain({ cniVersion: '1.0.0', name: 'lrace', plugins: [bridge] }, { host: host.name, containerId: `lr-${i}`, netns: makeNetns(t, 'cnits-ctr').path }));
+  for (const c of ctrs) t.equal(c.add().status, 0);
+  const pm = (i: number, command: string) => cniStart('portmap', {
+    host: host.name, command, containerId: ctrs[i]!.call.containerId, netns: ctrs[i]!.call.netns, ifname: 'eth0',
+    config: { cniVersion: '1.0.0', name: 'lrace', type: 'portmap', runtimeConfig: { portMappings: command === 'ADD' ? [{ hostPort: 9100 + i, containerPort: 80, protocol: 'tcp', hostIP: '127.0.0.1' }] : [] }, prevResult: ctrs[i]!.cached },
+  });
+  const localnet = () => sysctl(host.name, 'net/ipv4/conf/cnits-lr/route_localnet');
+  const groupState = () => netnsStateDirs(host.name).filter((x) => x.includes('/portmap-localnet/'));
+  const all = async (calls: Promise<{ status: number; stdout: string }>[]) => (await Promise.all(calls)).filter((r) => r.status !== 0).map((r) => r.stdout);
+  for (let round = 0; round < 2; round++) {
+    t.same(await all([0, 1, 2, 3, 4, 5, 6, 7].map((i) => pm(i, 'ADD'))), [], `round ${round}: 8 ADDs at once`);
+    t.equal(localnet(), '1', 'on while members hold it');
+    // the first eight leave while four others join: the group must never be undone under the four
+    t.same(await all([...[0, 1, 2, 3, 4, 5, 6, 7].map((i) => pm(i, 'DEL')), ...[8, 9, 10, 11].map((i) => pm(i, 'ADD'))]), [], '8 DELs and 4 ADDs at once');
+    t.equal(localnet(), '1', 'still on: four members joined while the others left');
+    t.equal(groupState().length, 1, 'the group is recorded');
+    t.same(await all([8, 9, 10, 11].map((i) => pm(i, 'DEL'))), [], 'the last four leave at once');
+    t.equal(localnet(), '0', 'off with the last member');
+    t.same(groupState(), [], 'and nothing of the group left on disk');
+  }
 });
 
 t.test('CNI_NETNS that is a FIFO, a regular file or a directory: an error at once, never opened', async (t) => {
