@@ -28,7 +28,8 @@ export interface NetnsNative {
   eventFd(): number;
   eventSignal(fd: number): void;
   /** length (0: the wake fd; -1: nothing in time); meta = [tag, fd, port, IPv4 as int32] */
-  udpNext(ep: number, buf: Buffer, meta: Int32Array, timeoutMs: number): number;
+  /** sends `reply` (its first replyLength bytes, when > 0) to the peer meta names, then waits for the next datagram */
+  udpNext(ep: number, buf: Buffer, meta: Int32Array, timeoutMs: number, reply: Buffer, replyLength: number): number;
   udpSend(fd: number, buf: Buffer, length: number, address: number, port: number): void;
   // file syscalls (shared/fs.ts)
   fileOpen(path: string, flags: number, mode: number): number;

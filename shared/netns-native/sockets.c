@@ -262,21 +262,34 @@ static napi_value event_signal(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* udpNext(ep, buf, meta Int32Array[4], timeoutMs) -> length; -1 nothing within the timeout.
-   meta: [tag, fd, port, IPv4 address]; a wake (an eventfd) gives length 0 with its tag */
+/* udpNext(ep, buf, meta Int32Array[4], timeoutMs, reply, replyLength) -> length; -1 nothing
+   within the timeout. meta: [tag, fd, port, IPv4 address]; a wake (an eventfd) gives length 0
+   with its tag. With replyLength > 0, first the reply to the datagram meta still describes (the
+   one the last call returned) is sent, as udpSend would: one call a query, not two (each call
+   into the addon leaves the runtime a handle scope to collect, and its collections are pauses
+   in the UDP thread) */
 static napi_value udp_next(napi_env env, napi_callback_info info) {
-  napi_value argv[4], ab;
-  void *buf, *metap;
-  size_t blen, mlen, off;
+  napi_value argv[6], ab;
+  void *buf, *metap, *reply;
+  size_t blen, mlen, off, rcap;
   napi_typedarray_type tt;
-  int32_t ep, timeout;
-  if (native_args(env, info, 4, argv) || native_int(env, argv[0], &ep) || native_buffer(env, argv[1], &buf, &blen) ||
-      native_int(env, argv[3], &timeout)) return NULL;
+  int32_t ep, timeout, rlen;
+  if (native_args(env, info, 6, argv) || native_int(env, argv[0], &ep) || native_buffer(env, argv[1], &buf, &blen) ||
+      native_int(env, argv[3], &timeout) || native_int(env, argv[5], &rlen)) return NULL;
   if (napi_get_typedarray_info(env, argv[2], &tt, &mlen, &metap, &ab, &off) != napi_ok || tt != napi_int32_array || mlen < 4) {
     napi_throw_type_error(env, "EINVAL", "meta must be an Int32Array of 4");
     return NULL;
   }
   int32_t *meta = metap;
+  if (rlen > 0) {
+    if (native_buffer(env, argv[4], &reply, &rcap)) return NULL;
+    if ((size_t)rlen > rcap) {
+      napi_throw_range_error(env, "EINVAL", "reply length beyond the buffer");
+      return NULL;
+    }
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(meta[2]), .sin_addr.s_addr = htonl((uint32_t)meta[3])};
+    sendto(meta[1], reply, (size_t)rlen, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to);
+  }
   struct epoll_event ev;
   int r;
   do r = epoll_wait(ep, &ev, 1, timeout);

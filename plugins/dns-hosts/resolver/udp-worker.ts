@@ -38,8 +38,13 @@ export function runUdpWorker(data: UdpWorkerData): never {
     Atomics.notify(data.applied, 0);
   };
 
+  // the reply to the last datagram, sent by the next udpNext before it waits (one call into the
+  // addon a query: each call leaves the runtime a handle scope to collect, and collections are
+  // pauses of this thread)
+  let reply: Buffer = buf, replyLength = 0;
   for (;;) {
-    const len = n.udpNext(data.ep, buf, meta, 60_000);
+    const len = n.udpNext(data.ep, buf, meta, 60_000, reply, replyLength);
+    replyLength = 0;
     if (len < 0) continue;
     const tag = meta[0]!;
     if (tag === data.wakeTag) {
@@ -51,10 +56,10 @@ export function runUdpWorker(data: UdpWorkerData): never {
     // the common case allocates nothing; anything else is decoded in full
     const rotate = turn++ & 0xffff;
     const quick = quickReply(tables, scope, buf, len, rotate);
-    if (quick > 0) { n.udpSend(meta[1]!, scratchReply(), quick, meta[3]!, meta[2]!); continue; }
+    if (quick > 0) { reply = scratchReply(); replyLength = quick; continue; }
     const query = buf.subarray(0, len);
     const out = quick === FORWARD ? { forward: true as const } : decodedAnswer(tables, scope, query, rotate, true);
-    if ('reply' in out) n.udpSend(meta[1]!, out.reply, out.reply.length, meta[3]!, meta[2]!);
+    if ('reply' in out) { reply = out.reply; replyLength = out.reply.length; }
     else data.port.postMessage({ forward: new Uint8Array(query), fd: meta[1]!, address: meta[3]!, port: meta[2]! } satisfies FromUdp);
   }
 }
