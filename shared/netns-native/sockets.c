@@ -262,6 +262,22 @@ static napi_value event_signal(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* the first len bytes of the Buffer v to addr:port (IPv4, host order) from fd, never blocking
+   (dropped when the socket's buffer is full); -1 with a JS exception when v is not a Buffer of
+   at least len bytes */
+static int send_datagram(napi_env env, int fd, napi_value v, int32_t len, int32_t addr, int32_t port) {
+  void *buf;
+  size_t blen;
+  if (native_buffer(env, v, &buf, &blen)) return -1;
+  if (len < 0 || (size_t)len > blen) {
+    napi_throw_range_error(env, "EINVAL", "length beyond the buffer");
+    return -1;
+  }
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl((uint32_t)addr)};
+  sendto(fd, buf, (size_t)len, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to);
+  return 0;
+}
+
 /* udpNext(ep, buf, meta Int32Array[4], timeoutMs, reply, replyLength) -> length; -1 nothing
    within the timeout. meta: [tag, fd, port, IPv4 address]; a wake (an eventfd) gives length 0
    with its tag. With replyLength > 0, first the reply to the datagram meta still describes (the
@@ -270,8 +286,8 @@ static napi_value event_signal(napi_env env, napi_callback_info info) {
    in the UDP thread) */
 static napi_value udp_next(napi_env env, napi_callback_info info) {
   napi_value argv[6], ab;
-  void *buf, *metap, *reply;
-  size_t blen, mlen, off, rcap;
+  void *buf, *metap;
+  size_t blen, mlen, off;
   napi_typedarray_type tt;
   int32_t ep, timeout, rlen;
   if (native_args(env, info, 6, argv) || native_int(env, argv[0], &ep) || native_buffer(env, argv[1], &buf, &blen) ||
@@ -281,15 +297,7 @@ static napi_value udp_next(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int32_t *meta = metap;
-  if (rlen > 0) {
-    if (native_buffer(env, argv[4], &reply, &rcap)) return NULL;
-    if ((size_t)rlen > rcap) {
-      napi_throw_range_error(env, "EINVAL", "reply length beyond the buffer");
-      return NULL;
-    }
-    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(meta[2]), .sin_addr.s_addr = htonl((uint32_t)meta[3])};
-    sendto(meta[1], reply, (size_t)rlen, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to);
-  }
+  if (rlen > 0 && send_datagram(env, meta[1], argv[4], rlen, meta[3], meta[2])) return NULL;
   struct epoll_event ev;
   int r;
   do r = epoll_wait(ep, &ev, 1, timeout);
@@ -317,16 +325,9 @@ static napi_value udp_next(napi_env env, napi_callback_info info) {
 static napi_value udp_send(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   int32_t fd, len, addr, port;
-  void *buf;
-  size_t blen;
-  if (native_args(env, info, 5, argv) || native_int(env, argv[0], &fd) || native_buffer(env, argv[1], &buf, &blen) ||
-      native_int(env, argv[2], &len) || native_int(env, argv[3], &addr) || native_int(env, argv[4], &port)) return NULL;
-  if (len < 0 || (size_t)len > blen) {
-    napi_throw_range_error(env, "EINVAL", "length beyond the buffer");
-    return NULL;
-  }
-  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl((uint32_t)addr)};
-  sendto(fd, buf, (size_t)len, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to);
+  if (native_args(env, info, 5, argv) || native_int(env, argv[0], &fd) || native_int(env, argv[2], &len) ||
+      native_int(env, argv[3], &addr) || native_int(env, argv[4], &port)) return NULL;
+  send_datagram(env, fd, argv[1], len, addr, port);
   return NULL;
 }
 

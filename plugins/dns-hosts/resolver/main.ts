@@ -18,7 +18,7 @@ import type { FromUdp, View } from './udp-worker.ts';
 import { normalJit } from './jit.ts';
 import { UDP_THREAD_FLAG } from '../modes.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { arrFilter, arrFind, arrMap } from '../../../shared/arrays.ts';
+import { arrFilter, arrMap } from '../../../shared/arrays.ts';
 
 const WAKE_TAG = 0;
 const APPLY_MS = 5000;
@@ -58,7 +58,8 @@ class Resolver {
     this.udp.unref();
     port1.on('message', (m: FromUdp) => {
       // a query the UDP thread could not answer: forwarded, the reply sent from its listener if still open
-      const l = arrFind([...this.listeners.values()], (x) => x.udpFd === m.fd);
+      let l: Listener | undefined;
+      for (const x of this.listeners.values()) if (x.udpFd === m.fd) { l = x; break; }
       if (!l) return;
       const query = Buffer.from(m.forward);
       void forward(query, l.scope.upstreams, false).then((r) => {
