@@ -265,6 +265,11 @@ static napi_value event_signal(napi_env env, napi_callback_info info) {
 /* the first len bytes of the Buffer v to addr:port (IPv4, host order) from fd, never blocking
    (dropped when the socket's buffer is full); -1 with a JS exception when v is not a Buffer of
    at least len bytes */
+static void send_to(int fd, const void *buf, size_t len, int32_t addr, int32_t port) {
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl((uint32_t)addr)};
+  sendto(fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to);
+}
+
 static int send_datagram(napi_env env, int fd, napi_value v, int32_t len, int32_t addr, int32_t port) {
   void *buf;
   size_t blen;
@@ -273,21 +278,49 @@ static int send_datagram(napi_env env, int fd, napi_value v, int32_t len, int32_
     napi_throw_range_error(env, "EINVAL", "length beyond the buffer");
     return -1;
   }
-  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl((uint32_t)addr)};
-  sendto(fd, buf, (size_t)len, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to);
+  send_to(fd, buf, (size_t)len, addr, port);
   return 0;
 }
 
+/* The UDP loop's step, without the runtime: with rlen > 0 the reply to the datagram meta
+   describes is sent first, then the next datagram is waited for (timeout ms) and read into buf.
+   Returns its length; 0 for the wake eventfd (drained); -1 nothing within the timeout (or a
+   datagram gone before it was read); -2 - errno when epoll_wait fails. meta: [tag, fd, port,
+   IPv4 address]. Exported for a runtime's foreign-function call, which costs no handle scope
+   (Bun's FFI: each N-API call leaves a cell on the calling thread's heap, and its collections
+   are pauses of the UDP thread); the N-API udpNext below is the same step. */
+__attribute__((visibility("default"))) int32_t cnits_udp_step(int32_t ep, uint8_t *buf, int32_t blen, int32_t *meta,
+                                                            int32_t timeout, const uint8_t *reply, int32_t rlen) {
+  if (rlen > 0) send_to(meta[1], reply, (size_t)rlen, meta[3], meta[2]);
+  struct epoll_event ev;
+  int r;
+  do r = epoll_wait(ep, &ev, 1, timeout);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return -2 - errno;
+  if (r == 0) return -1;
+  int fd = (int)(uint32_t)ev.data.u64;
+  meta[0] = (int32_t)(ev.data.u64 >> 32);
+  meta[1] = fd;
+  struct sockaddr_in from;
+  socklen_t fl = sizeof from;
+  ssize_t n = recvfrom(fd, buf, blen > 0 ? (size_t)blen : 0, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+  if (n < 0) {
+    /* not a socket: the wake eventfd, drained */
+    uint64_t v;
+    if (errno == ENOTSOCK && read(fd, &v, sizeof v) == (ssize_t)sizeof v) return 0;
+    return -1;
+  }
+  meta[2] = ntohs(from.sin_port);
+  meta[3] = (int32_t)ntohl(from.sin_addr.s_addr);
+  return (int32_t)n;
+}
+
 /* udpNext(ep, buf, meta Int32Array[4], timeoutMs, reply, replyLength) -> length; -1 nothing
-   within the timeout. meta: [tag, fd, port, IPv4 address]; a wake (an eventfd) gives length 0
-   with its tag. With replyLength > 0, first the reply to the datagram meta still describes (the
-   one the last call returned) is sent, as udpSend would: one call a query, not two (each call
-   into the addon leaves the runtime a handle scope to collect, and its collections are pauses
-   in the UDP thread) */
+   within the timeout: cnits_udp_step through N-API (its arguments checked here) */
 static napi_value udp_next(napi_env env, napi_callback_info info) {
   napi_value argv[6], ab;
-  void *buf, *metap;
-  size_t blen, mlen, off;
+  void *buf, *metap, *reply = NULL;
+  size_t blen, mlen, off, rblen = 0;
   napi_typedarray_type tt;
   int32_t ep, timeout, rlen;
   if (native_args(env, info, 6, argv) || native_int(env, argv[0], &ep) || native_buffer(env, argv[1], &buf, &blen) ||
@@ -296,29 +329,13 @@ static napi_value udp_next(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "EINVAL", "meta must be an Int32Array of 4");
     return NULL;
   }
-  int32_t *meta = metap;
-  if (rlen > 0 && send_datagram(env, meta[1], argv[4], rlen, meta[3], meta[2])) return NULL;
-  struct epoll_event ev;
-  int r;
-  do r = epoll_wait(ep, &ev, 1, timeout);
-  while (r < 0 && errno == EINTR);
-  if (r < 0) return native_throw_errno(env, errno, "epoll_wait");
-  if (r == 0) return native_make_int(env, -1);
-  int fd = (int)(uint32_t)ev.data.u64;
-  meta[0] = (int32_t)(ev.data.u64 >> 32);
-  meta[1] = fd;
-  struct sockaddr_in from;
-  socklen_t fl = sizeof from;
-  ssize_t n = recvfrom(fd, buf, blen, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
-  if (n < 0) {
-    /* not a socket: the wake eventfd, drained */
-    uint64_t v;
-    if (errno == ENOTSOCK && read(fd, &v, sizeof v) == (ssize_t)sizeof v) return native_make_int(env, 0);
-    return native_make_int(env, -1);
+  if (rlen > 0 && (native_buffer(env, argv[4], &reply, &rblen) || (size_t)rlen > rblen)) {
+    if (reply) napi_throw_range_error(env, "EINVAL", "length beyond the buffer");
+    return NULL;
   }
-  meta[2] = ntohs(from.sin_port);
-  meta[3] = (int32_t)ntohl(from.sin_addr.s_addr);
-  return native_make_int(env, (int32_t)n);
+  int32_t n = cnits_udp_step(ep, buf, blen > INT32_MAX ? INT32_MAX : (int32_t)blen, metap, timeout, reply, rlen);
+  if (n < -1) return native_throw_errno(env, -2 - n, "epoll_wait");
+  return native_make_int(env, n);
 }
 
 /* udpSend(fd, buf, length, IPv4 address, port): one datagram, never blocking (dropped when full) */

@@ -1,13 +1,15 @@
 // The Node bundles in build/dist (for hosts that run plugins with Node instead of the compiled
 // executable): each plugin answers VERSION, and loopback and bridge+host-local really ADD and
-// DEL through them (addon beside the bundle, no zod, IPAM in-process).
+// DEL through them (addon beside the bundle, no zod, IPAM in-process), and dns-hosts' resolver
+// runs (answers, and leaves with its last record) under Node.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { PLUGINS } from '../../build/plugins.ts';
-import { ROOT, ipJson, makeNetns } from '../helpers/netns.ts';
+import { ROOT, ipJson, makeNetns, netnsStateDirs } from '../helpers/netns.ts';
+import { dig } from '../helpers/dns.ts';
 
 const DIST = join(ROOT, 'build/dist');
 
@@ -56,4 +58,25 @@ t.test('loopback and bridge+host-local ADD and DEL through the Node bundles', as
   t.same(ipJson(ctr.name, 'addr', 'show', 'eth0')[0].addr_info.filter((a: any) => a.family === 'inet').map((a: any) => a.local), ['10.231.0.2'], 'the address is on eth0');
   t.equal(run(host.name, 'cni-ts.cjs', ['bridge'], env('DEL', 'eth0'), br).status, 0);
   t.same(ipJson(ctr.name, 'link', 'show').map((l: any) => l.ifname), ['lo'], 'eth0 is gone');
+});
+
+t.test('dns-hosts through the Node bundle: its resolver answers, and leaves after the last DEL', async (t) => {
+  const host = makeNetns(t, 'cnits-nbdh');
+  const ctr = makeNetns(t, 'cnits-nbdc');
+  const env = (command: string) => ({ CNI_COMMAND: command, CNI_CONTAINERID: 'nbdns1', CNI_NETNS: ctr.path, CNI_IFNAME: 'eth0', CNI_PATH: DIST, CNI_ARGS: 'K8S_POD_NAME=nodesvc' });
+  const conf = { cniVersion: '1.0.0', name: 'nbdns', type: 'dns-hosts', forward: false, prevResult: { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: ctr.path }], ips: [{ address: '10.232.0.5/24', interface: 0 }] } };
+  const add = run(host.name, 'dns-hosts.cjs', [], env('ADD'), conf);
+  t.equal(add.status, 0, add.stdout + add.stderr);
+  t.same(dig(ctr.name, 'nodesvc').answers, ['10.232.0.5'], 'the Node resolver answers');
+  const dir = netnsStateDirs(host.name).find((d) => d.includes('/dns-hosts/'))!;
+  const pid = Number(readFileSync(join(dir, 'resolver.pid'), 'utf8'));
+  t.teardown(() => { try { if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--resolver=')) process.kill(pid, 'SIGKILL'); } catch { /* gone, as it should be */ } });
+  t.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /node/, 'it runs under Node');
+  t.equal(run(host.name, 'dns-hosts.cjs', [], env('DEL'), conf).status, 0);
+  let gone = false;
+  for (let i = 0; i < 50 && !gone; i++) {
+    gone = !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] === 'Z';
+    if (!gone) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.ok(gone, 'the resolver has left within 5 s of its last record going');
 });

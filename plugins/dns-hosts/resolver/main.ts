@@ -6,9 +6,9 @@
 // Two threads: this one (records, listeners, TCP, forwarding, the control socket) and the UDP
 // thread (udp-worker.ts), which answers datagrams outside the event loop.
 import type { Worker } from 'node:worker_threads';
-import { closeFile, unlink } from '../../../shared/fs.ts';
+import { closeFile, unlink, writeFd } from '../../../shared/fs.ts';
 import { tryFileLock, writeFileAtomic } from '../../../shared/files.ts';
-import { native } from '../../../shared/native.ts';
+import { exitCall, native } from '../../../shared/native.ts';
 import { paths, readAll, readRecord, recordKey, type Attachment } from '../records.ts';
 import { answer, buildTables, byNamespace, RCODE, scopeOf, statusReply, type Tables } from './answer.ts';
 import { forward } from './forward.ts';
@@ -27,7 +27,8 @@ const APPLY_MS = 5000;
 const RECORD_KEY = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*\/[a-zA-Z0-9][a-zA-Z0-9_.-]*:[^/:\s]{1,15}$/;
 const START_LOCK_MS = 3000;
 
-const log = (msg: string): void => { process.stderr.write(`${new Date().toISOString()} resolver[${process.pid}]: ${msg}\n`); };
+// (straight to fd 2, the log file: written before an _exit, never queued in a stream)
+const log = (msg: string): void => { try { writeFd(2, `${new Date().toISOString()} resolver[${process.pid}]: ${msg}\n`); } catch { /* no log */ } };
 
 class Resolver {
   private tables: Tables = buildTables([]);
@@ -182,7 +183,9 @@ class Resolver {
   shutdown(why: string): never {
     log(`exiting: ${why}`);
     for (const p of [paths(this.dir).control, paths(this.dir).pid]) { try { unlink(p); } catch { /* gone */ } }
-    process.exit(0);
+    // _exit: the runtime's own exit would wait for the UDP thread, which is inside a blocking
+    // wait (Node's process.exit never returned: the resolver stayed after its last record went)
+    exitCall(0);
   }
 }
 

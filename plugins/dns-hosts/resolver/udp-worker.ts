@@ -6,7 +6,7 @@
 // thread each new view (and waits, on shared memory, until it is applied before a call's sync returns), and
 // gets the queries this thread cannot answer itself to forward upstream.
 import type { MessagePort } from 'node:worker_threads';
-import { native } from '../../../shared/native.ts';
+import { udpStep } from '../../../shared/native.ts';
 import type { Attachment } from '../records.ts';
 import { normalJit } from './jit.ts';
 import { FORWARD, buildTables, byNamespace, decodedAnswer, quickReply, scopeOf, scratchReply, type Scope, type Tables } from './answer.ts';
@@ -23,7 +23,7 @@ export interface UdpWorkerData { ep: number; wake: number; wakeTag: number; port
 export function runUdpWorker(data: UdpWorkerData): never {
   normalJit();
   const { receiveMessageOnPort } = process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
-  const n = native();
+  const step = udpStep();
   let tables: Tables = buildTables([]);
   let scopes = new Map<number, Scope>();
   let turn = 0;
@@ -38,13 +38,13 @@ export function runUdpWorker(data: UdpWorkerData): never {
     Atomics.notify(data.applied, 0);
   };
 
-  // the reply to the last datagram, sent by the next udpNext before it waits (one call into the
-  // addon a query: each call leaves the runtime a handle scope to collect, and collections are
-  // pauses of this thread)
+  // the reply to the last datagram, sent by the next step before it waits (one call into the
+  // addon a query, and under Bun one that leaves nothing to collect: see udpStep)
   let reply: Buffer = buf, replyLength = 0;
   for (;;) {
-    const len = n.udpNext(data.ep, buf, meta, 60_000, reply, replyLength);
+    const len = step(data.ep, buf, meta, 60_000, reply, replyLength);
     replyLength = 0;
+    if (len < -1) throw new Error(`epoll_wait: errno ${-2 - len}`);
     if (len < 0) continue;
     const tag = meta[0]!;
     if (tag === data.wakeTag) {
