@@ -23,8 +23,8 @@ export interface NetnsNative {
   unixExchange(path: string, request: Buffer, timeoutMs: number): Buffer;
   // a blocking UDP loop (dns-hosts' resolver): epoll set, wake eventfd, one datagram in/out
   pollCreate(): number;
-  /** add fd with tag (>= 0), or remove it (tag < 0) */
-  pollCtl(ep: number, fd: number, tag: number): void;
+  /** add fd with tag (>= 0), or remove it (tag < 0); exclusive (1): one of the sets holding fd is woken a datagram */
+  pollCtl(ep: number, fd: number, tag: number, exclusive: number): void;
   eventFd(): number;
   eventSignal(fd: number): void;
   /** length (0: the wake fd; -1: nothing in time); meta = [tag, fd, port, IPv4 as int32] */

@@ -236,11 +236,15 @@ static napi_value poll_create(napi_env env, napi_callback_info info) {
   return native_make_int(env, ep);
 }
 
+/* pollCtl(ep, fd, tag, exclusive): add fd (tag >= 0) or remove it (tag < 0). exclusive: when
+   several epoll sets (one a thread) hold the same fd, a datagram wakes one of them
+   (EPOLLEXCLUSIVE), not every thread */
 static napi_value poll_ctl(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  int32_t ep, fd, tag;
-  if (native_args(env, info, 3, argv) || native_int(env, argv[0], &ep) || native_int(env, argv[1], &fd) || native_int(env, argv[2], &tag)) return NULL;
-  struct epoll_event ev = {.events = EPOLLIN, .data.u64 = ((uint64_t)(uint32_t)tag << 32) | (uint32_t)fd};
+  napi_value argv[4];
+  int32_t ep, fd, tag, exclusive;
+  if (native_args(env, info, 4, argv) || native_int(env, argv[0], &ep) || native_int(env, argv[1], &fd) || native_int(env, argv[2], &tag) ||
+      native_int(env, argv[3], &exclusive)) return NULL;
+  struct epoll_event ev = {.events = EPOLLIN | (exclusive ? EPOLLEXCLUSIVE : 0), .data.u64 = ((uint64_t)(uint32_t)tag << 32) | (uint32_t)fd};
   /* tag < 0: remove fd */
   if (epoll_ctl(ep, tag < 0 ? EPOLL_CTL_DEL : EPOLL_CTL_ADD, fd, &ev) < 0) return native_throw_errno(env, errno, "epoll_ctl");
   return NULL;

@@ -3,7 +3,7 @@
 // (Docker's way): it works whatever the main plugin (bridge, macvlan, ipvlan, an overlay),
 // identifies the querier by the socket it came in on, and exposes nothing on the host. The
 // sockets are made in the namespace by the addon; TCP is served by the event loop, UDP by the
-// resolver's UDP thread (udp-worker.ts), which gets the fd and the listener's tag.
+// resolver's UDP threads (udp-worker.ts), which get the fd and the listener's tag.
 import { createServer, type Server, type Socket } from 'node:net';
 import { native } from '../../../shared/native.ts';
 import type { Attachment } from '../records.ts';
@@ -21,13 +21,13 @@ export interface Handlers {
   forward(l: Listener, msg: Buffer, send: Send): void;
 }
 
-let nextTag = 1;   // 0 is the UDP thread's wake-up
+let nextTag = 1;   // 0 is a UDP thread's wake-up
 
 export class Listener {
   private conns = new Set<Socket>();
   private tcp?: Server;
   closed = false;
-  /** the UDP thread's name for this listener */
+  /** the UDP threads' name for this listener */
   readonly tag = nextTag++;
   private constructor(readonly cookie: string, public scope: Scope, readonly udpFd: number) {}
 
@@ -81,7 +81,7 @@ export class Listener {
     });
   }
 
-  /** TCP closed now; the UDP fd is closed by the caller once the UDP thread let go of it */
+  /** TCP closed now; the UDP fd is closed by the caller once the UDP threads let go of it */
   close(): void {
     this.closed = true;
     for (const c of this.conns) c.destroy();

@@ -3,9 +3,8 @@
 // named by a pid file; fed by the record files, which it reloads when a call says "sync" on
 // its control socket (and answers only once it serves them); exits when no record remains.
 // Killed, it loses nothing: the records are on disk and the next ADD, CHECK or GC restarts it.
-// Two threads: this one (records, listeners, TCP, forwarding, the control socket) and the UDP
-// thread (udp-worker.ts), which answers datagrams outside the event loop.
-import type { Worker } from 'node:worker_threads';
+// This thread (records, listeners, TCP, forwarding, the control socket) and the UDP threads
+// (udp-lanes.ts, udp-worker.ts), which answer datagrams outside the event loop.
 import { closeFile, unlink, writeFd } from '../../../shared/fs.ts';
 import { tryFileLock, writeFileAtomic } from '../../../shared/files.ts';
 import { exitCall, native } from '../../../shared/native.ts';
@@ -15,13 +14,11 @@ import { forward } from './forward.ts';
 import { Listener, type Handlers } from './listeners.ts';
 import { serveControl } from './control.ts';
 import type { FromUdp, View } from './udp-worker.ts';
+import { UdpLanes } from './udp-lanes.ts';
 import { normalJit } from './jit.ts';
-import { UDP_THREAD_FLAG } from '../modes.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { arrFilter, arrMap } from '../../../shared/arrays.ts';
 
-const WAKE_TAG = 0;
-const APPLY_MS = 5000;
 
 /** "<network>/<containerID>:<ifname>" as the skeleton validates them */
 const RECORD_KEY = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*\/[a-zA-Z0-9][a-zA-Z0-9_.-]*:[^/:\s]{1,15}$/;
@@ -33,32 +30,18 @@ const log = (msg: string): void => { try { writeFd(2, `${new Date().toISOString(
 class Resolver {
   private tables: Tables = buildTables([]);
   private listeners = new Map<string, Listener>();
-  private turn = 0;
 
-  private ep = native().pollCreate();
-  private wake = native().eventFd();
-  private udp!: Worker;
-  private toUdp!: import('node:worker_threads').MessagePort;
+  private udp!: UdpLanes;
   private gen = 0;
-  /** the last view generation the UDP thread applied (it stores and notifies; sync waits on it) */
-  private applied = new Int32Array(new SharedArrayBuffer(4));
-  /** UDP fds the UDP thread may still be using: closed once it applied a view without them */
+  /** UDP fds the UDP threads may still be using: closed once they applied a view without them */
   private retired: { gen: number; fd: number }[] = [];
 
   constructor(private dir: string) {}
 
-  /** The UDP thread: this same program again (its script, its argv), told so by a flag. */
-  startUdpThread(): void {
-    const { Worker, MessageChannel } = process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
-    native().pollCtl(this.ep, this.wake, WAKE_TAG);
-    const { port1, port2 } = new MessageChannel();
-    this.toUdp = port1;
-    this.udp = new Worker(process.argv[1]!, { argv: ['dns-hosts', UDP_THREAD_FLAG], workerData: { ep: this.ep, wake: this.wake, wakeTag: WAKE_TAG, port: port2, applied: this.applied }, transferList: [port2] });
-    this.udp.on('error', (e: Error) => { log(`UDP thread failed: ${e.stack ?? e}`); process.exit(1); });
-    this.udp.on('exit', (code) => { log(`UDP thread exited (${code})`); process.exit(1); });
-    this.udp.unref();
-    port1.on('message', (m: FromUdp) => {
-      // a query the UDP thread could not answer: forwarded, the reply sent from its listener if still open
+  /** The UDP threads: this same program again, told so by a flag (udp-lanes.ts). */
+  startUdpThreads(): void {
+    this.udp = new UdpLanes((m: FromUdp) => {
+      // a query the UDP threads could not answer: forwarded, the reply sent from its listener if still open
       let l: Listener | undefined;
       for (const x of this.listeners.values()) if (x.udpFd === m.fd) { l = x; break; }
       if (!l) return;
@@ -67,32 +50,20 @@ class Resolver {
         const reply = r ?? statusReply(query, RCODE.SERVFAIL);
         if (!l.closed) native().udpSend(m.fd, reply, reply.length, m.address, m.port);
       });
-    });
+    }, (why) => { log(why); exitCall(1); });
   }
 
-  /**
-   * Hand the UDP thread the current view; returns when it serves it (bounded). The wait blocks
-   * this thread (tens of microseconds, at most APPLY_MS): an acknowledgement through the event
-   * loop cost a call 0.2-0.8 ms.
-   */
+  /** Hand the UDP threads the current view; returns when they serve it (bounded). */
   private sendView(all: Attachment[]): void {
     const gen = ++this.gen;
-    const view: View = { gen, records: all, listeners: arrMap([...this.listeners.values()], (l) => ({ tag: l.tag, fd: l.udpFd, cookie: l.cookie })) };
-    this.toUdp.postMessage(view);
-    native().eventSignal(this.wake);
-    const deadline = Date.now() + APPLY_MS;
-    for (let seen = Atomics.load(this.applied, 0); seen < gen; seen = Atomics.load(this.applied, 0)) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error('the UDP thread did not take the change');
-      Atomics.wait(this.applied, 0, seen, left);
-    }
-    // fds retired by this view (or before) are no longer the UDP thread's
+    this.udp.sendView({ gen, records: all, listeners: arrMap([...this.listeners.values()], (l) => ({ tag: l.tag, fd: l.udpFd, cookie: l.cookie })) } satisfies View);
+    // fds retired by this view (or before) are no longer the UDP threads'
     this.retired = arrFilter(this.retired, (r) => { if (r.gen <= gen) { native().closeFd(r.fd); return false; } return true; });
   }
 
   private handlers: Handlers = {
     answer: (l, msg) => {
-      const out = answer(this.tables, l.scope, msg, this.turn++ & 0xffff, false);
+      const out = answer(this.tables, l.scope, msg, Atomics.add(this.udp.turn, 0, 1) & 0xffff, false);
       return 'reply' in out ? out.reply : undefined;
     },
     forward: (l, msg, send) => {
@@ -135,7 +106,7 @@ class Resolver {
     for (const [key, l] of this.listeners) {
       if (wanted.has(key)) continue;
       l.close();
-      native().pollCtl(this.ep, l.udpFd, -1);
+      this.udp.remove(l.udpFd);
       this.retired.push({ gen: this.gen + 1, fd: l.udpFd });
       this.listeners.delete(key);
     }
@@ -145,7 +116,7 @@ class Resolver {
       if (l) { l.scope = scope; continue; }
       try {
         const made = Listener.open(cookie, address, list, scope, this.handlers);
-        native().pollCtl(this.ep, made.udpFd, made.tag);
+        this.udp.add(made.udpFd, made.tag);
         this.listeners.set(key, made);
       } catch (e) {
         log(`no listener at ${address} for ${list[0]!.containerId} (${list[0]!.netns}): ${(e as Error).message}`);
@@ -183,7 +154,7 @@ class Resolver {
   shutdown(why: string): never {
     log(`exiting: ${why}`);
     for (const p of [paths(this.dir).control, paths(this.dir).pid]) { try { unlink(p); } catch { /* gone */ } }
-    // _exit: the runtime's own exit would wait for the UDP thread, which is inside a blocking
+    // _exit: the runtime's own exit would wait for the UDP threads, which are inside a blocking
     // wait (Node's process.exit never returned: the resolver stayed after its last record went)
     exitCall(0);
   }
@@ -200,7 +171,7 @@ export async function runResolver(dir: string): Promise<void> {
     await sleep(20);
   }
   const r = new Resolver(dir);
-  r.startUdpThread();
+  r.startUdpThreads();
   writeFileAtomic(paths(dir).pid, `${process.pid}\n`, paths(dir).tmp);
   const n = await r.sync();
   await r.listen();

@@ -1,6 +1,6 @@
-// The resolver's UDP side: a thread of the resolver that waits on every container's UDP
-// listener at once (one epoll set) and answers in a plain loop, nothing allocated per datagram
-// on the common path. The runtime's event loop added a tail (dnsperf at 20k queries/s, p99:
+// The resolver's UDP side: a thread of the resolver (one of its lanes: udp-lanes.ts) that waits
+// on every container's UDP listener at once (its epoll set) and answers in a plain loop, nothing
+// allocated per datagram on the common path. The runtime's event loop added a tail (dnsperf at 20k queries/s, p99:
 // 0.2 ms in Bun's loop against 0.13 ms in this one, dnsmasq 0.15-0.2), so datagrams never go
 // through it. The main thread owns the sockets, the records and everything else: it sends this
 // thread each new view (and waits, on shared memory, until it is applied before a call's sync returns), and
@@ -17,8 +17,8 @@ export interface View { gen: number; records: Attachment[]; listeners: { tag: nu
 /** What this thread sends back: a view applied, or a query to forward. */
 export type FromUdp = { forward: Uint8Array; fd: number; address: number; port: number };
 
-/** `applied`: the generation of the last view applied, stored here and notified */
-export interface UdpWorkerData { ep: number; wake: number; wakeTag: number; port: MessagePort; applied: Int32Array }
+/** `applied`: the generation of the last view applied, stored here and notified; `turn`: the round-robin counter every thread shares */
+export interface UdpWorkerData { ep: number; wake: number; wakeTag: number; port: MessagePort; applied: Int32Array; turn: Int32Array }
 
 export function runUdpWorker(data: UdpWorkerData): never {
   normalJit();
@@ -26,7 +26,6 @@ export function runUdpWorker(data: UdpWorkerData): never {
   const step = udpStep();
   let tables: Tables = buildTables([]);
   let scopes = new Map<number, Scope>();
-  let turn = 0;
   const buf = Buffer.alloc(65536);
   const meta = new Int32Array(4);
 
@@ -54,7 +53,7 @@ export function runUdpWorker(data: UdpWorkerData): never {
     const scope = scopes.get(tag);
     if (!scope) continue;   // a listener being removed
     // the common case allocates nothing; anything else is decoded in full
-    const rotate = turn++ & 0xffff;
+    const rotate = Atomics.add(data.turn, 0, 1) & 0xffff;
     const quick = quickReply(tables, scope, buf, len, rotate);
     if (quick > 0) { reply = scratchReply(); replyLength = quick; continue; }
     const query = buf.subarray(0, len);
