@@ -136,10 +136,11 @@ async function add(ctx: Ctx): Promise<Result> {
       // the veth pair: host end on the bridge, container end created inside the container
       const hostName = hostVethName(ctx.env.containerId, ctx.env.ifname, c.name);
       const mac = containerMac(ctx);
-      // one message: the pair, the host end on the bridge and up (and, echoed, the host end)
+      // one message: the pair, the host end up (and, echoed, the host end); it joins the bridge
+      // once the container end is up (below)
       const create = () => addLink(host, {
         name: hostName, spec: { kind: 'veth', peer: { name: ctx.env.ifname, nsFd: ns.fd, ...(mac ? { mac } : {}), ...(c.mtu ? { mtu: c.mtu } : {}) } },
-        ...(c.mtu ? { mtu: c.mtu } : {}), master: br.index, up: true,
+        ...(c.mtu ? { mtu: c.mtu } : {}), up: true,
       }, true);
       let made: Link | undefined;
       try {
@@ -162,8 +163,6 @@ async function add(ctx: Ctx): Promise<Result> {
       rb.push(() => { const l = getLink(host, hostName); if (l) deleteLink(host, l.index); });
       mark('veth made');
       const hv = made ?? requireLink(host, hostName);
-      // a new port has hairpin and isolation off
-      if (c.hairpinMode || c.portIsolation) setBridgePort(host, hv.index, { ...(c.hairpinMode ? { hairpin: true } : {}), ...(c.portIsolation ? { isolated: true } : {}) });
 
       // the container end
       const cnl = ns.netlink();
@@ -176,6 +175,12 @@ async function add(ctx: Ctx): Promise<Result> {
         cnl.close();
       }
       mark('container side configured');
+      // the host end joins the bridge only now: the container end's first IPv6 multicast (MLD,
+      // sent as its carrier comes up) went to the host end alone, not flooded to every port
+      setLink(host, hv.index, { master: br.index });
+      // a new port has hairpin and isolation off
+      if (c.hairpinMode || c.portIsolation) setBridgePort(host, hv.index, { ...(c.hairpinMode ? { hairpin: true } : {}), ...(c.portIsolation ? { isolated: true } : {}) });
+      mark('port joined');
       result.interfaces[2]!.mac = ctr.mac ?? '';
       if (c.mtu) result.interfaces[2]!.mtu = c.mtu;
 
