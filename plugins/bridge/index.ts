@@ -137,10 +137,12 @@ async function add(ctx: Ctx): Promise<Result> {
       const hostName = hostVethName(ctx.env.containerId, ctx.env.ifname, c.name);
       const mac = containerMac(ctx);
       // one message: the pair, the host end up (and, echoed, the host end); it joins the bridge
-      // once the container end is up (below)
+      // once the container end is up (below). One queue each way on both ends, as veths had
+      // before kernel 6.7: the kernel's default (a queue per CPU, then cut to one) waits for two
+      // RCU grace periods under RTNL.
       const create = () => addLink(host, {
-        name: hostName, spec: { kind: 'veth', peer: { name: ctx.env.ifname, nsFd: ns.fd, ...(mac ? { mac } : {}), ...(c.mtu ? { mtu: c.mtu } : {}) } },
-        ...(c.mtu ? { mtu: c.mtu } : {}), up: true,
+        name: hostName, spec: { kind: 'veth', peer: { name: ctx.env.ifname, nsFd: ns.fd, queues: 1, ...(mac ? { mac } : {}), ...(c.mtu ? { mtu: c.mtu } : {}) } },
+        ...(c.mtu ? { mtu: c.mtu } : {}), queues: 1, up: true,
       }, true);
       let made: Link | undefined;
       try {

@@ -79,13 +79,20 @@ export function requireLink(nl: Netlink, nameOrIndex: string | number): Link {
 
 /** Kind-specific data for IFLA_LINKINFO. */
 export type LinkKind =
-  | { kind: 'veth'; peer: { name: string; nsFd?: number; mac?: string; mtu?: number } }
+  | { kind: 'veth'; peer: { name: string; nsFd?: number; mac?: string; mtu?: number; queues?: number } }
   | { kind: 'bridge'; data?: Attr[] }
   | { kind: 'macvlan'; mode: keyof typeof MACVLAN_MODE; bcQueueLen?: number }
   | { kind: 'ipvlan'; mode: keyof typeof IPVLAN_MODE; flags?: number }
   | { kind: 'vlan'; id: number }
   | { kind: 'vxlan'; vni: number; port?: number; local?: Buffer; parent?: number; learning?: boolean; ttl?: number }
   | { kind: 'dummy' };
+
+/**
+ * A fixed number of TX and RX queues. Without them a veth end gets one of each per possible
+ * CPU and is then cut down to one active queue, which waits for an RCU grace period under RTNL
+ * (synchronize_net, twice a pair on kernels >= 6.7).
+ */
+const queueAttrs = (n: number): Attr[] => [nla.u32(IFLA.NUM_TX_QUEUES, n), nla.u32(IFLA.NUM_RX_QUEUES, n)];
 
 function infoData(k: LinkKind): Attr[] | undefined {
   switch (k.kind) {
@@ -94,6 +101,7 @@ function infoData(k: LinkKind): Attr[] | undefined {
       if (k.peer.nsFd !== undefined) peerAttrs.push(nla.u32(IFLA.NET_NS_FD, k.peer.nsFd));
       if (k.peer.mac) peerAttrs.push(nla.bytes(IFLA.ADDRESS, macFromString(k.peer.mac)));
       if (k.peer.mtu) peerAttrs.push(nla.u32(IFLA.MTU, k.peer.mtu));
+      if (k.peer.queues) peerAttrs.push(...queueAttrs(k.peer.queues));
       // VETH_INFO_PEER carries a whole ifinfomsg, then the peer's attributes
       return [{ type: VETH_INFO_PEER, value: encodeBody(ifinfomsg, hdr(), peerAttrs) }];
     }
@@ -125,6 +133,7 @@ export interface NewLink {
   master?: number;
   nsFd?: number;       // create directly in that namespace
   txqlen?: number;
+  queues?: number;     // TX and RX queues (see queueAttrs)
   up?: boolean;
 }
 
@@ -141,6 +150,7 @@ export function addLink(nl: Netlink, l: NewLink, echo = false): Link | undefined
   if (l.master) attrs.push(nla.u32(IFLA.MASTER, l.master));
   if (l.txqlen !== undefined) attrs.push(nla.u32(IFLA.TXQLEN, l.txqlen));
   if (l.nsFd !== undefined) attrs.push(nla.u32(IFLA.NET_NS_FD, l.nsFd));
+  if (l.queues) attrs.push(...queueAttrs(l.queues));
   const data = infoData(l.spec);
   const info: Attr[] = [nla.str(IFLA_INFO.KIND, l.spec.kind)];
   if (data) info.push(nla.nested(IFLA_INFO.DATA, data));
