@@ -73,12 +73,27 @@ function executable(): void {
     '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig',
     '--no-compile-autoload-tsconfig', '--no-compile-autoload-package-json',
     '--compile-jit-policy=1000',
-    join(dist, 'cni-ts.exec.cjs'), '--outfile', join(bin, 'cni-ts'),
+    join(dist, 'cni-ts.exec.cjs'), '--outfile', join(bin, launcher() ? 'cni-ts.bun' : 'cni-ts'),
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
   // the addon sits at a fixed path beside the binary: never extracted to /tmp
   copyFileSync(addon, join(bin, 'netns_native.node'));
   for (const name of Object.keys(PLUGINS)) symlinkSync('cni-ts', join(bin, name));
   smokeTest();
+}
+
+/**
+ * build/bin/cni-ts as the launcher in front of cni-ts.bun (build/launcher/launcher.c: the
+ * plugin calls run without the JIT); x86-64 only, elsewhere cni-ts is the Bun executable itself.
+ */
+function launcher(): boolean {
+  if (process.arch !== 'x64') return false;
+  execFileSync('cc', [
+    '-Os', '-s', '-static', '-nostdlib', '-ffreestanding', '-fno-builtin', '-fno-stack-protector',
+    '-fno-asynchronous-unwind-tables', '-fno-pie', '-no-pie', '-Wall', '-Wextra', '-Werror',
+    '-Wl,--build-id=none', '-Wl,-z,noexecstack',
+    '-o', join(bin, 'cni-ts'), join(root, 'build/launcher/launcher.c'),
+  ], { stdio: 'inherit' });
+  return true;
 }
 
 /** Every plugin loads in the executable (no zod call left at a module's top level, say). */

@@ -1,6 +1,6 @@
 // npm run dist: the release a user installs, as the reference plugins ship theirs: one tarball
-// with the executables at its top level (the multicall executable, its addon, a link per
-// plugin), ready to unpack into /opt/cni/bin, and a SHA-256 checksum file beside it.
+// with the executables at its top level (the multicall executable and its launcher, its addon,
+// a link per plugin), ready to unpack into /opt/cni/bin, and a SHA-256 checksum file beside it.
 //   build/release/cni-ts-linux-<arch>-v<version>.tgz (+ .sha256)
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';

@@ -1,4 +1,4 @@
-// cni-ts install [DIR]: the executable, its addon and a link per plugin into DIR (default
+// cni-ts install [DIR]: the executable (and its launcher), its addon and a link per plugin into DIR (default
 // /opt/cni/bin), each replaced atomically (written beside its final name, then renamed over
 // it), so a runtime exec'ing a plugin mid-install runs either the old file or the new one.
 import { basename, dirname, join } from '../shared/path.ts';
@@ -23,15 +23,18 @@ function linkAtomic(target: string, to: string): void {
 
 /** Install from the directory this executable runs from; returns the names written. */
 export function install(dir: string): string[] {
-  if (basename(process.execPath) !== 'cni-ts') throw new Error('install copies the compiled executable: run it as build/bin/cni-ts install');
+  // cni-ts.bun behind the launcher cni-ts (x86-64), or cni-ts alone
+  const self = basename(process.execPath);
+  if (self !== 'cni-ts' && self !== 'cni-ts.bun') throw new Error('install copies the compiled executable: run it as build/bin/cni-ts install');
   const from = dirname(process.execPath);
   const names = Object.keys(PLUGINS);
+  const executables = self === 'cni-ts.bun' ? ['cni-ts.bun', 'cni-ts'] : ['cni-ts'];
   mkdirp(dir, 0o755);
-  const self = join(from, 'cni-ts');
-  // the addon first: an executable of either version loads it, and only then the new executable
+  // the addon first: an executable of either version loads it, then the executable, then the
+  // launcher (any version of it execs whichever cni-ts.bun is there)
   copyAtomic(join(from, ADDON), join(dir, ADDON), 0o755);
-  copyAtomic(self, join(dir, 'cni-ts'), 0o755);
+  for (const f of executables) copyAtomic(join(from, f), join(dir, f), 0o755);
   for (const name of names) linkAtomic('cni-ts', join(dir, name));
   for (const n of readDir(dir)) if (n.startsWith('.cni-ts-install-')) { try { unlink(join(dir, n)); } catch { /* another install's */ } }
-  return [ADDON, 'cni-ts', ...names];
+  return [ADDON, ...executables, ...names];
 }

@@ -65,6 +65,7 @@ t.test('ls and inspect show networks and attachments as the plugins left them; i
   const inst = cli('install', bin);
   t.equal(inst.status, 0, inst.stderr);
   t.ok(statSync(join(bin, 'cni-ts')).mode & 0o111, 'executable');
+  if (process.arch === 'x64') t.ok(statSync(join(bin, 'cni-ts.bun')).mode & 0o111, 'the executable behind the launcher');
   t.ok(existsSync(join(bin, 'netns_native.node')));
   for (const p of ['bridge', 'portmap', 'firewall', 'tuning', 'host-local', 'loopback', 'macvlan', 'ipvlan']) {
     t.ok(lstatSync(join(bin, p)).isSymbolicLink() && readlinkSync(join(bin, p)) === 'cni-ts', `${p} -> cni-ts`);
