@@ -11,6 +11,7 @@ APT_PACKAGES=(
   containernetworking-plugins  # /usr/lib/cni: the reference plugins (oracle and bench peer)
   time                         # /usr/bin/time: peak RSS in benchmarks
   make g++ python3             # node-gyp
+  gcc file                     # build/launcher (cc); file: the launcher test checks it is static
   user-mode-linux kmod         # the guest kernel for ipvlan/802.1q/dummy tests (../shared/vm)
   util-linux                   # pivot_root, for that guest
   golang-go golang-github-appc-cni-dev   # test/libcni-client: a real libcni runtime
