@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions, type Plugin as EsbuildPlugin } from 'esbuild';
 import { PLUGINS } from './plugins.ts';
+import { launcherBuilt } from './launcher/supported.ts';
 import { compileSchema } from '../shared/cni/schema-compile.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -65,6 +66,7 @@ async function bundles(): Promise<void> {
 function executable(): void {
   rmSync(bin, { recursive: true, force: true });
   mkdirSync(bin, { recursive: true });
+  const launched = launcher();
   // --no-compile-autoload-*: a root process must never read .env/bunfig.toml from its cwd.
   // --compile-jit-policy: a call lives ~15 ms, too short for JIT compilation to pay back; with
   // tier-up 1000x later a bridge ADD is ~13% faster (npm run bench, A/B with CNI_TS_BIN).
@@ -73,7 +75,7 @@ function executable(): void {
     '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig',
     '--no-compile-autoload-tsconfig', '--no-compile-autoload-package-json',
     '--compile-jit-policy=1000',
-    join(dist, 'cni-ts.exec.cjs'), '--outfile', join(bin, launcher() ? 'cni-ts.bun' : 'cni-ts'),
+    join(dist, 'cni-ts.exec.cjs'), '--outfile', join(bin, launched ? 'cni-ts.bun' : 'cni-ts'),
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
   // the addon sits at a fixed path beside the binary: never extracted to /tmp
   copyFileSync(addon, join(bin, 'netns_native.node'));
@@ -86,7 +88,7 @@ function executable(): void {
  * plugin calls run without the JIT); x86-64 only, elsewhere cni-ts is the Bun executable itself.
  */
 function launcher(): boolean {
-  if (process.arch !== 'x64') return false;
+  if (!launcherBuilt) return false;
   execFileSync('cc', [
     '-Os', '-s', '-static', '-nostdlib', '-ffreestanding', '-fno-builtin', '-fno-stack-protector',
     '-fno-asynchronous-unwind-tables', '-fno-pie', '-no-pie', '-Wall', '-Wextra', '-Werror',

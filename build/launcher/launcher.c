@@ -5,7 +5,7 @@
 // and Bun reads BUN_JSC_* from the environment before any code of ours runs, so it can only be
 // set here. Long-running modes (--resolver, --watch=) keep the JIT, as does a caller that set
 // the variable itself. No libc: a static glibc start costs ~0.35 ms, this ~10 us.
-// x86-64 Linux only (build.ts names cni-ts.bun cni-ts elsewhere).
+// x86-64 Linux only (supported.ts; elsewhere the build names cni-ts.bun cni-ts).
 
 #define SYS_execve 59
 #define SYS_exit 60
