@@ -1,5 +1,6 @@
 // build/bin/cni-ts is a launcher in front of cni-ts.bun (x86-64): argv passes unchanged, the
-// plugin calls get BUN_JSC_useJIT=0, long-running modes and a caller's own setting keep theirs,
+// plugin calls get BUN_JSC_useJIT=0 and MIMALLOC_ALLOW_THP=1, long-running modes and a caller's
+// own setting of either keep theirs,
 // and a missing executable is a CNI error. Node stands in for cni-ts.bun, reporting what it got.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, symlinkSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { launcherBuilt } from '../../build/launcher/supported.ts';
 import { RESOLVER_FLAG } from '../../plugins/dns-hosts/modes.ts';
 import { BIN, tempDir } from '../helpers/netns.ts';
 
-const REPORT = 'process.stdout.write(JSON.stringify({ argv0: process.argv0, args: process.argv.slice(1), jit: process.env.BUN_JSC_useJIT ?? null, keep: process.env.KEEP ?? null }))';
+const REPORT = 'process.stdout.write(JSON.stringify({ argv0: process.argv0, args: process.argv.slice(1), jit: process.env.BUN_JSC_useJIT ?? null, thp: process.env.MIMALLOC_ALLOW_THP ?? null, keep: process.env.KEEP ?? null }))';
 
 t.test('the launcher execs cni-ts.bun beside it', { skip: !launcherBuilt && 'no launcher on this architecture' }, async (t) => {
   const dir = tempDir(t, 'cnits-launch-');
@@ -29,10 +30,16 @@ t.test('the launcher execs cni-ts.bun beside it', { skip: !launcherBuilt && 'no 
   t.equal(got.argv0, join(dir, 'bridge'), 'argv[0] still names the plugin');
   t.same(got.args.slice(-2), ['a b', ''], 'arguments unchanged');
   t.equal(got.jit, '0', 'a plugin call runs without the JIT');
+  t.equal(got.thp, '1', "and with mimalloc's arena on huge pages");
   t.equal(got.keep, 'x', 'the rest of the environment passes');
-  t.equal(JSON.parse(run(['--', `${RESOLVER_FLAG}/run/x`]).stdout).jit, null, 'the resolver keeps it');
-  t.equal(JSON.parse(run(['--', '--watch=/etc/cni/net.d/x.conflist']).stdout).jit, null, 'the watcher keeps it');
-  t.equal(JSON.parse(run([], { BUN_JSC_useJIT: '1' }).stdout).jit, '1', "a caller's own setting stays");
+  for (const [flag, who] of [[`${RESOLVER_FLAG}/run/x`, 'the resolver'], ['--watch=/etc/cni/net.d/x.conflist', 'the watcher']] as const) {
+    const lr = JSON.parse(run(['--', flag]).stdout);
+    t.same([lr.jit, lr.thp], [null, null], `${who} keeps the runtime's defaults`);
+  }
+  const own = JSON.parse(run([], { BUN_JSC_useJIT: '1', MIMALLOC_ALLOW_THP: '0' }).stdout);
+  t.same([own.jit, own.thp], ['1', '0'], "a caller's own settings stay");
+  const one = JSON.parse(run([], { MIMALLOC_ALLOW_THP: '0' }).stdout);
+  t.same([one.jit, one.thp], ['0', '0'], 'each variable is decided on its own');
 });
 
 t.test('the built plugins are links to the launcher, and cni-ts.bun is beside it', { skip: !launcherBuilt && 'no launcher on this architecture' }, async (t) => {
