@@ -127,14 +127,17 @@ export function ipamCheck(ctx: Ctx): void {
   const store = storeFor(conf);
   const key = leaseKey(env.containerId, env.ifname);
   const sets = rangeSets(conf);
-  const held = store.locked(() => arrMap(arrFilter(store.leases(), (l) => l.holder === key), (l) => l.ip));
-  if (!held.length) throw new CniError(ErrCode.Plugin, `host-local: no address is allocated to container ${env.containerId} (interface ${env.ifname})`);
-  for (const ip of ctx.prevResult?.ips ?? []) {
-    const addr = ip.address.split('/')[0]!;
-    if (arrSome(sets, (rs) => inSetSubnet(rs, addr)) && !held.includes(addr)) {
-      throw new CniError(ErrCode.Plugin, `host-local: address ${addr} of the previous result is not allocated to container ${env.containerId}`);
-    }
-  }
+  // the previous result's addresses in these ranges (valid IP text: a lease file's name)
+  const prev = arrFilter(arrMap(ctx.prevResult?.ips ?? [], (ip) => ip.address.split('/')[0]!), (addr) => arrSome(sets, (rs) => inSetSubnet(rs, addr)));
+  store.locked(() => {
+    // each one's lease read directly; the whole store is scanned only when that cannot answer
+    const missing = arrFind(prev, (addr) => store.holder(addr) !== key);
+    if (prev.length && missing === undefined) return;
+    // none to check: any lease the attachment's hint names and holds will do
+    if (!prev.length && arrSome(store.hint(env.containerId, env.ifname), (ip) => store.holder(ip) === key)) return;
+    if (!arrSome(store.leases(), (l) => l.holder === key)) throw new CniError(ErrCode.Plugin, `host-local: no address is allocated to container ${env.containerId} (interface ${env.ifname})`);
+    if (missing !== undefined) throw new CniError(ErrCode.Plugin, `host-local: address ${missing} of the previous result is not allocated to container ${env.containerId}`);
+  });
 }
 
 /** Spec 1.1.0 GC: release every lease whose attachment is not in cni.dev/valid-attachments. */

@@ -46,6 +46,14 @@ t.test('allocation, idempotent ADD, routes, dns, DEL', async (t) => {
   t.same(s.leases(), ['10.20.0.2', 'fd20::2'], 'no second lease');
   t.equal(s.call('CHECK', 'c1').status, 0);
   t.equal(s.call('CHECK', 'c9').status, 1, 'CHECK of an unknown container fails');
+  // with a previous result: its addresses' leases are read directly
+  const withPrev = (ips: string[]) => ({ config: { ...s.config, prevResult: { cniVersion: '1.0.0', ips: ips.map((address) => ({ address })) } } });
+  t.equal(s.call('CHECK', 'c1', withPrev(['10.20.0.2/24', 'fd20::2/64', '192.0.2.9/24'])).status, 0, 'CHECK of held addresses (one outside every range: not ours to check)');
+  const notHeld = s.call('CHECK', 'c1', withPrev(['10.20.0.2/24', '10.20.0.7/24']));
+  t.equal(notHeld.json.code, 100);
+  t.match(notHeld.json.msg, 'address 10.20.0.7 of the previous result is not allocated to container c1');
+  const other = s.call('CHECK', 'c9', withPrev(['10.20.0.2/24']));
+  t.match(other.json.msg, 'no address is allocated to container c9', "another container's lease is not this one's");
   t.equal(s.call('DEL', 'c1').status, 0);
   t.same(s.files(), ['last_reserved_ip.0', 'last_reserved_ip.1', 'lock']);
   t.equal(s.call('DEL', 'c1').status, 0, 'DEL again');
