@@ -80,7 +80,7 @@ export function ipamAdd(ctx: Ctx): Result {
   const store = storeFor(conf);
   const key = leaseKey(env.containerId, env.ifname);
   const allocs = store.locked(() => {
-    const held = arrFilter(store.hint(env.containerId, env.ifname), (ip) => store.holder(ip) === key);
+    const held = store.hintedLeases(env.containerId, env.ifname);
     const made: string[] = [];
     try {
       const out: Allocation[] = arrMap(sets, (rs, i) => {
@@ -134,7 +134,7 @@ export function ipamCheck(ctx: Ctx): void {
     const missing = arrFind(prev, (addr) => store.holder(addr) !== key);
     if (prev.length && missing === undefined) return;
     // none to check: any lease the attachment's hint names and holds will do
-    if (!prev.length && arrSome(store.hint(env.containerId, env.ifname), (ip) => store.holder(ip) === key)) return;
+    if (!prev.length && store.hintedLeases(env.containerId, env.ifname).length) return;
     if (!arrSome(store.leases(), (l) => l.holder === key)) throw new CniError(ErrCode.Plugin, `host-local: no address is allocated to container ${env.containerId} (interface ${env.ifname})`);
     if (missing !== undefined) throw new CniError(ErrCode.Plugin, `host-local: address ${missing} of the previous result is not allocated to container ${env.containerId}`);
   });

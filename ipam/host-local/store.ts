@@ -107,10 +107,14 @@ export class Store {
     return Buffer.byteLength(name) <= 240 ? join(this.meta, 'ids', name) : undefined;
   }
 
-  hint(id: string, ifname: string): string[] {
+  /** The addresses the attachment's hint names that it still holds (each lease read). */
+  hintedLeases(id: string, ifname: string): string[] {
     const p = this.hintPath(id, ifname);
     if (!p) return [];
-    try { return arrFilter(readStateFile(p, 4096).split('\n'), Boolean); } catch { return []; }
+    let named: string[];
+    try { named = arrFilter(readStateFile(p, 4096).split('\n'), Boolean); } catch { return []; }
+    const key = leaseKey(id, ifname);
+    return arrFilter(named, (ip) => this.holder(ip) === key);
   }
 
   setHint(id: string, ifname: string, ips: string[]): void {
