@@ -1,13 +1,14 @@
 // npm run build: esbuild bundles (runnable by Node >= 20) and one compiled multicall executable
 // with a link per plugin in build/bin/. The addon is copied beside each, loaded from there.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions, type Plugin as EsbuildPlugin } from 'esbuild';
 import { PLUGINS } from './plugins.ts';
 import { launcherBuilt } from './launcher/supported.ts';
 import { compileSchema } from '../shared/cni/schema-compile.ts';
+import { versionReply } from '../shared/cni/version.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'build/dist');
@@ -84,12 +85,21 @@ function executable(): void {
 }
 
 /**
- * build/bin/cni-ts as the launcher in front of cni-ts.bun (build/launcher/launcher.c: the
- * plugin calls run without the JIT); x86-64 only, elsewhere cni-ts is the Bun executable itself.
+ * build/bin/cni-ts as the launcher in front of cni-ts.bun (build/launcher/launcher.c: VERSION
+ * answered without the runtime, the plugin calls run without the JIT); x86-64 only, elsewhere
+ * cni-ts is the Bun executable itself.
  */
 function launcher(): boolean {
   if (!launcherBuilt) return false;
-  execFileSync('cc', [
+  // what it answers VERSION with, and to which names: the skeleton's reply, the plugins' names
+  // (JSON's string escapes are C's for this ASCII text)
+  const gen = join(dist, 'launcher-gen.h');
+  writeFileSync(gen, [
+    `static const char VERSION_REPLY[] = ${JSON.stringify(versionReply())};`,
+    `static const char *const PLUGIN_NAMES[] = { ${Object.keys(PLUGINS).map((n) => JSON.stringify(n)).join(', ')}, 0 };`,
+    '',
+  ].join('\n'));
+  execFileSync('cc', ['-include', gen, 
     '-Os', '-s', '-static', '-nostdlib', '-ffreestanding', '-fno-builtin', '-fno-stack-protector',
     '-fno-asynchronous-unwind-tables', '-fno-pie', '-no-pie', '-Wall', '-Wextra', '-Werror',
     '-Wl,--build-id=none', '-Wl,-z,noexecstack',

@@ -1,16 +1,19 @@
 // build/bin/cni-ts: a 9 KB launcher in front of the Bun-compiled executable (cni-ts.bun beside
-// it). It adds BUN_JSC_useJIT=0 and MIMALLOC_ALLOW_THP=1 to the environment and execs
-// cni-ts.bun with argv unchanged (argv[0] still names the plugin). A plugin call lives ~10 ms:
-// JavaScriptCore's JIT threads and compiled code cost more than they return (a bridge ADD
-// 0.4-1.2 ms, a VERSION ~0.4 ms); mimalloc's arena on huge pages spares ~350 page faults a call.
-// Bun and mimalloc read these from the environment before any code of ours runs, so they can
-// only be set here. Long-running modes (--resolver, --watch=) keep the runtime's defaults, and
-// a caller's own setting of either stays. No libc: a static glibc start costs ~0.35 ms, this
-// ~10 us.
+// it). It answers VERSION itself: the reply is a constant (the build writes it here from
+// shared/cni/version.ts, with the plugins' names), and podman asks every plugin for it before
+// every ADD and DEL, so a whole runtime start (~5 ms) for it is work for nothing. Every other
+// call: it adds BUN_JSC_useJIT=0 to the environment and execs cni-ts.bun with argv unchanged
+// (argv[0] still names the plugin). A plugin call lives ~10 ms: JavaScriptCore's JIT threads and
+// compiled code cost more than they return (a bridge ADD 0.4-1.2 ms). Bun reads it from the
+// environment before any code of ours runs, so it can only be set here. Long-running modes
+// (--resolver, --watch=) keep the runtime's defaults, and a caller's own setting stays. No libc:
+// a static glibc start costs ~0.35 ms, this ~10 us.
 // x86-64 Linux only (supported.ts; elsewhere the build names cni-ts.bun cni-ts).
+// Built with -include of the generated launcher-gen.h: VERSION_REPLY and PLUGIN_NAMES.
 
 #define SYS_execve 59
 #define SYS_exit 60
+#define SYS_read 0
 #define SYS_write 1
 #define SYS_readlinkat 267
 #define AT_FDCWD (-100)
@@ -51,11 +54,9 @@ static const char TARGET[] = "cni-ts.bun";
 // what a plugin call runs with, each unless the caller set that variable itself
 static char *DEFAULTS[] = {
   "BUN_JSC_useJIT=0",
-  // mimalloc's arena on transparent huge pages (MADV_HUGEPAGE; nothing where THP is "never"):
-  // ~350 fewer page faults a call, for ~8 huge pages zeroed (~55 us each): -4 ms a call where
-  // a fault costs ~11 us (a VM with shadow paging), about even where one costs ~1.5 us.
-  // Peak RSS counts each huge page whole: ~+15 MiB a call.
-  "MIMALLOC_ALLOW_THP=1",
+  // (not MIMALLOC_ALLOW_THP=1: mimalloc's arena on huge pages spared ~350 page faults a call,
+  // -4 ms on a VM whose faults cost ~11 us, but +0.3-1 ms where they cost ~2 us and a huge
+  // page's first touch cost 0.2-4 ms, and +15 MiB peak RSS a call everywhere)
 };
 #define NDEFAULTS (sizeof DEFAULTS / sizeof DEFAULTS[0])
 
@@ -65,10 +66,46 @@ static int sameName(const char *s, const char *def) {
   return *s == '=';
 }
 
+static int same(const char *a, const char *b) {
+  while (*a && *a == *b) a++, b++;
+  return *a == *b;
+}
+
+/** A plugin's name (the name it was invoked as) asked VERSION: the reply, then exit 0. */
+static void answerVersion(const char *argv0, char **envp) {
+  const char *name = argv0;
+  for (const char *p = argv0; *p; p++) if (*p == '/') name = p + 1;
+  int plugin = 0;
+  for (const char *const *n = PLUGIN_NAMES; *n && !plugin; n++) plugin = same(name, *n);
+  if (!plugin) return;
+  const char *cmd = 0;   // the first CNI_COMMAND, as getenv finds it
+  for (char **e = envp; *e && !cmd; e++) if (starts(*e, "CNI_COMMAND=")) cmd = *e + 12;
+  if (!cmd || !same(cmd, "VERSION")) return;
+  // stdin to its end first, as every call's (and the reference's) is read: a runtime writing
+  // the config to a pipe never finds it closed under it (EPIPE)
+  char sink[4096];
+  for (;;) {
+    long r = sys3(SYS_read, 0, (long)sink, sizeof sink);
+    if (r == -4) continue;   // EINTR
+    if (r <= 0) break;
+  }
+  long off = 0, n = sizeof VERSION_REPLY - 1;
+  while (off < n) {
+    long w = sys3(SYS_write, 1, (long)VERSION_REPLY + off, n - off);
+    if (w == -4) continue;   // EINTR
+    if (w <= 0) { if (off == 0) return; sys3(SYS_exit, 1, 0, 0); }   // nothing written: the runtime reports it
+    off += w;
+  }
+  sys3(SYS_exit, 0, 0, 0);
+}
+
 __attribute__((used, noreturn)) void launch(long *sp) {
   long argc = sp[0];
   char **argv = (char **)(sp + 1);
   char **envp = argv + argc + 1;
+  int longRunning = 0;
+  for (long i = 1; i < argc; i++) if (starts(argv[i], "--resolver") || starts(argv[i], "--watch=")) longRunning = 1;
+  if (argc > 0 && !longRunning) answerVersion(argv[0], envp);
   // this file's own path (links resolved), then its sibling's
   char path[4096];
   long n = sys4(SYS_readlinkat, AT_FDCWD, (long)"/proc/self/exe", (long)path, sizeof path - sizeof TARGET);
@@ -76,8 +113,6 @@ __attribute__((used, noreturn)) void launch(long *sp) {
   while (n > 0 && path[n - 1] != '/') n--;
   for (unsigned long i = 0; i < sizeof TARGET; i++) path[n + i] = TARGET[i];
 
-  int longRunning = 0;
-  for (long i = 1; i < argc; i++) if (starts(argv[i], "--resolver") || starts(argv[i], "--watch=")) longRunning = 1;
   long ne = 0;
   while (envp[ne]) ne++;
   char *env[ne + NDEFAULTS + 1];
