@@ -15,7 +15,7 @@ const OP = { link: 0, rename: 1, unlink: 2, mkdir: 3, rmdir: 4, access: 5 } as c
 export const openFile = (path: string, flags: number, mode = 0o600): number => native().fileOpen(path, flags, mode);
 export const closeFile = (fd: number): void => native().closeFd(fd);
 export const writeFd = (fd: number, data: string | Buffer): void => native().fileWrite(fd, typeof data === 'string' ? utf8(data) : data, false);
-export const readFd = (fd: number): string => native().fileRead(fd).toString('utf8');
+export const readFd = (fd: number): string => native().fileRead(fd);
 
 /** Read a file of the system (/proc/sys, a config file): paths the plugin is given, not its state. */
 export function readFile(path: string): string {

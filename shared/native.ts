@@ -33,7 +33,7 @@ export interface NetnsNative {
   udpSend(fd: number, buf: Buffer, length: number, address: number, port: number): void;
   // file syscalls (shared/fs.ts)
   fileOpen(path: string, flags: number, mode: number): number;
-  fileRead(fd: number): Buffer;
+  fileRead(fd: number): string;
   fileWrite(fd: number, data: Buffer, truncate: boolean): void;
   pathOp(op: number, path: string, arg?: string | number): void;
   readDir(path: string): string[];

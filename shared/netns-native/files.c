@@ -4,7 +4,7 @@
  * No logic: each function is one syscall (or one read/write loop). Paths are UTF-8 strings.
  *
  *   fileOpen(path, flags, mode) -> fd        open(2), O_CLOEXEC added
- *   fileRead(fd) -> Buffer                   read(2) to end of file
+ *   fileRead(fd) -> string                   read(2) to end of file, as UTF-8 text
  *   fileWrite(fd, data, truncate)            write(2) all of a Buffer; with truncate, then
  *                                            ftruncate(2) the file to where the write ended
  *   pathOp(op, path, [path2|mode])           op: 0 link, 1 rename, 2 unlink, 3 mkdir, 4 rmdir,
@@ -51,24 +51,27 @@ static napi_value file_read(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
   if (native_args(env, info, 1, argv) || native_int(env, argv[0], &fd)) return NULL;
-  size_t cap = 4096, len = 0;
-  char *buf = malloc(cap);
-  if (!buf) return native_throw_errno(env, ENOMEM, "read");
+  // a state file, a /proc/sys value, a config: nearly always within the stack's buffer
+  char small[4096], *buf = small;
+  size_t cap = sizeof small, len = 0;
   for (;;) {
     if (len == cap) {
-      char *bigger = realloc(buf, cap *= 2);
-      if (!bigger) { free(buf); return native_throw_errno(env, ENOMEM, "read"); }
+      char *bigger = buf == small ? malloc(cap * 2) : realloc(buf, cap * 2);
+      if (!bigger) { if (buf != small) free(buf); return native_throw_errno(env, ENOMEM, "read"); }
+      if (buf == small) memcpy(bigger, small, len);
       buf = bigger;
+      cap *= 2;
     }
     ssize_t n = read(fd, buf + len, cap - len);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) { int e = errno; free(buf); return native_throw_errno(env, e, "read"); }
+    if (n < 0) { int e = errno; if (buf != small) free(buf); return native_throw_errno(env, e, "read"); }
     if (n == 0) break;
     len += (size_t)n;
   }
   napi_value out;
-  napi_create_buffer_copy(env, len, buf, NULL, &out);
-  free(buf);
+  napi_status st = napi_create_string_utf8(env, buf, len, &out);
+  if (buf != small) free(buf);
+  if (st != napi_ok) return native_throw_errno(env, ENOMEM, "read");
   return out;
 }
 

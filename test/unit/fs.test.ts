@@ -27,6 +27,15 @@ t.test('write, read, overwrite in place (shorter and longer), exclusive create',
   t.throws(() => readFile(join(d, 'missing')), { code: 'ENOENT' });
 });
 
+t.test('readFile returns the whole text at every size: empty, around the 4 KiB first read, large, multi-byte across it', async (t) => {
+  const d = scratch(t);
+  const f = join(d, 'text');
+  for (const text of ['', 'a'.repeat(4095), 'a'.repeat(4096), 'a'.repeat(4097), 'x'.repeat(100_000), `${'a'.repeat(4095)}é€😀 tail`, 'nul\0inside']) {
+    writeFileSync(f, text);
+    t.equal(readFile(f), text, `${Buffer.byteLength(text)} bytes`);
+  }
+});
+
 t.test('link, rename, unlink, readDir, stat, exists, isExecutable', async (t) => {
   const d = scratch(t);
   writeFile(join(d, 'a'), 'A', { mode: 0o755 });
