@@ -10,7 +10,7 @@ import { execPlugin, type Bench, type Impl } from './lib.ts';
 
 type Op = 'ADD' | 'DEL';
 
-function conflist(label: string, dataDir: string, full: boolean): Conflist {
+export function conflist(label: string, dataDir: string, full: boolean): Conflist {
   const br = `cnitsb-${label.slice(0, 3)}${full ? 'c' : 'b'}`;
   const bridge = { type: 'bridge', bridge: br, isGateway: true, ipMasq: full, hairpinMode: true, ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: full ? '10.210.0.0/16' : '10.211.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }] } };
   return {
@@ -19,7 +19,7 @@ function conflist(label: string, dataDir: string, full: boolean): Conflist {
   };
 }
 
-const runtime = { portMappings: [{ hostPort: 18080, containerPort: 80, protocol: 'tcp' }] };
+export const runtime = { portMappings: [{ hostPort: 18080, containerPort: 80, protocol: 'tcp' }] };
 
 function runChain(dir: string, list: Conflist, op: Op, ns: string, id: string, cached: unknown): unknown {
   const env = { PATH: process.env.PATH, CNI_COMMAND: op, CNI_CONTAINERID: id, CNI_NETNS: ns, CNI_IFNAME: 'eth0', CNI_PATH: dir };

@@ -1,7 +1,8 @@
 // The bench harness: every benchmark is a pair of implementations (ours, the reference Go
 // plugins) run interleaved on one machine, timed per exec, with peak RSS from GNU time.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { netnsStateDirs, stopDaemons } from '../helpers/netns.ts';
 
 export interface Impl {
   /** 'ours' and 'reference' make the ratio; a bench may add others ('none', 'netavark') */
@@ -26,7 +27,27 @@ export interface Bench {
 
 export interface Row { bench: string; impl: string; runs: number; mean: number; p50: number; p90: number; rssKb?: number }
 
-const quantile = (xs: number[], q: number): number => {
+/**
+ * Run this script again inside a host namespace of its own (`<prefix>-<pid>`, with `--inside
+ * <name>` before its arguments), so that nothing it makes reaches this machine's namespace;
+ * afterwards the state plugins kept for that namespace, any daemon they left and the namespace
+ * go. Returns the inner run's exit status.
+ */
+export function inOwnHost(prefix: string): number {
+  const host = `${prefix}-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', host]);
+  try {
+    execFileSync('ip', ['-n', host, 'link', 'set', 'lo', 'up']);
+    // (the machine's mount namespace, which `ip netns exec` leaves: podman's runc needs its cgroups)
+    const r = spawnSync('ip', ['netns', 'exec', host, process.execPath, ...process.execArgv, process.argv[1]!, '--inside', host, ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, CNI_TS_BENCH_MNTNS: `/proc/${process.pid}/ns/mnt` } });
+    return r.status ?? 1;
+  } finally {
+    for (const d of netnsStateDirs(host)) { stopDaemons(d); rmSync(d, { recursive: true, force: true }); }
+    execFileSync('ip', ['netns', 'del', host]);
+  }
+}
+
+export const quantile = (xs: number[], q: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 };

@@ -1,12 +1,11 @@
 // npm run bench: every benchmark, ours vs the reference plugins, in one run. The whole run
 // happens inside a host namespace of its own, so nothing reaches this machine's namespace.
 //   npm run bench [-- name-filter]
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, REFERENCE_BIN, netnsStateDirs, stopDaemons } from '../helpers/netns.ts';
+import { ROOT, REFERENCE_BIN } from '../helpers/netns.ts';
 import { chart } from './chart.ts';
-import { overheads, runBench, table, type Bench, type Row } from './lib.ts';
+import { inOwnHost, overheads, runBench, table, type Bench, type Row } from './lib.ts';
 import { podmanReady, podmanRun } from './podman.ts';
 import { bridgeBenches } from './bridge.ts';
 import { concurrentBridgeAdd } from './concurrent.ts';
@@ -28,18 +27,7 @@ if (inside < 0) {
     console.error(`bench: the reference plugins are missing from ${REFERENCE_BIN} (apt-get install containernetworking-plugins)`);
     process.exit(1);
   }
-  const host = `cnits-bench-${process.pid}`;
-  execFileSync('ip', ['netns', 'add', host]);
-  try {
-    execFileSync('ip', ['-n', host, 'link', 'set', 'lo', 'up']);
-    // (the machine's mount namespace, which `ip netns exec` leaves: podman's runc needs its cgroups)
-    const r = spawnSync('ip', ['netns', 'exec', host, process.execPath, ...process.execArgv, process.argv[1]!, '--inside', host, ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, CNI_TS_BENCH_MNTNS: `/proc/${process.pid}/ns/mnt` } });
-    process.exitCode = r.status ?? 1;
-  } finally {
-    // the state plugins kept for the bench's namespace, and any daemon they left running
-    for (const d of netnsStateDirs(host)) { stopDaemons(d); rmSync(d, { recursive: true, force: true }); }
-    execFileSync('ip', ['netns', 'del', host]);
-  }
+  process.exitCode = inOwnHost('cnits-bench');
 } else {
   const filter = process.argv.slice(inside + 2).join(' ');
   const rows: Row[] = [];
