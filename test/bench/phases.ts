@@ -49,7 +49,14 @@ function rows(op: Op, names: string[], rounds: Call[][]): string[] {
     const work: string[] = [];
     const labels = calls[0]!.marks.map(([l]) => l);
     for (let i = labels.indexOf('config parsed') + 1; i > 0 && i < labels.length; i++) {
-      const d = median(calls.map((c) => { const j = c.marks.findIndex(([l]) => l === labels[i]); return j > 0 ? c.marks[j]![1] - c.marks[j - 1]![1] : 0; }));
+      // (a label may come twice, as host-local's when its config is checked, then used: the
+      // same occurrence in each call)
+      const nth = labels.slice(0, i).filter((l) => l === labels[i]).length;
+      const d = median(calls.map((c) => {
+        const js = c.marks.flatMap(([l], j) => (l === labels[i] ? [j] : []));
+        const j = js[nth] ?? -1;
+        return j > 0 ? c.marks[j]![1] - c.marks[j - 1]![1] : 0;
+      }));
       work.push(`${d.toFixed(1)} ${labels[i]}`);
     }
     const exit = median(calls.map((c) => c.wall - (c.marks.at(-1)?.[1] ?? 0)));
