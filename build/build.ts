@@ -1,6 +1,6 @@
 // npm run build: esbuild bundles (runnable by Node >= 20) and one compiled multicall executable
 // with a link per plugin in build/bin/. The addon is copied beside each, loaded from there.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,11 +108,20 @@ function launcher(): boolean {
   return true;
 }
 
-/** Every plugin loads in the executable (no zod call left at a module's top level, say). */
+/**
+ * Every plugin loads in the executable (no zod call left at a module's top level, say): an ADD
+ * without its environment loads the plugin's module first, then fails with the spec's error
+ * for the missing variables (VERSION would not do: the launcher answers it, and the runtime
+ * answers it before any plugin module is evaluated).
+ */
 function smokeTest(): void {
   for (const name of Object.keys(PLUGINS)) {
-    const out = execFileSync(join(bin, name), [], { env: { CNI_COMMAND: 'VERSION' }, input: '{}', encoding: 'utf8' });
-    if (!out.includes('supportedVersions')) throw new Error(`build: ${name} answers VERSION with ${out}`);
+    const r = spawnSync(join(bin, name), [], { env: { CNI_COMMAND: 'ADD' }, input: '{}', encoding: 'utf8' });
+    let code: unknown;
+    try { code = JSON.parse(r.stdout).code; } catch { /* reported below */ }
+    if (r.status !== 1 || code !== 4) throw new Error(`build: ${name} does not load (exit ${r.status}): ${r.stdout}${r.stderr}`);
+    const v = execFileSync(join(bin, name), [], { env: { CNI_COMMAND: 'VERSION' }, input: '{}', encoding: 'utf8' });
+    if (v !== versionReply()) throw new Error(`build: ${name} answers VERSION with ${v}`);
   }
 }
 
