@@ -21,6 +21,7 @@ export interface NetnsNative {
   listenIn(nsFd: number, tcp: number, address: string, port: number): number;
   udpExchange(nsFd: number, address: string, port: number, query: Buffer, timeoutMs: number): Buffer | null;
   unixExchange(path: string, request: Buffer, timeoutMs: number): Buffer;
+  tcpExchange(address: string, port: number, request: Buffer, timeoutMs: number): Buffer;
   // a blocking UDP loop (dns-hosts' resolver): epoll set, wake eventfd, one datagram in/out
   pollCreate(): number;
   /** add fd with tag (>= 0), or remove it (tag < 0); exclusive (1): one of the sets holding fd is woken a datagram */
@@ -66,6 +67,9 @@ export function native(): NetnsNative {
   }
   return cached;
 }
+
+/** Whether the addon loads here (a plugin call without it still prints the error JSON that says why). */
+export const addonLoads = (): boolean => { try { native(); return true; } catch { return false; } };
 
 /**
  * End a plugin call with `code` once its output is written (all of it goes through write(2)):

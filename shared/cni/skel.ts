@@ -9,7 +9,7 @@ import { parseConfig, parseConfigLenient, type BaseConf } from './schema.ts';
 import { mark } from '../trace.ts';
 import { readFd, writeFd } from '../fs.ts';
 import { nodeFs } from '../lazy.ts';
-import { native } from '../native.ts';
+import { addonLoads } from '../native.ts';
 import { CURRENT_VERSION, SUPPORTED_VERSIONS, checkVersion, versionAtLeast, versionReply } from './version.ts';
 
 export const CNI_TS_VERSION = '0.1.0';
@@ -23,7 +23,6 @@ export interface Io {
 
 // stdio through the addon (no node:fs at start-up), or through node:fs when the addon cannot
 // load: the error JSON that says so must still be printed
-const addonLoads = (): boolean => { try { native(); return true; } catch { return false; } };
 
 export const processIo: Io = {
   env: process.env,

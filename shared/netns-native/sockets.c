@@ -16,6 +16,10 @@
  *   unixExchange(path, request, timeoutMs) -> Buffer
  *                                             a request over a unix stream socket, the reply
  *                                             read to EOF; ETIMEDOUT after timeoutMs in all
+ *   tcpExchange(address, port, request, timeoutMs) -> Buffer
+ *                                             the same over TCP to an IP address (the write side
+ *                                             stays open: the peer ends the reply by closing),
+ *                                             at most 64 MiB of reply
  *   pollCreate, pollCtl, eventFd, eventSignal, udpNext, udpSend
  *                                             a blocking UDP loop's syscalls (see below)
  */
@@ -167,21 +171,14 @@ static napi_value udp_exchange(napi_env env, napi_callback_info info) {
   return r;
 }
 
-static napi_value unix_exchange(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-  void *req;
-  size_t reqlen;
-  int32_t timeout;
-  if (native_args(env, info, 3, argv) || native_path(env, argv[0], path, sizeof path, "socket path") ||
-      native_buffer(env, argv[1], &req, &reqlen) || native_int(env, argv[2], &timeout))
-    return NULL;
-  long long deadline = now_ms() + timeout;
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  memcpy(sa.sun_path, path, strlen(path) + 1);
-  int err = 0, s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (s < 0) return native_throw_errno(env, errno, "unix socket");
-  if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+/* a request over a stream socket to `sa`, the reply read to EOF (at most `cap` bytes), all by
+   the deadline; with half_close the write side is shut after the request (the unix control
+   socket's end of request; an HTTP server may take it for a client gone, so TCP keeps it open) */
+static napi_value stream_exchange(napi_env env, const struct sockaddr *sa, socklen_t salen, const void *req, size_t reqlen,
+                                  long long deadline, int half_close, size_t cap_max, const char *what) {
+  int err = 0, s = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (s < 0) return native_throw_errno(env, errno, what);
+  if (connect(s, sa, salen) < 0) {
     if (errno != EINPROGRESS && errno != EAGAIN) err = errno;
     else if (!(err = wait_fd(s, POLLOUT, deadline))) {
       int soerr = 0;
@@ -192,18 +189,18 @@ static napi_value unix_exchange(napi_env env, napi_callback_info info) {
   }
   size_t sent = 0;
   while (!err && sent < reqlen) {
-    ssize_t n = send(s, (char *)req + sent, reqlen - sent, MSG_NOSIGNAL);
+    ssize_t n = send(s, (const char *)req + sent, reqlen - sent, MSG_NOSIGNAL);
     if (n >= 0) sent += (size_t)n;
     else if (errno == EAGAIN) err = wait_fd(s, POLLOUT, deadline);
     else if (errno != EINTR) err = errno;
   }
-  if (!err) shutdown(s, SHUT_WR);
+  if (!err && half_close) shutdown(s, SHUT_WR);
   size_t cap = 4096, got = 0;
   char *buf = malloc(cap);
   if (!buf) err = ENOMEM;
   while (!err) {
     if (got == cap) {
-      char *b = cap >= (1 << 20) ? NULL : realloc(buf, cap * 2);
+      char *b = cap >= cap_max ? NULL : realloc(buf, cap * 2);
       if (!b) { err = EMSGSIZE; break; }
       buf = b;
       cap *= 2;
@@ -217,13 +214,46 @@ static napi_value unix_exchange(napi_env env, napi_callback_info info) {
   close(s);
   if (err) {
     free(buf);
-    return native_throw_errno(env, err, path);
+    return native_throw_errno(env, err, what);
   }
   napi_value r;
   void *copy;
   napi_create_buffer_copy(env, got, buf, &copy, &r);
   free(buf);
   return r;
+}
+
+static napi_value unix_exchange(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+  void *req;
+  size_t reqlen;
+  int32_t timeout;
+  if (native_args(env, info, 3, argv) || native_path(env, argv[0], path, sizeof path, "socket path") ||
+      native_buffer(env, argv[1], &req, &reqlen) || native_int(env, argv[2], &timeout))
+    return NULL;
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  memcpy(sa.sun_path, path, strlen(path) + 1);
+  return stream_exchange(env, (struct sockaddr *)&sa, sizeof sa, req, reqlen, now_ms() + timeout, 1, 1 << 20, path);
+}
+
+static napi_value tcp_exchange(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  int32_t port, timeout;
+  char addr[64];
+  size_t alen, reqlen;
+  void *req;
+  if (native_args(env, info, 4, argv) || native_int(env, argv[1], &port) || native_buffer(env, argv[2], &req, &reqlen) ||
+      native_int(env, argv[3], &timeout))
+    return NULL;
+  struct sockaddr_storage ss;
+  socklen_t len;
+  if (port < 1 || port > 65535 || napi_get_value_string_utf8(env, argv[0], addr, sizeof addr, &alen) != napi_ok ||
+      !to_sockaddr(addr, port, &ss, &len)) {
+    napi_throw_type_error(env, "EINVAL", "tcpExchange: address must be an IP address, port 1-65535");
+    return NULL;
+  }
+  return stream_exchange(env, (struct sockaddr *)&ss, len, req, reqlen, now_ms() + timeout, 0, 64 << 20, "tcp");
 }
 
 /* the UDP serving loop's syscalls: an epoll set of listeners (each registered with a tag), an
@@ -353,7 +383,7 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
 }
 
 void native_register_sockets(napi_env env, napi_value exports) {
-  static const native_fn fns[] = {{"listenIn", listen_in}, {"udpExchange", udp_exchange}, {"unixExchange", unix_exchange},
+  static const native_fn fns[] = {{"listenIn", listen_in}, {"udpExchange", udp_exchange}, {"unixExchange", unix_exchange}, {"tcpExchange", tcp_exchange},
     {"pollCreate", poll_create}, {"pollCtl", poll_ctl}, {"eventFd", event_fd}, {"eventSignal", event_signal},
     {"udpNext", udp_next}, {"udpSend", udp_send}};
   native_export_all(env, exports, fns, sizeof fns / sizeof fns[0]);
