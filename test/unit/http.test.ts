@@ -31,17 +31,20 @@ srv.listen(0, '127.0.0.1', () => console.log(srv.address().port));
 `;
 
 /** A TCP server on 127.0.0.1 in a child process (stopped by the test's teardown): its port. */
-async function server(t: Test): Promise<number> {
+async function server(t: Test): Promise<{ port: number; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, ['-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.teardown(() => { child.kill('SIGKILL'); });
-  return new Promise((resolve, reject) => {
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const stop = async () => { child.kill('SIGKILL'); await exited; };
+  t.teardown(stop);
+  const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
     child.once('exit', (code) => reject(new Error(`test server exited (${code})`)));
   });
+  return { port, stop };
 }
 
 t.test('the request as sent, and the three ways a reply ends', async (t) => {
-  const port = await server(t);
+  const { port } = await server(t);
   const echo = httpPost(new URL(`http://127.0.0.1:${port}/echo?x=1`), '{"k":"é"}', 2000);
   t.equal(JSON.parse(echo.body), `POST /echo?x=1 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: 10\r\nConnection: close\r\n\r\n{"k":"\xc3\xa9"}`, 'the request, its length in bytes');
   t.same(httpPost(new URL(`http://127.0.0.1:${port}/length`), '{}', 2000), { status: 200, body: '{"a":"é"}' }, 'Content-Length: the body is cut to it (in bytes)');
@@ -50,13 +53,14 @@ t.test('the request as sent, and the three ways a reply ends', async (t) => {
 });
 
 t.test('a server that never answers: ETIMEDOUT at the bound; one that hangs up: EPROTO; nobody listening: ECONNREFUSED', async (t) => {
-  const port = await server(t);
+  const { port, stop } = await server(t);
   const t0 = performance.now();
   t.throws(() => httpPost(new URL(`http://127.0.0.1:${port}/silent`), '{}', 300), { code: 'ETIMEDOUT' });
   const took = performance.now() - t0;
   t.ok(took >= 290 && took < 2000, `gave up after ${took.toFixed(0)} ms`);
   t.throws(() => httpPost(new URL(`http://127.0.0.1:${port}/drop`), '{}', 1000), { code: 'EPROTO' }, 'closed without a reply: malformed');
-  t.throws(() => httpPost(new URL('http://127.0.0.1:1/'), '{}', 1000), { code: 'ECONNREFUSED' });
+  await stop();   // its port, now nobody's
+  t.throws(() => httpPost(new URL(`http://127.0.0.1:${port}/`), '{}', 1000), { code: 'ECONNREFUSED' });
 });
 
 t.test('malformed replies are EPROTO, never a wrong body', async (t) => {
