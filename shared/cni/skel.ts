@@ -63,6 +63,8 @@ async function dispatch<C extends BaseConf>(plugin: Plugin<C>, env: CniEnv, io: 
   const stdin = io.readStdin();
   const raw = decodeStdin(stdin);
   const version = configVersion(raw);
+  // an error from here on is told in the config's version when we speak it
+  if ((SUPPORTED_VERSIONS as readonly string[]).includes(version)) versionRef.v = version;
   if (typeof raw.name !== 'string' || raw.name === '') throw new CniError(ErrCode.InvalidConfig, 'missing network name (name)');
   validateNetworkName(raw.name);
   if (env.command === 'ADD' || env.command === 'CHECK' || env.command === 'DEL') validateIdentity(env);

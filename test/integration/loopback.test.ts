@@ -79,6 +79,8 @@ t.test('bad input gets CNI error JSON, never a stack trace', async (t) => {
     t.match(r.json?.msg, msg, `${what}: message`);
     t.notMatch(r.stdout + r.stderr, /^\s+at /m, `${what}: no stack trace`);
   }
+  const named = call('ADD', { config: { cniVersion: '0.4.0', name: 'x y', type: 'loopback' } });
+  t.same([named.json?.code, named.json?.cniVersion], [7, '0.4.0'], "an error after the version is read is told in the config's version");
   t.notOk(lo().flags.includes('UP'), 'nothing changed in the container');
 });
 
