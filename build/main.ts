@@ -58,8 +58,9 @@ async function main(): Promise<void> {
   // vxlan-overlay's watcher
   const watch = flag('--watch=');
   if (watch && name === 'vxlan-overlay') return (await import('../plugins/vxlan-overlay/watch.ts')).runWatcher(watch);
-  // VERSION (podman asks every plugin before every ADD and DEL): answered before the skeleton
-  // and the plugin are even evaluated; the same answer the skeleton gives
+  // VERSION (podman asks every plugin before every ADD and DEL): the launcher answers it where
+  // there is one (x86-64); here, before the skeleton and the plugin are even evaluated; the same
+  // answer the skeleton gives
   if (process.env.CNI_COMMAND === 'VERSION') {
     let written = false;
     try { writeFd(1, versionReply()); written = true; } catch { /* no addon: the skeleton says why */ }
