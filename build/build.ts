@@ -99,7 +99,8 @@ function launcher(): boolean {
     `static const char *const PLUGIN_NAMES[] = { ${Object.keys(PLUGINS).map((n) => JSON.stringify(n)).join(', ')}, 0 };`,
     '',
   ].join('\n'));
-  execFileSync('cc', ['-include', gen, 
+  execFileSync('cc', [
+    '-include', gen,
     '-Os', '-s', '-static', '-nostdlib', '-ffreestanding', '-fno-builtin', '-fno-stack-protector',
     '-fno-asynchronous-unwind-tables', '-fno-pie', '-no-pie', '-Wall', '-Wextra', '-Werror',
     '-Wl,--build-id=none', '-Wl,-z,noexecstack',

@@ -23,7 +23,6 @@ export interface Io {
 
 // stdio through the addon (no node:fs at start-up), or through node:fs when the addon cannot
 // load: the error JSON that says so must still be printed
-
 export const processIo: Io = {
   env: process.env,
   readStdin: () => { try { return addonLoads() ? readFd(0) : nodeFs().readFileSync(0, 'utf8'); } catch { return ''; } },
@@ -68,8 +67,7 @@ async function dispatch<C extends BaseConf>(plugin: Plugin<C>, env: CniEnv, io: 
   if (typeof raw.name !== 'string' || raw.name === '') throw new CniError(ErrCode.InvalidConfig, 'missing network name (name)');
   validateNetworkName(raw.name);
   if (env.command === 'ADD' || env.command === 'CHECK' || env.command === 'DEL') validateIdentity(env);
-  checkVersion(version);
-  versionRef.v = version;
+  checkVersion(version);   // (a version it passes is already versionRef's, above)
   if (env.command === 'CHECK') requireVersion('CHECK', version, '0.4.0');
   if (env.command === 'GC' || env.command === 'STATUS') requireVersion(env.command, version, '1.1.0');
 

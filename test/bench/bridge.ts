@@ -8,7 +8,7 @@ import { pluginConf, type Conflist } from '../helpers/chain.ts';
 import { BIN, REFERENCE_BIN } from '../helpers/netns.ts';
 import { execPlugin, type Bench, type Impl } from './lib.ts';
 
-type Op = 'ADD' | 'DEL';
+export type Op = 'ADD' | 'DEL';
 
 export function conflist(label: string, dataDir: string, full: boolean): Conflist {
   const br = `cnitsb-${label.slice(0, 3)}${full ? 'c' : 'b'}`;
@@ -19,14 +19,20 @@ export function conflist(label: string, dataDir: string, full: boolean): Conflis
   };
 }
 
-export const runtime = { portMappings: [{ hostPort: 18080, containerPort: 80, protocol: 'tcp' }] };
+const runtime = { portMappings: [{ hostPort: 18080, containerPort: 80, protocol: 'tcp' }] };
 
-function runChain(dir: string, list: Conflist, op: Op, ns: string, id: string, cached: unknown): unknown {
-  const env = { PATH: process.env.PATH, CNI_COMMAND: op, CNI_CONTAINERID: id, CNI_NETNS: ns, CNI_IFNAME: 'eth0', CNI_PATH: dir };
+/**
+ * One chain call as libcni makes it (DEL in reverse with the cached result); each plugin through
+ * `exec` (command, environment, stdin -> stdout), execPlugin unless the caller records more.
+ * Returns the last ADD result (or the cached one for DEL).
+ */
+export function runChain(dir: string, list: Conflist, op: Op, ns: string, id: string, cached: unknown,
+  exec: (cmd: string, env: NodeJS.ProcessEnv, input: string) => string = execPlugin, extraEnv: NodeJS.ProcessEnv = {}): unknown {
+  const env = { PATH: process.env.PATH, CNI_COMMAND: op, CNI_CONTAINERID: id, CNI_NETNS: ns, CNI_IFNAME: 'eth0', CNI_PATH: dir, ...extraEnv };
   let prev: unknown = op === 'DEL' ? cached : undefined;
   const plugins = op === 'DEL' ? [...list.plugins].reverse() : list.plugins;
   for (const p of plugins) {
-    const out = execPlugin(join(dir, p.type), env, JSON.stringify(pluginConf(list, p, runtime, prev)));
+    const out = exec(join(dir, p.type), env, JSON.stringify(pluginConf(list, p, runtime, prev)));
     if (op === 'ADD') prev = JSON.parse(out);
   }
   return prev;

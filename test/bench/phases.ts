@@ -8,34 +8,32 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pluginConf } from '../helpers/chain.ts';
 import { BIN, REFERENCE_BIN } from '../helpers/netns.ts';
-import { conflist, runtime } from './bridge.ts';
+import { conflist, runChain, type Op } from './bridge.ts';
 import { inOwnHost, quantile } from './lib.ts';
 
 interface Call { wall: number; marks: [string, number][] }
-type Op = 'ADD' | 'DEL';
 
 const median = (xs: number[]): number => quantile(xs, 0.5);
 
+/** One chain call (bridge.ts's runChain), each plugin traced: its wall time and phase marks. */
 function chain(dir: string, list: ReturnType<typeof conflist>, op: Op, netns: string, id: string, cached: unknown): { calls: Call[]; result: unknown } {
-  const env = { PATH: process.env.PATH, CNI_COMMAND: op, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: dir, CNI_TS_TRACE: '1' };
-  let prev: unknown = op === 'DEL' ? cached : undefined;
   const calls: Call[] = [];
-  for (const p of op === 'DEL' ? [...list.plugins].reverse() : list.plugins) {
+  const traced = (cmd: string, env: NodeJS.ProcessEnv, input: string): string => {
     const t0 = performance.now();
-    const r = spawnSync(join(dir, p.type), [], { env, input: JSON.stringify(pluginConf(list, p, runtime, prev)), encoding: 'utf8' });
+    const r = spawnSync(cmd, [], { env, input, encoding: 'utf8' });
     const wall = performance.now() - t0;
-    if (r.status !== 0) throw new Error(`${p.type} ${op} failed: ${r.stdout}${r.stderr}`);
+    if (r.status !== 0) throw new Error(`${cmd} ${op} failed: ${r.stdout}${r.stderr}`);
     const marks: [string, number][] = [];
     for (const line of r.stderr.split('\n')) {
       const m = /^cni-ts trace ([\d.]+) (.+)$/.exec(line);
       if (m) marks.push([m[2]!, Number(m[1])]);
     }
     calls.push({ wall, marks });
-    if (op === 'ADD') prev = JSON.parse(r.stdout);
-  }
-  return { calls, result: prev };
+    return r.stdout;
+  };
+  const result = runChain(dir, list, op, netns, id, cached, traced, { CNI_TS_TRACE: '1' });
+  return { calls, result };
 }
 
 /** One row per plugin call: medians of the wall time, the start, modules and config, each phase, the exit. */
