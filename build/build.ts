@@ -1,11 +1,12 @@
 // npm run build: esbuild bundles (runnable by Node >= 20) and one compiled multicall executable
 // with a link per plugin in build/bin/. The addon is copied beside each, loaded from there.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions, type Plugin as EsbuildPlugin } from 'esbuild';
 import { PLUGINS } from './plugins.ts';
+import { PLUGIN_MODULES, PLUGIN_NAMES, pluginChunk } from './plugin-modules.ts';
 import { launcherBuilt } from './launcher/supported.ts';
 import { compileSchema } from '../shared/cni/schema-compile.ts';
 import { versionReply } from '../shared/cni/version.ts';
@@ -37,7 +38,6 @@ const noZod: EsbuildPlugin = {
 };
 
 const common: BuildOptions = {
-  entryPoints: [join(root, 'build/main.ts')],
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -52,16 +52,53 @@ const common: BuildOptions = {
 async function bundles(): Promise<void> {
   rmSync(dist, { recursive: true, force: true });
   mkdirSync(dist, { recursive: true });
-  const bundle = (file: string, define: Record<string, string>) => build({ ...common, outfile: join(dist, file), define: { ...common.define, ...define } });
+  const bundle = (file: string, define: Record<string, string>) => build({ ...common, entryPoints: [join(root, 'build/main.ts')], outfile: join(dist, file), define: { ...common.define, ...define } });
   const jobs = [
-    // multicall bundle for Node (dispatches on argv[1]'s name) and the input to the compiler
+    // multicall bundle for Node (dispatches on argv[1]'s name)
     bundle('cni-ts.cjs', { __CNI_TS_ADDON__: '"bundle"' }),
-    bundle('cni-ts.exec.cjs', { __CNI_TS_ADDON__: '"exec"' }),
     // one Node bundle per plugin, its name built in
-    ...Object.keys(PLUGINS).map((name) => bundle(`${name}.cjs`, { __CNI_TS_ADDON__: '"bundle"', __CNI_TS_PLUGIN__: JSON.stringify(name) })),
+    ...PLUGIN_NAMES.map((name) => bundle(`${name}.cjs`, { __CNI_TS_ADDON__: '"bundle"', __CNI_TS_PLUGIN__: JSON.stringify(name) })),
+    // the compiler's input: the executable's entry and its chunks
+    ...execBundles(),
   ];
   await Promise.all(jobs);
   copyFileSync(addon, join(dist, 'netns_native.node'));
+}
+
+// the modes other than a plugin call, each a chunk of the executable (build/chunks/<mode>.ts)
+const MODE_CHUNKS = ['cli', 'udp-thread', 'resolver', 'watch'];
+
+/**
+ * build/dist/exec/: main.js (exec-main.ts) and one chunk per plugin module and per other mode,
+ * each bundled alone (ESM, for the compiler's bytecode): a plugin call evaluates its own code only.
+ */
+function execBundles(): Promise<unknown>[] {
+  const out = join(dist, 'exec');
+  const esm: BuildOptions = { ...common, format: 'esm', define: { ...common.define, __CNI_TS_ADDON__: '"exec"' } };
+  const chunks = new Map<string, readonly [string, string]>();
+  for (const name of PLUGIN_NAMES) chunks.set(pluginChunk(name), PLUGIN_MODULES[name]!);
+  return [
+    build({ ...esm, entryPoints: [join(root, 'build/exec-main.ts')], outfile: join(out, 'main.js') }),
+    ...MODE_CHUNKS.map((m) => build({ ...esm, entryPoints: [join(root, `build/chunks/${m}.ts`)], outfile: join(out, `${m}.js`) })),
+    ...[...chunks].map(([chunk, [module, exported]]) => build({
+      ...esm,
+      stdin: {
+        contents: [
+          `import { runPluginCall } from './chunks/plugin-call.ts';`,
+          `import { ${exported} as plugin } from '../${module}';`,
+          'export const run = () => runPluginCall(plugin);',
+        ].join('\n'),
+        resolveDir: join(root, 'build'), sourcefile: `chunk-${chunk}.ts`, loader: 'ts',
+      },
+      outfile: join(out, `${chunk}.js`),
+    })),
+  ];
+}
+
+/** The executable's entry and chunks, as the compiler takes them (the entry first). */
+function execInputs(): string[] {
+  const out = join(dist, 'exec');
+  return ['main.js', ...readdirSync(out).filter((f) => f.endsWith('.js') && f !== 'main.js').sort()].map((f) => join(out, f));
 }
 
 function executable(): void {
@@ -72,15 +109,16 @@ function executable(): void {
   // --compile-jit-policy: a call lives ~15 ms, too short for JIT compilation to pay back; with
   // tier-up 1000x later a bridge ADD is ~13% faster (npm run bench, A/B with CNI_TS_BIN).
   execFileSync(bunBin, [
-    'build', '--compile', '--bytecode', '--minify', '--target=bun', '--format=cjs',
+    'build', '--compile', '--bytecode', '--minify', '--target=bun', '--format=esm',
     '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig',
     '--no-compile-autoload-tsconfig', '--no-compile-autoload-package-json',
     '--compile-jit-policy=1000',
-    join(dist, 'cni-ts.exec.cjs'), '--outfile', join(bin, launched ? 'cni-ts.bun' : 'cni-ts'),
+    // (--root: the chunks sit beside the entry in the executable, where it imports them from)
+    '--root', join(dist, 'exec'), ...execInputs(), '--outfile', join(bin, launched ? 'cni-ts.bun' : 'cni-ts'),
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
   // the addon sits at a fixed path beside the binary: never extracted to /tmp
   copyFileSync(addon, join(bin, 'netns_native.node'));
-  for (const name of Object.keys(PLUGINS)) symlinkSync('cni-ts', join(bin, name));
+  for (const name of PLUGIN_NAMES) symlinkSync('cni-ts', join(bin, name));
   smokeTest();
 }
 
@@ -96,7 +134,7 @@ function launcher(): boolean {
   const gen = join(dist, 'launcher-gen.h');
   writeFileSync(gen, [
     `static const char VERSION_REPLY[] = ${JSON.stringify(versionReply())};`,
-    `static const char *const PLUGIN_NAMES[] = { ${Object.keys(PLUGINS).map((n) => JSON.stringify(n)).join(', ')}, 0 };`,
+    `static const char *const PLUGIN_NAMES[] = { ${PLUGIN_NAMES.map((n) => JSON.stringify(n)).join(', ')}, 0 };`,
     '',
   ].join('\n'));
   execFileSync('cc', [
@@ -116,7 +154,7 @@ function launcher(): boolean {
  * answers it before any plugin module is evaluated).
  */
 function smokeTest(): void {
-  for (const name of Object.keys(PLUGINS)) {
+  for (const name of PLUGIN_NAMES) {
     const r = spawnSync(join(bin, name), [], { env: { CNI_COMMAND: 'ADD' }, input: '{}', encoding: 'utf8' });
     let code: unknown;
     try { code = JSON.parse(r.stdout).code; } catch { /* reported below */ }
@@ -124,6 +162,11 @@ function smokeTest(): void {
     const v = execFileSync(join(bin, name), [], { env: { CNI_COMMAND: 'VERSION' }, input: '{}', encoding: 'utf8' });
     if (v !== versionReply()) throw new Error(`build: ${name} answers VERSION with ${v}`);
   }
+  // and the CLI's chunk, under the executable's own name
+  const cli = spawnSync(join(bin, 'cni-ts'), ['version', '--json'], { encoding: 'utf8' });
+  let listed: unknown;
+  try { listed = JSON.parse(cli.stdout).plugins; } catch { /* reported below */ }
+  if (cli.status !== 0 || JSON.stringify(listed) !== JSON.stringify(PLUGIN_NAMES)) throw new Error(`build: cni-ts version does not run (exit ${cli.status}): ${cli.stdout}${cli.stderr}`);
 }
 
 /** The libcni client the integration tests drive chains with (needs Debian's Go and libcni). */
@@ -146,4 +189,4 @@ if (!process.argv.includes('--bundles-only')) {
   executable();
   libcniClient();
 }
-console.log(`built ${Object.keys(PLUGINS).length} plugins: build/dist/*.cjs, build/bin/{cni-ts,${Object.keys(PLUGINS).join(',')}}`);
+console.log(`built ${PLUGIN_NAMES.length} plugins: build/dist/*.cjs, build/bin/{cni-ts,${PLUGIN_NAMES.join(',')}}`);

@@ -1,10 +1,11 @@
-// Every plugin, by the name of its executable. Loaded on demand: a call pays only for its own.
+// Every plugin, by the name of its executable, loaded on demand (the Node bundles: a call pays
+// only for its own). The modules are the ones plugin-modules.ts names, which the compiled
+// executable's chunks import (test/unit/plugin-modules.test.ts holds the two together).
 import type { Plugin } from '../shared/cni/plugin.ts';
 
 export const PLUGINS: Record<string, () => Promise<Plugin<any>>> = {
   bridge: async () => (await import('../plugins/bridge/index.ts')).bridge,
   'dns-hosts': async () => (await import('../plugins/dns-hosts/index.ts')).dnsHosts,
-  // dnsname's name, so that podman's dnsname conflists run unchanged
   dnsname: async () => (await import('../plugins/dns-hosts/index.ts')).dnsHosts,
   firewall: async () => (await import('../plugins/firewall/index.ts')).firewall,
   'host-local': async () => (await import('../ipam/host-local/index.ts')).hostLocal,

@@ -4,7 +4,7 @@
 import { basename, dirname, join } from '../shared/path.ts';
 import { O, closeFile, mkdirp, openFile, readDir, rename, unlink, writeFd } from '../shared/fs.ts';
 import { nodeFs } from '../shared/lazy.ts';
-import { PLUGINS } from '../build/plugins.ts';
+import { PLUGIN_NAMES } from '../build/plugin-modules.ts';
 
 const ADDON = 'netns_native.node';
 
@@ -27,7 +27,7 @@ export function install(dir: string): string[] {
   const self = basename(process.execPath);
   if (self !== 'cni-ts' && self !== 'cni-ts.bun') throw new Error('install copies the compiled executable: run it as build/bin/cni-ts install');
   const from = dirname(process.execPath);
-  const names = Object.keys(PLUGINS);
+  const names = PLUGIN_NAMES;
   const executables = self === 'cni-ts.bun' ? ['cni-ts.bun', 'cni-ts'] : ['cni-ts'];
   mkdirp(dir, 0o755);
   // the addon first: an executable of either version loads it, then the executable, then the

@@ -8,7 +8,7 @@
 import { CNI_TS_VERSION } from '../shared/cni/skel.ts';
 import { SUPPORTED_VERSIONS } from '../shared/cni/version.ts';
 import { writeFd } from '../shared/fs.ts';
-import { PLUGINS } from '../build/plugins.ts';
+import { PLUGIN_NAMES } from '../build/plugin-modules.ts';
 import { ourElements } from '../shared/nft-tags.ts';
 import { attachmentsOf } from './attachments.ts';
 import { install } from './install.ts';
@@ -19,7 +19,7 @@ const USAGE = `usage: cni-ts ls [--conf-dir DIR] [--json]
        cni-ts inspect NETWORK [--conf-dir DIR] [--cache-dir DIR] [--json]
        cni-ts install [DIR]
        cni-ts version [--json]
-       (as a plugin: invoke through a link named one of ${Object.keys(PLUGINS).join(', ')})
+       (as a plugin: invoke through a link named one of ${PLUGIN_NAMES.join(', ')})
 `;
 
 function options(args: string[]): { positional: string[]; flags: Record<string, string | true> } {
@@ -87,8 +87,8 @@ export function runCli(args: string[]): number {
         return 0;
       }
       case 'version':
-        out(flags.json ? `${JSON.stringify({ version: CNI_TS_VERSION, cniVersions: SUPPORTED_VERSIONS, plugins: Object.keys(PLUGINS) })}\n`
-          : `cni-ts ${CNI_TS_VERSION}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\nplugins: ${Object.keys(PLUGINS).join(', ')}\n`);
+        out(flags.json ? `${JSON.stringify({ version: CNI_TS_VERSION, cniVersions: SUPPORTED_VERSIONS, plugins: PLUGIN_NAMES })}\n`
+          : `cni-ts ${CNI_TS_VERSION}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\nplugins: ${PLUGIN_NAMES.join(', ')}\n`);
         return 0;
       case undefined: case 'help': case '-h': case '--help':
         out(USAGE);
