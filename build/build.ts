@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions, type Plugin as EsbuildPlugin } from 'esbuild';
 import { PLUGINS } from './plugins.ts';
 import { PLUGIN_MODULES, PLUGIN_NAMES, pluginChunk } from './plugin-modules.ts';
+import type { Mode } from './dispatch.ts';
 import { launcherBuilt } from './launcher/supported.ts';
 import { compileSchema } from '../shared/cni/schema-compile.ts';
 import { versionReply } from '../shared/cni/version.ts';
@@ -65,8 +66,9 @@ async function bundles(): Promise<void> {
   copyFileSync(addon, join(dist, 'netns_native.node'));
 }
 
-// the modes other than a plugin call, each a chunk of the executable (build/chunks/<mode>.ts)
-const MODE_CHUNKS = ['cli', 'udp-thread', 'resolver', 'watch'];
+// the modes other than a plugin call, each a chunk of the executable (build/chunks/<kind>.ts,
+// imported by its kind's name): every kind dispatch.ts can return has one (the type says so)
+const MODE_CHUNKS = Object.keys({ cli: true, 'udp-thread': true, resolver: true, watch: true } satisfies Record<Exclude<Mode['kind'], 'plugin'>, true>);
 
 /**
  * build/dist/exec/: main.js (exec-main.ts) and one chunk per plugin module and per other mode,
