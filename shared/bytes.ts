@@ -10,6 +10,12 @@ export function utf8(s: string, zeros = 0): Buffer {
   return b;
 }
 
+/** The UTF-8 text that base64 `s` encodes (invalid characters are skipped, as Buffer.from does). */
+export function base64Text(s: string): string {
+  const b = Buffer.allocUnsafe(Buffer.byteLength(s, 'base64'));
+  return b.toString('utf8', 0, b.write(s, 'base64'));
+}
+
 /** A buffer holding `list`. */
 export function bytesOf(list: readonly number[]): Buffer {
   const b = Buffer.alloc(list.length);

@@ -3,7 +3,7 @@
 // bounded; TLS with a CA and client certificates. All endpoints failing is code 11 (try again
 // later); a certificate the CA does not sign is a config error naming etcd.caFile.
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { utf8 } from '../../shared/bytes.ts';
+import { base64Text, utf8 } from '../../shared/bytes.ts';
 import { readFile } from '../../shared/fs.ts';
 import { httpPost, literalHost, type HttpReply } from '../../shared/http.ts';
 import { addonLoads } from '../../shared/native.ts';
@@ -14,14 +14,15 @@ declare const Bun: unknown;
 export interface EtcdConf { endpoints: string[]; caFile?: string; certFile?: string; keyFile?: string }
 export interface KV { key: string; value: string; modRevision: number; createRevision: number }
 
-// (utf8 from bytes.ts, not Buffer.from: the latter's first call costs a plugin call ~0.1-0.4 ms)
+// (bytes.ts, not Buffer.from: the latter's first call costs a plugin call ~0.1-1 ms, whatever
+// the encoding, so the path through etcd has none)
 const b64 = (s: string): string => utf8(s).toString('base64');
-const unb64 = (s: string | undefined): string => Buffer.from(s ?? '', 'base64').toString();
-/** the key just past every key with this prefix */
-export function prefixEnd(prefix: string): string {
+const unb64 = (s: string | undefined): string => base64Text(s ?? '');
+/** base64 of the key just past every key with this prefix (etcd's range_end) */
+function rangeEnd64(prefix: string): string {
   const b = utf8(prefix);
   b[b.length - 1]! += 1;
-  return b.toString('latin1');
+  return b.toString('base64');
 }
 
 const TLS_CODES = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_SIGNATURE_FAILURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_UNTRUSTED']);
@@ -125,7 +126,7 @@ export class Etcd {
   }
 
   async range(prefix: string): Promise<{ kvs: KV[]; revision: number }> {
-    const r = await this.call('v3/kv/range', { key: b64(prefix), range_end: Buffer.from(prefixEnd(prefix), 'latin1').toString('base64') });
+    const r = await this.call('v3/kv/range', { key: b64(prefix), range_end: rangeEnd64(prefix) });
     const kvs = arrMap<any, KV>(r.kvs ?? [], (kv) => ({ key: unb64(kv.key), value: unb64(kv.value), modRevision: Number(kv.mod_revision ?? 0), createRevision: Number(kv.create_revision ?? 0) }));
     return { kvs, revision: Number(r.header?.revision ?? 0) };
   }
@@ -162,7 +163,7 @@ export class Etcd {
    * the stream ends (the endpoint went away); the caller watches again.
    */
   async watch(prefix: string, revision: number, onEvent: (revision: number) => void): Promise<void> {
-    const body = { create_request: { key: b64(prefix), range_end: Buffer.from(prefixEnd(prefix), 'latin1').toString('base64'), start_revision: String(revision) } };
+    const body = { create_request: { key: b64(prefix), range_end: rangeEnd64(prefix), start_revision: String(revision) } };
     const errors: string[] = [];
     for (const ep of this.conf.endpoints) {
       let buf = '';
