@@ -142,7 +142,7 @@ function computeRangeSets(conf: Pick<HostLocalConf, 'ipam' | 'runtimeConfig'>): 
 }
 
 /** No two ranges of a family share an address: sorted by start, each checked against the furthest end before it. */
-function noOverlaps(all: { r: Range; field: string; order: number }[]): void {
+export function noOverlaps(all: { r: Range; field: string; order: number }[]): void {
   const sorted = [...all].sort((a, b) => a.r.subnet.family - b.r.subnet.family || (a.r.start < b.r.start ? -1 : a.r.start > b.r.start ? 1 : a.order - b.order));
   let reach: (typeof all)[number] | undefined;
   for (const x of sorted) {
