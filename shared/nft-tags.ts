@@ -4,6 +4,7 @@ import { NftBatch, OWNED_SETS, TABLE, setTypes, type Elem, type Owner } from './
 import { NLM_F } from './netlink/constants.ts';
 import { NFT_MSG, decodeElements, dumpBody, netfilter, nftType } from './netlink/nftables.ts';
 import { mark } from './trace.ts';
+import { utf8 } from './bytes.ts';
 import { arrFilter, arrMap } from './arrays.ts';
 
 export interface NftElement extends Elem { comment?: string }
@@ -20,10 +21,14 @@ function text(v: any): string {
   return typeof v === 'string' && !/^[0-9a-fA-F.:/]+$/.test(v) && !/^(tcp|udp|sctp)$/.test(v) ? `"${v}"` : String(v);
 }
 
-/** Every element of the given sets of our tables (all of them by default): one netlink dump per set. */
-export function ourElements(sets: readonly string[] = [...setTypes().keys()]): NftElement[] {
+/**
+ * Every element of the given sets of our tables (all of them by default): one netlink dump per
+ * set. With `tag`, only the elements tagged with it, the others never decoded.
+ */
+export function ourElements(sets: readonly string[] = [...setTypes().keys()], tag?: string): NftElement[] {
   const out: NftElement[] = [];
   const nl = netfilter();
+  const only = tag === undefined ? undefined : utf8(tag);
   for (const name of sets) {
     const set = setTypes().get(name)!;
     let replies;
@@ -33,7 +38,7 @@ export function ourElements(sets: readonly string[] = [...setTypes().keys()]): N
       if ((e as { code?: string }).code === 'ENOENT') continue;   // no tables yet: no elements
       throw e;
     }
-    for (const m of replies) for (const e of decodeElements(set, m.payload)) out.push({ family: set.family, set: name, ...e });
+    for (const m of replies) for (const e of decodeElements(set, m.payload, only)) out.push({ family: set.family, set: name, ...e });
   }
   mark(`nft listed ${sets.length} sets`);
   return out;
@@ -57,7 +62,7 @@ export function elementsOf(listing: string): NftElement[] {
 }
 
 /** The elements `owner` added for a container (its tag, in the owner's own sets). */
-export function findTagged(tag: string, owner: Owner, all = ourElements(OWNED_SETS[owner])): NftElement[] {
+export function findTagged(tag: string, owner: Owner, all = ourElements(OWNED_SETS[owner], tag)): NftElement[] {
   const sets: readonly string[] = OWNED_SETS[owner];
   return arrFilter(all, (e) => e.comment === tag && sets.includes(e.set));
 }

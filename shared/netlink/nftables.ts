@@ -6,7 +6,7 @@
 // end element (rbtree) or a key and a key end (concatenated ranges), the comment as userdata.
 import { bytesOf, copyOf, utf8 } from '../bytes.ts';
 import { formatIP, fromBig, parseCIDR, parseIP, subnetOf, toBig } from '../ip.ts';
-import { NLM_F } from './constants.ts';
+import { NLA_TYPE_MASK, NLM_F } from './constants.ts';
 import { AttrMap, encodeAttrs, nla, type Attr } from './attrs.ts';
 import { macToString } from './mac.ts';
 import { encodeMessage } from './message.ts';
@@ -206,12 +206,18 @@ export function encodeBatch(changes: SetChange[], seq: number): Buffer {
 /** The GETSETELEM dump request body for one set. */
 export const dumpBody = (set: SetType): Buffer => listBody(set, []);
 
-/** The elements of one NEWSETELEM message (a dump reply), as text; interval end markers left out. */
-export function decodeElements(set: SetType, payload: Buffer): ElemText[] {
+/**
+ * The elements of one NEWSETELEM message (a dump reply), as text; interval end markers left out.
+ * With `comment` (its bytes), only the elements whose comment is exactly that: the others are
+ * passed over by a scan of their bytes, never decoded (a DEL looks for its own few among every
+ * container's).
+ */
+export function decodeElements(set: SetType, payload: Buffer, comment?: Uint8Array): ElemText[] {
   const list = AttrMap.of(payload.subarray(4)).nested(LIST.ELEMENTS);
   const out: ElemText[] = [];
   for (const a of list?.list ?? []) {
     if (!Buffer.isBuffer(a.value)) continue;   // entries are numbered 1, 2, ... (libnftnl) or all 1
+    if (comment && !commentIs(a.value, comment)) continue;
     const e = AttrMap.of(a.value);
     const flags = e.raw(ELEM.FLAGS)?.readUInt32BE(0) ?? 0;
     if (flags & INTERVAL_END) continue;
@@ -229,15 +235,37 @@ export function decodeElements(set: SetType, payload: Buffer): ElemText[] {
   return out;
 }
 
-function userdataComment(ud: Buffer): string | undefined {
-  for (let i = 0; i + 2 <= ud.length;) {
-    const type = ud[i]!, len = ud[i + 1]!;
+/** Where the comment lies in a userdata TLV list (from `at` to `to`: its ending NULs left out), or undefined. */
+function commentSpan(buf: Uint8Array, at: number, to: number): [number, number] | undefined {
+  for (let i = at; i + 2 <= to;) {
+    const type = buf[i]!, len = buf[i + 1]!;
     if (type === UDATA_COMMENT) {
-      let end = i + 2 + len;
-      while (end > i + 2 && ud[end - 1] === 0) end--;   // the NUL that ends it
-      return ud.subarray(i + 2, end).toString();
+      let end = Math.min(i + 2 + len, to);
+      while (end > i + 2 && buf[end - 1] === 0) end--;   // the NUL that ends it
+      return [i + 2, end];
     }
     i += 2 + len;
   }
   return undefined;
+}
+
+function userdataComment(ud: Buffer): string | undefined {
+  const span = commentSpan(ud, 0, ud.length);
+  return span && ud.toString('utf8', span[0], span[1]);
+}
+
+/** Whether an element's attributes (one list entry) carry exactly this comment: a byte scan, nothing decoded. */
+function commentIs(elem: Buffer, want: Uint8Array): boolean {
+  for (let off = 0; off + 4 <= elem.length;) {
+    const len = elem[off]! | (elem[off + 1]! << 8);
+    if (len < 4 || off + len > elem.length) return false;
+    if (((elem[off + 2]! | (elem[off + 3]! << 8)) & NLA_TYPE_MASK) === ELEM.USERDATA) {
+      const span = commentSpan(elem, off + 4, off + len);
+      if (!span || span[1] - span[0] !== want.length) return false;
+      for (let i = 0; i < want.length; i++) if (elem[span[0] + i] !== want[i]) return false;
+      return true;
+    }
+    off += (len + 3) & ~3;
+  }
+  return false;
 }

@@ -8,6 +8,7 @@ import t from 'tap';
 import { decodeAttrs, encodeAttrs } from '../../shared/netlink/attrs.ts';
 import { decodeElements, encodeBatch, nftType, NFT_MSG, BATCH } from '../../shared/netlink/nftables.ts';
 import { setTypes } from '../../shared/nft.ts';
+import { utf8 } from '../../shared/bytes.ts';
 
 interface Fixture { family: string; set: string; key: string; value?: string; comment?: string; op: 'add' | 'delete'; body: string }
 const fixtures = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/nft-setelem.json'), 'utf8')) as Fixture[];
@@ -74,4 +75,20 @@ t.test('thousands of elements: several messages, each attribute under 64 KiB, nu
   const back = batch.slice(1, -1).flatMap((m) => decodeElements(set, m[3]));
   t.same(back, elems, 'every element once, in order');
   t.same(batch.map((m) => !!(m[1] & 0x4)), batch.map((_, i) => i === batch.length - 2), 'only the last change asks for an ACK');
+});
+
+t.test("a DEL's look-up: only the elements with exactly its comment, the others passed over undecoded", async (t) => {
+  const set = setTypes().get('pm4')!;
+  const tags = ['net=n id=c1', 'net=n id=c12', 'net=n id=c', 'net=n2 id=c1', 'net=n id=c1'];
+  const elems = tags.map((comment, i) => ({ key: `tcp . ${8000 + i}`, value: `10.0.0.${i + 2} . 80`, comment }));
+  const batch = messages(encodeBatch([{ set, op: 'add', elems: [...elems, { key: 'udp . 53', value: '10.0.0.9 . 53' }] }], 3));
+  const body = batch[1]![3];
+  t.same(decodeElements(set, body, utf8('net=n id=c1')), [elems[0], elems[4]], 'a longer, a shorter and another network\'s tag are not it; an element without a comment neither');
+  t.same(decodeElements(set, body, utf8('net=n id=c')).map((e) => e.key), ['tcp . 8002']);
+  t.same(decodeElements(set, body, utf8('net=x id=y')), [], 'no such tag: nothing');
+  t.equal(decodeElements(set, body).length, 6, 'without a comment to look for: every element');
+  // a comment as nft writes it (with its NUL) is the same comment
+  const nftAdd = fixtures.find((f) => f.op === 'add' && f.comment);
+  if (nftAdd) t.equal(decodeElements(setTypes().get(nftAdd.set)!, Buffer.from(nftAdd.body, 'hex'), utf8(nftAdd.comment!)).length, 1, `nft's own bytes (${nftAdd.set}): found by its comment`);
+  else t.fail('a fixture with a comment');
 });
