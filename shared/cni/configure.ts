@@ -6,6 +6,7 @@ import { familyOf } from '../ip.ts';
 import { addAddress, listAddresses } from '../netlink/addr.ts';
 import { requireLink, setLink, type Link } from '../netlink/link.ts';
 import { addRoute, listRoutes } from '../netlink/route.ts';
+import { IPV4_DEVCONF } from '../netlink/constants.ts';
 import type { Netlink } from '../netlink/socket.ts';
 import type { NetNS } from '../netns.ts';
 import { setIn } from '../sysctl.ts';
@@ -32,14 +33,15 @@ export function configureInterface(ns: NetNS, nl: Netlink, ifname: string, resul
   const ips = ipsFor(result, ifname);
   const has4 = arrSome(ips, (ip) => familyOf(ip.address.split('/')[0]!) === 4);
   const has6 = arrSome(ips, (ip) => familyOf(ip.address.split('/')[0]!) === 6);
-  const sysctls: [string, string][] = [];
-  if (has4) sysctls.push([`net/ipv4/conf/${ifname}/arp_notify`, '1']);
+  // (IPv4's through the link's own netlink message, no namespace switch or /proc write; IPv6's
+  // settings other than its token and address mode can be set under /proc/sys only)
+  if (has4) try { setLink(nl, link.index, { inet4Conf: [[IPV4_DEVCONF.ARP_NOTIFY, 1]] }); } catch { /* as below: addresses still work */ }
   if (has6) {
-    sysctls.push([`net/ipv6/conf/${ifname}/disable_ipv6`, '0'], [`net/ipv6/conf/${ifname}/ndisc_notify`, '1']);
+    const sysctls: [string, string][] = [[`net/ipv6/conf/${ifname}/disable_ipv6`, '0'], [`net/ipv6/conf/${ifname}/ndisc_notify`, '1']];
     if (o.dad) sysctls.push([`net/ipv6/conf/${ifname}/optimistic_dad`, '1']);
     else sysctls.push([`net/ipv6/conf/${ifname}/accept_dad`, '0']);
+    try { setIn(ns, sysctls); } catch { /* a kernel without IPv6, or read-only /proc: addresses still work */ }
   }
-  try { setIn(ns, sysctls); } catch { /* a kernel without IPv6, or read-only /proc: addresses still work */ }
   for (const ip of ips) {
     try {
       addAddress(nl, { index: link.index, cidr: ip.address, nodad: !o.dad, broadcast: true }, true);

@@ -25,10 +25,14 @@ export const enum IFF { UP = 0x1, BROADCAST = 0x2, LOOPBACK = 0x8, POINTOPOINT =
 export const enum IFLA {
   ADDRESS = 1, BROADCAST = 2, IFNAME = 3, MTU = 4, LINK = 5, QDISC = 6, STATS = 7, MASTER = 10,
   TXQLEN = 13, OPERSTATE = 16, LINKMODE = 17, LINKINFO = 18, NET_NS_PID = 19, IFALIAS = 20,
-  GROUP = 27, NET_NS_FD = 28, EXT_MASK = 29, PROMISCUITY = 30, NUM_TX_QUEUES = 31,
+  AF_SPEC = 26, GROUP = 27, NET_NS_FD = 28, EXT_MASK = 29, PROMISCUITY = 30, NUM_TX_QUEUES = 31,
   NUM_RX_QUEUES = 32, CARRIER = 33, LINK_NETNSID = 37, PROTO_DOWN = 39, NEW_NETNSID = 45,
   MIN_MTU = 50, MAX_MTU = 51, ALT_IFNAME = 53, PERM_ADDRESS = 54, ALLMULTI = 61,
 }
+
+/** IFLA_AF_SPEC's AF_INET part: the interface's IPv4 settings (net/ipv4/conf/<if>/...), by IPV4_DEVCONF_* index. */
+export const IFLA_INET_CONF = 1;
+export const enum IPV4_DEVCONF { ARP_NOTIFY = 22 }
 
 export const enum IFLA_INFO { KIND = 1, DATA = 2, XSTATS = 3, SLAVE_KIND = 4, SLAVE_DATA = 5 }
 export const VETH_INFO_PEER = 1;

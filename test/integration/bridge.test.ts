@@ -54,6 +54,9 @@ t.test('two containers reach each other and the gateway; state is real', async (
   // one TX and one RX queue on each end (not one per CPU, cut down under RTNL)
   const ctrVeth = ipJson(a.ctr.name, '-d', 'link', 'show', 'eth0')[0];
   t.same([port.num_tx_queues, port.num_rx_queues, ctrVeth.num_tx_queues, ctrVeth.num_rx_queues], [1, 1, 1, 1], 'one queue each way on both ends');
+  // gratuitous ARP when the link comes up: set on the container's eth0 only
+  const conf = (ns: string, k: string) => sh('ip', ['netns', 'exec', ns, 'cat', `/proc/sys/net/ipv4/conf/${k}/arp_notify`]).trim();
+  t.same([conf(a.ctr.name, 'eth0'), conf(a.ctr.name, 'all'), conf(a.ctr.name, 'default'), conf(host.name, hostVeth)], ['1', '0', '0', '0'], 'arp_notify on eth0, not all/default, not the host end');
   t.ok(ipJson(host.name, 'addr', 'show', 'cnits-br1')[0].addr_info.some((x: any) => x.local === '10.60.0.1'));
   t.equal(sh('ip', ['netns', 'exec', host.name, 'cat', '/proc/sys/net/ipv4/ip_forward']).trim(), '1');
   t.match(nftText(host.name), new RegExp(`${a.ip.replace(/\./g, '\\.')} comment "net=net1 id=a"`));
