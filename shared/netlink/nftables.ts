@@ -261,9 +261,7 @@ function commentIs(elem: Buffer, want: Uint8Array): boolean {
     if (len < 4 || off + len > elem.length) return false;
     if (((elem[off + 2]! | (elem[off + 3]! << 8)) & NLA_TYPE_MASK) === ELEM.USERDATA) {
       const span = commentSpan(elem, off + 4, off + len);
-      if (!span || span[1] - span[0] !== want.length) return false;
-      for (let i = 0; i < want.length; i++) if (elem[span[0] + i] !== want[i]) return false;
-      return true;
+      return !!span && span[1] - span[0] === want.length && elem.subarray(span[0], span[1]).equals(want);
     }
     off += (len + 3) & ~3;
   }
