@@ -5,9 +5,9 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions, type Plugin as EsbuildPlugin } from 'esbuild';
-import { PLUGINS } from './plugins.ts';
-import { PLUGIN_MODULES, PLUGIN_NAMES, pluginChunk } from './plugin-modules.ts';
-import type { Mode } from './dispatch.ts';
+import { PLUGINS } from '../entry/loaders.ts';
+import { PLUGIN_MODULES, PLUGIN_NAMES, pluginChunk } from '../plugins/registry.ts';
+import type { Mode } from '../entry/dispatch.ts';
 import { launcherBuilt } from './launcher/supported.ts';
 import { compileSchema } from '../shared/cni/schema-compile.ts';
 import { versionReply } from '../shared/cni/version.ts';
@@ -53,7 +53,7 @@ const common: BuildOptions = {
 async function bundles(): Promise<void> {
   rmSync(dist, { recursive: true, force: true });
   mkdirSync(dist, { recursive: true });
-  const bundle = (file: string, define: Record<string, string>) => build({ ...common, entryPoints: [join(root, 'build/main.ts')], outfile: join(dist, file), define: { ...common.define, ...define } });
+  const bundle = (file: string, define: Record<string, string>) => build({ ...common, entryPoints: [join(root, 'entry/main.ts')], outfile: join(dist, file), define: { ...common.define, ...define } });
   const jobs = [
     // multicall bundle for Node (dispatches on argv[1]'s name)
     bundle('cni-ts.cjs', { __CNI_TS_ADDON__: '"bundle"' }),
@@ -66,7 +66,7 @@ async function bundles(): Promise<void> {
   copyFileSync(addon, join(dist, 'netns_native.node'));
 }
 
-// the modes other than a plugin call, each a chunk of the executable (build/chunks/<kind>.ts,
+// the modes other than a plugin call, each a chunk of the executable (entry/chunks/<kind>.ts,
 // imported by its kind's name): every kind dispatch.ts can return has one (the type says so)
 const MODE_CHUNKS = Object.keys({ cli: true, 'udp-thread': true, resolver: true, watch: true } satisfies Record<Exclude<Mode['kind'], 'plugin'>, true>);
 
@@ -80,17 +80,17 @@ function execBundles(): Promise<unknown>[] {
   const chunks = new Map<string, readonly [string, string]>();
   for (const name of PLUGIN_NAMES) chunks.set(pluginChunk(name), PLUGIN_MODULES[name]!);
   return [
-    build({ ...esm, entryPoints: [join(root, 'build/exec-main.ts')], outfile: join(out, 'main.js') }),
-    ...MODE_CHUNKS.map((m) => build({ ...esm, entryPoints: [join(root, `build/chunks/${m}.ts`)], outfile: join(out, `${m}.js`) })),
+    build({ ...esm, entryPoints: [join(root, 'entry/exec-main.ts')], outfile: join(out, 'main.js') }),
+    ...MODE_CHUNKS.map((m) => build({ ...esm, entryPoints: [join(root, `entry/chunks/${m}.ts`)], outfile: join(out, `${m}.js`) })),
     ...[...chunks].map(([chunk, [module, exported]]) => build({
       ...esm,
       stdin: {
         contents: [
-          `import { runPluginCall } from './chunks/plugin-call.ts';`,
+          `import { runPluginCall } from '../entry/chunks/plugin-call.ts';`,
           `import { ${exported} as plugin } from '../${module}';`,
           'export const run = () => runPluginCall(plugin);',
         ].join('\n'),
-        resolveDir: join(root, 'build'), sourcefile: `chunk-${chunk}.ts`, loader: 'ts',
+        resolveDir: join(root, 'entry'), sourcefile: `chunk-${chunk}.ts`, loader: 'ts',
       },
       outfile: join(out, `${chunk}.js`),
     })),

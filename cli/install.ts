@@ -4,7 +4,7 @@
 import { basename, dirname, join } from '../shared/path.ts';
 import { O, closeFile, mkdirp, openFile, readDir, rename, unlink, writeFd } from '../shared/fs.ts';
 import { nodeFs } from '../shared/lazy.ts';
-import { PLUGIN_NAMES } from '../build/plugin-modules.ts';
+import { PLUGIN_NAMES } from '../plugins/registry.ts';
 
 const ADDON = 'netns_native.node';
 

@@ -8,7 +8,7 @@
 import { CNI_TS_VERSION } from '../shared/cni/skel.ts';
 import { SUPPORTED_VERSIONS } from '../shared/cni/version.ts';
 import { writeFd } from '../shared/fs.ts';
-import { PLUGIN_NAMES } from '../build/plugin-modules.ts';
+import { PLUGIN_NAMES } from '../plugins/registry.ts';
 import { ourElements } from '../shared/nft-tags.ts';
 import { attachmentsOf } from './attachments.ts';
 import { install } from './install.ts';

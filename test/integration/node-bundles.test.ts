@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { PLUGINS } from '../../build/plugins.ts';
+import { PLUGINS } from '../../entry/loaders.ts';
 import { ROOT, ipJson, makeNetns, netnsStateDirs } from '../helpers/netns.ts';
 import { dig } from '../helpers/dns.ts';
 

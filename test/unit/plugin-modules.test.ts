@@ -1,11 +1,11 @@
-// The two plugin tables name the same plugins: plugin-modules.ts (data: the names, and the module
-// and export each executable chunk imports) and plugins.ts (the Node bundles' loaders). A name
+// The two plugin tables name the same plugins: plugins/registry.ts (data: the names, and the module
+// and export each executable chunk imports) and entry/loaders.ts (the Node bundles' loaders). A name
 // in one and not the other, or a chunk that would import another module than the loader
 // loads, is a plugin that works in one build and not the other.
 import { join } from 'node:path';
 import t from 'tap';
-import { PLUGIN_MODULES, PLUGIN_NAMES, isPluginName, pluginChunk } from '../../build/plugin-modules.ts';
-import { PLUGINS } from '../../build/plugins.ts';
+import { PLUGIN_MODULES, PLUGIN_NAMES, isPluginName, pluginChunk } from '../../plugins/registry.ts';
+import { PLUGINS } from '../../entry/loaders.ts';
 
 const root = join(import.meta.dirname, '../..');
 

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { compileSchema } from '../../shared/cni/schema-compile.ts';
-import { PLUGINS } from '../../build/plugins.ts';
+import { PLUGINS } from '../../entry/loaders.ts';
 import { configError, configIssues, type ConfigSchema } from '../../shared/cni/schema.ts';
 import { validate, type Issue, type SchemaNode } from '../../shared/cni/schema-node.ts';
 

@@ -6,7 +6,7 @@
 // bundle's top level, used or not, and the bundler hoists every module's functions there.
 import { mark } from '../shared/trace.ts';
 import { dispatch } from './dispatch.ts';
-import { pluginChunk } from './plugin-modules.ts';
+import { pluginChunk } from '../plugins/registry.ts';
 
 mark('main');
 const mode = dispatch();

@@ -1,5 +1,5 @@
 // Every plugin, by the name of its executable, loaded on demand (the Node bundles: a call pays
-// only for its own). The modules are the ones plugin-modules.ts names, which the compiled
+// only for its own). The modules are the ones plugins/registry.ts names, which the compiled
 // executable's chunks import (test/unit/plugin-modules.test.ts holds the two together).
 import type { Plugin } from '../shared/cni/plugin.ts';
 

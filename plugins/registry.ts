@@ -1,7 +1,7 @@
 // Every plugin by the name of its executable link: the module that defines it and the name it
 // is exported under. Data only, so that what needs the names (the dispatcher, the CLI, the
 // launcher's build) does not pull in any plugin's code. The compiled executable holds one chunk
-// per module (build.ts); the Node bundles load through PLUGINS (plugins.ts), which names the
+// per module (build.ts); the Node bundles load through PLUGINS (entry/loaders.ts), which names the
 // same modules (test/unit/plugin-modules.test.ts).
 export const PLUGIN_MODULES: Record<string, readonly [module: string, exported: string]> = {
   bridge: ['plugins/bridge/index.ts', 'bridge'],

@@ -2,7 +2,7 @@
 // for; that mode's code loads on demand. (The compiled executable's entry is exec-main.ts.)
 import { mark } from '../shared/trace.ts';
 import { dispatch } from './dispatch.ts';
-import { PLUGINS } from './plugins.ts';
+import { PLUGINS } from './loaders.ts';
 
 async function main(): Promise<void> {
   mark('main');

@@ -8,7 +8,7 @@ import { versionReply } from '../shared/cni/version.ts';
 import { writeFd } from '../shared/fs.ts';
 import { exitCall } from '../shared/native.ts';
 import { RESOLVER_FLAG, UDP_THREAD_FLAG } from '../plugins/dns-hosts/modes.ts';
-import { isPluginName, PLUGIN_NAMES } from './plugin-modules.ts';
+import { isPluginName, PLUGIN_NAMES } from '../plugins/registry.ts';
 
 declare const __CNI_TS_PLUGIN__: string | undefined;
 
