@@ -3,12 +3,12 @@
 // elements (by tag) and the host ends of bridge veths.
 import { hostVethName } from '../plugins/bridge/name.ts';
 import { Store, UNKNOWN_HOLDER } from '../ipam/host-local/store.ts';
-import { readDir, readStateFile } from '../shared/fs.ts';
+import { readDir, readStateFile } from '../shared/os/fs.ts';
 import { getLink } from '../shared/netlink/link.ts';
 import { Netlink } from '../shared/netlink/socket.ts';
-import { tag } from '../shared/nft.ts';
-import { ourElements, type NftElement } from '../shared/nft-tags.ts';
-import { join } from '../shared/path.ts';
+import { tag } from '../plugins/nft-state/batch.ts';
+import { ourElements, type NftElement } from '../plugins/nft-state/elements.ts';
+import { join } from '../shared/util/path.ts';
 import { bridgeOf, hostLocalDataDir, type Network } from './networks.ts';
 
 export interface Attachment {

@@ -1,9 +1,9 @@
 // cni-ts install [DIR]: the executable (and its launcher), its addon and a link per plugin into DIR (default
 // /opt/cni/bin), each replaced atomically (written beside its final name, then renamed over
 // it), so a runtime exec'ing a plugin mid-install runs either the old file or the new one.
-import { basename, dirname, join } from '../shared/path.ts';
-import { O, closeFile, mkdirp, openFile, readDir, rename, unlink, writeFd } from '../shared/fs.ts';
-import { nodeFs } from '../shared/lazy.ts';
+import { basename, dirname, join } from '../shared/util/path.ts';
+import { O, closeFile, mkdirp, openFile, readDir, rename, unlink, writeFd } from '../shared/os/fs.ts';
+import { nodeFs } from '../shared/util/lazy.ts';
 import { PLUGIN_NAMES } from '../plugins/registry.ts';
 
 const ADDON = 'netns_native.node';

@@ -7,9 +7,9 @@
 // they are.
 import { CNI_TS_VERSION } from '../shared/cni/skel.ts';
 import { SUPPORTED_VERSIONS } from '../shared/cni/version.ts';
-import { writeFd } from '../shared/fs.ts';
+import { writeFd } from '../shared/os/fs.ts';
 import { PLUGIN_NAMES } from '../plugins/registry.ts';
-import { ourElements } from '../shared/nft-tags.ts';
+import { ourElements } from '../plugins/nft-state/elements.ts';
 import { attachmentsOf } from './attachments.ts';
 import { install } from './install.ts';
 import { bridgeOf, confDir, loadNetworks, subnetsOf } from './networks.ts';

@@ -1,9 +1,9 @@
 // The networks a runtime would load from a CNI config directory, as libcni reads it: files
 // ending .conf, .conflist or .json in name order; a .conf/.json holding one plugin's config is a
 // list of one. Unreadable or invalid files are reported, not fatal.
-import { readDir, readFile } from '../shared/fs.ts';
+import { readDir, readFile } from '../shared/os/fs.ts';
 import { DEFAULT_DATA_DIR } from '../ipam/host-local/store.ts';
-import { join } from '../shared/path.ts';
+import { join } from '../shared/util/path.ts';
 
 export interface Network { name: string; cniVersion: string; file: string; plugins: Record<string, any>[] }
 

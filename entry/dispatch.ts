@@ -3,10 +3,10 @@
 // long-running modes. What needs no code of its own is answered here: an unknown name, a
 // resolver flag without an absolute directory, and VERSION (where the launcher did not answer
 // it already). Both entries use it: main.ts (the Node bundles) and exec-main.ts (the executable).
-import { basename } from '../shared/path.ts';
+import { basename } from '../shared/util/path.ts';
 import { versionReply } from '../shared/cni/version.ts';
-import { writeFd } from '../shared/fs.ts';
-import { exitCall } from '../shared/native.ts';
+import { writeFd } from '../shared/os/fs.ts';
+import { exitCall } from '../shared/os/native.ts';
 import { RESOLVER_FLAG, UDP_THREAD_FLAG } from '../plugins/dns-hosts/modes.ts';
 import { isPluginName, PLUGIN_NAMES } from '../plugins/registry.ts';
 

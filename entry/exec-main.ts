@@ -4,7 +4,7 @@
 // cost a bridge+host-local ADD 71 more page faults and ~2.9 ms (A/B on a VM whose faults cost
 // ~12 us; README, Start-up): the runtime makes an object for every function declared at a
 // bundle's top level, used or not, and the bundler hoists every module's functions there.
-import { mark } from '../shared/trace.ts';
+import { mark } from '../shared/os/trace.ts';
 import { dispatch } from './dispatch.ts';
 import { pluginChunk } from '../plugins/registry.ts';
 

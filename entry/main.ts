@@ -1,6 +1,6 @@
 // Multicall entry of the Node bundles (build/dist/*.cjs): dispatch.ts decides what this start is
 // for; that mode's code loads on demand. (The compiled executable's entry is exec-main.ts.)
-import { mark } from '../shared/trace.ts';
+import { mark } from '../shared/os/trace.ts';
 import { dispatch } from './dispatch.ts';
 import { PLUGINS } from './loaders.ts';
 

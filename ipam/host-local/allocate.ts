@@ -1,10 +1,10 @@
 // Handing out addresses: round-robin from the last reserved one, as the reference does,
 // skipping the gateway and reserved addresses; static requests checked and explained.
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { bigToString, familyOf, parseIP, toBig, type Family } from '../../shared/ip.ts';
+import { bigToString, familyOf, parseIP, toBig, type Family } from '../../shared/util/ip.ts';
 import { rangeFor, rangeSetText, type Range, type RangeSet } from './config.ts';
 import { UNKNOWN_HOLDER, type Store } from './store.ts';
-import { arrFind } from '../../shared/arrays.ts';
+import { arrFind } from '../../shared/util/arrays.ts';
 
 export interface Allocation { ip: string; prefix: number; gateway: string; family: Family }
 

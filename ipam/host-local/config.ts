@@ -4,8 +4,8 @@
 import * as z from 'zod/mini';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { baseShape, cidrString, ipString } from '../../shared/cni/schema.ts';
-import { bigToString, parseCIDR, parseIP, subnetOf, subnetString, toBig, type Family, type Subnet } from '../../shared/ip.ts';
-import { arrFind, arrForEach, arrMap } from '../../shared/arrays.ts';
+import { bigToString, parseCIDR, parseIP, subnetOf, subnetString, toBig, type Family, type Subnet } from '../../shared/util/ip.ts';
+import { arrFind, arrForEach, arrMap } from '../../shared/util/arrays.ts';
 
 const reservedSchema = () => z.union([z.array(z.string()), z.record(z.string(), z.string())]);
 

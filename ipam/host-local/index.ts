@@ -1,15 +1,15 @@
 // host-local IPAM: addresses from ranges, kept in a store the reference host-local shares.
 // Runs as its own executable, and in-process when a main plugin's ipam.type is host-local.
-import { readFile } from '../../shared/fs.ts';
+import { readFile } from '../../shared/os/fs.ts';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import type { DNS, Result } from '../../shared/cni/result.ts';
 import { configSchema } from '../../shared/cni/schema.ts';
-import { familyOf, parseIP, toBig } from '../../shared/ip.ts';
+import { familyOf, parseIP, toBig } from '../../shared/util/ip.ts';
 import { allocateDynamic, allocateStatic, staticRange, type Allocation } from './allocate.ts';
 import { hostLocalSchema, rangeFor, rangeSets, rangeSetText, type HostLocalConf, type RangeSet } from './config.ts';
 import { DEFAULT_DATA_DIR, Store, leaseKey } from './store.ts';
-import { arrEvery, arrFilter, arrFind, arrMap, arrSome } from '../../shared/arrays.ts';
+import { arrEvery, arrFilter, arrFind, arrMap, arrSome } from '../../shared/util/arrays.ts';
 
 type Ctx = Context<HostLocalConf>;
 

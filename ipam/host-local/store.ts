@@ -3,13 +3,13 @@
 // and "lock" is flock'ed for the whole operation. Ours adds, outside that directory, a
 // per-attachment hint (<dataDir>/.cni-ts/<network>/ids/<id>@<ifname>) so ADD never has to
 // read every lease, and a directory for temporaries so a killed process leaves no stray file.
-import { overwriteFile, readDir, readStateFile, unlink } from '../../shared/fs.ts';
-import { join } from '../../shared/path.ts';
+import { overwriteFile, readDir, readStateFile, unlink } from '../../shared/os/fs.ts';
+import { join } from '../../shared/util/path.ts';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { createFileExclusive, inDir, sweepTemps, withFileLock, writeFileAtomic } from '../../shared/files.ts';
-import { isIdentifier, isSpace } from '../../shared/chars.ts';
-import { familyOf } from '../../shared/ip.ts';
-import { arrFilter } from '../../shared/arrays.ts';
+import { createFileExclusive, inDir, sweepTemps, withFileLock, writeFileAtomic } from '../../shared/os/files.ts';
+import { isIdentifier, isSpace } from '../../shared/util/chars.ts';
+import { familyOf } from '../../shared/util/ip.ts';
+import { arrFilter } from '../../shared/util/arrays.ts';
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
 const LAST_IP = 'last_reserved_ip.';

@@ -3,26 +3,26 @@
 // bridge; the gateway address on the bridge; masquerade by nftables elements.
 import { configureInterface, ipsFor, verifyInterface } from '../../shared/cni/configure.ts';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { checkIpam, runIpam } from '../../shared/cni/ipam.ts';
+import { checkIpam, runIpam } from '../../ipam/delegate.ts';
 import { inNetnsIfPresent, openContainerNetns } from '../../shared/cni/netns.ts';
 import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import type { IPConfig, Result } from '../../shared/cni/result.ts';
 import { Rollback } from '../../shared/cni/rollback.ts';
 import { configSchema } from '../../shared/cni/schema.ts';
-import { bigToString, familyOf, parseCIDR, subnetOf, subnetString } from '../../shared/ip.ts';
+import { bigToString, familyOf, parseCIDR, subnetOf, subnetString } from '../../shared/util/ip.ts';
 import { addAddress, deleteAddress, listAddresses } from '../../shared/netlink/addr.ts';
 import { addLink, deleteLink, getLink, listLinks, requireLink, setBridgePort, setLink, type Link } from '../../shared/netlink/link.ts';
 import { Netlink } from '../../shared/netlink/socket.ts';
-import type { Elem } from '../../shared/nft.ts';
-import { setIn } from '../../shared/sysctl.ts';
-import { mark } from '../../shared/trace.ts';
+import type { Elem } from '../nft-state/batch.ts';
+import { setIn } from '../../shared/os/sysctl.ts';
+import { mark } from '../../shared/os/trace.ts';
 import { bridgeName, bridgeSchema, validateBridge, type BridgeConf } from './config.ts';
 import { hostVethName } from './name.ts';
-import { arrFilter, arrFind, arrMap, arrSome } from '../../shared/arrays.ts';
+import { arrFilter, arrFind, arrMap, arrSome } from '../../shared/util/arrays.ts';
 
 // the firewall state is loaded only by a network that has some (ipMasq, macspoofchk)
 const nft = async () => {
-  const [{ NftBatch, tag }, { findTagged, removeContainer }] = await Promise.all([import('../../shared/nft.ts'), import('../../shared/nft-tags.ts')]);
+  const [{ NftBatch, tag }, { findTagged, removeContainer }] = await Promise.all([import('../nft-state/batch.ts'), import('../nft-state/elements.ts')]);
   return { NftBatch, tag, findTagged, removeContainer };
 };
 

@@ -1,12 +1,12 @@
 // The plugin's side of the resolver: tell it the records changed and wait until it serves them
 // (bounded), start it when it is not running, replace it when it does not answer.
-import { utf8 } from '../../shared/bytes.ts';
+import { utf8 } from '../../shared/util/bytes.ts';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { O, closeFile, openFile, readFile, readStateFile } from '../../shared/fs.ts';
-import { ensureDir, sleepSync } from '../../shared/files.ts';
-import { childProcess } from '../../shared/lazy.ts';
-import { native } from '../../shared/native.ts';
-import { selfCommand } from '../../shared/self.ts';
+import { O, closeFile, openFile, readFile, readStateFile } from '../../shared/os/fs.ts';
+import { ensureDir, sleepSync } from '../../shared/os/files.ts';
+import { childProcess } from '../../shared/util/lazy.ts';
+import { native } from '../../shared/os/native.ts';
+import { selfCommand } from '../../shared/os/self.ts';
 import { RESOLVER_FLAG } from './modes.ts';
 import { paths } from './records.ts';
 

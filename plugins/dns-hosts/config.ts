@@ -1,13 +1,13 @@
 // dns-hosts' config: dnsname's keys unchanged (domainName), our own (upstreams, forward), the
 // aliases and links capabilities (a list, or podman's map of network -> list), and the names
 // runtimes pass in CNI_ARGS. Everything is checked here, before the first change.
-import { isSpace } from '../../shared/chars.ts';
+import { isSpace } from '../../shared/util/chars.ts';
 import * as z from 'zod/mini';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import type { Context } from '../../shared/cni/plugin.ts';
 import { isDnsName, parseLink, parseUpstream } from '../../shared/cni/refinements.ts';
 import { baseShape, configSchema, dnsNameString, linkString, upstreamString } from '../../shared/cni/schema.ts';
-import { arrForEach, arrMap } from '../../shared/arrays.ts';
+import { arrForEach, arrMap } from '../../shared/util/arrays.ts';
 
 const links = () => z.optional(z.array(linkString()));
 

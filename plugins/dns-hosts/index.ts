@@ -5,16 +5,16 @@
 // Also installed as `dnsname`, whose conflists (podman's) it runs unchanged.
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { openContainerNetns } from '../../shared/cni/netns.ts';
-import { mark } from '../../shared/trace.ts';
+import { mark } from '../../shared/os/trace.ts';
 import type { Plugin } from '../../shared/cni/plugin.ts';
 import { containerIPs, ipOnly, requirePrev } from '../../shared/cni/prev.ts';
 import type { Result } from '../../shared/cni/result.ts';
-import { exists, readFile } from '../../shared/fs.ts';
-import { native } from '../../shared/native.ts';
+import { exists, readFile } from '../../shared/os/fs.ts';
+import { native } from '../../shared/os/native.ts';
 import { queryFrom, syncResolver } from './client.ts';
 import { NAME_ARGS, dnsConfig, names, upstreams, type Ctx, type DnsConf } from './config.ts';
 import { LISTEN_ADDRESS, claimAddress, paths, readAll, readRecord, recordKey, recordedOn, removeRecord, stateDir, withStateLock, writeRecord, type Attachment } from './records.ts';
-import { arrEvery, arrFilter, arrFindIndex, arrMap, arrSome } from '../../shared/arrays.ts';
+import { arrEvery, arrFilter, arrFindIndex, arrMap, arrSome } from '../../shared/util/arrays.ts';
 
 /** The addresses of CNI_IFNAME in prevResult (all container addresses when interfaces are not listed). */
 function addressesOf(prev: Result, ifname: string): string[] {

@@ -4,11 +4,11 @@
 //   <dir>/records/<network>/<containerID>:<ifname>   (":" never appears in either)
 //   <dir>/containers/<containerID>   the resolver address each of its attachments was given
 //   <dir>/lock  resolver.lock  resolver.pid  control.sock  resolver.log  .tmp/
-import { lstat, readDir, readStateFile, rmdir, unlink } from '../../shared/fs.ts';
-import { ensureDir, sweepTemps, withFileLock, writeFileAtomic } from '../../shared/files.ts';
-import { kindDir } from '../../shared/members.ts';
-import { join } from '../../shared/path.ts';
-import { arrEvery, arrFilter, arrMap } from '../../shared/arrays.ts';
+import { lstat, readDir, readStateFile, rmdir, unlink } from '../../shared/os/fs.ts';
+import { ensureDir, sweepTemps, withFileLock, writeFileAtomic } from '../../shared/os/files.ts';
+import { kindDir } from '../../shared/os/members.ts';
+import { join } from '../../shared/util/path.ts';
+import { arrEvery, arrFilter, arrMap } from '../../shared/util/arrays.ts';
 
 export interface Attachment {
   network: string;

@@ -7,13 +7,13 @@ import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import { containerIPs, hostInterfaces, ipOnly, requirePrev } from '../../shared/cni/prev.ts';
 import type { Result } from '../../shared/cni/result.ts';
 import { baseShape, configSchema } from '../../shared/cni/schema.ts';
-import { familyOf } from '../../shared/ip.ts';
+import { familyOf } from '../../shared/util/ip.ts';
 import { getLink } from '../../shared/netlink/link.ts';
 import { Netlink } from '../../shared/netlink/socket.ts';
-import { NftBatch, tag, type Elem } from '../../shared/nft.ts';
-import { findTagged, removeContainer } from '../../shared/nft-tags.ts';
-import { groupOf, joinGroup, leaveGroup } from '../../shared/members.ts';
-import { arrMap, arrSome } from '../../shared/arrays.ts';
+import { NftBatch, tag, type Elem } from '../nft-state/batch.ts';
+import { findTagged, removeContainer } from '../nft-state/elements.ts';
+import { groupOf, joinGroup, leaveGroup } from '../../shared/os/members.ts';
+import { arrMap, arrSome } from '../../shared/util/arrays.ts';
 
 const schema = () => z.looseObject({
   ...baseShape(),

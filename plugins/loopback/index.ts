@@ -4,10 +4,10 @@ import { inContainerNetns, inNetnsIfPresent } from '../../shared/cni/netns.ts';
 import type { Plugin } from '../../shared/cni/plugin.ts';
 import type { Result } from '../../shared/cni/result.ts';
 import { baseSchema, configSchema, type BaseConf } from '../../shared/cni/schema.ts';
-import { isLoopback, parseIP } from '../../shared/ip.ts';
+import { isLoopback, parseIP } from '../../shared/util/ip.ts';
 import { listAddresses } from '../../shared/netlink/addr.ts';
 import { isUp, requireLink, setLink } from '../../shared/netlink/link.ts';
-import { arrFilter, arrFind, arrMap } from '../../shared/arrays.ts';
+import { arrFilter, arrFind, arrMap } from '../../shared/util/arrays.ts';
 
 export const loopback: Plugin<BaseConf> = {
   type: 'loopback',

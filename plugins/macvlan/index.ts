@@ -4,7 +4,7 @@ import * as z from 'zod/mini';
 import type { Plugin } from '../../shared/cni/plugin.ts';
 import { baseShape, configSchema, macString } from '../../shared/cni/schema.ts';
 import { IFLA_MACVLAN, MACVLAN_MODE } from '../../shared/netlink/constants.ts';
-import { underlayAdd, underlayCheck, underlayDel } from '../../shared/underlay.ts';
+import { underlayAdd, underlayCheck, underlayDel } from '../underlay/underlay.ts';
 
 const schema = () => z.looseObject({
   ...baseShape(),

@@ -6,12 +6,12 @@ import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import { firstIP, requirePrev } from '../../shared/cni/prev.ts';
 import type { Result } from '../../shared/cni/result.ts';
 import { baseShape, configSchema } from '../../shared/cni/schema.ts';
-import { formatIP, isUnspecified, parseIP, type Family } from '../../shared/ip.ts';
+import { formatIP, isUnspecified, parseIP, type Family } from '../../shared/util/ip.ts';
 import { flushUdpMappings } from '../../shared/netlink/conntrack.ts';
-import { NftBatch, NftError, tag, type Elem } from '../../shared/nft.ts';
-import { findTagged, ourElements } from '../../shared/nft-tags.ts';
+import { NftBatch, NftError, tag, type Elem } from '../nft-state/batch.ts';
+import { findTagged, ourElements } from '../nft-state/elements.ts';
 import { localnetHold, localnetRelease, onLoopback } from './localnet.ts';
-import { arrFilter, arrFind, arrForEach, arrMap, arrSome } from '../../shared/arrays.ts';
+import { arrFilter, arrFind, arrForEach, arrMap, arrSome } from '../../shared/util/arrays.ts';
 
 const port = () => z.number().check(z.int(), z.minimum(1), z.maximum(65535));
 const mappingSchema = () => z.looseObject({

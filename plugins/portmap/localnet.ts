@@ -1,16 +1,16 @@
 // portmap's route_localnet: 127.0.0.1 -> container needs it on the interface the kernel routes
 // the container through (looked up, never taken from prevResult; never all/default/lo), only
 // while a mapping reachable on 127.0.0.1 needs it. Holders are members of the interface's group
-// (shared/members.ts): the first turns it on, remembering what it was, the last puts that back.
-import { hasIfnameForbidden } from '../../shared/chars.ts';
-import { readFile, readStateFile, unlink, writeFile } from '../../shared/fs.ts';
-import { isUnspecified, parseIP } from '../../shared/ip.ts';
-import { groupOf, joinGroup, kindDir, leaveGroup } from '../../shared/members.ts';
+// (shared/os/members.ts): the first turns it on, remembering what it was, the last puts that back.
+import { hasIfnameForbidden } from '../../shared/util/chars.ts';
+import { readFile, readStateFile, unlink, writeFile } from '../../shared/os/fs.ts';
+import { isUnspecified, parseIP } from '../../shared/util/ip.ts';
+import { groupOf, joinGroup, kindDir, leaveGroup } from '../../shared/os/members.ts';
 import { getLink } from '../../shared/netlink/link.ts';
 import { routeTo } from '../../shared/netlink/route.ts';
 import { Netlink } from '../../shared/netlink/socket.ts';
-import { join } from '../../shared/path.ts';
-import { setIn } from '../../shared/sysctl.ts';
+import { join } from '../../shared/util/path.ts';
+import { setIn } from '../../shared/os/sysctl.ts';
 
 const LOCALNET = 'portmap-localnet';
 

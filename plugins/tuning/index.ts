@@ -1,7 +1,7 @@
 // tuning (chained): sysctls and link settings of the container interface; the originals are
 // saved on ADD and put back on DEL, as the reference does (sysctls included here).
-import { exists, readFile, readStateFile, unlink, writeFile } from '../../shared/fs.ts';
-import { join } from '../../shared/path.ts';
+import { exists, readFile, readStateFile, unlink, writeFile } from '../../shared/os/fs.ts';
+import { join } from '../../shared/util/path.ts';
 import * as z from 'zod/mini';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { inContainerNetns, inNetnsIfPresent } from '../../shared/cni/netns.ts';
@@ -9,11 +9,11 @@ import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import { requirePrev } from '../../shared/cni/prev.ts';
 import type { Result } from '../../shared/cni/result.ts';
 import { baseShape, configSchema, macString } from '../../shared/cni/schema.ts';
-import { sweepTemps, writeFileAtomic } from '../../shared/files.ts';
+import { sweepTemps, writeFileAtomic } from '../../shared/os/files.ts';
 import { IFF } from '../../shared/netlink/constants.ts';
 import { getLink, requireLink, setLink, type Link, type LinkChange } from '../../shared/netlink/link.ts';
-import { NetNS } from '../../shared/netns.ts';
-import { arrFind, arrMap, arrSome } from '../../shared/arrays.ts';
+import { NetNS } from '../../shared/os/netns.ts';
+import { arrFind, arrMap, arrSome } from '../../shared/util/arrays.ts';
 
 const settings = () => ({
   mac: z.optional(macString()),

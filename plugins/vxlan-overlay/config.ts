@@ -3,7 +3,7 @@ import * as z from 'zod/mini';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import type { Context } from '../../shared/cni/plugin.ts';
 import { baseShape, cidrString, configSchema, endpointString, ifnameOrEmpty, ipString, keyPathString } from '../../shared/cni/schema.ts';
-import { parseCIDR } from '../../shared/ip.ts';
+import { parseCIDR } from '../../shared/util/ip.ts';
 
 const schema = () => z.looseObject({
   ...baseShape(),

@@ -3,8 +3,8 @@
 // remote host one route (its subnet via its VTEP address, onlink), one permanent neighbour
 // entry (that address -> its VTEP MAC) and one FDB entry (that MAC -> its underlay address).
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { shortHash } from '../../shared/hash.ts';
-import { parseCIDR, parseIP, subnetOf, bigToString } from '../../shared/ip.ts';
+import { shortHash } from '../../shared/util/hash.ts';
+import { parseCIDR, parseIP, subnetOf, bigToString } from '../../shared/util/ip.ts';
 import { addAddress, listAddresses } from '../../shared/netlink/addr.ts';
 import { NTF, NUD } from '../../shared/netlink/constants.ts';
 import { addLink, deleteLink, getLink, listLinks, requireLink, setLink, type Link } from '../../shared/netlink/link.ts';
@@ -12,7 +12,7 @@ import { addNeighbour, deleteNeighbour } from '../../shared/netlink/neigh.ts';
 import { addRoute, deleteRoute, listRoutes } from '../../shared/netlink/route.ts';
 import type { Netlink } from '../../shared/netlink/socket.ts';
 import type { Peer } from './lease.ts';
-import { arrFind, arrMap, arrSome } from '../../shared/arrays.ts';
+import { arrFind, arrMap, arrSome } from '../../shared/util/arrays.ts';
 
 export const VXLAN_OVERHEAD = 50;
 

@@ -3,11 +3,11 @@
 // bounded; TLS with a CA and client certificates. All endpoints failing is code 11 (try again
 // later); a certificate the CA does not sign is a config error naming etcd.caFile.
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { base64Text, utf8 } from '../../shared/bytes.ts';
-import { readFile } from '../../shared/fs.ts';
-import { httpPost, literalHost, type HttpReply } from '../../shared/http.ts';
-import { addonLoads } from '../../shared/native.ts';
-import { arrMap } from '../../shared/arrays.ts';
+import { base64Text, utf8 } from '../../shared/util/bytes.ts';
+import { readFile } from '../../shared/os/fs.ts';
+import { httpPost, literalHost, type HttpReply } from '../../shared/os/http.ts';
+import { addonLoads } from '../../shared/os/native.ts';
+import { arrMap } from '../../shared/util/arrays.ts';
 
 declare const Bun: unknown;
 
@@ -77,7 +77,7 @@ export class Etcd {
   }
 
   /**
-   * A plain-HTTP endpoint at an IP address: one exchange through the addon (shared/http.ts),
+   * A plain-HTTP endpoint at an IP address: one exchange through the addon (shared/os/http.ts),
    * ~0.5 ms where Bun's fetch takes ~2.5 ms for a call's first request.
    */
   private async exchange(url: URL, body: unknown): Promise<any> {

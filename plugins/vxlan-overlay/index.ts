@@ -7,23 +7,23 @@
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import type { Plugin } from '../../shared/cni/plugin.ts';
 import type { Result } from '../../shared/cni/result.ts';
-import { readFile } from '../../shared/fs.ts';
-import { shortHash } from '../../shared/hash.ts';
-import { joinGroup, leaveGroup, kindDir } from '../../shared/members.ts';
-import { join } from '../../shared/path.ts';
+import { readFile } from '../../shared/os/fs.ts';
+import { shortHash } from '../../shared/util/hash.ts';
+import { joinGroup, leaveGroup, kindDir } from '../../shared/os/members.ts';
+import { join } from '../../shared/util/path.ts';
 import { Netlink } from '../../shared/netlink/socket.ts';
 import { getLink, listLinks } from '../../shared/netlink/link.ts';
-import { NftBatch, tag } from '../../shared/nft.ts';
-import { findTagged, removeContainer } from '../../shared/nft-tags.ts';
+import { NftBatch, tag } from '../nft-state/batch.ts';
+import { findTagged, removeContainer } from '../nft-state/elements.ts';
 import { bridge } from '../bridge/index.ts';
-import { mark } from '../../shared/trace.ts';
+import { mark } from '../../shared/os/trace.ts';
 import type { BridgeConf } from '../bridge/config.ts';
 import { DEFAULT_DATA_DIR, DEFAULT_PREFIX, bridgeNameOf, overlayConfig, validateOverlay, vxlanNameOf, type Ctx, type OverlayConf } from './config.ts';
 import { VXLAN_OVERHEAD, applyPeers, ensureVxlan, findUnderlay, teardown, vtepMac, type Underlay } from './dataplane.ts';
 import { Etcd } from './etcd.ts';
 import { acquire, leasePrefix, parseLeases, peersOf, release, type Lease, type Peer } from './lease.ts';
 import { readState, statePaths, withStateLock, writeState } from './state.ts';
-import { arrFilter, arrMap, arrSome } from '../../shared/arrays.ts';
+import { arrFilter, arrMap, arrSome } from '../../shared/util/arrays.ts';
 
 const KIND = 'vxlan-overlay';
 

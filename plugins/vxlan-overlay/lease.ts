@@ -4,10 +4,10 @@
 // distinct ones; a host that holds one keeps it (found by its identity); a host's lease is
 // deleted only while it still holds this host's value.
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { bigToString, parseCIDR, subnetOf } from '../../shared/ip.ts';
-import { shortHash } from '../../shared/hash.ts';
+import { bigToString, parseCIDR, subnetOf } from '../../shared/util/ip.ts';
+import { shortHash } from '../../shared/util/hash.ts';
 import type { Etcd, KV } from './etcd.ts';
-import { arrFilter, arrFind, arrMap } from '../../shared/arrays.ts';
+import { arrFilter, arrFind, arrMap } from '../../shared/util/arrays.ts';
 
 export interface Lease { subnet: string; host: string; underlay: string; mac: string; vni: number }
 export interface Peer { subnet: string; underlay: string; mac: string }

@@ -1,10 +1,10 @@
 // What a host remembers of its overlay between calls, on disk (kept across reboots, like the
 // lease it names): its lease and the peers as last synced, so an ADD works and the data plane
 // can be rebuilt while etcd is unreachable. One file per network and host identity, root only.
-import { readStateFile } from '../../shared/fs.ts';
-import { ensureDir, withFileLock, writeFileAtomic } from '../../shared/files.ts';
-import { shortHash } from '../../shared/hash.ts';
-import { join } from '../../shared/path.ts';
+import { readStateFile } from '../../shared/os/fs.ts';
+import { ensureDir, withFileLock, writeFileAtomic } from '../../shared/os/files.ts';
+import { shortHash } from '../../shared/util/hash.ts';
+import { join } from '../../shared/util/path.ts';
 import type { Lease, Peer } from './lease.ts';
 
 export interface HostState { lease?: Lease; peers: Peer[] }

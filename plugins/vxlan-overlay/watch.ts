@@ -4,15 +4,15 @@
 // FDB entries within a second), where plugin calls alone converge at the next call. It keeps
 // no state of its own: every step is one etcd read applied to the kernel, as a call does.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readFile, unlink } from '../../shared/fs.ts';
-import { tryFileLock, writeFileAtomic } from '../../shared/files.ts';
-import { join } from '../../shared/path.ts';
+import { readFile, unlink } from '../../shared/os/fs.ts';
+import { tryFileLock, writeFileAtomic } from '../../shared/os/files.ts';
+import { join } from '../../shared/util/path.ts';
 import { parseConfig } from '../../shared/cni/schema.ts';
 import { DEFAULT_PREFIX, overlayConfig, validateOverlay, type OverlayConf } from './config.ts';
 import { Etcd } from './etcd.ts';
 import { resync, watcherDir } from './index.ts';
 import { leasePrefix } from './lease.ts';
-import { arrFind } from '../../shared/arrays.ts';
+import { arrFind } from '../../shared/util/arrays.ts';
 
 const log = (m: string): void => { process.stderr.write(`${new Date().toISOString()} vxlan-overlay watcher[${process.pid}]: ${m}\n`); };
 

@@ -1,6 +1,6 @@
 // CNI_ARGS: "K=V;K=V". Unknown keys are an error unless IgnoreUnknown is set, as in libcni.
 import { CniError, ErrCode } from './errors.ts';
-import { arrFilter } from '../arrays.ts';
+import { arrFilter } from '../util/arrays.ts';
 
 export type CniArgs = Record<string, string>;
 

@@ -2,17 +2,17 @@
 // addresses, link up, then routes (a route without gateway uses its family's gateway).
 // Neighbours learn the addresses at once: arp_notify / ndisc_notify make the kernel send a
 // gratuitous ARP / unsolicited NA when the link comes up.
-import { familyOf } from '../ip.ts';
+import { familyOf } from '../util/ip.ts';
 import { addAddress, listAddresses } from '../netlink/addr.ts';
 import { requireLink, setLink, type Link } from '../netlink/link.ts';
 import { addRoute, listRoutes } from '../netlink/route.ts';
 import { IPV4_DEVCONF } from '../netlink/constants.ts';
 import type { Netlink } from '../netlink/socket.ts';
-import type { NetNS } from '../netns.ts';
-import { setIn } from '../sysctl.ts';
+import type { NetNS } from '../os/netns.ts';
+import { setIn } from '../os/sysctl.ts';
 import { CniError, ErrCode } from './errors.ts';
 import type { IPConfig, Result } from './result.ts';
-import { arrFilter, arrFind, arrFindIndex, arrMap, arrSome } from '../arrays.ts';
+import { arrFilter, arrFind, arrFindIndex, arrMap, arrSome } from '../util/arrays.ts';
 
 export interface ConfigureOptions {
   /** run duplicate address detection (addresses are optimistic meanwhile, so usable at once) */

@@ -1,7 +1,7 @@
 // The CNI_* environment, checked per command as the spec and libcni's skel require.
-import { hasIfnameForbidden, isIdentifier } from '../chars.ts';
+import { hasIfnameForbidden, isIdentifier } from '../util/chars.ts';
 import { CniError, ErrCode } from './errors.ts';
-import { arrFilter } from '../arrays.ts';
+import { arrFilter } from '../util/arrays.ts';
 
 export const COMMANDS = ['ADD', 'DEL', 'CHECK', 'VERSION', 'GC', 'STATUS'] as const;
 export type Command = (typeof COMMANDS)[number];

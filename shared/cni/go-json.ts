@@ -5,7 +5,7 @@
 // `"Servers"`), and the reference plugins accept them. We do the same, driven by the config
 // schemas (one mechanism for every config, runtimeConfig and args key) and by the result keys.
 import type { SchemaNode } from './schema-node.ts';
-import { arrFind, arrMap } from '../arrays.ts';
+import { arrFind, arrMap } from '../util/arrays.ts';
 
 type Json = Record<string, unknown>;
 const isPlainObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,7 +1,7 @@
 // Opening CNI_NETNS with errors a runtime can act on.
-import { fstat, stat } from '../fs.ts';
+import { fstat, stat } from '../os/fs.ts';
 import type { Netlink } from '../netlink/socket.ts';
-import { NetNS } from '../netns.ts';
+import { NetNS } from '../os/netns.ts';
 import { CniError, ErrCode } from './errors.ts';
 
 /**

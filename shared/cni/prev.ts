@@ -1,8 +1,8 @@
 // What chained plugins read from prevResult: the container's addresses and the host side.
-import { familyOf, type Family } from '../ip.ts';
+import { familyOf, type Family } from '../util/ip.ts';
 import { CniError, ErrCode } from './errors.ts';
 import type { IPConfig, Interface, Result } from './result.ts';
-import { arrFilter, arrFind } from '../arrays.ts';
+import { arrFilter, arrFind } from '../util/arrays.ts';
 
 export function requirePrev(prev: Result | undefined, plugin: string): Result {
   if (!prev) throw new CniError(ErrCode.InvalidConfig, `invalid network config: ${plugin} is a chained plugin and needs prevResult from the plugin before it`);

@@ -1,7 +1,7 @@
 // Value checks that config schemas attach to strings, by name. The zod schemas use them through
 // schema.ts; the compiled form of a schema (schema-node.ts) refers to them by name.
-import { isAlnum, isDigits, isIfname } from '../chars.ts';
-import { parseCIDR, parseIP } from '../ip.ts';
+import { isAlnum, isDigits, isIfname } from '../util/chars.ts';
+import { parseCIDR, parseIP } from '../util/ip.ts';
 
 export interface Refinement { test: (s: string) => boolean; message: string }
 

@@ -2,9 +2,9 @@
 // following libcni: 0.3.0-0.4.0 add `version` to each IP; 0.1.0/0.2.0 keep the first address
 // of each family as ip4/ip6 and sort routes under them.
 import { CniError, ErrCode } from './errors.ts';
-import { familyOf } from '../ip.ts';
+import { familyOf } from '../util/ip.ts';
 import { goKeys } from './go-json.ts';
-import { arrFilter, arrFind, arrMap } from '../arrays.ts';
+import { arrFilter, arrFind, arrMap } from '../util/arrays.ts';
 
 export interface Interface { name: string; mac?: string; mtu?: number; sandbox?: string; socketPath?: string; pciID?: string }
 export interface IPConfig { interface?: number; address: string; gateway?: string }

@@ -5,7 +5,7 @@
 import type * as z from 'zod/mini';
 import { REFINEMENTS, type RefinementName } from './refinements.ts';
 import type { Check, SchemaNode } from './schema-node.ts';
-import { arrEvery, arrFind, arrMap } from '../arrays.ts';
+import { arrEvery, arrFind, arrMap } from '../util/arrays.ts';
 
 type Def = { type: string; [k: string]: any };
 const defOf = (s: unknown): Def => (s as { _zod: { def: Def } })._zod.def;

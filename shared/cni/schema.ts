@@ -8,7 +8,7 @@ import { REFINEMENTS, type RefinementName } from './refinements.ts';
 import { goNormalize } from './go-json.ts';
 import { compileSchema } from './schema-compile.ts';
 import { validate, type Issue, type SchemaNode } from './schema-node.ts';
-import { arrEvery, arrFind, arrMap, arrSome } from '../arrays.ts';
+import { arrEvery, arrFind, arrMap, arrSome } from '../util/arrays.ts';
 
 /** A plugin's config schema: an id the build compiles it under, and the zod schema, built on demand. */
 export interface ConfigSchema<T> { id: string; zod: () => z.ZodMiniType<T> }

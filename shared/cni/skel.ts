@@ -6,10 +6,10 @@ import { CniError, ErrCode, asCniError } from './errors.ts';
 import type { Context, Plugin } from './plugin.ts';
 import { resultFromVersion, resultToVersion } from './result.ts';
 import { parseConfig, parseConfigLenient, type BaseConf } from './schema.ts';
-import { mark } from '../trace.ts';
-import { readFd, writeFd } from '../fs.ts';
-import { nodeFs } from '../lazy.ts';
-import { addonLoads } from '../native.ts';
+import { mark } from '../os/trace.ts';
+import { readFd, writeFd } from '../os/fs.ts';
+import { nodeFs } from '../util/lazy.ts';
+import { addonLoads } from '../os/native.ts';
 import { CURRENT_VERSION, SUPPORTED_VERSIONS, checkVersion, versionAtLeast, versionReply } from './version.ts';
 
 export const CNI_TS_VERSION = '0.1.0';

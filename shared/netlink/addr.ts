@@ -1,10 +1,10 @@
 // Interface addresses, IPv4 and IPv6.
-import { copyOf } from '../bytes.ts';
+import { copyOf } from '../util/bytes.ts';
 import { nla, type Attr } from './attrs.ts';
 import { AF, IFA, IFA_F, NLM_F, RTM, RT_SCOPE } from './constants.ts';
 import { decodeBody, encodeBody, ifaddrmsg } from './message.ts';
 import type { Netlink } from './socket.ts';
-import { formatIP, parseCIDR, type Family } from '../ip.ts';
+import { formatIP, parseCIDR, type Family } from '../util/ip.ts';
 
 export interface Address {
   index: number;

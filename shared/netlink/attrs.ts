@@ -1,7 +1,7 @@
 // Netlink attributes (struct nlattr): 4-byte header, payload padded to 4 bytes. Decoding keeps
 // every attribute in kernel order with its raw type (flag bits included) so a decoded message
 // re-encodes to the same bytes.
-import { bytesOf, utf8 } from '../bytes.ts';
+import { bytesOf, utf8 } from '../util/bytes.ts';
 import { NLA_F_NESTED, NLA_TYPE_MASK } from './constants.ts';
 
 export interface Attr {

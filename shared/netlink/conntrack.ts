@@ -4,9 +4,9 @@ import { AttrMap, encodeAttrs } from './attrs.ts';
 import { NLA_F_NESTED, NLM_F } from './constants.ts';
 import { netfilter, nfgenmsg } from './nftables.ts';
 import type { Netlink } from './socket.ts';
-import { formatIP, parseIP } from '../ip.ts';
-import { mark } from '../trace.ts';
-import { arrMap } from '../arrays.ts';
+import { formatIP, parseIP } from '../util/ip.ts';
+import { mark } from '../os/trace.ts';
+import { arrMap } from '../util/arrays.ts';
 
 const CTNL = (msg: number): number => (1 << 8) | msg;   // NFNL_SUBSYS_CTNETLINK
 const MSG = { GET: 1, DELETE: 2 } as const;

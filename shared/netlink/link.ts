@@ -7,7 +7,7 @@ import {
 import { macFromString, macToString } from './mac.ts';
 import { decodeBody, encodeBody, ifinfomsg, type IfInfoMsg } from './message.ts';
 import type { Netlink } from './socket.ts';
-import { arrMap } from '../arrays.ts';
+import { arrMap } from '../util/arrays.ts';
 
 export interface Link {
   index: number;

@@ -1,7 +1,7 @@
 // Fixed netlink headers: nlmsghdr, ifinfomsg, ifaddrmsg, rtmsg, ndmsg, nlmsgerr.
 import { AttrMap, encodeAttrs, type Attr } from './attrs.ts';
 import { NLMSGERR_ATTR_MSG } from './constants.ts';
-import { arrForEach } from '../arrays.ts';
+import { arrForEach } from '../util/arrays.ts';
 
 export interface NlHeader { type: number; flags: number; seq: number; pid: number }
 export interface NlMessage extends NlHeader { payload: Buffer }

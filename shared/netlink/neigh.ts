@@ -3,9 +3,9 @@ import { nla, type Attr } from './attrs.ts';
 import { AF, NDA, NLM_F, NUD, RTM } from './constants.ts';
 import { decodeBody, encodeBody, ndmsg } from './message.ts';
 import type { Netlink } from './socket.ts';
-import { formatIP, parseIP } from '../ip.ts';
+import { formatIP, parseIP } from '../util/ip.ts';
 import { macFromString, macToString } from './mac.ts';
-import { arrMap } from '../arrays.ts';
+import { arrMap } from '../util/arrays.ts';
 
 export interface Neighbour { ifindex: number; family: number; ip?: string; mac?: string; state: number; flags: number }
 

@@ -4,14 +4,14 @@
 // set's declared type (shared/nft.ts's skeleton, the single source) says how each field is
 // encoded: registers of 4 bytes, concatenations field after field, intervals as a start and an
 // end element (rbtree) or a key and a key end (concatenated ranges), the comment as userdata.
-import { bytesOf, copyOf, utf8 } from '../bytes.ts';
-import { formatIP, fromBig, parseCIDR, parseIP, subnetOf, toBig } from '../ip.ts';
+import { bytesOf, copyOf, utf8 } from '../util/bytes.ts';
+import { formatIP, fromBig, parseCIDR, parseIP, subnetOf, toBig } from '../util/ip.ts';
 import { NLA_TYPE_MASK, NLM_F } from './constants.ts';
 import { AttrMap, encodeAttrs, nla, type Attr } from './attrs.ts';
 import { macToString } from './mac.ts';
 import { encodeMessage } from './message.ts';
 import { Netlink } from './socket.ts';
-import { arrForEach, arrMap, arrSome } from '../arrays.ts';
+import { arrForEach, arrMap, arrSome } from '../util/arrays.ts';
 
 export const NETLINK_NETFILTER = 12;
 

@@ -3,8 +3,8 @@ import { nla, type Attr } from './attrs.ts';
 import { AF, NLM_F, RTA, RTAX, RTM, RTN, RTNH_F_ONLINK, RTPROT, RT_SCOPE, RT_TABLE } from './constants.ts';
 import { decodeBody, encodeBody, rtmsg } from './message.ts';
 import type { Netlink } from './socket.ts';
-import { formatIP, parseCIDR, parseIP, type Family } from '../ip.ts';
-import { arrMap } from '../arrays.ts';
+import { formatIP, parseCIDR, parseIP, type Family } from '../util/ip.ts';
+import { arrMap } from '../util/arrays.ts';
 
 export interface Route {
   family: Family;

@@ -1,10 +1,10 @@
 // A NETLINK_ROUTE socket, optionally bound inside another network namespace. Requests are
 // built and replies parsed here; the addon only moves bytes.
-import { nodeOs } from '../lazy.ts';
-import { native } from '../native.ts';
+import { nodeOs } from '../util/lazy.ts';
+import { native } from '../os/native.ts';
 import { NETLINK_ROUTE, NLMSG, NLM_F } from './constants.ts';
 import { decodeError, decodeMessage, encodeMessage, type NlMessage } from './message.ts';
-import { arrFind } from '../arrays.ts';
+import { arrFind } from '../util/arrays.ts';
 
 // the errnos netlink answers with in practice; others from node:os (whose loading costs start-up,
 // and ENODEV is an everyday answer: "is this link there?")

@@ -6,7 +6,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NetNS } from '../../shared/netns.ts';
+import { NetNS } from '../../shared/os/netns.ts';
 import { listRoutes } from '../../shared/netlink/route.ts';
 import { BIN, netnsStateDirs, stopDaemons } from '../helpers/netns.ts';
 import { execPlugin, type Bench } from './lib.ts';

@@ -7,9 +7,9 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { native } from '../../shared/native.ts';
-import { NetNS } from '../../shared/netns.ts';
-import { elementsOf, type NftElement } from '../../shared/nft-tags.ts';
+import { native } from '../../shared/os/native.ts';
+import { NetNS } from '../../shared/os/netns.ts';
+import { elementsOf, type NftElement } from '../../plugins/nft-state/elements.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 /** the executables under test (CNI_TS_BIN: another build, e.g. to compare two in the bench) */
@@ -37,7 +37,7 @@ export function tempDir(t: Teardown, prefix = 'cnits-'): string {
 
 const STATE_ROOT = '/run/cni-ts';
 
-/** The name plugins give a namespace's shared state (shared/members.ts: its cookie). */
+/** The name plugins give a namespace's shared state (shared/os/members.ts: its cookie). */
 export function netnsKey(name: string): string {
   const ns = NetNS.open(`/run/netns/${name}`);
   try { return `c${ns.run(() => native().netnsCookie())}`; } finally { ns.close(); }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { parseCniArgs } from '../../shared/cni/args.ts';
 import type { CniEnv } from '../../shared/cni/env.ts';
-import { runIpam } from '../../shared/cni/ipam.ts';
+import { runIpam } from '../../ipam/delegate.ts';
 import type { Context } from '../../shared/cni/plugin.ts';
 import { baseSchema, configSchema, parseConfig, type BaseConf } from '../../shared/cni/schema.ts';
 import { REFERENCE_BIN } from '../helpers/netns.ts';

@@ -5,7 +5,7 @@ import { addAddress, deleteAddress, listAddresses } from '../../shared/netlink/a
 import { addLink, deleteLink, getLink, listLinks, requireLink, setLink } from '../../shared/netlink/link.ts';
 import { addNeighbour, deleteNeighbour, listNeighbours } from '../../shared/netlink/neigh.ts';
 import { addRoute, deleteRoute, listRoutes } from '../../shared/netlink/route.ts';
-import { NetNS, withNetNSPath } from '../../shared/netns.ts';
+import { NetNS, withNetNSPath } from '../../shared/os/netns.ts';
 import { ipJson, makeNetns } from '../helpers/netns.ts';
 
 const here = () => statSync('/proc/thread-self/ns/net').ino;

@@ -204,9 +204,9 @@ t.test('netlink: replies are taken from the kernel only', async (t) => {
   // a socket of ours in a test namespace, and a forger in the same namespace that knows its
   // port and the sequence number of the next request
   const ns = makeNetns(t, 'cnits-nl');
-  const { native } = await import('../../shared/native.ts');
-  const { NetNS } = await import('../../shared/netns.ts');
-  const { fstat } = await import('../../shared/fs.ts');
+  const { native } = await import('../../shared/os/native.ts');
+  const { NetNS } = await import('../../shared/os/netns.ts');
+  const { fstat } = await import('../../shared/os/fs.ts');
   const n = NetNS.open(ns.path);
   t.teardown(() => n.close());
   const fd = native().netlinkOpen(n.fd, 0);

@@ -1,9 +1,9 @@
-// shared/arrays.ts stands in for the array callback builtins on every call's path: each helper
+// shared/util/arrays.ts stands in for the array callback builtins on every call's path: each helper
 // must give what the builtin gives, and plugin code must not call the builtins again.
 import t from 'tap';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { arrEvery, arrFilter, arrFind, arrFindIndex, arrForEach, arrMap, arrSome } from '../../shared/arrays.ts';
+import { arrEvery, arrFilter, arrFind, arrFindIndex, arrForEach, arrMap, arrSome } from '../../shared/util/arrays.ts';
 
 let seed = 11;
 const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };

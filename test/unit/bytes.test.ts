@@ -1,8 +1,8 @@
-// shared/bytes.ts makes buffers without Buffer.from (its first call costs a plugin call
+// shared/util/bytes.ts makes buffers without Buffer.from (its first call costs a plugin call
 // 0.1-1 ms); each helper is held to the Buffer.from call it replaces, over fixed edge cases and
 // random inputs.
 import t from 'tap';
-import { base64Text, utf8 } from '../../shared/bytes.ts';
+import { base64Text, utf8 } from '../../shared/util/bytes.ts';
 
 let seed = 7;
 const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n; };

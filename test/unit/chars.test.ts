@@ -1,7 +1,7 @@
-// shared/chars.ts replaces regular expressions on every call's path: it must match exactly
+// shared/util/chars.ts replaces regular expressions on every call's path: it must match exactly
 // what they matched, over names that probe every class boundary.
 import t from 'tap';
-import { hasIfnameForbidden, isDigits, isIdentifier, isIfname } from '../../shared/chars.ts';
+import { hasIfnameForbidden, isDigits, isIdentifier, isIfname } from '../../shared/util/chars.ts';
 
 const pool = ['a', 'Z', '0', '9', '_', '.', '-', '@', '/', ':', ' ', '\t', '\n', '\r', '\0', '\u00a0', '\u2028', '\ufeff', '\u3000', 'é', '😀', '[', '`', '{', '~'];
 let seed = 7;
@@ -24,7 +24,7 @@ for (const [name, f, re] of pairs) {
 }
 
 t.test('shortHash is 64-bit FNV-1a (against a BigInt reference)', async (t) => {
-  const { shortHash } = await import('../../shared/hash.ts');
+  const { shortHash } = await import('../../shared/util/hash.ts');
   const fnv = (s: string): string => {
     let h = 0xcbf29ce484222325n;
     for (const b of Buffer.from(s)) h = ((h ^ BigInt(b)) * 0x100000001b3n) & ((1n << 64n) - 1n);
@@ -38,7 +38,7 @@ t.test('shortHash is 64-bit FNV-1a (against a BigInt reference)', async (t) => {
 });
 
 t.test('nft element text check is the expression it replaces', async (t) => {
-  const { isSafeElementText } = await import('../../shared/nft.ts');
+  const { isSafeElementText } = await import('../../plugins/nft-state/batch.ts');
   const re = /^(?:[A-Za-z0-9_.:/@ =-]|"[A-Za-z0-9_.@+:-]{1,15}")*$/;
   const parts = ['a', '0', '.', ':', '/', '@', ' ', '=', '-', '_', '+', '"', '"eth0"', '"a+b"', '""', `"${'x'.repeat(15)}"`, `"${'x'.repeat(16)}"`, '\\', ',', ';', '{', '\n', 'é'];
   const texts = ['', 'net=n id=c1', '10.0.0.1 . 10.0.0.0/24', 'tcp . 8080 : 10.0.0.2 . 80', '"veth1" . 02:42:ac:11:00:02'];
@@ -62,7 +62,7 @@ t.test('isDnsName is the expression it replaced, with its length limits', async 
 t.test('upstreams and resolv.conf nameservers parse as the expressions they replaced', async (t) => {
   const { parseUpstream } = await import('../../shared/cni/refinements.ts');
   const { nameservers } = await import('../../plugins/dns-hosts/config.ts');
-  const { parseIP } = await import('../../shared/ip.ts');
+  const { parseIP } = await import('../../shared/util/ip.ts');
   const reUp = (s: string) => {
     const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(s) ?? (s.split(':').length === 2 ? /^([^:]+):(\d{1,5})$/.exec(s) : null);
     const address = m ? m[1]! : s, port = m ? Number(m[2]) : 53;

@@ -1,9 +1,9 @@
-// shared/fs.ts over the addon's file syscalls: contents, flags, errors with errno codes.
+// shared/os/fs.ts over the addon's file syscalls: contents, flags, errors with errno codes.
 import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { exists, isExecutable, link, mkdirp, overwriteFile, readDir, readFile, removeTree, rename, stat, unlink, writeFile } from '../../shared/fs.ts';
+import { exists, isExecutable, link, mkdirp, overwriteFile, readDir, readFile, removeTree, rename, stat, unlink, writeFile } from '../../shared/os/fs.ts';
 
 const scratch = (t: Test): string => {
   const d = mkdtempSync(join(tmpdir(), 'cnits-fs-'));

@@ -1,9 +1,9 @@
-// shared/http.ts: one HTTP/1.1 POST through the addon's tcpExchange, against servers on loopback
+// shared/os/http.ts: one HTTP/1.1 POST through the addon's tcpExchange, against servers on loopback
 // that this test starts and stops: the request as sent, replies by Content-Length, chunked and
 // to the connection's end, a server that never answers (bounded), malformed replies.
 import { spawn } from 'node:child_process';
 import t, { type Test } from 'tap';
-import { httpPost, literalHost, parseReply } from '../../shared/http.ts';
+import { httpPost, literalHost, parseReply } from '../../shared/os/http.ts';
 
 // the server runs in a process of its own: httpPost blocks this one until the reply
 const SERVER = `

@@ -1,10 +1,10 @@
-// shared/ip.ts's CIDR and range arithmetic held to ip-cidr (a well-kept library, on ip-address)
+// shared/util/ip.ts's CIDR and range arithmetic held to ip-cidr (a well-kept library, on ip-address)
 // over random IPv4 and IPv6 prefixes (fixed seed): network and last address, membership. ip-cidr
 // stays out of the executables (our own code is on the hot path, for start-up); here it is the
 // oracle.
 import IPCIDR from 'ip-cidr';
 import t from 'tap';
-import { bigToString, parseCIDR, parseIP, subnetOf, toBig } from '../../shared/ip.ts';
+import { bigToString, parseCIDR, parseIP, subnetOf, toBig } from '../../shared/util/ip.ts';
 import { prng } from '../stress/world.ts';
 
 const rnd = prng(42);

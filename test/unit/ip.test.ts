@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formatIP, parseCIDR, parseIP } from '../../shared/ip.ts';
+import { formatIP, parseCIDR, parseIP } from '../../shared/util/ip.ts';
 
 t.test('IPv4 and IPv6 round trip through bytes', async (t) => {
   const cases: [string, string, string][] = [

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { decodeAttrs, encodeAttrs } from '../../shared/netlink/attrs.ts';
 import { decodeElements, encodeBatch, nftType, NFT_MSG, BATCH } from '../../shared/netlink/nftables.ts';
-import { setTypes } from '../../shared/nft.ts';
-import { utf8 } from '../../shared/bytes.ts';
+import { setTypes } from '../../plugins/nft-state/batch.ts';
+import { utf8 } from '../../shared/util/bytes.ts';
 
 interface Fixture { family: string; set: string; key: string; value?: string; comment?: string; op: 'add' | 'delete'; body: string }
 const fixtures = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/nft-setelem.json'), 'utf8')) as Fixture[];

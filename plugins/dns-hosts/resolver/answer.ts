@@ -4,9 +4,9 @@
 // only for the container that declared them, resolving the target at query time; PTR for
 // container addresses. Everything else is forwarded, or NXDOMAIN when forwarding is off.
 import * as packet from 'dns-packet';
-import { familyOf, formatIP, parseIP } from '../../../shared/ip.ts';
+import { familyOf, formatIP, parseIP } from '../../../shared/util/ip.ts';
 import type { Attachment } from '../records.ts';
-import { arrEvery, arrFilter, arrFind, arrMap } from '../../../shared/arrays.ts';
+import { arrEvery, arrFilter, arrFind, arrMap } from '../../../shared/util/arrays.ts';
 
 /** TTL of local answers: 0, as dnsmasq gives local names, so no cache outlives a DEL. */
 export const LOCAL_TTL = 0;

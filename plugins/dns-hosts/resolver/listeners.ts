@@ -5,10 +5,10 @@
 // sockets are made in the namespace by the addon; TCP is served by the event loop, UDP by the
 // resolver's UDP threads (udp-worker.ts), which get the fd and the listener's tag.
 import { createServer, type Server, type Socket } from 'node:net';
-import { native } from '../../../shared/native.ts';
+import { native } from '../../../shared/os/native.ts';
 import type { Attachment } from '../records.ts';
 import type { Scope } from './answer.ts';
-import { arrMap } from '../../../shared/arrays.ts';
+import { arrMap } from '../../../shared/util/arrays.ts';
 
 const TCP_IDLE_MS = 10_000;
 

@@ -5,9 +5,9 @@
 // Killed, it loses nothing: the records are on disk and the next ADD, CHECK or GC restarts it.
 // This thread (records, listeners, TCP, forwarding, the control socket) and the UDP threads
 // (udp-lanes.ts, udp-worker.ts), which answer datagrams outside the event loop.
-import { closeFile, unlink, writeFd } from '../../../shared/fs.ts';
-import { tryFileLock, writeFileAtomic } from '../../../shared/files.ts';
-import { exitCall, native } from '../../../shared/native.ts';
+import { closeFile, unlink, writeFd } from '../../../shared/os/fs.ts';
+import { tryFileLock, writeFileAtomic } from '../../../shared/os/files.ts';
+import { exitCall, native } from '../../../shared/os/native.ts';
 import { paths, readAll, readRecord, recordKey, type Attachment } from '../records.ts';
 import { answer, buildTables, byNamespace, RCODE, scopeOf, statusReply, type Tables } from './answer.ts';
 import { forward } from './forward.ts';
@@ -17,7 +17,7 @@ import type { FromUdp, View } from './udp-worker.ts';
 import { UdpLanes } from './udp-lanes.ts';
 import { normalJit } from './jit.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { arrFilter, arrMap } from '../../../shared/arrays.ts';
+import { arrFilter, arrMap } from '../../../shared/util/arrays.ts';
 
 
 /** "<network>/<containerID>:<ifname>" as the skeleton validates them */

@@ -5,7 +5,7 @@
 // with one thread they all waited (dnsperf at 20k queries/s: the p99.9 of a C responder went
 // from 0.6-4.4 ms to 0.3-2.6 ms with a second thread, its p99 from 0.09-0.19 to 0.07-0.15 ms).
 import type { MessagePort, Worker } from 'node:worker_threads';
-import { native } from '../../../shared/native.ts';
+import { native } from '../../../shared/os/native.ts';
 import { UDP_THREAD_FLAG } from '../modes.ts';
 import type { FromUdp, UdpWorkerData, View } from './udp-worker.ts';
 

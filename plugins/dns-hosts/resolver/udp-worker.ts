@@ -6,11 +6,11 @@
 // else: it sends this thread each new view (and waits, on shared memory, until it is applied
 // before a call's sync returns), and gets the queries this thread cannot answer to forward.
 import type { MessagePort } from 'node:worker_threads';
-import { udpStep } from '../../../shared/native.ts';
+import { udpStep } from '../../../shared/os/native.ts';
 import type { Attachment } from '../records.ts';
 import { normalJit } from './jit.ts';
 import { FORWARD, buildTables, byNamespace, decodedAnswer, quickReply, scopeOf, scratchReply, type Scope, type Tables } from './answer.ts';
-import { arrMap } from '../../../shared/arrays.ts';
+import { arrMap } from '../../../shared/util/arrays.ts';
 
 /** What the main thread sends: every record, and the UDP listeners by tag. */
 export interface View { gen: number; records: Attachment[]; listeners: { tag: number; fd: number; cookie: string }[] }

@@ -7,10 +7,10 @@
 // cookie, never reused), readable by root only.
 import { exists, readDir, rmdir, stat, unlink } from './fs.ts';
 import { createFileExclusive, ensureDir, removeHeldLock, sweepTemps, withRemovableLock } from './files.ts';
-import { shortHash } from './hash.ts';
-import { join } from './path.ts';
+import { shortHash } from '../util/hash.ts';
+import { join } from '../util/path.ts';
 import { native } from './native.ts';
-import { arrFind } from './arrays.ts';
+import { arrFind } from '../util/arrays.ts';
 
 const ROOT = '/run/cni-ts';
 

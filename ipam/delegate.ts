@@ -1,14 +1,14 @@
 // IPAM for main plugins: our own host-local runs in-process (no exec); any other type is
 // exec'd from CNI_PATH as the spec's delegation says: same environment, the command given,
 // the network config on stdin, and its result (or error) taken as ours.
-import { childProcess } from '../lazy.ts';
-import { mark } from '../trace.ts';
-import { isExecutable, stat } from '../fs.ts';
-import { join } from '../path.ts';
-import { CniError, ErrCode } from './errors.ts';
-import type { Context } from './plugin.ts';
-import { resultFromVersion, type Result } from './result.ts';
-import { parseConfig, parseConfigLenient, type BaseConf } from './schema.ts';
+import { childProcess } from '../shared/util/lazy.ts';
+import { mark } from '../shared/os/trace.ts';
+import { isExecutable, stat } from '../shared/os/fs.ts';
+import { join } from '../shared/util/path.ts';
+import { CniError, ErrCode } from '../shared/cni/errors.ts';
+import type { Context } from '../shared/cni/plugin.ts';
+import { resultFromVersion, type Result } from '../shared/cni/result.ts';
+import { parseConfig, parseConfigLenient, type BaseConf } from '../shared/cni/schema.ts';
 
 type IpamCommand = 'ADD' | 'DEL' | 'CHECK';
 
@@ -30,7 +30,7 @@ const parsed = new WeakMap<object, unknown>();
 
 /** Our host-local's own config, parsed once per call (leniently for DEL). */
 async function hostLocalIn(ctx: Context<BaseConf>, command: IpamCommand) {
-  const hl = await import('../../ipam/host-local/index.ts');
+  const hl = await import('./host-local/index.ts');
   mark('host-local loaded');
   let conf = parsed.get(ctx) as Parameters<typeof hl.ipamAdd>[0]['conf'] | undefined;
   if (!conf) {

@@ -4,9 +4,9 @@
 // describes running containers, which a power loss ends too (the reference does not sync
 // either), and a sync costs more than the rest of an IPAM call.
 import { O, closeFile, exists, fstat, link, lstat, mkdirp, openFile, readDir, rename, unlink, writeFd, type Stat } from './fs.ts';
-import { dirname, join } from './path.ts';
+import { dirname, join } from '../util/path.ts';
 import { native } from './native.ts';
-import { CniError, ErrCode } from './cni/errors.ts';
+import { CniError, ErrCode } from '../cni/errors.ts';
 
 const LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
 

@@ -1,7 +1,7 @@
 // Loads the netns-native addon from a fixed place: beside the executable (compiled binary),
 // beside the bundle (Node bundle), or from the addon's own build dir (sources under tsx).
 // Never from a path the environment can choose, and never from a temporary directory.
-import { dirname, join } from './path.ts';
+import { dirname, join } from '../util/path.ts';
 
 type StatTuple = [dev: number, ino: number, mode: number, size: number];
 
@@ -32,7 +32,7 @@ export interface NetnsNative {
   /** sends `reply` (its first replyLength bytes, when > 0) to the peer meta names, then waits for the next datagram (see udpStep) */
   udpNext(ep: number, buf: Buffer, meta: Int32Array, timeoutMs: number, reply: Buffer, replyLength: number): number;
   udpSend(fd: number, buf: Buffer, length: number, address: number, port: number): void;
-  // file syscalls (shared/fs.ts)
+  // file syscalls (shared/os/fs.ts)
   fileOpen(path: string, flags: number, mode: number): number;
   fileRead(fd: number): string;
   fileWrite(fd: number, data: Buffer, truncate: boolean): void;
@@ -54,7 +54,7 @@ function addonPath(): string {
   const mode = declaredAddonMode();
   if (mode === 'exec') return join(dirname(process.execPath), ADDON);
   if (mode === 'bundle') return join(__dirname, ADDON);
-  return new URL(`./netns-native/build/Release/${ADDON}`, import.meta.url).pathname;
+  return new URL(`../netns-native/build/Release/${ADDON}`, import.meta.url).pathname;
 }
 
 let cached: NetnsNative | undefined;

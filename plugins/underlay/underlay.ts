@@ -1,20 +1,20 @@
 // What macvlan and ipvlan share: finding the parent (master), creating the link beside it and
 // straight into the container under a temporary name, renaming it to CNI_IFNAME there, IPAM,
 // and undoing all of it on failure or DEL.
-import { configureInterface, verifyInterface } from './cni/configure.ts';
-import { shortHash } from './hash.ts';
-import { CniError, ErrCode } from './cni/errors.ts';
-import { checkIpam, runIpam } from './cni/ipam.ts';
-import { inContainerNetns, inNetnsIfPresent, openContainerNetns } from './cni/netns.ts';
-import type { Context } from './cni/plugin.ts';
-import type { Result } from './cni/result.ts';
-import { Rollback } from './cni/rollback.ts';
-import type { BaseConf } from './cni/schema.ts';
-import { addLink, deleteLink, getLink, requireLink, setLink, type Link, type LinkKind } from './netlink/link.ts';
-import { listRoutes } from './netlink/route.ts';
-import { Netlink } from './netlink/socket.ts';
+import { configureInterface, verifyInterface } from '../../shared/cni/configure.ts';
+import { shortHash } from '../../shared/util/hash.ts';
+import { CniError, ErrCode } from '../../shared/cni/errors.ts';
+import { checkIpam, runIpam } from '../../ipam/delegate.ts';
+import { inContainerNetns, inNetnsIfPresent, openContainerNetns } from '../../shared/cni/netns.ts';
+import type { Context } from '../../shared/cni/plugin.ts';
+import type { Result } from '../../shared/cni/result.ts';
+import { Rollback } from '../../shared/cni/rollback.ts';
+import type { BaseConf } from '../../shared/cni/schema.ts';
+import { addLink, deleteLink, getLink, requireLink, setLink, type Link, type LinkKind } from '../../shared/netlink/link.ts';
+import { listRoutes } from '../../shared/netlink/route.ts';
+import { Netlink } from '../../shared/netlink/socket.ts';
 import { acquireParent, releaseParent } from './vlan.ts';
-import { arrFind, arrSome } from './arrays.ts';
+import { arrFind, arrSome } from '../../shared/util/arrays.ts';
 
 export interface UnderlayConf extends BaseConf {
   master?: string;

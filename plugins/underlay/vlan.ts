@@ -1,12 +1,12 @@
 // 802.1q parents (Docker's `-o parent=eth0.50`): a VLAN sub-interface made on demand, shared by
 // every attachment that uses it, and removed with the last of them only if we made it.
-import { lstat, mkdirp, readDir, removeTree, writeFile } from './fs.ts';
-import { join } from './path.ts';
-import { CniError, ErrCode } from './cni/errors.ts';
-import { withFileLock } from './files.ts';
-import { addLink, deleteLink, getLink, setLink } from './netlink/link.ts';
-import type { Netlink } from './netlink/socket.ts';
-import { arrSome } from './arrays.ts';
+import { lstat, mkdirp, readDir, removeTree, writeFile } from '../../shared/os/fs.ts';
+import { join } from '../../shared/util/path.ts';
+import { CniError, ErrCode } from '../../shared/cni/errors.ts';
+import { withFileLock } from '../../shared/os/files.ts';
+import { addLink, deleteLink, getLink, setLink } from '../../shared/netlink/link.ts';
+import type { Netlink } from '../../shared/netlink/socket.ts';
+import { arrSome } from '../../shared/util/arrays.ts';
 
 const STATE = '/run/cni-ts/vlan';
 

@@ -1,6 +1,6 @@
 // Network namespaces by path: open, run code inside, and netlink handles bound inside.
 import { native } from './native.ts';
-import { Netlink } from './netlink/socket.ts';
+import { Netlink } from '../netlink/socket.ts';
 
 export class NetNS {
   private constructor(readonly path: string, private fdv: number) {}

@@ -3,13 +3,13 @@
 // two tables of its own whose rules never change; per-container state lives in set and map
 // elements, each tagged with a comment naming the network and container, so ADD adds
 // elements, DEL deletes exactly those (idempotently), and CHECK finds them.
-import { childProcess, nodeCrypto } from './lazy.ts';
-import { encodeBatch, netfilter, type ElemText, type SetChange, type SetType } from './netlink/nftables.ts';
-import { mark } from './trace.ts';
-import { isAlnum } from './chars.ts';
-import { exists } from './fs.ts';
-import { CniError, ErrCode } from './cni/errors.ts';
-import { arrFilter, arrMap } from './arrays.ts';
+import { childProcess, nodeCrypto } from '../../shared/util/lazy.ts';
+import { encodeBatch, netfilter, type ElemText, type SetChange, type SetType } from '../../shared/netlink/nftables.ts';
+import { mark } from '../../shared/os/trace.ts';
+import { isAlnum } from '../../shared/util/chars.ts';
+import { exists } from '../../shared/os/fs.ts';
+import { CniError, ErrCode } from '../../shared/cni/errors.ts';
+import { arrFilter, arrMap } from '../../shared/util/arrays.ts';
 
 export const TABLE = 'cni-ts';
 

@@ -3,8 +3,8 @@
 // client: Bun's fetch spends ~2 ms on its first request, node:http ~10 ms to load. The request
 // says "Connection: close", so the reply ends where the server closes; its body is taken by
 // Content-Length or the chunked coding. IP-literal hosts only (no name resolution here).
-import { utf8 } from './bytes.ts';
-import { familyOf } from './ip.ts';
+import { utf8 } from '../util/bytes.ts';
+import { familyOf } from '../util/ip.ts';
 import { native } from './native.ts';
 
 export interface HttpReply { status: number; body: string }

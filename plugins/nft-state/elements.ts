@@ -1,11 +1,11 @@
 // Reading our tables back: the elements of our sets and maps, with their tags, over netlink; and
 // removing every element one plugin tagged for one container.
-import { NftBatch, OWNED_SETS, TABLE, setTypes, type Elem, type Owner } from './nft.ts';
-import { NLM_F } from './netlink/constants.ts';
-import { NFT_MSG, decodeElements, dumpBody, netfilter, nftType } from './netlink/nftables.ts';
-import { mark } from './trace.ts';
-import { utf8 } from './bytes.ts';
-import { arrFilter, arrMap } from './arrays.ts';
+import { NftBatch, OWNED_SETS, TABLE, setTypes, type Elem, type Owner } from './batch.ts';
+import { NLM_F } from '../../shared/netlink/constants.ts';
+import { NFT_MSG, decodeElements, dumpBody, netfilter, nftType } from '../../shared/netlink/nftables.ts';
+import { mark } from '../../shared/os/trace.ts';
+import { utf8 } from '../../shared/util/bytes.ts';
+import { arrFilter, arrMap } from '../../shared/util/arrays.ts';
 
 export interface NftElement extends Elem { comment?: string }
 
