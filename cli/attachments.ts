@@ -1,13 +1,18 @@
 // What is attached to a network, read from the state the plugins keep, without taking any lock
 // a plugin call would wait on: host-local's leases, the runtime's libcni result cache, our nft
 // elements (by tag) and the host ends of bridge veths.
-import { hostVethName } from '../plugins/bridge/name.ts';
+import { STATE_DIRS } from '../shared/os/state.ts';
+import { hostVethName } from '../plugins/local-bridge/name.ts';
 import { Store, UNKNOWN_HOLDER } from '../ipam/host-local/store.ts';
 import { readDir, readStateFile } from '../shared/os/fs.ts';
 import { getLink } from '../shared/netlink/link.ts';
 import { Netlink } from '../shared/netlink/socket.ts';
 import { tag } from '../plugins/nft-state/batch.ts';
 import { ourElements, type NftElement } from '../plugins/nft-state/elements.ts';
+import { BRIDGE_NFT } from '../plugins/local-bridge/nft.ts';
+import { PORTMAP_NFT } from '../plugins/portmap/nft.ts';
+import { FIREWALL_NFT } from '../plugins/firewall/nft.ts';
+import { OVERLAY_NFT } from '../plugins/vxlan-overlay/nft.ts';
 import { join } from '../shared/util/path.ts';
 import { bridgeOf, hostLocalDataDir, type Network } from './networks.ts';
 
@@ -21,6 +26,9 @@ export interface Attachment {
   firewall: string[];
   dnsNames: string[];
 }
+
+/** Every plugin's sets and chains in our tables (each declared in its owner's folder). */
+export const NFT_OWNERS = [BRIDGE_NFT, PORTMAP_NFT, FIREWALL_NFT, OVERLAY_NFT] as const;
 
 const PORT_SETS = new Set(['pm4', 'pm6', 'pm4ip', 'pm6ip']);
 const FIREWALL_SETS = new Set(['fw_accept4', 'fw_accept6', 'icc_ports']);
@@ -41,7 +49,7 @@ function cachedResult(cacheDir: string, net: string, id: string, ifname: string)
  * The attachments of `net`. `elements`: our nft elements, when the caller lists them once for
  * several networks.
  */
-export function attachmentsOf(net: Network, cacheDir = '/var/lib/cni', elements: NftElement[] = ourElements()): Attachment[] {
+export function attachmentsOf(net: Network, cacheDir: string = STATE_DIRS.libcniCache, elements: NftElement[] = ourElements(NFT_OWNERS)): Attachment[] {
   const byKey = new Map<string, Attachment>();
   const get = (id: string, ifname: string): Attachment => {
     const k = `${id}\0${ifname}`;

@@ -10,7 +10,7 @@ import { SUPPORTED_VERSIONS } from '../shared/cni/version.ts';
 import { writeFd } from '../shared/os/fs.ts';
 import { PLUGIN_NAMES } from '../plugins/registry.ts';
 import { ourElements } from '../plugins/nft-state/elements.ts';
-import { attachmentsOf } from './attachments.ts';
+import { NFT_OWNERS, attachmentsOf } from './attachments.ts';
 import { install } from './install.ts';
 import { bridgeOf, confDir, loadNetworks, subnetsOf } from './networks.ts';
 import { table } from './table.ts';
@@ -42,7 +42,7 @@ const str = (v: string | true | undefined): string | undefined => (typeof v === 
 function ls(flags: Record<string, string | true>): number {
   const dir = confDir(str(flags['conf-dir']));
   const { networks, problems } = loadNetworks(dir);
-  const elements = ourElements();   // once for every network
+  const elements = ourElements(NFT_OWNERS);   // once for every network
   const rows = networks.map((n) => ({
     name: n.name, cniVersion: n.cniVersion, file: n.file, plugins: n.plugins.map((p) => p.type), subnets: subnetsOf(n),
     bridge: bridgeOf(n) ?? null, attachments: attachmentsOf(n, str(flags['cache-dir']), elements).length,

@@ -2,7 +2,7 @@
 // ending .conf, .conflist or .json in name order; a .conf/.json holding one plugin's config is a
 // list of one. Unreadable or invalid files are reported, not fatal.
 import { readDir, readFile } from '../shared/os/fs.ts';
-import { DEFAULT_DATA_DIR } from '../ipam/host-local/store.ts';
+import { STATE_DIRS } from '../shared/os/state.ts';
 import { join } from '../shared/util/path.ts';
 
 export interface Network { name: string; cniVersion: string; file: string; plugins: Record<string, any>[] }
@@ -52,5 +52,5 @@ export function bridgeOf(net: Network): string | undefined {
 export function hostLocalDataDir(net: Network): string | undefined {
   const p = net.plugins.find((x) => x.ipam?.type === 'host-local') ?? net.plugins.find((x) => x.type === 'host-local');
   if (!p) return undefined;
-  return (typeof p.ipam?.dataDir === 'string' && p.ipam.dataDir) || DEFAULT_DATA_DIR;
+  return (typeof p.ipam?.dataDir === 'string' && p.ipam.dataDir) || STATE_DIRS.hostLocal;
 }

@@ -3,6 +3,7 @@
 // and "lock" is flock'ed for the whole operation. Ours adds, outside that directory, a
 // per-attachment hint (<dataDir>/.cni-ts/<network>/ids/<id>@<ifname>) so ADD never has to
 // read every lease, and a directory for temporaries so a killed process leaves no stray file.
+import { STATE_DIRS } from '../../shared/os/state.ts';
 import { overwriteFile, readDir, readStateFile, unlink } from '../../shared/os/fs.ts';
 import { join } from '../../shared/util/path.ts';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
@@ -11,7 +12,7 @@ import { isIdentifier, isSpace } from '../../shared/util/chars.ts';
 import { familyOf } from '../../shared/util/ip.ts';
 import { arrFilter } from '../../shared/util/arrays.ts';
 
-export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
+export const DEFAULT_DATA_DIR = STATE_DIRS.hostLocal;
 const LAST_IP = 'last_reserved_ip.';
 
 export const leaseKey = (id: string, ifname: string): string => `${id.trim()}\r\n${ifname}`;

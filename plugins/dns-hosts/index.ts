@@ -13,7 +13,8 @@ import { exists, readFile } from '../../shared/os/fs.ts';
 import { native } from '../../shared/os/native.ts';
 import { queryFrom, syncResolver } from './client.ts';
 import { NAME_ARGS, dnsConfig, names, upstreams, type Ctx, type DnsConf } from './config.ts';
-import { LISTEN_ADDRESS, claimAddress, paths, readAll, readRecord, recordKey, recordedOn, removeRecord, stateDir, withStateLock, writeRecord, type Attachment } from './records.ts';
+import { withStateLock } from '../../shared/os/state.ts';
+import { LISTEN_ADDRESS, claimAddress, paths, readAll, readRecord, recordKey, recordedOn, removeRecord, stateDir, writeRecord, type Attachment } from './records.ts';
 import { arrEvery, arrFilter, arrFindIndex, arrMap, arrSome } from '../../shared/util/arrays.ts';
 
 /** The addresses of CNI_IFNAME in prevResult (all container addresses when interfaces are not listed). */
@@ -49,7 +50,7 @@ function add(ctx: Ctx): Result {
   };
   if (ctx.conf.domainName) a.domainName = ctx.conf.domainName.toLowerCase();
   const dir = stateDir();
-  withStateLock(dir, () => {
+  withStateLock(paths(dir).lock, () => {
     a.listen = claimAddress(dir, a.containerId, a.network, a.ifname);
     writeRecord(dir, a);
   });
@@ -57,7 +58,7 @@ function add(ctx: Ctx): Result {
   try {
     syncResolver(dir, true, recordKey(a.network, a.containerId, a.ifname));
   } catch (e) {
-    withStateLock(dir, () => removeRecord(dir, a.network, a.containerId, a.ifname));
+    withStateLock(paths(dir).lock, () => removeRecord(dir, a.network, a.containerId, a.ifname));
     throw e;
   }
   return withDns(prev, a.listen, ctx.conf.domainName);
@@ -66,7 +67,7 @@ function add(ctx: Ctx): Result {
 function del(ctx: Ctx): void {
   const dir = stateDir();
   if (!exists(paths(dir).records)) return;
-  const removed = withStateLock(dir, () => removeRecord(dir, ctx.conf.name, ctx.env.containerId, ctx.env.ifname));
+  const removed = withStateLock(paths(dir).lock, () => removeRecord(dir, ctx.conf.name, ctx.env.containerId, ctx.env.ifname));
   if (removed) syncResolver(dir, false, recordKey(ctx.conf.name, ctx.env.containerId, ctx.env.ifname));
 }
 
@@ -100,7 +101,7 @@ async function check(ctx: Ctx): Promise<void> {
 function gc(ctx: Ctx): void {
   const dir = stateDir();
   const valid = new Set(arrMap(ctx.conf['cni.dev/valid-attachments'] ?? [], (v) => `${v.containerID}:${v.ifname}`));
-  withStateLock(dir, () => {
+  withStateLock(paths(dir).lock, () => {
     for (const r of recordedOn(dir, ctx.conf.name)) {
       if (!valid.has(`${r.containerId}:${r.ifname}`)) removeRecord(dir, ctx.conf.name, r.containerId, r.ifname);
     }

@@ -5,7 +5,7 @@
 //   <dir>/containers/<containerID>   the resolver address each of its attachments was given
 //   <dir>/lock  resolver.lock  resolver.pid  control.sock  resolver.log  .tmp/
 import { lstat, readDir, readStateFile, rmdir, unlink } from '../../shared/os/fs.ts';
-import { ensureDir, sweepTemps, withFileLock, writeFileAtomic } from '../../shared/os/files.ts';
+import { ensureDir, sweepTemps, writeFileAtomic } from '../../shared/os/files.ts';
 import { kindDir } from '../../shared/os/members.ts';
 import { join } from '../../shared/util/path.ts';
 import { arrEvery, arrFilter, arrMap } from '../../shared/util/arrays.ts';
@@ -43,6 +43,7 @@ export const stateDir = (): string => kindDir('dns-hosts');
 export const paths = (dir: string) => ({
   records: join(dir, 'records'),
   containers: join(dir, 'containers'),
+  /** records change only under it (withStateLock); the resolver exits only under it */
   lock: join(dir, 'lock'),
   tmp: join(dir, '.tmp'),
   resolverLock: join(dir, 'resolver.lock'),
@@ -56,9 +57,6 @@ export const recordKey = (network: string, containerId: string, ifname: string):
 
 const recordPath = (dir: string, network: string, containerId: string, ifname: string): string =>
   join(paths(dir).records, network, `${containerId}:${ifname}`);
-
-/** Run fn under the state lock (records change only under it; the resolver exits only under it). */
-export const withStateLock = <T>(dir: string, fn: () => T): T => withFileLock(paths(dir).lock, fn);
 
 export function writeRecord(dir: string, a: Attachment): void {
   const tmp = paths(dir).tmp;

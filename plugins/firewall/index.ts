@@ -11,6 +11,7 @@ import { familyOf } from '../../shared/util/ip.ts';
 import { getLink } from '../../shared/netlink/link.ts';
 import { Netlink } from '../../shared/netlink/socket.ts';
 import { NftBatch, tag, type Elem } from '../nft-state/batch.ts';
+import { FIREWALL_NFT, type FirewallSet } from './nft.ts';
 import { findTagged, removeContainer } from '../nft-state/elements.ts';
 import { groupOf, joinGroup, leaveGroup } from '../../shared/os/members.ts';
 import { arrMap, arrSome } from '../../shared/util/arrays.ts';
@@ -39,13 +40,13 @@ function hostSide(nl: Netlink, prev: Result): { bridge?: string; port?: string }
 }
 
 /** The container's own elements (the bridge-wide isolation elements are shared, added apart). */
-function containerElements(prev: Result, policy: string, port: string | undefined): Elem[] {
-  const els: Elem[] = arrMap(containerIPs(prev), (c) => { const ip = ipOnly(c); return { family: 'inet', set: `fw_accept${familyOf(ip)}`, key: ip }; });
+function containerElements(prev: Result, policy: string, port: string | undefined): Elem<FirewallSet>[] {
+  const els: Elem<FirewallSet>[] = arrMap(containerIPs(prev), (c) => { const ip = ipOnly(c); return { family: 'inet', set: `fw_accept${familyOf(ip)!}`, key: ip }; });
   if (policy === 'isolated' && port) els.push({ family: 'bridge', set: 'icc_ports', key: `"${port}"` });
   return els;
 }
 
-const isolationElements = (br: string): Elem[] => [
+const isolationElements = (br: string): Elem<FirewallSet>[] => [
   { family: 'inet', set: 'iso_bridges', key: `"${br}"` },
   { family: 'inet', set: 'iso_same', key: `"${br}" . "${br}"` },
 ];
@@ -54,7 +55,7 @@ function add(ctx: Ctx): Result {
   const prev = requirePrev(ctx.prevResult, 'firewall');
   const policy = ctx.conf.ingressPolicy || 'open';
   const t = tag(ctx.conf.name, ctx.env.containerId);
-  const b = new NftBatch();
+  const b = new NftBatch(FIREWALL_NFT);
   if (policy === 'open') {
     b.add(containerElements(prev, policy, undefined), t).run();
     return prev;
@@ -79,14 +80,14 @@ function del(ctx: Ctx): void {
     try { bridge = hostSide(nl, ctx.prevResult).bridge; } finally { nl.close(); }
   }
   bridge ??= groupOf('firewall', t);
-  if (!bridge) { removeContainer(t, 'firewall'); return; }
+  if (!bridge) { removeContainer(t, FIREWALL_NFT); return; }
   // a bridge's isolation goes with its last member (the reference never removes it)
-  leaveGroup('firewall', bridge, t, (last) => removeContainer(t, 'firewall', last ? isolationElements(bridge) : []));
+  leaveGroup('firewall', bridge, t, (last) => removeContainer(t, FIREWALL_NFT, last ? isolationElements(bridge) : []));
 }
 
 function check(ctx: Ctx): void {
   const prev = requirePrev(ctx.prevResult, 'firewall');
-  const mine = findTagged(tag(ctx.conf.name, ctx.env.containerId), 'firewall');
+  const mine = findTagged(tag(ctx.conf.name, ctx.env.containerId), FIREWALL_NFT);
   for (const ip of arrMap(containerIPs(prev), ipOnly)) {
     if (!arrSome(mine, (e) => e.set === `fw_accept${familyOf(ip)}` && e.key === ip)) {
       throw new CniError(ErrCode.Plugin, `firewall: accept rule for ${ip} is missing`);

@@ -1,13 +1,13 @@
-// Reading our tables back: the elements of our sets and maps, with their tags, over netlink; and
-// removing every element one plugin tagged for one container.
-import { NftBatch, OWNED_SETS, TABLE, setTypes, type Elem, type Owner } from './batch.ts';
+// Reading our tables back: the elements of owners' sets and maps, with their tags, over
+// netlink; and removing every element one owner tagged for one container.
+import { NftBatch, TABLE, type Elem, type NftOwner } from './batch.ts';
 import { NLM_F } from '../../shared/netlink/constants.ts';
 import { NFT_MSG, decodeElements, dumpBody, netfilter, nftType } from '../../shared/netlink/nftables.ts';
 import { mark } from '../../shared/os/trace.ts';
 import { utf8 } from '../../shared/util/bytes.ts';
-import { arrFilter, arrMap } from '../../shared/util/arrays.ts';
+import { arrFilter, arrMap, arrSome } from '../../shared/util/arrays.ts';
 
-export interface NftElement extends Elem { comment?: string }
+export interface NftElement<N extends string = string> extends Elem<N> { comment?: string }
 
 function text(v: any): string {
   if (v && typeof v === 'object') {
@@ -22,25 +22,28 @@ function text(v: any): string {
 }
 
 /**
- * Every element of the given sets of our tables (all of them by default): one netlink dump per
- * set. With `tag`, only the elements tagged with it, the others never decoded.
+ * Every element of the owners' sets: one netlink dump per set. With `tag`, only the elements
+ * tagged with it, the others never decoded.
  */
-export function ourElements(sets: readonly string[] = [...setTypes().keys()], tag?: string): NftElement[] {
-  const out: NftElement[] = [];
+export function ourElements<N extends string>(owners: readonly NftOwner<N>[], tag?: string): NftElement<N>[] {
+  const out: NftElement<N>[] = [];
   const nl = netfilter();
   const only = tag === undefined ? undefined : utf8(tag);
-  for (const name of sets) {
-    const set = setTypes().get(name)!;
-    let replies;
-    try {
-      replies = nl.request('list set elements', nftType(NFT_MSG.GETSETELEM), NLM_F.DUMP, dumpBody(set));
-    } catch (e) {
-      if ((e as { code?: string }).code === 'ENOENT') continue;   // no tables yet: no elements
-      throw e;
+  let sets = 0;
+  for (const o of owners) {
+    for (const set of o.sets) {
+      sets++;
+      let replies;
+      try {
+        replies = nl.request('list set elements', nftType(NFT_MSG.GETSETELEM), NLM_F.DUMP, dumpBody(set));
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ENOENT') continue;   // not declared yet: no elements
+        throw e;
+      }
+      for (const m of replies) for (const e of decodeElements(set, m.payload, only)) out.push({ family: set.family, set: set.name, ...e });
     }
-    for (const m of replies) for (const e of decodeElements(set, m.payload, only)) out.push({ family: set.family, set: name, ...e });
   }
-  mark(`nft listed ${sets.length} sets`);
+  mark(`nft listed ${sets} sets`);
   return out;
 }
 
@@ -62,17 +65,16 @@ export function elementsOf(listing: string): NftElement[] {
 }
 
 /** The elements `owner` added for a container (its tag, in the owner's own sets). */
-export function findTagged(tag: string, owner: Owner, all = ourElements(OWNED_SETS[owner], tag)): NftElement[] {
-  const sets: readonly string[] = OWNED_SETS[owner];
-  return arrFilter(all, (e) => e.comment === tag && sets.includes(e.set));
+export function findTagged<N extends string>(tag: string, owner: NftOwner<N>, all: NftElement<N>[] = ourElements([owner], tag)): NftElement<N>[] {
+  return arrFilter(all, (e) => e.comment === tag && arrSome(owner.sets, (s) => s.name === e.set));
 }
 
 /**
  * Remove every element `owner` tagged for a container (and `extra` shared ones) in one batch.
  * Found by tag, never recomputed: an address or port reused by another container since keeps
- * its elements even when a late DEL of the old container arrives; and never another plugin's,
+ * its elements even when a late DEL of the old container arrives; and never another owner's,
  * so a chain whose later DEL fails is not left half torn down.
  */
-export function removeContainer(tag: string, owner: Owner, extra: readonly Elem[] = []): void {
-  new NftBatch().remove([...findTagged(tag, owner), ...extra]).run();
+export function removeContainer<N extends string>(tag: string, owner: NftOwner<N>, extra: readonly Elem<N>[] = []): void {
+  new NftBatch(owner).remove([...findTagged(tag, owner), ...extra]).run();
 }

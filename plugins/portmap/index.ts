@@ -10,6 +10,7 @@ import { formatIP, isUnspecified, parseIP, type Family } from '../../shared/util
 import { flushUdpMappings } from '../../shared/netlink/conntrack.ts';
 import { NftBatch, NftError, tag, type Elem } from '../nft-state/batch.ts';
 import { findTagged, ourElements } from '../nft-state/elements.ts';
+import { PORTMAP_NFT, type PortmapSet } from './nft.ts';
 import { localnetHold, localnetRelease, onLoopback } from './localnet.ts';
 import { arrFilter, arrFind, arrForEach, arrMap, arrSome } from '../../shared/util/arrays.ts';
 
@@ -39,8 +40,8 @@ type Mapping = z.infer<ReturnType<typeof mappingSchema>>;
 const PROTOCOLS = ['tcp', 'udp', 'sctp'];
 
 /** The map elements for every mapping and family the container has an address in. */
-function mappingElements(mappings: Mapping[], ips: Partial<Record<Family, string>>): Elem[] {
-  const out: Elem[] = [];
+function mappingElements(mappings: Mapping[], ips: Partial<Record<Family, string>>): Elem<PortmapSet>[] {
+  const out: Elem<PortmapSet>[] = [];
   arrForEach(mappings, (m, i) => {
     const proto = (m.protocol || 'tcp').toLowerCase();
     if (!PROTOCOLS.includes(proto)) throw new CniError(ErrCode.InvalidConfig, `invalid network config: runtimeConfig.portMappings[${i}].protocol "${m.protocol}" is not tcp, udp or sctp`);
@@ -70,7 +71,7 @@ function containerAddresses(prev: Result): Partial<Record<Family, string>> {
 }
 
 /** Every element of this container: its mappings, and the SNAT and masquerade memberships. */
-function containerElements(c: PortmapConf, mappings: Mapping[], ips: Partial<Record<Family, string>>): Elem[] {
+function containerElements(c: PortmapConf, mappings: Mapping[], ips: Partial<Record<Family, string>>): Elem<PortmapSet>[] {
   const els = mappingElements(mappings, ips);
   for (const fam of [4, 6] as const) {
     const cip = ips[fam];
@@ -98,12 +99,12 @@ function add(ctx: Ctx): Result {
   // 127.0.0.1 -> container needs route_localnet on the interface the container is reached by
   const localnet = (c.snat ?? true) && ips[4] && arrSome(mappings, onLoopback) ? localnetHold(ips[4], t) : undefined;
   try {
-    new NftBatch().add(els, t).run();
+    new NftBatch(PORTMAP_NFT).add(els, t).run();
   } catch (e) {
     if (localnet) localnetRelease(t, localnet);
     // a host port published by somebody else: the batch changed nothing; say who has it
     if (!(e instanceof NftError) || !e.exists) throw e;
-    const existing = ourElements();
+    const existing = ourElements([PORTMAP_NFT]);
     let taken: (typeof existing)[number] | undefined;
     for (const x of els) if ((taken = arrFind(existing, (y) => y.set === x.set && y.key === x.key && y.comment !== t))) break;
     throw new CniError(ErrCode.Plugin, taken ? `host port ${taken.key} is already published by ${taken.comment ?? 'another container'}` : e.message);
@@ -116,8 +117,8 @@ function del(ctx: Ctx): void {
   const prev = ctx.prevResult;
   const ips = prev ? containerAddresses(prev) : {};
   const t = tag(ctx.conf.name, ctx.env.containerId);
-  const tagged = findTagged(t, 'portmap');
-  new NftBatch().remove(tagged).run();
+  const tagged = findTagged(t, PORTMAP_NFT);
+  new NftBatch(PORTMAP_NFT).remove(tagged).run();
   localnetRelease(t);
   // UDP conntrack entries of the removed mappings (the address from prevResult or the elements)
   const udp = arrFilter(mappings, (m) => (m.protocol || 'tcp').toLowerCase() === 'udp');
@@ -128,8 +129,8 @@ function del(ctx: Ctx): void {
 
 function check(ctx: Ctx): void {
   const prev = requirePrev(ctx.prevResult, 'portmap');
-  const elementKey = (e: Elem) => `${e.set}\0${e.key}\0${e.value ?? ''}`;
-  const mine = new Set(arrMap(findTagged(tag(ctx.conf.name, ctx.env.containerId), 'portmap'), elementKey));
+  const elementKey = (e: Elem<PortmapSet>) => `${e.set}\0${e.key}\0${e.value ?? ''}`;
+  const mine = new Set(arrMap(findTagged(tag(ctx.conf.name, ctx.env.containerId), PORTMAP_NFT), elementKey));
   for (const e of mappingElements(mappingsOf(ctx), containerAddresses(prev))) {
     if (!mine.has(elementKey(e))) {
       throw new CniError(ErrCode.Plugin, `portmap: mapping ${e.key} -> ${e.value} is missing`);

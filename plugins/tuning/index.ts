@@ -1,5 +1,6 @@
 // tuning (chained): sysctls and link settings of the container interface; the originals are
 // saved on ADD and put back on DEL, as the reference does (sysctls included here).
+import { STATE_DIRS } from '../../shared/os/state.ts';
 import { exists, readFile, readStateFile, unlink, writeFile } from '../../shared/os/fs.ts';
 import { join } from '../../shared/util/path.ts';
 import * as z from 'zod/mini';
@@ -38,7 +39,7 @@ type TuningConf = z.infer<ReturnType<typeof schema>>;
 type Ctx = Context<TuningConf>;
 
 const ALLOWLIST = '/etc/cni/tuning/allowlist.conf';
-const DEFAULT_DATA_DIR = '/run/cni/tuning';
+const DEFAULT_DATA_DIR = STATE_DIRS.tuning;
 
 interface Saved { mac?: string; mtu?: number; promisc?: boolean; allmulti?: boolean; txQLen?: number; sysctl?: Record<string, string> }
 

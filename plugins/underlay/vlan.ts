@@ -3,12 +3,12 @@
 import { lstat, mkdirp, readDir, removeTree, writeFile } from '../../shared/os/fs.ts';
 import { join } from '../../shared/util/path.ts';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { withFileLock } from '../../shared/os/files.ts';
+import { STATE_DIRS, withStateLock } from '../../shared/os/state.ts';
 import { addLink, deleteLink, getLink, setLink } from '../../shared/netlink/link.ts';
 import type { Netlink } from '../../shared/netlink/socket.ts';
 import { arrSome } from '../../shared/util/arrays.ts';
 
-const STATE = '/run/cni-ts/vlan';
+const STATE = join(STATE_DIRS.run, 'vlan');
 
 /** "eth0.50" -> { base: "eth0", id: 50 } */
 export function vlanName(name: string): { base: string; id: number } | undefined {
@@ -25,8 +25,7 @@ function stateDir(link: string): string | undefined {
   try { return lstat(dir(link)).isDir ? dir(link) : undefined; } catch { return undefined; }
 }
 
-// (withFileLock makes STATE)
-const locked = <T>(fn: () => T): T => withFileLock(join(STATE, '.lock'), fn);
+const locked = <T>(fn: () => T): T => withStateLock(join(STATE, '.lock'), fn);
 
 /**
  * Make sure the parent exists: an existing link is used as it is (and never removed by us);

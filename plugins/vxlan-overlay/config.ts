@@ -4,6 +4,8 @@ import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import type { Context } from '../../shared/cni/plugin.ts';
 import { baseShape, cidrString, configSchema, endpointString, ifnameOrEmpty, ipString, keyPathString } from '../../shared/cni/schema.ts';
 import { parseCIDR } from '../../shared/util/ip.ts';
+import { join } from '../../shared/util/path.ts';
+import { STATE_DIRS } from '../../shared/os/state.ts';
 
 const schema = () => z.looseObject({
   ...baseShape(),
@@ -32,7 +34,7 @@ export type Ctx = Context<OverlayConf>;
 export const overlayConfig = configSchema('vxlan-overlay', schema);
 
 export const DEFAULT_PREFIX = '/cni-ts/overlay';
-export const DEFAULT_DATA_DIR = '/var/lib/cni-ts/vxlan-overlay';
+export const DEFAULT_DATA_DIR = join(STATE_DIRS.data, 'vxlan-overlay');
 
 /** Checks across fields: an IPv4 overlay whose per-host subnets fit in it. */
 export function validateOverlay(c: OverlayConf): { hostLen: number } {

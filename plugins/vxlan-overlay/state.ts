@@ -2,13 +2,14 @@
 // lease it names): its lease and the peers as last synced, so an ADD works and the data plane
 // can be rebuilt while etcd is unreachable. One file per network and host identity, root only.
 import { readStateFile } from '../../shared/os/fs.ts';
-import { ensureDir, withFileLock, writeFileAtomic } from '../../shared/os/files.ts';
+import { ensureDir, writeFileAtomic } from '../../shared/os/files.ts';
 import { shortHash } from '../../shared/util/hash.ts';
 import { join } from '../../shared/util/path.ts';
 import type { Lease, Peer } from './lease.ts';
 
 export interface HostState { lease?: Lease; peers: Peer[] }
 
+/** The host's overlay state changes (kernel entries and the file) under `lock` (shared/os/state.ts's withStateLock). */
 export const statePaths = (dataDir: string, network: string, host: string) => {
   const dir = join(dataDir, network);
   const base = join(dir, shortHash(host, 16));
@@ -25,10 +26,4 @@ export function readState(p: ReturnType<typeof statePaths>): HostState {
 export function writeState(p: ReturnType<typeof statePaths>, s: HostState): void {
   ensureDir(p.dir);
   writeFileAtomic(p.file, JSON.stringify(s), p.tmp);
-}
-
-/** The host's overlay state changes (kernel entries and the file) under this lock. */
-export function withStateLock<T>(p: ReturnType<typeof statePaths>, fn: () => T): T {
-  ensureDir(p.dir);
-  return withFileLock(p.lock, fn);
 }

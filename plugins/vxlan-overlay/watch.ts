@@ -10,7 +10,7 @@ import { join } from '../../shared/util/path.ts';
 import { parseConfig } from '../../shared/cni/schema.ts';
 import { DEFAULT_PREFIX, overlayConfig, validateOverlay, type OverlayConf } from './config.ts';
 import { Etcd } from './etcd.ts';
-import { resync, watcherDir } from './index.ts';
+import { resync, watcherDir } from './host.ts';
 import { leasePrefix } from './lease.ts';
 import { arrFind } from '../../shared/util/arrays.ts';
 

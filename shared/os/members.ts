@@ -5,6 +5,7 @@
 // leave the state behind nor take it from an attachment that still needs it. Kept per host
 // network namespace (bridges of two namespaces may share a name; a namespace is named by its
 // cookie, never reused), readable by root only.
+import { STATE_DIRS } from './state.ts';
 import { exists, readDir, rmdir, stat, unlink } from './fs.ts';
 import { createFileExclusive, ensureDir, removeHeldLock, sweepTemps, withRemovableLock } from './files.ts';
 import { shortHash } from '../util/hash.ts';
@@ -12,7 +13,7 @@ import { join } from '../util/path.ts';
 import { native } from './native.ts';
 import { arrFind } from '../util/arrays.ts';
 
-const ROOT = '/run/cni-ts';
+const ROOT = STATE_DIRS.run;
 
 let nsKey: string | undefined;
 /**

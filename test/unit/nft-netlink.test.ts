@@ -7,7 +7,12 @@ import { join } from 'node:path';
 import t from 'tap';
 import { decodeAttrs, encodeAttrs } from '../../shared/netlink/attrs.ts';
 import { decodeElements, encodeBatch, nftType, NFT_MSG, BATCH } from '../../shared/netlink/nftables.ts';
-import { setTypes } from '../../plugins/nft-state/batch.ts';
+import { skeleton } from '../../plugins/nft-state/batch.ts';
+import type { SetType } from '../../shared/netlink/nftables.ts';
+import { NFT_OWNERS } from '../../cli/attachments.ts';
+
+/** Every set and map of every owner, by name (names are unique across owners). */
+const setTypes = (): Map<string, SetType> => new Map(NFT_OWNERS.flatMap((o) => o.sets.map((s) => [s.name, s] as [string, SetType])));
 import { utf8 } from '../../shared/util/bytes.ts';
 
 interface Fixture { family: string; set: string; key: string; value?: string; comment?: string; op: 'add' | 'delete'; body: string }
@@ -30,11 +35,27 @@ function messages(batch: Buffer): [number, number, number, Buffer][] {
   return out;
 }
 
-t.test('every set and map of the skeleton has a type', async (t) => {
-  t.equal(setTypes().size, 22);
+t.test('every set and map of every owner has a type, under a name of its own', async (t) => {
+  t.equal(NFT_OWNERS.reduce((n, o) => n + o.sets.length, 0), 22);
+  t.equal(setTypes().size, 22, 'no two owners declare the same set');
   t.same(setTypes().get('ov_same')?.key, ['ifname', 'ifname'], "vxlan-overlay's isolation pairs");
   t.same(setTypes().get('pm4ip'), { family: 'inet', name: 'pm4ip', key: ['ipv4_addr', 'inet_proto', 'inet_service'], data: ['ipv4_addr', 'inet_service'], interval: false });
   t.same(setTypes().get('masq_skip6')?.interval, true);
+});
+
+t.test("each owner's chains use only its own sets, and no two owners share a chain", async (t) => {
+  const chains = new Set<string>();
+  for (const o of NFT_OWNERS) {
+    const own = new Set<string>(o.sets.map((s) => s.name));
+    for (const c of o.chains) {
+      t.notOk(chains.has(`${c.family} ${c.name}`), `${o.owner}: chain ${c.family} ${c.name} is its own`);
+      chains.add(`${c.family} ${c.name}`);
+      for (const r of c.rules) for (const [, name] of r.matchAll(/@(\w+)/g)) t.ok(own.has(name!), `${o.owner}: ${c.name} uses its own set @${name}`);
+    }
+    const lines = skeleton(o);
+    t.ok(lines.every((l) => / cni-ts( |$)/.test(l)), `${o.owner}: every declaration is in our tables`);
+    t.equal(lines.filter((l) => l.startsWith('flush')).length, o.chains.length, `${o.owner}: only its own chains are flushed`);
+  }
 });
 
 for (const f of fixtures) {

@@ -1,0 +1,121 @@
+// This host's part of an overlay network: who it is (machine ID and underlay address), the
+// lease it holds, its VXLAN device and peer entries brought in line with etcd's leases, its
+// isolation elements, and its leaving. Used by the plugin's calls and by the watcher, which
+// carries none of the container attachment's code.
+import { CniError, ErrCode } from '../../shared/cni/errors.ts';
+import { readFile } from '../../shared/os/fs.ts';
+import { kindDir } from '../../shared/os/members.ts';
+import { withStateLock } from '../../shared/os/state.ts';
+import { Netlink } from '../../shared/netlink/socket.ts';
+import { getLink } from '../../shared/netlink/link.ts';
+import { NftBatch, tag } from '../nft-state/batch.ts';
+import { findTagged, removeContainer } from '../nft-state/elements.ts';
+import { DEFAULT_DATA_DIR, DEFAULT_PREFIX, bridgeNameOf, vxlanNameOf, type OverlayConf } from './config.ts';
+import { VXLAN_OVERHEAD, applyPeers, ensureVxlan, findUnderlay, teardown, vtepMac, type Underlay } from './dataplane.ts';
+import { Etcd } from './etcd.ts';
+import { leasePrefix, parseLeases, peersOf, release, type Lease, type Peer } from './lease.ts';
+import { OVERLAY_NFT, type OverlaySet } from './nft.ts';
+import { readState, statePaths, writeState } from './state.ts';
+import { arrMap } from '../../shared/util/arrays.ts';
+
+export const KIND = 'vxlan-overlay';
+
+/** This host, stably across restarts and reboots: the machine's ID and its underlay address. */
+function hostId(underlay: string): string {
+  let id = '';
+  try { id = readFile('/etc/machine-id').trim(); } catch { /* none */ }
+  return `${id || 'no-machine-id'}/${underlay}`;
+}
+
+export interface Host { nl: Netlink; underlay: Underlay; host: string; mac: string; paths: ReturnType<typeof statePaths>; etcd: Etcd; prefix: string }
+
+export function hostOf(c: OverlayConf, nl: Netlink): Host {
+  const underlay = findUnderlay(nl, c.underlayInterface, c.underlayAddress);
+  const host = hostId(underlay.address);
+  return { nl, underlay, host, mac: vtepMac(host, c.vni), paths: statePaths(c.dataDir || DEFAULT_DATA_DIR, c.name, host), etcd: new Etcd(c.etcd), prefix: c.etcd.prefix ?? DEFAULT_PREFIX };
+}
+
+/** Every lease of the network (one read), or undefined when etcd cannot be reached. */
+export async function readLeases(c: OverlayConf, h: Host): Promise<Lease[] | undefined> {
+  try { return parseLeases((await h.etcd.range(leasePrefix(h.prefix, c.name))).kvs); } catch (e) {
+    if (e instanceof CniError && e.code === ErrCode.TryAgainLater) return undefined;
+    throw e;
+  }
+}
+
+export const mtuOf = (c: OverlayConf, h: Host): number => c.mtu ?? h.underlay.mtu - VXLAN_OVERHEAD;
+
+/**
+ * Bring the host's peer entries (and the state file) in line with the leases; nothing when this
+ * host has no device (unless `make`). Only the differences from the last sync are written,
+ * unless the device is new or `verify` asks for every entry again (CHECK).
+ */
+export function applySync(c: OverlayConf, h: Host, lease: Lease, peers: Peer[], make: boolean, verify = false): void {
+  withStateLock(h.paths.lock, () => {
+    const state = readState(h.paths);
+    let dev = getLink(h.nl, vxlanNameOf(c));
+    if (!dev && !make) return;
+    let all = verify;
+    // a device that is there and up is taken as made (CHECK verifies it all again)
+    if (make && (!dev || verify || !(dev.flags & 1))) {
+      const v = ensureVxlan(h.nl, { name: vxlanNameOf(c), vni: c.vni, port: c.port ?? 4789, underlay: h.underlay, mac: h.mac, mtu: mtuOf(c, h), subnet: lease.subnet });
+      dev = v.link;
+      if (v.created || verify) { isolate(c); all = true; }
+    }
+    applyPeers(h.nl, dev!.index, state.peers, peers, all);
+    if (all || JSON.stringify(state) !== JSON.stringify({ lease, peers })) writeState(h.paths, { lease, peers });
+  });
+}
+
+/**
+ * This network's interfaces on the host forward only to each other: another overlay (or a
+ * bridge network routed by the same host) is not reached through them. Once per host.
+ */
+function isolate(c: OverlayConf): void {
+  const t = hostTag(c);
+  if (findTagged(t, OVERLAY_NFT).length) return;
+  const br = bridgeNameOf(c), vx = vxlanNameOf(c);
+  const q = (n: string) => `"${n}"`;
+  new NftBatch(OVERLAY_NFT).add([
+    { family: 'inet', set: 'ov_ifaces', key: q(br) }, { family: 'inet', set: 'ov_ifaces', key: q(vx) },
+    ...arrMap([[br, vx], [vx, br], [br, br], [vx, vx]], ([a, b]) => ({ family: 'inet' as const, set: 'ov_same' as OverlaySet, key: `${q(a!)} . ${q(b!)}` })),
+  ], t).run();
+}
+const hostTag = (c: OverlayConf): string => tag(c.name, 'vxlan-overlay-host');
+
+/**
+ * The host leaves the network: its device and bridge (and isolation) go, its peers are
+ * forgotten, and the lease it held is given back; when etcd cannot be reached the lease stays
+ * in the state file (for a later GC) and this throws.
+ */
+export async function retire(c: OverlayConf, h: Host): Promise<void> {
+  const { lease } = withStateLock(h.paths.lock, () => {
+    teardown(h.nl, vxlanNameOf(c), bridgeNameOf(c));
+    removeContainer(hostTag(c), OVERLAY_NFT);
+    return readState(h.paths);
+  });
+  try {
+    if (lease) await release(h.etcd, h.prefix, c.name, lease);
+    withStateLock(h.paths.lock, () => writeState(h.paths, { peers: [] }));
+  } catch (e) {
+    withStateLock(h.paths.lock, () => writeState(h.paths, { lease, peers: [] }));
+    throw e;
+  }
+}
+
+/** The watcher's step: one etcd read, the peers applied (when this host is on the network). */
+export async function resync(c: OverlayConf): Promise<void> {
+  const nl = new Netlink();
+  try {
+    const h = hostOf(c, nl);
+    const state = readState(h.paths);
+    if (!state.lease || !getLink(nl, vxlanNameOf(c))) return;
+    const leases = await readLeases(c, h);
+    if (leases) applySync(c, h, state.lease, peersOf(leases, h.host, c.vni), false);
+  } finally {
+    nl.close();
+  }
+}
+
+export const watcherDir = (): string => kindDir(KIND);
+
