@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resultProblem } from './result-schema.ts';
-import { netnsStateDirs, stopDaemons } from '../test/helpers/netns.ts';
+import { netnsStateDirs, stopDaemons } from './host-state.ts';
 
 export interface Step {
   op: 'ADD' | 'CHECK' | 'DEL' | 'VERSION' | 'GC' | 'STATUS' | 'tamper' | 'removeNetns';

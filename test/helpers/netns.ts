@@ -3,12 +3,10 @@
 // everything in teardown, pass or fail. Nothing touches this machine's own namespace.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { native } from '../../shared/os/native.ts';
-import { NetNS } from '../../shared/os/netns.ts';
 import { elementsOf, type NftElement } from '../../plugins/nft-state/elements.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -35,33 +33,8 @@ export function tempDir(t: Teardown, prefix = 'cnits-'): string {
   return d;
 }
 
-const STATE_ROOT = '/run/cni-ts';
-
-/** The name plugins give a namespace's shared state (shared/os/members.ts: its cookie). */
-export function netnsKey(name: string): string {
-  const ns = NetNS.open(`/run/netns/${name}`);
-  try { return `c${ns.run(() => native().netnsCookie())}`; } finally { ns.close(); }
-}
-
-/** Where plugins keep state shared by the attachments of a host namespace, one directory per kind. */
-export function netnsStateDirs(name: string): string[] {
-  const key = netnsKey(name);
-  let kinds: string[] = [];
-  try { kinds = readdirSync(STATE_ROOT); } catch { /* none yet */ }
-  return kinds.map((k) => join(STATE_ROOT, k, key)).filter((d) => existsSync(d));
-}
-
-/** Stop the long-running processes of this state directory (dns-hosts' resolver, vxlan-overlay's watchers). */
-export function stopDaemons(stateDir: string): void {
-  let files: string[] = [];
-  try { files = readdirSync(stateDir).filter((f) => f.endsWith('.pid')); } catch { return; }
-  for (const f of files) {
-    try {
-      const pid = Number(readFileSync(join(stateDir, f), 'utf8').trim());
-      if (pid > 1 && /--(resolver|watch)=/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) process.kill(pid, 'SIGKILL');
-    } catch { /* none running */ }
-  }
-}
+export { netnsKey, netnsStateDirs, stopDaemons } from '../../conformance/host-state.ts';
+import { netnsStateDirs, stopDaemons } from '../../conformance/host-state.ts';
 
 /** A fresh named netns, deleted in teardown (with the state plugins kept for it, and their daemons). */
 export function makeNetns(t: Teardown, prefix = 'cnits'): { name: string; path: string } {
