@@ -1,4 +1,4 @@
-// Where a nerdctl-chain ADD's and DEL's time goes, per plugin and phase (README, "Where a chain
+// Where a nerdctl-chain ADD's and DEL's time goes, per plugin and phase (docs/start-up.md, "Where a chain
 // ADD's time goes"): `npm run phases [-- rounds]`. Each plugin is exec'd directly by this Node
 // parent, as a runtime does, with CNI_TS_TRACE=1 (each phase mark: ms since the process
 // started), inside a host namespace of its own; the reference chain runs between rounds of ours

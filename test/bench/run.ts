@@ -1,10 +1,12 @@
 // npm run bench: every benchmark, ours vs the reference plugins, in one run. The whole run
 // happens inside a host namespace of its own, so nothing reaches this machine's namespace.
+// A full run (no filter) writes its figures into docs/benchmarks.md and docs/bench.svg.
 //   npm run bench [-- name-filter]
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, REFERENCE_BIN } from '../helpers/netns.ts';
 import { chart } from './chart.ts';
+import { figures, writePage } from './page.ts';
 import { inOwnHost, overheads, runBench, table, type Bench, type Row } from './lib.ts';
 import { podmanReady, podmanRun } from './podman.ts';
 import { bridgeBenches } from './bridge.ts';
@@ -45,6 +47,7 @@ if (inside < 0) {
   console.log(out);
   const extra = overheads(rows);
   if (extra) console.log(`\n${extra}`);
+  const overlayLines: string[] = [];
   // the resolver's throughput and latency beside dnsmasq and aardvark-dns (not a per-exec row)
   let dns: ReturnType<typeof dnsBench> | undefined;
   const dnsName = 'dns resolver: dnsperf vs dnsmasq and aardvark-dns';
@@ -60,13 +63,24 @@ if (inside < 0) {
   if ((!filter || ovName.includes(filter) || 'vxlan-overlay'.includes(filter)) && overlayReady()) {
     for (const op of ['ADD', 'DEL']) {
       const o = rows.find((r) => r.bench.startsWith(`vxlan-overlay ${op}`) && r.impl === 'vxlan-overlay'), b = rows.find((r) => r.bench.startsWith(`vxlan-overlay ${op}`) && r.impl === 'bridge');
-      if (o && b) console.log(`vxlan-overlay ${op} p50 ${o.p50.toFixed(1)} ms, bridge+host-local ${op} p50 ${b.p50.toFixed(1)} ms: +${(o.p50 - b.p50).toFixed(1)} ms${op === 'ADD' ? ' (target <= +5 ms)' : ''}`);
+      if (o && b) overlayLines.push(`vxlan-overlay ${op} p50 ${o.p50.toFixed(1)} ms, bridge+host-local ${op} p50 ${b.p50.toFixed(1)} ms: +${(o.p50 - b.p50).toFixed(1)} ms${op === 'ADD' ? ' (target <= +5 ms)' : ''}`);
     }
     process.stderr.write(`bench: ${ovName}...\n`);
     convergence = await overlayConvergence();
-    console.log(`${ovName}: a new host's container routed by every other host after p50 ${convergence.p50.toFixed(0)} ms, p99 ${convergence.p99.toFixed(0)} ms, max ${convergence.max.toFixed(0)} ms (${convergence.rounds} joins x ${convergence.hosts} hosts; target p99 < 1000 ms)`);
+    overlayLines.push(`${ovName}: a new host's container routed by every other host after p50 ${convergence.p50.toFixed(0)} ms, p99 ${convergence.p99.toFixed(0)} ms, max ${convergence.max.toFixed(0)} ms (${convergence.rounds} joins x ${convergence.hosts} hosts; target p99 < 1000 ms)`);
   }
-  writeFileSync(join(ROOT, 'test/bench/results/latest.json'), `${JSON.stringify({ date: new Date().toISOString(), rows, dns, convergence }, null, 2)}\n`);
-  writeFileSync(join(ROOT, 'test/bench/results/latest.svg'), chart(rows, `cni-ts vs the reference plugins, ${new Date().toISOString().slice(0, 10)}`));
-  console.log('chart: test/bench/results/latest.svg (the README shows docs/bench.svg, a copy of one full run)');
+  for (const l of overlayLines) console.log(l);
+  const date = new Date().toISOString();
+  const svg = chart(rows, `cni-ts vs the reference plugins, ${date.slice(0, 10)}`);
+  writeFileSync(join(ROOT, 'test/bench/results/latest.json'), `${JSON.stringify({ date, rows, dns, convergence }, null, 2)}\n`);
+  writeFileSync(join(ROOT, 'test/bench/results/latest.svg'), svg);
+  if (filter) console.log('results: test/bench/results/latest.{json,svg} (a run with a filter leaves docs/benchmarks.md as it is)');
+  else {
+    writePage(ROOT, figures(date, [
+      '### Per call, ours against the reference plugins (ms)', table(rows), extra.split('\n').map((l) => (l ? `- ${l}` : '')).join('\n'),
+      ...(dns ? ["### dns-hosts' resolver beside dnsmasq and aardvark-dns", dnsTable(dns)] : []),
+      ...(overlayLines.length ? ['### vxlan-overlay', overlayLines.map((l) => `- ${l}`).join('\n')] : []),
+    ]), svg);
+    console.log('results: docs/benchmarks.md and docs/bench.svg (and test/bench/results/latest.{json,svg})');
+  }
 }

@@ -77,7 +77,7 @@ for (const f of readdirSync(join(root, 'conformance/scenarios'))) {
 // the chained plugins nerdctl and podman add, as they write them
 const chained = { cniVersion: '1.0.0', name: 'n' };
 corpus.set('firewall', [{ ...chained, type: 'firewall', ingressPolicy: 'same-bridge' }, { ...chained, type: 'firewall', backend: '', iptablesAdminChainName: 'CNI-ADMIN' }]);
-// vxlan-overlay needs etcd, so no conformance scenario holds it: its configs as the README gives them
+// vxlan-overlay needs etcd, so no conformance scenario holds it: its configs as docs/plugins/vxlan-overlay.md gives them
 corpus.set('vxlan-overlay', [
   { ...chained, type: 'vxlan-overlay', subnet: '10.90.0.0/16', hostSubnetLength: 24, vni: 42, etcd: { endpoints: ['http://192.0.2.1:2379'] } },
   { ...chained, type: 'vxlan-overlay', subnet: '10.91.0.0/16', vni: 7, port: 8472, mtu: 1400, ipMasq: false, bridge: 'ovb', underlayInterface: 'eth1', underlayAddress: '192.0.2.9', dataDir: '/tmp/x',
