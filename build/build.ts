@@ -108,8 +108,8 @@ function executable(): void {
   mkdirSync(bin, { recursive: true });
   const launched = launcher();
   // --no-compile-autoload-*: a root process must never read .env/bunfig.toml from its cwd.
-  // --compile-jit-policy: a call lives ~15 ms, too short for JIT compilation to pay back; with
-  // tier-up 1000x later a bridge ADD is ~13% faster (npm run bench, A/B with CNI_TS_BIN).
+  // --compile-jit-policy: a call is too short for JIT compilation to pay back, so tier-up comes
+  // much later (where the launcher does not turn the JIT off: docs/start-up.md).
   execFileSync(bunBin, [
     'build', '--compile', '--bytecode', '--minify', '--target=bun', '--format=esm',
     '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig',

@@ -1,13 +1,13 @@
-// build/bin/cni-ts: a 9 KB launcher in front of the Bun-compiled executable (cni-ts.bun beside
+// build/bin/cni-ts: a small launcher in front of the Bun-compiled executable (cni-ts.bun beside
 // it). It answers VERSION itself: the reply is a constant (the build writes it here from
 // shared/cni/version.ts, with the plugins' names), and podman asks every plugin for it before
-// every ADD and DEL, so a whole runtime start (~5 ms) for it is work for nothing. Every other
-// call: it adds BUN_JSC_useJIT=0 to the environment and execs cni-ts.bun with argv unchanged
-// (argv[0] still names the plugin). A plugin call lives ~10 ms: JavaScriptCore's JIT threads and
-// compiled code cost more than they return (a bridge ADD 0.4-1.2 ms). Bun reads it from the
-// environment before any code of ours runs, so it can only be set here. Long-running modes
-// (--resolver, --watch=) keep the runtime's defaults, and a caller's own setting stays. No libc:
-// a static glibc start costs ~0.35 ms, this ~10 us.
+// every ADD and DEL, so a whole runtime start for it is work for nothing. Every other call: it
+// adds BUN_JSC_useJIT=0 to the environment and execs cni-ts.bun with argv unchanged (argv[0]
+// still names the plugin). A plugin call is too short for JavaScriptCore's JIT threads and
+// compiled code to pay back what they cost. Bun reads it from the environment before any code
+// of ours runs, so it can only be set here. Long-running modes (--resolver, --watch=) keep the
+// runtime's defaults, and a caller's own setting stays. No libc: a static glibc start would
+// cost more than the launcher saves (docs/start-up.md, "the JIT").
 // x86-64 Linux only (supported.ts; elsewhere the build names cni-ts.bun cni-ts).
 // Built with -include of the generated launcher-gen.h: VERSION_REPLY and PLUGIN_NAMES.
 
@@ -54,9 +54,8 @@ static const char TARGET[] = "cni-ts.bun";
 // what a plugin call runs with, each unless the caller set that variable itself
 static char *DEFAULTS[] = {
   "BUN_JSC_useJIT=0",
-  // (not MIMALLOC_ALLOW_THP=1: mimalloc's arena on huge pages spared ~350 page faults a call,
-  // -4 ms on a VM whose faults cost ~11 us, but +0.3-1 ms where they cost ~2 us and a huge
-  // page's first touch cost 0.2-4 ms, and +15 MiB peak RSS a call everywhere)
+  // (not MIMALLOC_ALLOW_THP=1: mimalloc's arena on huge pages spares page faults where they are
+  // dear and costs time where they are cheap, and memory everywhere: docs/start-up.md)
 };
 #define NDEFAULTS (sizeof DEFAULTS / sizeof DEFAULTS[0])
 

@@ -47,9 +47,9 @@ function start(dir: string): void {
     const [cmd, ...args] = selfCommand('dns-hosts', [`${RESOLVER_FLAG}${dir}`]);
     // its own session, no terminal, the log for output: nothing ties it to the runtime's pipes
     // (child_process loaded here, not at every call's start: only a call that starts the resolver needs it)
-    // (BUN_GC_TIMER_DISABLE: Bun's once-a-second collection of an idle heap is ~0.4 ms of the
-    // resolver's main thread and its helpers each second, a tail of the UDP thread's answers;
-    // its heaps are still collected when they grow)
+    // (BUN_GC_TIMER_DISABLE: Bun's once-a-second collection of an idle heap takes the resolver's
+    // main thread and its helpers each second, a tail of the UDP thread's answers; its heaps
+    // are still collected when they grow)
     const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', BUN_GC_TIMER_DISABLE: '1' };
     const child = childProcess().spawn(cmd!, args, { detached: true, cwd: '/', stdio: ['ignore', log, log], env });
     child.unref();

@@ -14,8 +14,8 @@ declare const Bun: unknown;
 export interface EtcdConf { endpoints: string[]; caFile?: string; certFile?: string; keyFile?: string }
 export interface KV { key: string; value: string; modRevision: number; createRevision: number }
 
-// (bytes.ts, not Buffer.from: the latter's first call costs a plugin call ~0.1-1 ms, whatever
-// the encoding, so the path through etcd has none)
+// (bytes.ts, not Buffer.from: the latter's first call is dear in a process that lives one
+// call, whatever the encoding, so the path through etcd has none)
 const b64 = (s: string): string => utf8(s).toString('base64');
 const unb64 = (s: string | undefined): string => base64Text(s ?? '');
 /** base64 of the key just past every key with this prefix (etcd's range_end) */
@@ -78,7 +78,7 @@ export class Etcd {
 
   /**
    * A plain-HTTP endpoint at an IP address: one exchange through the addon (shared/os/http.ts),
-   * ~0.5 ms where Bun's fetch takes ~2.5 ms for a call's first request.
+   * without the HTTP client start that Bun's fetch pays on a process's first request.
    */
   private async exchange(url: URL, body: unknown): Promise<any> {
     let r: HttpReply;
@@ -90,8 +90,8 @@ export class Etcd {
   }
 
   /**
-   * Under Bun its built-in fetch: node:http's module alone costs ~10 ms of a call's start there,
-   * a whole request by fetch ~2 ms. (Node bundles use node:http(s).)
+   * Under Bun its built-in fetch: node:http's module alone costs more of a call's start than a
+   * whole request by fetch. (Node bundles use node:http(s).)
    */
   private async fetchPost(url: URL, body: unknown, stream?: (chunk: string) => void): Promise<any> {
     const init: Record<string, unknown> = {

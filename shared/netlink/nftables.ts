@@ -1,7 +1,7 @@
 // nf_tables set elements over netlink (NETLINK_NETFILTER): what `nft add/delete element` and
 // `nft list` do for our per-container state, without a process. Elements keep their text form
 // (the one `nft list` shows: "10.1.2.3", "tcp . 8080", "\"veth1\" . 02:00:00:00:00:01"); the
-// set's declared type (shared/nft.ts's skeleton, the single source) says how each field is
+// set's declared type (declared by the plugin that owns the set) says how each field is
 // encoded: registers of 4 bytes, concatenations field after field, intervals as a start and an
 // end element (rbtree) or a key and a key end (concatenated ranges), the comment as userdata.
 import { bytesOf, copyOf, utf8 } from '../util/bytes.ts';
@@ -19,7 +19,7 @@ let shared: Netlink | undefined;
 /**
  * The process's NETLINK_NETFILTER socket (nf_tables and conntrack), opened once and closed by
  * the process's exit. Closing one waits for the kernel to free what the last deletions
- * released (an RCU grace period, ~10 ms here): left to the exit, that wait overlaps whatever
+ * released (an RCU grace period): left to the exit, that wait overlaps whatever
  * the call still does (bridge DEL: the veth's removal) instead of adding to it.
  */
 export function netfilter(): Netlink {

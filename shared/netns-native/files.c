@@ -1,6 +1,6 @@
 /*
  * files: the plain file syscalls the plugins make on every call, so that the compiled
- * executable need not load node:fs (whose module costs ~1.2 ms of every start in Bun).
+ * executable need not load node:fs (whose module would be a large part of every start).
  * No logic: each function is one syscall (or one read/write loop). Paths are UTF-8 strings.
  *
  *   fileOpen(path, flags, mode) -> fd        open(2), O_CLOEXEC added

@@ -155,7 +155,7 @@ static napi_value random_u32(napi_env env, napi_callback_info info) {
 
 /* End the process now with `code`: a plugin call has written its answer with write(2) and has
  * nothing left to flush; the runtime's own teardown (exit handlers, heap, allocator) would add
- * ~0.5 ms to every call for memory the kernel frees anyway. */
+ * to every call for memory the kernel frees anyway. */
 static napi_value exit_now(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t code;

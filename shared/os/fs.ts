@@ -1,5 +1,5 @@
-// The file operations the plugins need, as syscalls through the addon: loading node:fs costs
-// ~1.2 ms of every start of the compiled executable, more than all of host-local's file work.
+// The file operations the plugins need, as syscalls through the addon: loading node:fs would
+// cost every start of the compiled executable more than all of host-local's file work.
 // Errors carry the errno name in `code` ("ENOENT"), as node:fs's do.
 import { utf8 } from '../util/bytes.ts';
 import { native } from './native.ts';

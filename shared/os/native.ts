@@ -43,7 +43,7 @@ export interface NetnsNative {
   fstat(fd: number): StatTuple;
 }
 
-// Set by build/bundle.ts: 'exec' (compiled executable) or 'bundle' (Node bundle).
+// Set by build/build.ts: 'exec' (compiled executable) or 'bundle' (Node bundle).
 declare const __CNI_TS_ADDON__: 'exec' | 'bundle' | undefined;
 const ADDON = 'netns_native.node';
 
@@ -92,8 +92,8 @@ interface BunFfi {
 /**
  * udpNext for a loop that runs it for every datagram: under Bun, the addon's cnits_udp_step
  * called through Bun's FFI, which leaves nothing on the thread's heap (an N-API call leaves a
- * handle scope, ~150 bytes, and collecting them paused the thread ~1 ms every few seconds at
- * 20k queries/s); N-API's udpNext elsewhere.
+ * handle scope, and under load collecting them paused the thread every few seconds); N-API's
+ * udpNext elsewhere.
  */
 export function udpStep(): UdpStep {
   const n = native();

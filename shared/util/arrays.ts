@@ -1,7 +1,7 @@
 // Array callbacks as plain loops. A plugin call is a fresh process, and the runtime compiles
 // each of its callback builtins (map, filter, find, findIndex, some, every, forEach) from source
-// the first time one is called: 30-50 us apiece, 0.2-0.3 ms for the set, against ~2 us for a
-// function of our own (measured in the compiled executable). Plugin code calls these instead.
+// the first time one is called, at many times the cost of a function of our own (measured in
+// the compiled executable: docs/start-up.md). Plugin code calls these instead.
 
 export function arrMap<T, U>(xs: readonly T[], f: (v: T, i: number) => U): U[] {
   const out = new Array<U>(xs.length);

@@ -1,5 +1,5 @@
-// Buffers made without Buffer.from: its first call costs ~0.1 ms (a large runtime builtin, linked
-// on first use), and every plugin call would pay it for a handful of short strings and bytes.
+// Buffers made without Buffer.from: it is a large runtime builtin, linked on its first use, and
+// every plugin call would pay for that for a handful of short strings and bytes.
 
 /** The UTF-8 bytes of `s`, then `zeros` NUL bytes. */
 export function utf8(s: string, zeros = 0): Buffer {

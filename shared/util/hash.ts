@@ -1,6 +1,6 @@
 // A short deterministic name hash (64-bit FNV-1a over UTF-8), for interface and file names
 // derived from container IDs. Not cryptographic: only stable and well spread. Avoids loading
-// node:crypto; computed on two 32-bit halves (a BigInt per byte cost ~0.1 ms a call).
+// node:crypto; computed on two 32-bit halves (a BigInt per byte is dear in a short process).
 import { utf8 } from './bytes.ts';
 
 const PRIME_LOW = 0x1b3;   // FNV's 64-bit prime is 2^40 + 0x1b3

@@ -1,8 +1,8 @@
 // The resolver's control socket: a unix stream socket where a call sends one line ("sync ...")
 // and gets one reply line once the change is served, then the connection closes. Half open:
 // the client shuts its side down after the request, and the reply must still go out.
-// Under Bun its own socket API (a call's sync waited 0.2-0.3 ms less than through node:net's
-// stream layer); under Node, node:net.
+// Under Bun its own socket API (node:net's stream layer adds to every call's wait for its
+// sync); under Node, node:net.
 
 const MAX_REQUEST = 1024;
 const IDLE_S = 5;

@@ -2,8 +2,7 @@
 // listener's UDP socket, added with EPOLLEXCLUSIVE: a datagram wakes one idle lane. A lane the
 // machine stalls (its CPU taken for milliseconds, which on a shared host happens several times a
 // second) then holds up the one query it has, while the queries behind it go to another lane:
-// with one thread they all waited (dnsperf at 20k queries/s: the p99.9 of a C responder went
-// from 0.6-4.4 ms to 0.3-2.6 ms with a second thread, its p99 from 0.09-0.19 to 0.07-0.15 ms).
+// with one thread they all waited (docs/benchmarks.md has the tails with one and two).
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { native } from '../../../shared/os/native.ts';
 import { UDP_THREAD_FLAG } from '../modes.ts';
@@ -55,8 +54,8 @@ export class UdpLanes {
 
   /**
    * Hand every lane the view; returns when all of them serve it (bounded). The wait blocks the
-   * calling thread (tens of microseconds, at most APPLY_MS): an acknowledgement through the
-   * event loop cost a call 0.2-0.8 ms.
+   * calling thread (at most APPLY_MS): an acknowledgement through the event loop would wait for
+   * whatever the loop is doing, and a call's sync waits for it.
    */
   sendView(view: View): void {
     for (const l of this.lanes) {
