@@ -202,3 +202,49 @@ t.test('DEL without netns or prevResult, and GC of attachments that are gone', {
   w.del(b, 'gcnet', 'eth0');
   w.del(c, 'gcnet', 'eth0');
 });
+
+/** utime + stime of a process, all its threads, in clock ticks. */
+const cpuTicks = (pid: number): number => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return Number(f[11]) + Number(f[12]); };
+
+// A response (QR=1) is never answered: a container with CAP_NET_RAW (Docker's and containerd's
+// default) could otherwise send one datagram from 127.0.0.11:53 to 127.0.0.11:53 and have the
+// resolver answer its own answers forever.
+const SEND = `
+import socket, struct, sys
+dns = bytes.fromhex(sys.argv[2])
+if sys.argv[1] == 'raw':
+    udp = struct.pack('!HHHH', 53, 53, 8 + len(dns), 0) + dns
+    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, socket.inet_aton('127.0.0.11'), socket.inet_aton('127.0.0.11'))
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    for _ in range(int(sys.argv[3])): s.sendto(ip + udp, ('127.0.0.11', 0))
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(1.0)
+    s.sendto(dns, ('127.0.0.11', 53))
+    try: print('reply', s.recv(4096).hex())
+    except socket.timeout: print('no reply')
+`;
+
+t.test('responses get no reply: a QR=1 datagram, and a spoofed one from the resolver to itself', { skip: !haveBuild() && 'npm run build first' }, async (t) => {
+  const host = makeNetns(t, 'cnits-dnsq');
+  const w = new DnsWorld(t, host.name);
+  w.network('qr', bridge('cnits-qr', '172.30.7.0/24'), { forward: false });
+  const a = w.container('a');
+  w.add(a, 'qr', 'eth0');
+  t.same(addresses(a.ns, 'a').length, 1, 'the resolver answers queries');
+  // a response to "a", as the resolver itself would send it: header QR|AA|RD, RA; one question
+  const response = '1234' + '8580' + '0001' + '0000' + '0000' + '0000' + '0161' + '00' + '0001' + '0001';
+  const query = response.replace(/^12348580/, '12340100');
+  const send = (how: string, hex: string, n = '1') => spawnSync('ip', ['netns', 'exec', a.ns, 'python3', '-c', SEND, how, hex, n], { encoding: 'utf8' });
+  t.match(send('udp', query).stdout, /^reply 1234/, 'the same message as a query (QR=0) is answered');
+  t.equal(send('udp', response).stdout.trim(), 'no reply', 'as a response (QR=1) it is not');
+  const pid = resolverPid(host.name);
+  const before = cpuTicks(pid);
+  const raw = send('raw', response, '20');
+  t.equal(raw.status, 0, `20 spoofed datagrams 127.0.0.11:53 -> 127.0.0.11:53 sent: ${raw.stderr}`);
+  await new Promise((r) => setTimeout(r, 1500));
+  const used = cpuTicks(pid) - before;
+  t.ok(used < 30, `the resolver stays idle (${used} ticks of CPU in 1.5 s; a loop takes ~100 a core)`);
+  t.same(addresses(a.ns, 'a').length, 1, 'and still answers');
+  w.del(a, 'qr', 'eth0');
+});

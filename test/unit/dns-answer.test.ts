@@ -65,8 +65,9 @@ t.test('PTR, forwarding, FORMERR, truncation', async (t) => {
   t.equal(reverseAddress('2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa'), 'fd00::2', 'in the one spelling the PTR table uses (RFC 5952)');
   t.same(ask('2', '2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa', 'PTR').data, ['web.iso'], 'PTR for an IPv6 address');
   t.same(ask('2', 'example.org'), { forward: true, data: [] });
-  const bad = answer(tables, scope('2'), Buffer.from([0, 9, 1]), 0);
-  t.ok('reply' in bad && bad.reply.readUInt16BE(2) & 0x8000 && (bad.reply.readUInt16BE(2) & 15) === 1, 'FORMERR for garbage');
+  t.same(answer(tables, scope('2'), Buffer.from([0, 9, 1]), 0), { drop: true }, 'less than a header: no reply');
+  const bad = answer(tables, scope('2'), Buffer.from([0, 9, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 63, 1]), 0);
+  t.ok('reply' in bad && bad.reply.readUInt16BE(2) & 0x8000 && (bad.reply.readUInt16BE(2) & 15) === 1, 'FORMERR for a query whose question is garbage');
   const many = buildTables(Array.from({ length: 60 }, (_, i) => rec('big', '9', `n${i}`, [`10.8.0.${i + 1}`], { aliases: ['all'] })));
   const q = packet.encode({ id: 1, type: 'query', questions: [{ type: 'A', name: 'all' }] });
   const s = scopeOf([rec('big', '9', 'n0', ['10.8.0.1'])]);
@@ -89,4 +90,31 @@ t.test('names, links and upstreams as the config gives them', async (t) => {
   t.same(parseUpstream('fd00::53'), { address: 'fd00::53', port: 53 });
   t.same(parseUpstream('192.0.2.1:54'), { address: '192.0.2.1', port: 54 });
   t.equal(parseUpstream('host.example:53'), undefined);
+});
+
+t.test('what is not a standard query: responses dropped, other opcodes NOTIMP, other classes REFUSED', async (t) => {
+  const q = (over: Partial<packet.Packet> & { flags?: number }, klass: string = 'IN') =>
+    packet.encode({ id: 9, type: 'query', flags: packet.RECURSION_DESIRED, questions: [{ type: 'A', name: 'web', class: klass as 'IN' }], ...over });
+  for (const udp of [true, false]) {
+    const how = udp ? 'UDP' : 'TCP';
+    t.same(answer(tables, scope('2'), packet.encode({ id: 9, type: 'response', flags: packet.RECURSION_DESIRED, questions: [{ type: 'A', name: 'web' }] }), 0, udp), { drop: true }, `${how}: a response (QR=1) gets no reply`);
+    // our own reply, sent back to us (a spoofed datagram from 127.0.0.11:53 to itself): dropped
+    const ours = answer(tables, scope('2'), q({}), 0, udp) as { reply: Buffer };
+    t.same(answer(tables, scope('2'), Buffer.from(ours.reply), 0, udp), { drop: true }, `${how}: our own answer fed back is dropped`);
+    const formerr = answer(tables, scope('2'), packet.encode({ id: 9, type: 'response', flags: 0, questions: [] }), 0, udp);
+    t.same(formerr, { drop: true }, `${how}: a response without a question too`);
+    for (const len of [0, 1, 11]) t.same(answer(tables, scope('2'), Buffer.alloc(len), 0, udp), { drop: true }, `${how}: ${len} bytes (no header) get no reply`);
+    const update = answer(tables, scope('2'), q({ flags: 5 << 11 }), 0, udp) as { reply: Buffer };
+    t.ok('reply' in update, `${how}: opcode UPDATE gets a reply`);
+    t.equal(update.reply.length, 12, 'the header alone');
+    t.equal(update.reply[3]! & 0xf, 4, 'NOTIMP');
+    t.equal(update.reply[2]! & 0xf8, 0x80 | (5 << 3), 'QR set, the opcode echoed');
+    t.equal(update.reply.readUInt16BE(0), 9, 'the query ID');
+    for (const klass of ['CH', 'ANY', 'UNKNOWN_65535']) {
+      const r = answer(tables, scope('2'), q({}, klass), 0, udp) as { reply: Buffer };
+      t.equal((packet.decode(r.reply) as packet.DecodedPacket & { rcode: string }).rcode, 'REFUSED', `${how}: class ${klass} is refused, never answered with A records`);
+    }
+    const two = packet.encode({ id: 9, type: 'query', flags: 0, questions: [{ type: 'A', name: 'web' }, { type: 'A', name: 'db' }] });
+    t.equal((packet.decode((answer(tables, scope('2'), two, 0, udp) as { reply: Buffer }).reply) as packet.DecodedPacket & { rcode: string }).rcode, 'FORMERR', `${how}: two questions: FORMERR`);
+  }
 });

@@ -117,7 +117,23 @@ export function reverseAddress(qname: string): string | undefined {
   return undefined;
 }
 
-export type Outcome = { reply: Buffer } | { forward: true };
+export type Outcome = { reply: Buffer } | { forward: true } | { drop: true };
+
+/** screen()'s outcome for a message that gets no reply at all */
+export const DROP = -1;
+
+/**
+ * What a message is before anything is looked up: DROP for what is not a query (shorter than a
+ * header, or a response: QR set), which never gets a reply, so that two servers, or a spoofed
+ * datagram from our own address to itself, cannot keep each other answering; NOTIMP for a query
+ * of another opcode than QUERY; 0 for a standard query (its class and question are checked
+ * once it is decoded).
+ */
+export function screen(q: Buffer, len: number): number {
+  if (len < 12 || (q[2]! & 0x80) !== 0) return DROP;
+  if ((q[2]! & 0x78) !== 0) return RCODE.NOTIMP;
+  return 0;
+}
 
 const CACHE_MAX = 4096;
 const TYPE_A = 1, TYPE_AAAA = 28;
@@ -211,7 +227,7 @@ export function quickReply(t: Tables, s: Scope, q: Buffer, len: number, turn: nu
 
 
 const FLAG_AA = 1 << 10, FLAG_TC = 1 << 9, FLAG_RD = 1 << 8, FLAG_RA = 1 << 7;
-export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3 } as const;
+export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
 
 /** The largest UDP reply the client takes: its EDNS payload size, else 512 bytes. */
 function udpLimit(q: packet.Packet): number {
@@ -219,8 +235,18 @@ function udpLimit(q: packet.Packet): number {
   return Math.max(512, Math.min(opt?.udpPayloadSize ?? 512, 4096));
 }
 
-/** A reply carrying only a status (FORMERR, SERVFAIL): the query's header and question kept. */
+/**
+ * A reply carrying only a status (FORMERR, SERVFAIL, REFUSED): the query's header and question
+ * kept. NOTIMP (another opcode, whose message may not be a question at all) is the header alone,
+ * its opcode echoed.
+ */
 export function statusReply(query: Buffer, rcode: number): Buffer {
+  if (rcode === RCODE.NOTIMP) {
+    const h = Buffer.alloc(12);
+    query.copy(h, 0, 0, 2);
+    h.writeUInt16BE(0x8000 | ((query[2]! & 0x79) << 8) | FLAG_RA | rcode, 2);   // QR, the opcode, RD
+    return h;
+  }
   try {
     const q = packet.decode(query);
     return packet.encode({ id: q.id, type: 'response', flags: ((q.flags ?? 0) & FLAG_RD) | FLAG_RA | rcode, questions: q.questions ?? [] });
@@ -238,6 +264,9 @@ export function statusReply(query: Buffer, rcode: number): Buffer {
  * whose caller sends it at once), else the whole message decoded (decodedAnswer).
  */
 export function answer(t: Tables, s: Scope, query: Buffer, turn: number, udp = false): Outcome {
+  const kind = screen(query, query.length);
+  if (kind === DROP) return { drop: true };
+  if (kind) return { reply: statusReply(query, kind) };
   const n = quickReply(t, s, query, query.length, turn);
   if (n === FORWARD) return { forward: true };
   if (n !== NOT_QUICK) return { reply: udp ? scratch.subarray(0, n) : Buffer.from(scratch.subarray(0, n)) };
@@ -251,10 +280,15 @@ export function answer(t: Tables, s: Scope, query: Buffer, turn: number, udp = f
  * again over TCP.
  */
 export function decodedAnswer(t: Tables, s: Scope, query: Buffer, turn: number, udp: boolean): Outcome {
+  const kind = screen(query, query.length);
+  if (kind === DROP) return { drop: true };
+  if (kind) return { reply: statusReply(query, kind) };
   let q: packet.Packet;
   try { q = packet.decode(query); } catch { return { reply: statusReply(query, RCODE.FORMERR) }; }
   const question = q.questions?.[0];
-  if (q.type === 'response' || !question) return { reply: statusReply(query, RCODE.FORMERR) };
+  if (!question || q.questions!.length !== 1) return { reply: statusReply(query, RCODE.FORMERR) };
+  // class IN only (and nothing is forwarded for another: CH, HS, ANY are not ours to relay)
+  if (question.class !== 'IN') return { reply: statusReply(query, RCODE.REFUSED) };
   const qname = question.name.toLowerCase().replace(/\.$/, '');
   const answers: packet.Answer[] = [];
   let known = false, local = false;

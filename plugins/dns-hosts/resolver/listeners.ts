@@ -7,16 +7,28 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { native } from '../../../shared/os/native.ts';
 import type { Attachment } from '../records.ts';
-import type { Scope } from './answer.ts';
+import type { Outcome, Scope } from './answer.ts';
 import { arrMap } from '../../../shared/util/arrays.ts';
 
 const TCP_IDLE_MS = 10_000;
+/** TCP connections at once, per container and in all: more are closed as they come. */
+export const MAX_TCP_PER_CONTAINER = 64;
+export const MAX_TCP_TOTAL = 1024;
+/**
+ * Per connection: reply bytes not yet taken by the client, and queries not yet answered
+ * (forwarded), past which the connection is not read until the client catches up. What one
+ * connection holds is bounded by these and by one message in reading.
+ */
+export const MAX_UNSENT_BYTES = 64 * 1024;
+export const MAX_UNANSWERED = 16;
+
+let tcpTotal = 0;
 
 export type Send = (b: Buffer) => void;
 
 export interface Handlers {
-  /** the reply to a TCP query now, or undefined: forward it */
-  answer(l: Listener, msg: Buffer): Buffer | undefined;
+  /** what to do with a TCP query: a reply now, forward it, or drop it (not a query) */
+  answer(l: Listener, msg: Buffer): Outcome;
   /** the reply comes later, through `send` */
   forward(l: Listener, msg: Buffer, send: Send): void;
 }
@@ -27,6 +39,8 @@ export class Listener {
   private conns = new Set<Socket>();
   private tcp?: Server;
   closed = false;
+  /** this container's queries waiting for an upstream */
+  forwarding = 0;
   /** the UDP threads' name for this listener */
   readonly tag = nextTag++;
   private constructor(readonly cookie: string, public scope: Scope, readonly udpFd: number) {}
@@ -59,25 +73,44 @@ export class Listener {
   }
 
   private serveTcp(c: Socket, h: Handlers): void {
+    if (this.conns.size >= MAX_TCP_PER_CONTAINER || tcpTotal >= MAX_TCP_TOTAL) { c.destroy(); return; }
     this.conns.add(c);
+    tcpTotal++;
     c.setTimeout(TCP_IDLE_MS, () => c.destroy());
-    c.on('close', () => this.conns.delete(c));
+    c.on('close', () => { this.conns.delete(c); tcpTotal--; });
     c.on('error', () => c.destroy());
     let buf: Buffer = Buffer.alloc(0);
-    c.on('data', (d: Buffer) => {
-      buf = buf.length ? Buffer.concat([buf, d]) : d;
-      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+    let unanswered = 0;
+    // read only while the client takes its replies and its forwarded queries are few
+    const flow = (): void => {
+      if (c.destroyed) return;
+      if (c.writableLength > MAX_UNSENT_BYTES || unanswered >= MAX_UNANSWERED) c.pause();
+      else if (c.isPaused()) { c.resume(); drain(); }
+    };
+    c.on('drain', flow);
+    const send = (b: Buffer): void => {
+      if (c.destroyed) return;
+      const len = Buffer.alloc(2);
+      len.writeUInt16BE(b.length);
+      c.write(Buffer.concat([len, b]));
+    };
+    // the complete messages read so far, while reading goes on
+    const drain = (): void => {
+      while (!c.isPaused() && buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
         const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
         buf = buf.subarray(2 + msg.length);
-        const send = (b: Buffer): void => {
-          if (c.destroyed) return;
-          const len = Buffer.alloc(2);
-          len.writeUInt16BE(b.length);
-          c.write(Buffer.concat([len, b]));
-        };
         const r = h.answer(this, msg);
-        if (r) send(r); else h.forward(this, msg, send);
+        if ('reply' in r) send(r.reply);
+        else if ('forward' in r) {
+          unanswered++;
+          h.forward(this, Buffer.from(msg), (b) => { unanswered--; send(b); flow(); });
+        }
+        flow();
       }
+    };
+    c.on('data', (d: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, d]) : d;
+      drain();
     });
   }
 

@@ -23,6 +23,12 @@ import { arrFilter, arrMap } from '../../../shared/util/arrays.ts';
 /** "<network>/<containerID>:<ifname>" as the skeleton validates them */
 const RECORD_KEY = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*\/[a-zA-Z0-9][a-zA-Z0-9_.-]*:[^/:\s]{1,15}$/;
 const START_LOCK_MS = 3000;
+/**
+ * Queries waiting for an upstream, per container and in all: one container's flood of unknown
+ * names gets SERVFAIL past its share, and the others' forwards go on.
+ */
+export const MAX_FORWARDS_PER_CONTAINER = 128;
+export const MAX_FORWARDS_TOTAL = 2048;
 
 // (straight to fd 2, the log file: written before an _exit, never queued in a stream)
 const log = (msg: string): void => { try { writeFd(2, `${new Date().toISOString()} resolver[${process.pid}]: ${msg}\n`); } catch { /* no log */ } };
@@ -46,10 +52,8 @@ class Resolver {
       for (const x of this.listeners.values()) if (x.udpFd === m.fd) { l = x; break; }
       if (!l) return;
       const query = Buffer.from(m.forward);
-      void forward(query, l.scope.upstreams, false).then((r) => {
-        const reply = r ?? statusReply(query, RCODE.SERVFAIL);
-        if (!l.closed) native().udpSend(m.fd, reply, reply.length, m.address, m.port);
-      });
+      const to = l;
+      this.forwardFor(to, query, false, (reply) => { if (!to.closed) native().udpSend(m.fd, reply, reply.length, m.address, m.port); });
     }, (why) => { log(why); exitCall(1); });
   }
 
@@ -61,15 +65,25 @@ class Resolver {
     this.retired = arrFilter(this.retired, (r) => { if (r.gen <= gen) { native().closeFd(r.fd); return false; } return true; });
   }
 
+  private forwarding = 0;
+
+  /** Forward a container's query within the bounds, then `reply` with the answer or SERVFAIL. */
+  private forwardFor(l: Listener, query: Buffer, tcp: boolean, reply: (b: Buffer) => void): void {
+    if (l.forwarding >= MAX_FORWARDS_PER_CONTAINER || this.forwarding >= MAX_FORWARDS_TOTAL) { reply(statusReply(query, RCODE.SERVFAIL)); return; }
+    l.forwarding++;
+    this.forwarding++;
+    void forward(query, l.scope.upstreams, tcp).then((r) => {
+      l.forwarding--;
+      this.forwarding--;
+      reply(r ?? statusReply(query, RCODE.SERVFAIL));
+    });
+  }
+
   private handlers: Handlers = {
     answer: (l, msg) => {
-      const out = answer(this.tables, l.scope, msg, Atomics.add(this.udp.turn, 0, 1) & 0xffff, false);
-      return 'reply' in out ? out.reply : undefined;
+      return answer(this.tables, l.scope, msg, Atomics.add(this.udp.turn, 0, 1) & 0xffff, false);
     },
-    forward: (l, msg, send) => {
-      const query = Buffer.from(msg);
-      void forward(query, l.scope.upstreams, true).then((r) => send(r ?? statusReply(query, RCODE.SERVFAIL)));
-    },
+    forward: (l, msg, send) => this.forwardFor(l, Buffer.from(msg), true, send),
   };
 
   private records = new Map<string, Attachment>();

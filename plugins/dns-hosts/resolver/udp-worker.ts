@@ -58,6 +58,6 @@ export function runUdpWorker(data: UdpWorkerData): never {
     const query = buf.subarray(0, len);
     const out = quick === FORWARD ? { forward: true as const } : decodedAnswer(tables, scope, query, rotate, true);
     if ('reply' in out) { reply = out.reply; replyLength = out.reply.length; }
-    else data.port.postMessage({ forward: new Uint8Array(query), fd: meta[1]!, address: meta[3]!, port: meta[2]! } satisfies FromUdp);
+    else if ('forward' in out) data.port.postMessage({ forward: new Uint8Array(query), fd: meta[1]!, address: meta[3]!, port: meta[2]! } satisfies FromUdp);
   }
 }
