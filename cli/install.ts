@@ -8,17 +8,35 @@ import { PLUGIN_NAMES } from '../plugins/registry.ts';
 
 const ADDON = 'netns_native.node';
 
+/** What went wrong, said of the file being installed (not of its temporary beside it). */
+const failed = (to: string, e: unknown): Error => new Error(`cannot install ${to}: ${((e as { code?: string }).code ?? (e as Error).message)}`);
+
+/**
+ * The target directory must be writable by root alone: a directory others may write to (even
+ * sticky, as /tmp) lets them put their own executable under a plugin's name.
+ */
+function checkTarget(dir: string): void {
+  const st = nodeFs().statSync(dir);
+  if (!st.isDirectory()) throw new Error(`cannot install into ${dir}: not a directory`);
+  if (st.mode & 0o022) throw new Error(`refusing to install into ${dir}: it is writable by ${st.mode & 0o002 ? 'everyone' : 'its group'} (chmod go-w ${dir})`);
+  if (st.uid !== 0 && process.getuid?.() === 0) throw new Error(`refusing to install into ${dir}: it is owned by uid ${st.uid}, not root`);
+}
+
 function copyAtomic(from: string, to: string, mode: number): void {
   const tmp = join(dirname(to), `.cni-ts-install-${process.pid}-${Date.now().toString(36)}`);
-  const fd = openFile(tmp, O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW, mode);
-  try { writeFd(fd, nodeFs().readFileSync(from)); } finally { closeFile(fd); }
-  try { nodeFs().chmodSync(tmp, mode); rename(tmp, to); } catch (e) { try { unlink(tmp); } catch { /* gone */ } throw e; }
+  let fd: number;
+  try { fd = openFile(tmp, O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW, mode); } catch (e) { throw failed(to, e); }
+  try {
+    try { writeFd(fd, nodeFs().readFileSync(from)); } finally { closeFile(fd); }
+    nodeFs().chmodSync(tmp, mode);
+    rename(tmp, to);
+  } catch (e) { try { unlink(tmp); } catch { /* gone */ } throw failed(to, e); }
 }
 
 function linkAtomic(target: string, to: string): void {
   const tmp = join(dirname(to), `.cni-ts-install-${process.pid}-${Date.now().toString(36)}-l`);
-  nodeFs().symlinkSync(target, tmp);
-  try { rename(tmp, to); } catch (e) { try { unlink(tmp); } catch { /* gone */ } throw e; }
+  try { nodeFs().symlinkSync(target, tmp); } catch (e) { throw failed(to, e); }
+  try { rename(tmp, to); } catch (e) { try { unlink(tmp); } catch { /* gone */ } throw failed(to, e); }
 }
 
 /** Install from the directory this executable runs from; returns the names written. */
@@ -30,6 +48,7 @@ export function install(dir: string): string[] {
   const names = PLUGIN_NAMES;
   const executables = self === 'cni-ts.bun' ? ['cni-ts.bun', 'cni-ts'] : ['cni-ts'];
   mkdirp(dir, 0o755);
+  checkTarget(dir);
   // the addon first: an executable of either version loads it, then the executable, then the
   // launcher (any version of it execs whichever cni-ts.bun is there)
   copyAtomic(join(from, ADDON), join(dir, ADDON), 0o755);

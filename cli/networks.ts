@@ -1,7 +1,7 @@
 // The networks a runtime would load from a CNI config directory, as libcni reads it: files
 // ending .conf, .conflist or .json in name order; a .conf/.json holding one plugin's config is a
 // list of one. Unreadable or invalid files are reported, not fatal.
-import { readDir, readFile } from '../shared/os/fs.ts';
+import { readConfigFile, readDir } from '../shared/os/fs.ts';
 import { STATE_DIRS } from '../shared/os/state.ts';
 import { join } from '../shared/util/path.ts';
 
@@ -19,7 +19,7 @@ export function loadNetworks(dir: string): { networks: Network[]; problems: stri
   for (const n of names) {
     const file = join(dir, n);
     try {
-      const raw = JSON.parse(readFile(file)) as Record<string, any>;
+      const raw = JSON.parse(readConfigFile(file)) as Record<string, any>;
       const plugins = Array.isArray(raw.plugins) ? raw.plugins : [raw];
       if (typeof raw.name !== 'string' || !plugins.every((p) => p && typeof p.type === 'string')) throw new Error('no name, or a plugin without type');
       networks.push({ name: raw.name, cniVersion: String(raw.cniVersion ?? ''), file, plugins });

@@ -4,7 +4,7 @@
 // FDB entries within a second), where plugin calls alone converge at the next call. It keeps
 // no state of its own: every step is one etcd read applied to the kernel, as a call does.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readFile, unlink } from '../../shared/os/fs.ts';
+import { readConfigFile, unlink } from '../../shared/os/fs.ts';
 import { tryFileLock, writeFileAtomic } from '../../shared/os/files.ts';
 import { join } from '../../shared/util/path.ts';
 import { parseConfig } from '../../shared/cni/schema.ts';
@@ -18,7 +18,7 @@ const log = (m: string): void => { process.stderr.write(`${new Date().toISOStrin
 
 /** The vxlan-overlay config of a conflist (or of a single-plugin config file). */
 export function overlayConfOf(path: string): OverlayConf {
-  const raw = JSON.parse(readFile(path)) as Record<string, any>;
+  const raw = JSON.parse(readConfigFile(path)) as Record<string, any>;
   const plugin = Array.isArray(raw.plugins) ? arrFind(raw.plugins, (p: any) => p?.type === 'vxlan-overlay') : raw.type === 'vxlan-overlay' ? raw : undefined;
   if (!plugin) throw new Error(`${path} has no vxlan-overlay plugin`);
   const conf = parseConfig(overlayConfig, { ...plugin, name: raw.name, cniVersion: raw.cniVersion });

@@ -23,6 +23,21 @@ export function readFile(path: string): string {
   try { return readFd(fd); } finally { closeFile(fd); }
 }
 
+/**
+ * Read a config file an operator names (a conflist): symlinks followed (config directories are
+ * often links), but never blocking on a FIFO or a device, a regular file only, at most `max`
+ * bytes.
+ */
+export function readConfigFile(path: string, max = 1 << 20): string {
+  const fd = openFile(path, O.RDONLY | O.NONBLOCK);
+  try {
+    const st = fstat(fd);
+    if (!st.isFile) throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
+    if (st.size > max) throw Object.assign(new Error(`larger than ${max} bytes`), { code: 'EFBIG' });
+    return readFd(fd);
+  } finally { closeFile(fd); }
+}
+
 /** The largest state file read (a lease, a hint, saved settings): anything bigger is not ours. */
 export const STATE_MAX = 64 * 1024;
 

@@ -82,3 +82,34 @@ t.test('ls and inspect show networks and attachments as the plugins left them; i
   for (const [ns, id, port] of [[a, 'cli-a', 18081], [b, 'cli-b', 18082], [c, 'cli-c', 18083]] as const) t.equal(cnictl('del', ns.name, id, port).status, 0);
   t.same(JSON.parse(cli('inspect', 'web', '--cache-dir', cache, '--json').stdout).attachments, [], 'nothing attached after the DELs');
 });
+
+t.test('ls passes over what is not a regular file; install refuses a directory others may write to', async (t) => {
+  const d = tempDir(t, 'cnits-cli-');
+  const run = (...args: string[]) => spawnSync(join(BIN, 'cni-ts'), args, { encoding: 'utf8', timeout: 20_000 });
+  // a FIFO named like a conflist: opened without blocking, reported, never waited on
+  writeFileSync(join(d, '20-ok.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'ok', plugins: [{ type: 'loopback' }] }));
+  spawnSync('mkfifo', [join(d, '10-fifo.conflist')]);
+  const ls = run('ls', '--conf-dir', d, '--json');
+  t.equal(ls.status, 0, `ls returned (not stuck on the FIFO): ${ls.stderr}`);
+  const out = JSON.parse(ls.stdout);
+  t.same(out.networks.map((n: { name: string }) => n.name), ['ok'], 'the real conflist is listed');
+  t.match(out.problems.join('\n'), /10-fifo\.conflist: not a regular file/, 'the FIFO is reported');
+  // a world-writable (even sticky) or group-writable target: refused, nothing written, named
+  for (const mode of ['1777', '0775']) {
+    const target = join(d, `bin-${mode}`);
+    spawnSync('install', ['-d', '-m', mode, target]);
+    const r = run('install', target);
+    t.equal(r.status, 1, `mode ${mode}: refused`);
+    t.match(r.stderr, new RegExp(`refusing to install into ${target}: it is writable by`), 'the error names the target');
+    t.notOk(existsSync(join(target, 'cni-ts')), 'nothing written');
+  }
+  // a failure names the file being installed, not its temporary
+  const blocked = join(d, 'bin-blocked');
+  spawnSync('install', ['-d', '-m', '0755', blocked]);
+  spawnSync('mkdir', [join(blocked, 'loopback')]);
+  spawnSync('touch', [join(blocked, 'loopback', 'x')]);
+  const r = run('install', blocked);
+  t.equal(r.status, 1, 'a plugin name taken by a directory fails');
+  t.match(r.stderr, new RegExp(`cannot install ${blocked}/loopback`), `the error names the target: ${r.stderr.trim()}`);
+  t.notMatch(r.stderr, /\.cni-ts-install-/, 'not the temporary');
+});
