@@ -1,10 +1,12 @@
 // What plugins keep per host network namespace, found from outside: the conformance runner and
 // the tests remove it (and stop the long-running processes it names) with the namespace.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../shared/os/native.ts';
 import { NetNS } from '../shared/os/netns.ts';
 import { STATE_DIRS } from '../shared/os/state.ts';
+import { removeCgroups } from '../plugins/dns-hosts/resolver/supervisor.ts';
 
 /** The name plugins give a namespace's shared state (shared/os/members.ts: its cookie). */
 export function netnsKey(name: string): string {
@@ -24,11 +26,20 @@ export function netnsStateDirs(name: string): string[] {
 export function stopDaemons(stateDir: string): void {
   let files: string[] = [];
   try { files = readdirSync(stateDir).filter((f) => f.endsWith('.pid')); } catch { return; }
+  // supervisors first (one would start its resolver again), then what they ran
+  files.sort((a, b) => Number(b.startsWith('supervisor')) - Number(a.startsWith('supervisor')));
+  const killed: number[] = [];
   for (const f of files) {
     try {
       const pid = Number(readFileSync(join(stateDir, f), 'utf8').trim());
-      if (pid > 1 && /--(resolver|watch)=/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) process.kill(pid, 'SIGKILL');
+      if (pid > 1 && /--(resolver|resolver-serve|watch)=/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) { process.kill(pid, 'SIGKILL'); killed.push(pid); }
     } catch { /* none running */ }
+  }
+  // the resolver's own cgroups go once its processes are gone
+  if (killed.length) {
+    const deadline = Date.now() + 2000;
+    while (killed.some((p) => existsSync(`/proc/${p}`)) && Date.now() < deadline) spawnSync('sleep', ['0.02']);
+    removeCgroups(stateDir);
   }
 }
 

@@ -7,7 +7,7 @@ import { basename } from '../shared/util/path.ts';
 import { versionReply } from '../shared/cni/version.ts';
 import { writeFd } from '../shared/os/fs.ts';
 import { exitCall } from '../shared/os/native.ts';
-import { RESOLVER_FLAG, UDP_THREAD_FLAG } from '../plugins/dns-hosts/modes.ts';
+import { RESOLVER_FLAG, SERVER_FLAG, UDP_THREAD_FLAG } from '../plugins/dns-hosts/modes.ts';
 import { isPluginName, PLUGIN_NAMES } from '../plugins/registry.ts';
 
 declare const __CNI_TS_PLUGIN__: string | undefined;
@@ -16,7 +16,7 @@ export type Mode =
   | { kind: 'plugin'; name: string }
   | { kind: 'cli' }
   | { kind: 'udp-thread' }
-  | { kind: 'resolver'; dir: string }
+  | { kind: 'resolver'; dir: string; role: 'supervisor' | 'server' }
   | { kind: 'watch'; arg: string };
 
 const SCRIPT_SUFFIXES = ['.cjs', '.mjs', '.js', '.ts'];
@@ -55,10 +55,11 @@ export function dispatch(): Mode {
   const dns = name === 'dns-hosts' || name === 'dnsname';
   // dns-hosts' long-running resolver: the same executable in another mode (and its UDP thread)
   if (dns && flags.includes(UDP_THREAD_FLAG)) return { kind: 'udp-thread' };
-  const resolver = flag(RESOLVER_FLAG);
+  const supervisor = flag(RESOLVER_FLAG), server = flag(SERVER_FLAG);
+  const resolver = supervisor ?? server;
   if (dns && resolver) {
     if (!resolver.startsWith('/')) { process.stderr.write('dns-hosts: --resolver= needs an absolute state directory\n'); process.exit(2); }
-    return { kind: 'resolver', dir: resolver };
+    return { kind: 'resolver', dir: resolver, role: supervisor ? 'supervisor' : 'server' };
   }
   // vxlan-overlay's watcher
   const watch = flag('--watch=');

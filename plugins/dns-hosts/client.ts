@@ -7,7 +7,7 @@ import { ensureDir, sleepSync } from '../../shared/os/files.ts';
 import { childProcess } from '../../shared/util/lazy.ts';
 import { native } from '../../shared/os/native.ts';
 import { selfCommand } from '../../shared/os/self.ts';
-import { RESOLVER_FLAG } from './modes.ts';
+import { RESOLVER_FLAG, SERVER_FLAG } from './modes.ts';
 import { paths } from './records.ts';
 
 /** How long one exchange with the resolver may take, and how long a start may take in all. */
@@ -26,13 +26,13 @@ function exchange(dir: string, request: string, timeoutMs = REPLY_MS): Reply {
   }
 }
 
-/** The resolver's pid, when the pid file names a live resolver of this directory. */
+/** The resolver's pid (not its supervisor's), when the pid file names a live resolver of this directory. */
 function resolverPid(dir: string): number | undefined {
   try {
     const pid = Number(readStateFile(paths(dir).pid, 32).trim());
     if (!Number.isInteger(pid) || pid <= 1) return undefined;
     const cmdline = readFile(`/proc/${pid}/cmdline`).split('\0');
-    return cmdline.includes(`${RESOLVER_FLAG}${dir}`) ? pid : undefined;
+    return cmdline.includes(`${SERVER_FLAG}${dir}`) ? pid : undefined;
   } catch { return undefined; }
 }
 
@@ -61,11 +61,14 @@ function start(dir: string): void {
 /**
  * The records changed (all, or the one `key` names): the resolver serves exactly them when this
  * returns. With `start`, a resolver that is not running is started (it loads every record);
- * without, a resolver that is not running is left so (DEL: nothing to serve). A resolver that does not answer is killed
- * (it must not go on serving a record that is gone) and, with `start`, replaced.
+ * without, a resolver that is not running is left so (DEL: nothing to serve). A resolver that
+ * does not answer is killed (it must not go on serving a record that is gone); its supervisor,
+ * or with `start` a new one, replaces it. `nsFd`: this process's descriptor of the container's
+ * namespace, which the resolver opens through /proc while this call waits, whatever mount
+ * namespace either lives in.
  */
-export function syncResolver(dir: string, startIt: boolean, key?: string): void {
-  const request = key ? `sync ${key}` : 'sync';
+export function syncResolver(dir: string, startIt: boolean, key?: string, nsFd?: number): void {
+  const request = key ? `sync ${key}${nsFd !== undefined ? ` ${process.pid}:${nsFd}` : ''}` : 'sync';
   let r = exchange(dir, request);
   if (r.ok) return answered(r.text);
   if (!r.down) {

@@ -39,9 +39,14 @@ function withDns(prev: Result, listen: string, domain: string | undefined): Resu
 function add(ctx: Ctx): Result {
   const prev = requirePrev(ctx.prevResult, 'dns-hosts');
   const n = names(ctx);
+  // (open until the resolver has it: it takes the namespace from this process's descriptor)
   const ns = openContainerNetns(ctx.env.netns);
-  let cookie: string;
-  try { cookie = ns.run(() => native().netnsCookie()); } finally { ns.close(); }
+  try {
+    return addWith(ctx, prev, n, ns.fd, ns.run(() => native().netnsCookie()));
+  } finally { ns.close(); }
+}
+
+function addWith(ctx: Ctx, prev: Result, n: ReturnType<typeof names>, nsFd: number, cookie: string): Result {
   mark('names and netns');
   const a: Attachment = {
     network: ctx.conf.name, containerId: ctx.env.containerId, ifname: ctx.env.ifname,
@@ -56,7 +61,7 @@ function add(ctx: Ctx): Result {
   });
   mark('recorded');
   try {
-    syncResolver(dir, true, recordKey(a.network, a.containerId, a.ifname));
+    syncResolver(dir, true, recordKey(a.network, a.containerId, a.ifname), nsFd);
   } catch (e) {
     withStateLock(paths(dir).lock, () => removeRecord(dir, a.network, a.containerId, a.ifname));
     throw e;

@@ -46,8 +46,13 @@ export const paths = (dir: string) => ({
   /** records change only under it (withStateLock); the resolver exits only under it */
   lock: join(dir, 'lock'),
   tmp: join(dir, '.tmp'),
+  /** held by the supervisor for its life: one per directory */
   resolverLock: join(dir, 'resolver.lock'),
+  /** held by the resolver it runs for its life: a restarted one waits for the last to be gone */
+  serverLock: join(dir, 'server.lock'),
+  /** the resolver serving now */
   pid: join(dir, 'resolver.pid'),
+  supervisorPid: join(dir, 'supervisor.pid'),
   control: join(dir, 'control.sock'),
   log: join(dir, 'resolver.log'),
 });

@@ -6,11 +6,31 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { cni, haveBuild, makeNetns, netnsStateDirs, sh } from '../helpers/netns.ts';
+import { ROOT, cni, haveBuild, makeNetns, netnsStateDirs, sh } from '../helpers/netns.ts';
 import { DnsWorld, addresses, dig, pingName, upstream } from '../helpers/dns.ts';
 
 const bridge = (name: string, subnet: string) => ({ type: 'bridge', bridge: name, isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet }]], routes: [{ dst: '0.0.0.0/0' }] } });
 const resolverDir = (host: string): string => netnsStateDirs(host).find((d) => d.includes('/dns-hosts/'))!;
+/** Ask 127.0.0.11 for an A record every 50 ms until it answers with one ("answered"), for at most argv[2] s. */
+const PROBE = `
+import socket, struct, sys, time
+name = sys.argv[1].encode()
+q = struct.pack('!HHHHHH', 7, 0x100, 1, 0, 0, 0) + bytes([len(name)]) + name + b'\\0' + struct.pack('!HH', 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.05)
+end = time.time() + float(sys.argv[2])
+while time.time() < end:
+    try:
+        s.sendto(q, ('127.0.0.11', 53))
+        r = s.recv(512)
+        if r[3] & 15 == 0 and struct.unpack('!H', r[6:8])[0] > 0:
+            print('answered')
+            break
+    except OSError:
+        time.sleep(0.01)
+else:
+    print('no answer')
+`;
 const resolverPid = (host: string): number => Number(readFileSync(join(resolverDir(host), 'resolver.pid'), 'utf8'));
 
 t.test('the Docker embedded-DNS walkthrough', { skip: !haveBuild() && 'npm run build first' }, async (t) => {
@@ -126,18 +146,34 @@ t.test('upstream: forwarded over UDP and TCP to a dnsmasq of the test; forward:f
   t.equal(dig(a.ns, 'www.zone.test', 'A', ['+time=8']).status, 'SERVFAIL', 'an upstream that does not answer gives SERVFAIL');
   t.ok(Date.now() - t0 < 6000, 'within the bound');
 
-  // SIGKILL: the next CHECK (or ADD) brings the resolver back with every record
+  // SIGKILL: its supervisor starts it again within a second, with every record, no call needed
   const pid = resolverPid(host.name);
   process.kill(pid, 'SIGKILL');
-  await new Promise((r) => setTimeout(r, 100));
-  t.match(dig(a.ns, 'a').status, /no reply/, 'nothing answers while it is down');
-  t.equal(w.call('check', a, 'fwd', 'eth0').status, 0, 'CHECK restarts it');
+  const t1 = Date.now();
+  // asked every 50 ms from inside the container (dig waits at least a second for a reply)
+  const probe = spawnSync('ip', ['netns', 'exec', a.ns, 'python3', '-c', PROBE, 'a', '2'], { encoding: 'utf8' });
+  const took = Date.now() - t1;
+  t.ok(probe.stdout.includes('answered') && took < 1000, `a container resolves again ${took} ms after the resolver was killed, with no CNI call (${probe.stdout.trim()})`);
   t.not(resolverPid(host.name), pid, 'a new resolver');
   t.equal(addresses(b.ns, 'b').length, 1, 'with the records of every network');
+  // the supervisor killed too: the next CHECK (or ADD) brings both back
+  const dir = resolverDir(host.name);
+  process.kill(Number(readFileSync(join(dir, 'supervisor.pid'), 'utf8')), 'SIGKILL');
   process.kill(resolverPid(host.name), 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 300));
+  t.match(dig(a.ns, 'a').status, /no reply/, 'both gone: nothing answers');
+  t.equal(w.call('check', a, 'fwd', 'eth0').status, 0, 'CHECK restarts it');
+  t.equal(addresses(b.ns, 'b').length, 1, 'with the records of every network');
+  process.kill(Number(readFileSync(join(dir, 'supervisor.pid'), 'utf8')), 'SIGKILL');
+  process.kill(resolverPid(host.name), 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 300));
   const c = w.container('c');
   w.add(c, 'fwd', 'eth0');
   t.same(addresses(c.ns, 'a').length, 1, 'and ADD restarts it too');
+  // a cgroup of its own: stopping whatever made the first ADD stops nothing of DNS
+  const cgroupOf = (pid: number | 'self') => readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').filter((l) => l && !/^\d+:(cpuset|name=)/.test(l)).sort().join('\n');
+  t.not(cgroupOf(resolverPid(host.name)), cgroupOf('self'), "the resolver's cgroups are not the caller's");
+  t.match(cgroupOf(resolverPid(host.name)), /cni-ts-dns-/, 'they are its own');
   for (const [x, n] of [[a, 'fwd'], [b, 'internal'], [c, 'fwd']] as const) w.del(x, n, 'eth0');
 });
 
@@ -247,4 +283,51 @@ t.test('responses get no reply: a QR=1 datagram, and a spoofed one from the reso
   t.ok(used < 30, `the resolver stays idle (${used} ticks of CPU in 1.5 s; a loop takes ~100 a core)`);
   t.same(addresses(a.ns, 'a').length, 1, 'and still answers');
   w.del(a, 'qr', 'eth0');
+});
+
+// Runtimes call plugins from mount namespaces of their own, and mount containers' namespaces
+// where they like: the resolver, born in whichever mount namespace the first ADD had, gets each
+// container's namespace from the calling process's descriptor (through /proc), or through PID
+// 1's view of the file system, never only by a path it may not see.
+t.test("the first ADD from a private mount namespace; later containers mounted where the resolver cannot see them: all resolve", { skip: !haveBuild() && 'npm run build first' }, async (t) => {
+  const host = makeNetns(t, 'cnits-dnsm');
+  const w = new DnsWorld(t, host.name);
+  w.network('mnt', bridge('cnits-mnt', '172.30.11.0/24'), { forward: false });
+  const p1 = `cnits-dnsp1-${process.pid}`, p3 = `cnits-dnsp3-${process.pid}`;
+  const go = join(w.dir, 'go');
+  const env = `PATH=${process.env.PATH} NETCONFPATH=${w.dir} CNI_PATH=${join(ROOT, 'build/bin')} CNI_CACHE_DIR=${join(w.dir, 'cache')}`;
+  const cnictl = (op: string, ns: string, name: string) => `env ${env} CNI_CONTAINERID=${name}-${process.pid} CNI_IFNAME=eth0 CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAME=${name}" ip netns exec ${host.name} ${join(ROOT, 'build/cnictl')} ${op} mnt /run/netns/${ns} >/dev/null`;
+  const ask = (ns: string, name: string) => `echo "${ns} ${name} $(ip netns exec ${ns} dig +short +tries=1 +time=2 @127.0.0.11 ${name} | head -1)"`;
+  // in a mount namespace of its own, private: its netns mounts are seen nowhere else
+  const script = [
+    'set -e',
+    `ip netns add ${p1}`, `ip -n ${p1} link set lo up`, cnictl('add', p1, 'private1'), 'echo added1',
+    `while [ ! -e ${go}1 ]; do sleep 0.05; done`,
+    `ip netns add ${p3}`, `ip -n ${p3} link set lo up`, cnictl('add', p3, 'private3'),
+    ask(p3, 'hostside2'), ask(p3, 'private1'), ask(p1, 'private3'), ask(p1, 'hostside2'), 'echo asked',
+    `while [ ! -e ${go}2 ]; do sleep 0.05; done`,
+    cnictl('del', p1, 'private1'), cnictl('del', p3, 'private3'), `ip netns del ${p1}`, `ip netns del ${p3}`, 'echo removed',
+  ].join('\n');
+  const child = spawn('unshare', ['--mount', '--propagation', 'private', 'bash', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => { child.kill('SIGKILL'); spawnSync('rm', ['-f', `/run/netns/${p1}`, `/run/netns/${p3}`]); });
+  let out = '', err = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  const until = async (word: string) => { for (let i = 0; i < 400 && !out.includes(word) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50)); };
+  await until('added1');
+  t.match(out, /added1/, `the first ADD, from the private mount namespace: ${err}`);
+  // a container of the host's mount namespace, which the resolver's does not see
+  const c2 = w.container('hostside2');
+  w.add(c2, 'mnt', 'eth0');
+  t.equal(addresses(c2.ns, 'hostside2').length, 1, 'a container mounted in the host mount namespace resolves itself');
+  t.equal(addresses(c2.ns, 'private1').length, 1, 'and the first container');
+  spawnSync('touch', [`${go}1`]);
+  await until('asked');
+  const answers = out.split('\n').filter((l) => l.startsWith('cnits-dnsp'));
+  t.equal(answers.length, 4, `four questions asked: ${err}`);
+  for (const l of answers) t.match(l, /^\S+ \S+ 172\.30\.11\.\d+$/, `answered: ${l}`);
+  spawnSync('touch', [`${go}2`]);
+  await until('removed');
+  t.match(out, /removed/, 'the private containers leave');
+  w.del(c2, 'mnt', 'eth0');
 });

@@ -50,9 +50,12 @@ export class Listener {
    * still names the namespace they were made for (its cookie): a reused /proc/<pid>/ns/net or a
    * remounted path must not get another container's view.
    */
-  static open(cookie: string, address: string, attachments: Attachment[], scope: Scope, h: Handlers): Listener {
+  static open(cookie: string, address: string, attachments: Attachment[], scope: Scope, h: Handlers, handle?: string): Listener {
     let lastError: unknown = new Error('no netns path');
-    for (const path of new Set(arrMap(attachments, (a) => a.netns))) {
+    // the calling process's descriptor first; then each recorded path as this process sees it,
+    // and as PID 1 does (a runtime's namespaces mounted where this process's mounts do not reach)
+    const candidates = [...(handle ? [handle] : []), ...arrMap(attachments, (a) => a.netns), ...arrMap(attachments, (a) => `/proc/1/root${a.netns}`)];
+    for (const path of new Set(candidates)) {
       let fd: number;
       try { fd = native().openNetns(path); } catch (e) { lastError = e; continue; }
       let udpFd: number, tcpFd: number;

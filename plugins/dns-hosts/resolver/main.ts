@@ -1,8 +1,9 @@
-// The resolver: the same executable, run detached by the first ADD that needs it
-// (`dns-hosts --resolver=<state dir>`). One per host network namespace, held by a lock and
-// named by a pid file; fed by the record files, which it reloads when a call says "sync" on
-// its control socket (and answers only once it serves them); exits when no record remains.
-// Killed, it loses nothing: the records are on disk and the next ADD, CHECK or GC restarts it.
+// The resolver: the same executable, run by its supervisor (supervisor.ts), which the first ADD
+// that needs it starts (`dns-hosts --resolver=<state dir>`). One per host network namespace,
+// held by a lock and named by a pid file; fed by the record files, which it reloads when a call
+// says "sync" on its control socket (and answers only once it serves them); exits when no record
+// remains. Killed, it loses nothing: the records are on disk, and the supervisor starts it again
+// (the next ADD, CHECK or GC starts both when the supervisor is gone too).
 // This thread (records, listeners, TCP, forwarding, the control socket) and the UDP threads
 // (udp-lanes.ts, udp-worker.ts), which answer datagrams outside the event loop.
 import { closeFile, unlink, writeFd } from '../../../shared/os/fs.ts';
@@ -22,6 +23,10 @@ import { arrFilter, arrMap } from '../../../shared/util/arrays.ts';
 
 /** "<network>/<containerID>:<ifname>" as the skeleton validates them */
 const RECORD_KEY = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*\/[a-zA-Z0-9][a-zA-Z0-9_.-]*:[^/:\s]{1,15}$/;
+/** "<pid>:<fd>": the calling process and its descriptor of the container's namespace */
+const NETNS_HANDLE = /^[1-9][0-9]{0,9}:[0-9]{1,9}$/;
+/** How often the resolver looks whether its supervisor is still there. */
+const PARENT_CHECK_MS = 250;
 const START_LOCK_MS = 3000;
 /**
  * Queries waiting for an upstream, per container and in all: one container's flood of unknown
@@ -87,6 +92,8 @@ class Resolver {
   };
 
   private records = new Map<string, Attachment>();
+  /** during one sync: a namespace (by cookie) as the calling process holds it */
+  private handles = new Map<string, string>();
   private queue: Promise<unknown> = Promise.resolve();
 
   /**
@@ -94,7 +101,7 @@ class Resolver {
    * changed ("<network>/<containerID>:<ifname>"); then tables rebuilt and listeners opened and
    * closed to match. One sync at a time.
    */
-  sync(key?: string): Promise<number> {
+  sync(key?: string, handle?: string): Promise<number> {
     const run = this.queue.then(() => {
       if (key === undefined) {
         this.records = new Map(arrMap(readAll(this.dir, (f, why) => log(`ignoring ${f}: ${why}`)), (a) => [recordKey(a.network, a.containerId, a.ifname), a]));
@@ -103,8 +110,11 @@ class Resolver {
         const i = rest.indexOf(':');
         const a = readRecord(this.dir, network, rest.slice(0, i), rest.slice(i + 1));
         if (a) this.records.set(key, a); else this.records.delete(key);
+        // the caller's own descriptor of the container's namespace, open while it waits: reached
+        // through /proc whatever mount namespace either of us lives in
+        if (a && handle) { const [pid, fd] = handle.split(':'); this.handles.set(a.cookie, `/proc/${pid}/fd/${fd}`); }
       }
-      this.apply([...this.records.values()]);
+      try { this.apply([...this.records.values()]); } finally { this.handles.clear(); }
       return this.records.size;
     });
     this.queue = run.catch(() => undefined);
@@ -129,7 +139,7 @@ class Resolver {
       const l = this.listeners.get(key);
       if (l) { l.scope = scope; continue; }
       try {
-        const made = Listener.open(cookie, address, list, scope, this.handlers);
+        const made = Listener.open(cookie, address, list, scope, this.handlers, this.handles.get(cookie));
         this.udp.add(made.udpFd, made.tag);
         this.listeners.set(key, made);
       } catch (e) {
@@ -147,9 +157,9 @@ class Resolver {
 
   /** One control request: "sync [<network>/<containerID>:<ifname>]" or "ping". */
   private handle(line: string, reply: (text: string) => void): void {
-    const [cmd, key, extra] = line.split(' ');
-    if (cmd === 'sync' && extra === undefined && (key === undefined || RECORD_KEY.test(key))) {
-      void this.sync(key).then((n) => {
+    const [cmd, key, handle, extra] = line.split(' ');
+    if (cmd === 'sync' && extra === undefined && (key === undefined || RECORD_KEY.test(key)) && (handle === undefined || (key !== undefined && NETNS_HANDLE.test(handle)))) {
+      void this.sync(key, handle).then((n) => {
         reply(`ok ${n} records, ${this.listeners.size} listeners\n`);
         if (n === 0) setImmediate(() => this.exitIfEmpty());
       }, (e: Error) => reply(`error ${e.message}\n`));
@@ -165,25 +175,28 @@ class Resolver {
     this.shutdown('no records left');
   }
 
-  shutdown(why: string): never {
+  shutdown(why: string, code = 0): never {
     log(`exiting: ${why}`);
     for (const p of [paths(this.dir).control, paths(this.dir).pid]) { try { unlink(p); } catch { /* gone */ } }
     // _exit: the runtime's own exit would wait for the UDP threads, which are inside a blocking
     // wait (Node's process.exit never returned: the resolver stayed after its last record went)
-    exitCall(0);
+    exitCall(code);
   }
 }
 
 export async function runResolver(dir: string): Promise<void> {
   process.umask(0o077);
   normalJit();
-  // one resolver per directory: a second one started by a racing ADD waits briefly, then leaves
+  // one resolver per directory: one restarted while the last is still going waits for it (the
+  // last leaves once its supervisor is gone)
   const deadline = Date.now() + START_LOCK_MS;
   // (the lock's fd stays open, and the lock held, for the life of the process)
-  while (tryFileLock(paths(dir).resolverLock) === undefined) {
-    if (Date.now() > deadline) { log('another resolver holds the lock: leaving'); process.exit(0); }
+  while (tryFileLock(paths(dir).serverLock) === undefined) {
+    if (Date.now() > deadline) { log('another resolver holds the lock: leaving'); process.exit(1); }
     await sleep(20);
   }
+  // its supervisor gone (killed), it leaves too: a new supervisor starts a new one
+  const parent = process.ppid;
   const r = new Resolver(dir);
   r.startUdpThreads();
   writeFileAtomic(paths(dir).pid, `${process.pid}\n`, paths(dir).tmp);
@@ -191,6 +204,7 @@ export async function runResolver(dir: string): Promise<void> {
   await r.listen();
   log(`serving ${n} records`);
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => r.shutdown(sig));
+  setInterval(() => { if (process.ppid !== parent) r.shutdown('the supervisor is gone', 1); }, PARENT_CHECK_MS).unref();
   // one bad query must not take every container's resolver down: logged, and serving goes on
   process.on('uncaughtException', (e) => log(`error: ${e.stack ?? e}`));
   if (n === 0) r.exitIfEmpty();

@@ -1,0 +1,141 @@
+// The resolver's supervisor: what a call starts (`dns-hosts --resolver=<state dir>`), one per
+// host network namespace (it holds resolver.lock for its life). It runs the resolver
+// (`--resolver-serve=<dir>`) as its child and starts it again when it dies while records remain,
+// so a crashed or killed resolver is back without waiting for the next CNI call; it leaves when
+// the resolver leaves with no record left.
+//
+// It first moves itself (and so the resolver) into a cgroup of its own in every hierarchy it can
+// write, found in its own view of the file system or, where that has no cgroupfs (a runtime may
+// call plugins from a mount namespace of its own, as `ip netns exec` does), in the view of the
+// caller's ancestors or of PID 1: stopping the runtime, or the service or login scope that made
+// the first ADD, then stops nothing of DNS.
+import type { ChildProcess } from 'node:child_process';
+import { O, exists, mkdirp, openFile, readDir, readFile, rmdir, unlink, writeFd, writeFile } from '../../../shared/os/fs.ts';
+import { tryFileLock, writeFileAtomic } from '../../../shared/os/files.ts';
+import { exitCall } from '../../../shared/os/native.ts';
+import { selfCommand } from '../../../shared/os/self.ts';
+import { childProcess } from '../../../shared/util/lazy.ts';
+import { basename, dirname, join } from '../../../shared/util/path.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SERVER_FLAG } from '../modes.ts';
+import { paths, readAll } from '../records.ts';
+
+const START_LOCK_MS = 3000;
+/** The first restart's pause; doubled while the resolver keeps dying young, up to the most. */
+const RESTART_MS = 50, RESTART_MAX_MS = 800, YOUNG_MS = 2000;
+
+const log = (msg: string): void => { try { writeFd(2, `${new Date().toISOString()} supervisor[${process.pid}]: ${msg}\n`); } catch { /* no log */ } };
+
+/** This process's ancestors, nearest first (at most 32), from /proc/<pid>/stat. */
+function ancestors(): number[] {
+  const out: number[] = [];
+  for (let p = process.ppid; p > 1 && out.length < 32; ) {
+    out.push(p);
+    try { p = Number(readFile(`/proc/${p}/stat`).split(') ').at(-1)!.split(' ')[1]); } catch { break; }
+  }
+  return out;
+}
+
+/** Where cgroup hierarchies may be: our own view, then our ancestors', then PID 1's. */
+const cgroupRoots = (): string[] => ['/sys/fs/cgroup', ...ancestors().map((p) => `/proc/${p}/root/sys/fs/cgroup`), '/proc/1/root/sys/fs/cgroup'];
+
+/** The writable cgroup hierarchies: the root itself under cgroup v2, each mounted one under v1 or hybrid. */
+function hierarchies(): string[] {
+  for (const root of cgroupRoots()) {
+    try {
+      if (exists(join(root, 'cgroup.procs'))) return [root];
+      const hs: string[] = [];
+      for (const d of readDir(root)) if (exists(join(root, d, 'cgroup.procs'))) hs.push(join(root, d));
+      if (hs.length) return hs;
+    } catch { /* not here */ }
+  }
+  return [];
+}
+
+/** The resolver's cgroup in each hierarchy: named after its state directory (the host namespace). */
+export const cgroupName = (dir: string): string => `cni-ts-dns-${basename(dir)}`;
+
+/**
+ * Move this process into a cgroup of its own in every hierarchy that takes it; the ones made,
+ * as paths through descriptors of the hierarchies this process keeps (an ancestor's view is gone
+ * with the ancestor, and the cgroups must still be left and removed at the end).
+ */
+function ownCgroup(dir: string): string[] {
+  const made: string[] = [];
+  for (const found of hierarchies()) {
+    let h: string;
+    try { h = `/proc/self/fd/${openFile(found, O.RDONLY)}`; } catch { continue; }
+    const cg = join(h, cgroupName(dir));
+    try {
+      mkdirp(cg, 0o755);
+      writeFile(join(cg, 'cgroup.procs'), `${process.pid}\n`);
+      made.push(cg);
+    } catch (e) {
+      // (a v1 cpuset needs its cpus and mems set first: the parent's placement stays there)
+      try { rmdir(cg); } catch { /* in use, or not made */ }
+      if (!basename(h).startsWith('cpuset')) log(`cgroup ${cg}: ${(e as Error).message}`);
+    }
+  }
+  return made;
+}
+
+/** Leave the cgroups made (back to each hierarchy's root) and remove them; they must be empty. */
+function leaveCgroups(made: string[]): void {
+  for (const cg of made) {
+    try { writeFile(join(dirname(cg), 'cgroup.procs'), `${process.pid}\n`); rmdir(cg); } catch { /* others in it: the next supervisor's */ }
+  }
+}
+
+export async function runSupervisor(dir: string): Promise<void> {
+  process.umask(0o077);
+  // one per directory: a second one started by a racing call waits briefly, then leaves
+  const deadline = Date.now() + START_LOCK_MS;
+  // (the lock's fd stays open, and the lock held, for the life of the process)
+  while (tryFileLock(paths(dir).resolverLock) === undefined) {
+    if (Date.now() > deadline) { log('another supervisor holds the lock: leaving'); process.exit(0); }
+    await sleep(20);
+  }
+  const cgroups = ownCgroup(dir);
+  writeFileAtomic(paths(dir).supervisorPid, `${process.pid}\n`, paths(dir).tmp);
+  const [cmd, ...args] = selfCommand('dns-hosts', [`${SERVER_FLAG}${dir}`]);
+
+  let child: ChildProcess | undefined, stopping = false, pause = RESTART_MS;
+  const leave = (why: string): never => {
+    log(`exiting: ${why}`);
+    try { unlink(paths(dir).supervisorPid); } catch { /* gone */ }
+    leaveCgroups(cgroups);
+    exitCall(0);
+  };
+  const run = (): void => {
+    const born = Date.now();
+    // the resolver inherits this process's output (the log), environment and cgroups
+    child = childProcess().spawn(cmd!, args, { cwd: '/', stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
+    child.on('error', (e) => log(`cannot start the resolver: ${e.message}`));
+    child.on('exit', (code, signal) => {
+      child = undefined;
+      if (stopping) leave('stopped');
+      // it leaves with code 0 when no record remains (checked under the state lock); a record
+      // written since is served by a new one
+      if (code === 0 && readAll(dir).length === 0) leave('no records left');
+      pause = Date.now() - born < YOUNG_MS ? Math.min(pause * 2, RESTART_MAX_MS) : RESTART_MS;
+      log(`the resolver ended (${signal ?? `exit ${code}`}): starting it again in ${pause} ms`);
+      setTimeout(run, pause);
+    });
+  };
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      stopping = true;
+      const c = child;
+      if (!c) return leave(sig);
+      c.kill('SIGTERM');
+      setTimeout(() => { child?.kill('SIGKILL'); leave(`${sig}, the resolver did not stop`); }, 2000).unref();
+    });
+  }
+  log(`supervising the resolver of ${dir}${cgroups.length ? ` in ${cgroups.length} cgroups of its own` : ''}`);
+  run();
+}
+
+/** What a test or an operator tearing a host namespace's state down removes after the processes: the empty cgroups. */
+export function removeCgroups(dir: string): void {
+  for (const h of hierarchies()) { try { rmdir(join(h, cgroupName(dir))); } catch { /* in use or gone */ } }
+}
