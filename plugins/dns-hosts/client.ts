@@ -2,17 +2,19 @@
 // (bounded), start it when it is not running, replace it when it does not answer.
 import { utf8 } from '../../shared/util/bytes.ts';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { O, closeFile, openFile, readFile, readStateFile } from '../../shared/os/fs.ts';
+import { O, closeFile, exists, isExecutable, openFile, readFile, readStateFile } from '../../shared/os/fs.ts';
+import { basename } from '../../shared/util/path.ts';
 import { ensureDir, sleepSync } from '../../shared/os/files.ts';
 import { childProcess } from '../../shared/util/lazy.ts';
 import { native } from '../../shared/os/native.ts';
 import { selfCommand } from '../../shared/os/self.ts';
-import { RESOLVER_FLAG, SERVER_FLAG } from './modes.ts';
+import { IN_SCOPE, RESOLVER_FLAG, SERVER_FLAG } from './modes.ts';
 import { paths } from './records.ts';
 
 /** How long one exchange with the resolver may take, and how long a start may take in all. */
 const REPLY_MS = 2000;
 const START_MS = 5000;
+const SYSTEMD_RUN = '/usr/bin/systemd-run';
 
 type Reply = { ok: true; text: string } | { ok: false; down: boolean };
 
@@ -44,13 +46,17 @@ function start(dir: string): void {
   ensureDir(dir);
   const log = openFile(paths(dir).log, O.WRONLY | O.CREAT | O.APPEND | O.NOFOLLOW, 0o600);
   try {
-    const [cmd, ...args] = selfCommand('dns-hosts', [`${RESOLVER_FLAG}${dir}`]);
+    const self = selfCommand('dns-hosts', [`${RESOLVER_FLAG}${dir}`]);
+    // where systemd runs, in a scope of its own (its cgroup, which stopping the caller's unit
+    // leaves alone); elsewhere the supervisor makes its own cgroups (supervisor.ts)
+    const scope = exists('/run/systemd/system') && isExecutable(SYSTEMD_RUN);
+    const [cmd, ...args] = scope ? [SYSTEMD_RUN, '--scope', '--quiet', '--collect', `--unit=cni-ts-dns-${basename(dir)}`, '--', ...self] : self;
     // its own session, no terminal, the log for output: nothing ties it to the runtime's pipes
     // (child_process loaded here, not at every call's start: only a call that starts the resolver needs it)
     // (BUN_GC_TIMER_DISABLE: Bun's once-a-second collection of an idle heap takes the resolver's
     // main thread and its helpers each second, a tail of the UDP thread's answers; its heaps
     // are still collected when they grow)
-    const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', BUN_GC_TIMER_DISABLE: '1' };
+    const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', BUN_GC_TIMER_DISABLE: '1', ...(scope ? { [IN_SCOPE]: '1' } : {}) };
     const child = childProcess().spawn(cmd!, args, { detached: true, cwd: '/', stdio: ['ignore', log, log], env });
     child.unref();
   } finally {

@@ -4,3 +4,5 @@
 export const RESOLVER_FLAG = '--resolver=';
 export const SERVER_FLAG = '--resolver-serve=';
 export const UDP_THREAD_FLAG = '--resolver-udp';
+/** Set by a call that started the supervisor in a systemd scope of its own: no cgroups to make. */
+export const IN_SCOPE = 'CNI_TS_RESOLVER_SCOPE';

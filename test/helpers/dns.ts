@@ -48,8 +48,9 @@ export class DnsWorld {
   }
 
   /** The libcni client's call, as a runtime makes it (name in K8S_POD_NAME, capabilities in CAP_ARGS). */
-  call(op: 'add' | 'del' | 'check', c: Container, network: string, ifname: string, caps: Record<string, unknown> = {}) {
-    const r = spawnSync('ip', ['netns', 'exec', this.host, CNICTL, op, network, c.path], {
+  call(op: 'add' | 'del' | 'check', c: Container, network: string, ifname: string, caps: Record<string, unknown> = {}, wrap: string[] = []) {
+    const [cmd, ...args] = [...wrap, 'ip', 'netns', 'exec', this.host, CNICTL, op, network, c.path];
+    const r = spawnSync(cmd!, args, {
       encoding: 'utf8',
       env: {
         PATH: process.env.PATH!, NETCONFPATH: this.dir, CNI_PATH: BIN, CNI_CACHE_DIR: join(this.dir, 'cache'),

@@ -162,8 +162,12 @@ t.test('upstream: forwarded over UDP and TCP to a dnsmasq of the test; forward:f
   process.kill(resolverPid(host.name), 'SIGKILL');
   await new Promise((r) => setTimeout(r, 300));
   t.match(dig(a.ns, 'a').status, /no reply/, 'both gone: nothing answers');
-  t.equal(w.call('check', a, 'fwd', 'eth0').status, 0, 'CHECK restarts it');
+  // (from a caller whose descriptor limit is low: the resolver's own is raised)
+  t.equal(w.call('check', a, 'fwd', 'eth0', {}, ['prlimit', '--nofile=512']).status, 0, 'CHECK restarts it');
   t.equal(addresses(b.ns, 'b').length, 1, 'with the records of every network');
+  const nofile = /^Max open files\s+(\d+)\s+(\d+|unlimited)/m.exec(readFileSync(`/proc/${resolverPid(host.name)}/limits`, 'utf8'))!;
+  const hard = nofile[2] === 'unlimited' ? Infinity : Number(nofile[2]);
+  t.equal(Number(nofile[1]), Math.min(hard, 16384), `the resolver may open ${nofile[1]} descriptors, though its caller had 512 (hard limit ${nofile[2]})`);
   process.kill(Number(readFileSync(join(dir, 'supervisor.pid'), 'utf8')), 'SIGKILL');
   process.kill(resolverPid(host.name), 'SIGKILL');
   await new Promise((r) => setTimeout(r, 300));

@@ -10,17 +10,25 @@
 // caller's ancestors or of PID 1: stopping the runtime, or the service or login scope that made
 // the first ADD, then stops nothing of DNS.
 import type { ChildProcess } from 'node:child_process';
-import { O, exists, mkdirp, openFile, readDir, readFile, rmdir, unlink, writeFd, writeFile } from '../../../shared/os/fs.ts';
+import { O, exists, isExecutable, mkdirp, openFile, readDir, readFile, rmdir, unlink, writeFd, writeFile } from '../../../shared/os/fs.ts';
+import { MAX_TCP } from './forward.ts';
+import { MAX_TCP_TOTAL } from './listeners.ts';
 import { tryFileLock, writeFileAtomic } from '../../../shared/os/files.ts';
 import { exitCall } from '../../../shared/os/native.ts';
 import { selfCommand } from '../../../shared/os/self.ts';
 import { childProcess } from '../../../shared/util/lazy.ts';
 import { basename, dirname, join } from '../../../shared/util/path.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SERVER_FLAG } from '../modes.ts';
+import { IN_SCOPE, SERVER_FLAG } from '../modes.ts';
 import { paths, readAll } from '../records.ts';
 
 const START_LOCK_MS = 3000;
+/**
+ * Descriptors the resolver may need: every TCP connection it takes and makes, two listeners a
+ * container (thousands), its own; the soft limit is raised to this, within the hard one.
+ */
+const WANTED_FDS = 16384;
+const PRLIMIT = '/usr/bin/prlimit';
 /** The first restart's pause; doubled while the resolver keeps dying young, up to the most. */
 const RESTART_MS = 50, RESTART_MAX_MS = 800, YOUNG_MS = 2000;
 
@@ -79,6 +87,29 @@ function ownCgroup(dir: string): string[] {
   return made;
 }
 
+/** "Max open files" of this process: [soft, hard] (Infinity for unlimited). */
+function nofile(): [number, number] {
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFile('/proc/self/limits'));
+  const n = (s: string | undefined) => (s === 'unlimited' ? Infinity : Number(s));
+  return m ? [n(m[1]), n(m[2])] : [NaN, NaN];
+}
+
+/**
+ * The resolver's descriptors checked against its own limit at start (it does not keep the
+ * caller's: a runtime's limit may be low), the soft limit raised towards WANTED_FDS, and what
+ * it has logged: past it, the per-container bounds still hold, the total ones may bind first.
+ */
+function descriptors(): void {
+  let [soft, hard] = nofile();
+  const want = Math.min(hard, WANTED_FDS);
+  if (soft < want && isExecutable(PRLIMIT)) {
+    childProcess().spawnSync(PRLIMIT, ['--pid', String(process.pid), `--nofile=${want}:${Number.isFinite(hard) ? hard : 'unlimited'}`], { stdio: 'ignore' });
+    [soft, hard] = nofile();
+  }
+  const need = MAX_TCP_TOTAL + MAX_TCP + 256;
+  log(`descriptors: ${soft} of ${hard} (${WANTED_FDS} wanted${soft < need ? `; fewer than the ${need} its connection bounds assume: new connections may be refused before those bounds` : ''})`);
+}
+
 /** Leave the cgroups made (back to each hierarchy's root) and remove them; they must be empty. */
 function leaveCgroups(made: string[]): void {
   for (const cg of made) {
@@ -95,7 +126,9 @@ export async function runSupervisor(dir: string): Promise<void> {
     if (Date.now() > deadline) { log('another supervisor holds the lock: leaving'); process.exit(0); }
     await sleep(20);
   }
-  const cgroups = ownCgroup(dir);
+  const cgroups = process.env[IN_SCOPE] ? [] : ownCgroup(dir);
+  delete process.env[IN_SCOPE];
+  descriptors();
   writeFileAtomic(paths(dir).supervisorPid, `${process.pid}\n`, paths(dir).tmp);
   const [cmd, ...args] = selfCommand('dns-hosts', [`${SERVER_FLAG}${dir}`]);
 
