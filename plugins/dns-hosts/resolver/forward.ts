@@ -1,4 +1,6 @@
-// Forwarding to the upstream resolvers, from the host's namespace (where the host's own
+// Forwarding to the upstream resolvers by the main thread, for what the UDP threads do not
+// forward themselves (upstream-lane.ts: the first upstream IPv4, over UDP): TCP clients, IPv6
+// upstreams. From the host's namespace (where the host's own
 // resolvers, such as 127.0.0.53, answer): the query as the container sent it, the upstream's
 // answer passed back unchanged but for the ID. UDP for UDP clients (a truncated answer goes back
 // truncated, and the client asks again over TCP), TCP for TCP clients. Each upstream in turn,
@@ -13,10 +15,10 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { parseUpstream } from '../../../shared/cni/refinements.ts';
 import { parseIP } from '../../../shared/util/ip.ts';
+import { MAX_TRIES, UPSTREAM_MS, questionOf as questionIn } from './upstream-lane.ts';
 
-export const UPSTREAM_MS = 2000;
-/** Upstreams tried per query: the client (glibc: 5 s) must hear back before it gives up. */
-const MAX_TRIES = 2;
+const questionOf = (m: Buffer): Buffer | undefined => questionIn(m, m.length);
+
 /** Queries waiting for an upstream's UDP answer, per upstream socket (IDs are 16 bits). */
 export const MAX_PENDING_UDP = 4096;
 /** TCP connections to upstreams open at once, in all. */
@@ -32,15 +34,6 @@ function sameAddress(a: string, b: string): boolean {
   return !!x && !!y && x.family === y.family && x.bytes.equals(y.bytes);
 }
 
-/** The question section's bytes (from the header's end to the end of the first question). */
-function questionOf(m: Buffer): Buffer | undefined {
-  let i = 12;
-  while (i < m.length && m[i] !== 0) {
-    if ((m[i]! & 0xc0) !== 0) return undefined;   // no compression in a question we sent
-    i += m[i]! + 1;
-  }
-  return i + 5 <= m.length ? m.subarray(12, i + 5) : undefined;
-}
 
 /** One upstream over UDP: a socket of its own that takes only its datagrams, queries by ID. */
 class UdpUpstream {

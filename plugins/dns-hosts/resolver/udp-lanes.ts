@@ -9,6 +9,8 @@ import { UDP_THREAD_FLAG } from '../modes.ts';
 import type { FromUdp, UdpWorkerData, View } from './udp-worker.ts';
 
 const WAKE_TAG = 0;
+/** the lane's own socket to the upstreams (listener tags count up from 1) */
+const UPSTREAM_TAG = 0x7fffffff;
 /** how long a view change may take to reach every lane */
 const APPLY_MS = 5000;
 /** lanes beyond the CPUs only add switching */
@@ -32,7 +34,10 @@ export class UdpLanes {
       native().pollCtl(ep, wake, WAKE_TAG, 0);
       const { port1, port2 } = new MessageChannel();
       const applied = new Int32Array(new SharedArrayBuffer(4));
-      const workerData: UdpWorkerData = { ep, wake, wakeTag: WAKE_TAG, port: port2, applied, turn: this.turn };
+      // the lane's socket to IPv4 upstreams, in this (the host's) namespace, any address, a port of the kernel's
+      const upstreamFd = native().listenIn(-1, 0, '0.0.0.0', 0);
+      native().pollCtl(ep, upstreamFd, UPSTREAM_TAG, 0);
+      const workerData: UdpWorkerData = { ep, wake, wakeTag: WAKE_TAG, port: port2, applied, turn: this.turn, upstreamFd, upstreamTag: UPSTREAM_TAG };
       // this same program again (its script, its argv), told by a flag that it is a lane
       const worker = new Worker(process.argv[1]!, { argv: ['dns-hosts', UDP_THREAD_FLAG], workerData, transferList: [port2] });
       worker.on('error', (e: Error) => onExit(`UDP thread ${i} failed: ${e.stack ?? e}`));
