@@ -25,14 +25,19 @@ function client(t: { teardown(fn: () => void): void }, ns: string, ...args: stri
 
 const skip = !haveBuild() && 'npm run build first';
 
-t.test('a client that pipelines 40 MB of TCP queries without reading: bounded memory, others answered', { skip }, async (t) => {
+/** A host namespace with one network and two containers on it, a the hostile one, b the other; DEL both at the end. */
+function twoContainers(t: Parameters<typeof makeNetns>[0], net: string, br: string, subnet: string, dns: Record<string, unknown>) {
   const host = makeNetns(t, 'cnits-dnsl');
   const w = new DnsWorld(t, host.name);
-  w.network('flood', bridge('cnits-fl', '172.30.8.0/24'), { forward: false });
+  w.network(net, bridge(br, subnet), dns);
   const a = w.container('a'), b = w.container('b');
-  w.add(a, 'flood', 'eth0');
-  w.add(b, 'flood', 'eth0');
-  const pid = resolverPid(host.name);
+  w.add(a, net, 'eth0');
+  w.add(b, net, 'eth0');
+  return { host, a, b, pid: resolverPid(host.name), done: () => { w.del(a, net, 'eth0'); w.del(b, net, 'eth0'); } };
+}
+
+t.test('a client that pipelines 40 MB of TCP queries without reading: bounded memory, others answered', { skip }, async (t) => {
+  const { a, b, pid, done } = twoContainers(t, 'flood', 'cnits-fl', '172.30.8.0/24', { forward: false });
   const before = rssMiB(pid);
   // ~2 million queries for a name of ours (each answered locally), never read back
   const flood = client(t, a.ns, 'pipeline', '1900000', 'a', '6', '2');
@@ -44,18 +49,11 @@ t.test('a client that pipelines 40 MB of TCP queries without reading: bounded me
   const after = rssMiB(pid);
   t.ok(sent < 20 * 1024 * 1024, `the resolver stopped reading: the kernel took ${(sent / 1048576).toFixed(1)} of 40 MB`);
   t.ok(after - before < 50, `resolver RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MiB (cap: 64 KiB of unsent replies a connection)`);
-  w.del(a, 'flood', 'eth0');
-  w.del(b, 'flood', 'eth0');
+  done();
 });
 
 t.test('5,000 TCP connections held by one container: bounded descriptors, another container resolves', { skip }, async (t) => {
-  const host = makeNetns(t, 'cnits-dnsl');
-  const w = new DnsWorld(t, host.name);
-  w.network('held', bridge('cnits-hd', '172.30.9.0/24'), { forward: false });
-  const a = w.container('a'), b = w.container('b');
-  w.add(a, 'held', 'eth0');
-  w.add(b, 'held', 'eth0');
-  const pid = resolverPid(host.name);
+  const { a, b, pid, done } = twoContainers(t, 'held', 'cnits-hd', '172.30.9.0/24', { forward: false });
   const base = fds(pid);
   const hold = client(t, a.ns, 'hold', '5000', '4');
   await new Promise((r) => setTimeout(r, 2500));
@@ -64,20 +62,14 @@ t.test('5,000 TCP connections held by one container: bounded descriptors, anothe
   t.equal(addresses(b.ns, 'b').length, 1, 'another container resolves over UDP');
   t.equal(dig(b.ns, 'a', 'A', ['+tcp']).answers.length, 1, 'and over TCP');
   await hold;
-  w.del(a, 'held', 'eth0');
-  w.del(b, 'held', 'eth0');
+  done();
 });
 
 t.test('3,000 pipelined unknown names over TCP: the upstream sees a bounded number of connections', { skip }, async (t) => {
-  const host = makeNetns(t, 'cnits-dnsl');
-  const w = new DnsWorld(t, host.name);
+  const { host, a, b, done } = twoContainers(t, 'fwd', 'cnits-fw2', '172.30.10.0/24', { upstreams: ['127.0.0.54'] });
   // the upstream: a TCP DNS server of the test on the host namespace's loopback, counting
   const up = client(t, host.name, 'upstream', '127.0.0.54', '53', '12');
   await new Promise((r) => setTimeout(r, 500));
-  w.network('fwd', bridge('cnits-fw2', '172.30.10.0/24'), { upstreams: ['127.0.0.54'] });
-  const a = w.container('a'), b = w.container('b');
-  w.add(a, 'fwd', 'eth0');
-  w.add(b, 'fwd', 'eth0');
   const floods = Array.from({ length: 10 }, () => client(t, a.ns, 'pipeline', '300', 'unknown.example', '4', '5'));
   await new Promise((r) => setTimeout(r, 1500));
   t.equal(addresses(b.ns, 'b').length, 1, "another container's own names still answer");
@@ -86,6 +78,5 @@ t.test('3,000 pipelined unknown names over TCP: the upstream sees a bounded numb
   t.ok(accepted > 0, `the upstream was asked (${accepted} connections in all)`);
   // (64, and the few whose reply is sent but whose close the upstream has not yet counted)
   t.ok(most <= 64 + 8, `at most 64 connections to the upstream at once (${most}) for 3,000 queries`);
-  w.del(a, 'fwd', 'eth0');
-  w.del(b, 'fwd', 'eth0');
+  done();
 });

@@ -21,6 +21,7 @@ import { basename, dirname, join } from '../../../shared/util/path.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IN_SCOPE, SERVER_FLAG } from '../modes.ts';
 import { paths, readAll } from '../records.ts';
+import { arrMap } from '../../../shared/util/arrays.ts';
 
 const START_LOCK_MS = 3000;
 /**
@@ -45,7 +46,7 @@ function ancestors(): number[] {
 }
 
 /** Where cgroup hierarchies may be: our own view, then our ancestors', then PID 1's. */
-const cgroupRoots = (): string[] => ['/sys/fs/cgroup', ...ancestors().map((p) => `/proc/${p}/root/sys/fs/cgroup`), '/proc/1/root/sys/fs/cgroup'];
+const cgroupRoots = (): string[] => ['/sys/fs/cgroup', ...arrMap(ancestors(), (p) => `/proc/${p}/root/sys/fs/cgroup`), '/proc/1/root/sys/fs/cgroup'];
 
 /** The writable cgroup hierarchies: the root itself under cgroup v2, each mounted one under v1 or hybrid. */
 function hierarchies(): string[] {
