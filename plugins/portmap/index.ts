@@ -5,7 +5,7 @@ import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import { firstIP, requirePrev } from '../../shared/cni/prev.ts';
 import type { Result } from '../../shared/cni/result.ts';
-import { baseShape, configSchema } from '../../shared/cni/schema.ts';
+import { baseShape, configSchema, ipString } from '../../shared/cni/schema.ts';
 import { formatIP, isUnspecified, parseIP, type Family } from '../../shared/util/ip.ts';
 import { flushUdpMappings } from '../../shared/netlink/conntrack.ts';
 import { NftBatch, NftError, tag, type Elem } from '../nft-state/batch.ts';
@@ -31,6 +31,8 @@ const schema = () => z.looseObject({
   conditionsV4: z.optional(z.array(z.string())),
   conditionsV6: z.optional(z.array(z.string())),
   backend: z.optional(z.string()),
+  /** the host address of every mapping that names none (Docker's com.docker.network.bridge.host_binding_ipv4) */
+  hostIP: z.optional(ipString()),
   runtimeConfig: z.optional(z.looseObject({ portMappings: z.optional(z.array(mappingSchema())) })),
 });
 type PortmapConf = z.infer<ReturnType<typeof schema>>;
@@ -60,8 +62,11 @@ function mappingElements(mappings: Mapping[], ips: Partial<Record<Family, string
   return out;
 }
 
+/** The runtime's mappings, the network's hostIP for those that name no host address ("" is none, as containerd sends it). */
 function mappingsOf(ctx: Ctx): Mapping[] {
-  return ctx.conf.runtimeConfig?.portMappings ?? [];
+  const all = ctx.conf.runtimeConfig?.portMappings ?? [];
+  const host = ctx.conf.hostIP;
+  return host ? arrMap(all, (m) => (m.hostIP ? m : { ...m, hostIP: host })) : all;
 }
 
 function containerAddresses(prev: Result): Partial<Record<Family, string>> {

@@ -56,6 +56,31 @@ t.test('portmap: a host port taken by another container is refused, and the ADD 
   t.same(readdirSync(join(d, 'pm2')).filter((f) => f.startsWith('10.')), ['10.71.0.2'], 'b\'s lease rolled back by the chain\'s DEL');
 });
 
+t.test("portmap: a network's hostIP is the host address of every mapping that names none", async (t) => {
+  const { host, outside } = hostWithOutside(t);
+  // a second address of the host: a mapping bound to the first is not reached there
+  sh('ip', ['-n', host.name, 'addr', 'add', '192.0.2.3/24', 'dev', 'uplink']);
+  const d = dir(t);
+  const list: Conflist = { cniVersion: '1.0.0', name: 'pmh', plugins: [bridgeConf('cnits-pmh', '10.72.0.0/24', d), { type: 'portmap', hostIP: '192.0.2.1', capabilities: { portMappings: true } }] };
+  const ctr = makeNetns(t, 'cnits-ctr');
+  // containerd sends "HostIP": "" for none; one mapping names its own address
+  const rc = { portMappings: [{ HostPort: 8085, ContainerPort: 80, Protocol: 'tcp', HostIP: '' }, { hostPort: 8086, containerPort: 80, protocol: 'tcp', hostIP: '0.0.0.0' }] };
+  const chain = new Chain(list, { host: host.name, containerId: 'hip', netns: ctr.path, runtimeConfig: rc });
+  const add = chain.add();
+  t.equal(add.status, 0, add.stdout);
+  await serve(t, ctr.name, 'tcp', 80);
+  t.equal(ask(outside.name, 'tcp', '192.0.2.1', 8085), '192.0.2.2', 'a mapping without a host address is reached at the network\'s hostIP');
+  t.equal(ask(outside.name, 'tcp', '192.0.2.3', 8085), undefined, 'and at no other address of the host');
+  t.equal(ask(outside.name, 'tcp', '192.0.2.3', 8086), '192.0.2.2', 'a mapping that names its own (every address) keeps it');
+  t.match(sh('ip', ['netns', 'exec', host.name, 'nft', 'list', 'map', 'inet', 'cni-ts', 'pm4ip']), /192\.0\.2\.1 \. tcp \. 8085 comment "net=pmh id=hip" : 10\.72\.0\.2 \. 80/, 'the element names the address');
+  t.same(chain.check().map((c) => c.status), [0, 0], 'CHECK');
+  t.same(chain.del().map((x) => x.status), [0, 0]);
+  t.notMatch(sh('ip', ['netns', 'exec', host.name, 'nft', 'list', 'ruleset']), /id=hip"/, 'mappings removed');
+  const bad = new Chain({ ...list, plugins: [list.plugins[0]!, { type: 'portmap', hostIP: 'not-an-ip', capabilities: { portMappings: true } }] }, { host: host.name, containerId: 'hip2', netns: makeNetns(t, 'cnits-ctr').path, runtimeConfig: rc }).add();
+  t.equal(bad.status, 1, 'an invalid hostIP is refused');
+  t.match(bad.json.msg, /hostIP/, 'naming the field');
+});
+
 t.test('tuning: sysctl, MTU, MAC and promisc applied, then restored on DEL', async (t) => {
   const { host } = hostWithOutside(t);
   const d = dir(t);
