@@ -12,6 +12,8 @@ const schema = () => z.looseObject({
   mode: z.optional(z.enum(['', 'l2', 'l3', 'l3s'])),
   mtu: z.optional(z.number().check(z.int(), z.nonnegative())),
   linkInContainer: z.optional(z.boolean()),
+  /** Docker's default route via the gateway (the default); false: only the IPAM result's routes, as the reference */
+  defaultRoute: z.optional(z.boolean()),
   vlan: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(4094))),
 });
 type IpvlanConf = z.infer<ReturnType<typeof schema>>;

@@ -13,6 +13,8 @@ const schema = () => z.looseObject({
   mtu: z.optional(z.number().check(z.int(), z.nonnegative())),
   mac: z.optional(macString()),
   linkInContainer: z.optional(z.boolean()),
+  /** Docker's default route via the gateway (the default); false: only the IPAM result's routes, as the reference */
+  defaultRoute: z.optional(z.boolean()),
   bcqueuelen: z.optional(z.number().check(z.int(), z.nonnegative())),
   vlan: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(4094))),
   args: z.optional(z.looseObject({ cni: z.optional(z.looseObject({ mac: z.optional(macString()) })) })),

@@ -18,6 +18,8 @@ import { arrFind, arrSome } from '../../shared/util/arrays.ts';
 
 export interface UnderlayConf extends BaseConf {
   master?: string;
+  /** Docker's default route via the gateway when the IPAM result has none (default true); false: the reference's, none */
+  defaultRoute?: boolean;
   mtu?: number;
   linkInContainer?: boolean;
   vlan?: number;
@@ -59,6 +61,20 @@ const attachment = (ctx: Context<UnderlayConf>): string => `${ctx.conf.name}@${c
 /** Whether the parent lives in the container (linkInContainer, or chained ipvlan without master). */
 const parentInContainer = (c: UnderlayConf, prev?: Result): boolean => !!c.linkInContainer || (c.type === 'ipvlan' && !c.master && arrSome(prev?.interfaces ?? [], (i) => !!i.sandbox));
 
+/**
+ * Docker gives macvlan and ipvlan containers a default route via the network's gateway; the
+ * reference plugins add only the routes the IPAM result lists. A family whose address has a
+ * gateway and whose result has no default route gets one (l3/l3s ipvlan then points it at the
+ * device, as every route there).
+ */
+function addDefaultRoutes(r: Result): void {
+  for (const ip of r.ips ?? []) {
+    if (!ip.gateway) continue;
+    const dst = ip.address.includes(':') ? '::/0' : '0.0.0.0/0';
+    if (!arrSome(r.routes ?? [], (x) => x.dst === dst)) (r.routes ??= []).push({ dst, gw: ip.gateway });
+  }
+}
+
 export async function underlayAdd(ctx: Context<UnderlayConf>, spec: UnderlaySpec): Promise<Result> {
   const c = ctx.conf;
   await checkIpam(ctx);
@@ -97,6 +113,7 @@ export async function underlayAdd(ctx: Context<UnderlayConf>, spec: UnderlaySpec
       const ipam = await runIpam('ADD', ctx);
       if (ipam) rb.push(async () => { await runIpam('DEL', ctx); });
       const result: Result = { cniVersion: ctx.version, ...(ipam ?? {}) };
+      if (c.defaultRoute !== false) addDefaultRoutes(result);
       result.interfaces = [{ name: ctx.env.ifname, sandbox: ctx.env.netns }];
       for (const ip of result.ips ?? []) {
         ip.interface = 0;

@@ -48,6 +48,29 @@ for (const mode of ['bridge', 'private']) {
   });
 }
 
+t.test("a default route via the gateway, as Docker gives it; defaultRoute: false, none (the reference's)", async (t) => {
+  const { host, dataDir } = hostWithParent(t);
+  for (const [defaultRoute, want] of [[undefined, '10.80.0.1'], [false, undefined]] as const) {
+    const ns = makeNetns(t, 'cnits-ctr');
+    const conf = list('bridge', join(dataDir, String(defaultRoute)), defaultRoute === undefined ? {} : { defaultRoute });
+    const chain = new Chain(conf, { host: host.name, containerId: `dr-${defaultRoute}`, netns: ns.path });
+    const r = chain.add();
+    t.equal(r.status, 0, r.stdout);
+    const def = ipJson(ns.name, 'route', 'show', 'default')[0];
+    t.equal(def?.gateway, want, want ? `the container's default route is via the gateway ${want}` : 'no default route');
+    t.same(r.json.routes ?? [], want ? [{ dst: '0.0.0.0/0', gw: want }] : [], 'and the result says so');
+    t.same(chain.check().map((c) => c.status), [0], 'CHECK');
+    t.same(chain.del().map((d) => d.status), [0]);
+  }
+  // a result that has a default route already keeps it, and gets no second
+  const ns = makeNetns(t, 'cnits-ctr');
+  const own = list('bridge', join(dataDir, 'own'));
+  (own.plugins[0]!.ipam as Record<string, unknown>).routes = [{ dst: '0.0.0.0/0', gw: '10.80.0.254' }];
+  const r = new Chain(own, { host: host.name, containerId: 'dr-own', netns: ns.path }).add();
+  t.equal(r.status, 0, r.stdout);
+  t.same(r.json.routes, [{ dst: '0.0.0.0/0', gw: '10.80.0.254' }], "the IPAM's default route, alone");
+});
+
 t.test('no ipam: an interface without addresses; empty master: the default-route interface', async (t) => {
   const { host } = hostWithParent(t);
   ipIn(host.name, 'addr', 'add', '192.0.2.1/24', 'dev', 'parent0');
