@@ -117,10 +117,15 @@ export class NftBatch<N extends string> {
     return this;
   }
 
-  /** Delete elements whether or not they exist: add then delete in the same batch. */
+  /**
+   * Delete elements whether or not they exist: add then delete in the same batch. Each element
+   * once: a second delete of one key in a batch fails the whole batch (ENOENT), and a set dumped
+   * while other calls change it can list an element twice.
+   */
   remove(elems: readonly Elem<N>[]): this {
-    for (const e of elems) this.push(e.set, 'add', { key: safe(e.key), ...(e.value ? { value: safe(e.value) } : {}) });
-    for (const e of elems) this.push(e.set, 'delete', { key: safe(e.key) });
+    const once = uniqueElems(elems);
+    for (const e of once) this.push(e.set, 'add', { key: safe(e.key), ...(e.value ? { value: safe(e.value) } : {}) });
+    for (const e of once) this.push(e.set, 'delete', { key: safe(e.key) });
     return this;
   }
 
@@ -146,6 +151,17 @@ export class NftBatch<N extends string> {
       throw new NftError((e as Error).message, (e as { code?: string }).code);
     }
   }
+}
+
+/** Elements with their first occurrence of each (family, set, key) only, in order. */
+export function uniqueElems<E extends Elem>(elems: readonly E[]): E[] {
+  const seen = new Set<string>();
+  return arrFilter(elems, (e) => {
+    const k = `${e.family}\0${e.set}\0${e.key}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 /** Declare (or repair) an owner's sets and chains, with nothing else. */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { decodeAttrs, encodeAttrs } from '../../shared/netlink/attrs.ts';
 import { decodeElements, encodeBatch, nftType, NFT_MSG, BATCH } from '../../shared/netlink/nftables.ts';
-import { skeleton } from '../../plugins/nft-state/batch.ts';
+import { skeleton, uniqueElems } from '../../plugins/nft-state/batch.ts';
 import type { SetType } from '../../shared/netlink/nftables.ts';
 import { NFT_OWNERS } from '../../cli/attachments.ts';
 
@@ -112,4 +112,10 @@ t.test("a DEL's look-up: only the elements with exactly its comment, the others 
   const nftAdd = fixtures.find((f) => f.op === 'add' && f.comment);
   if (nftAdd) t.equal(decodeElements(setTypes().get(nftAdd.set)!, Buffer.from(nftAdd.body, 'hex'), utf8(nftAdd.comment!)).length, 1, `nft's own bytes (${nftAdd.set}): found by its comment`);
   else t.fail('a fixture with a comment');
+});
+
+t.test('a removal names each element once: a set dumped while others change it can list one twice', async (t) => {
+  const a = { family: 'inet' as const, set: 'pm4', key: 'tcp . 8080', value: '10.1.2.3 . 80' };
+  const b = { family: 'inet' as const, set: 'pm_local4', key: '10.1.2.3' };
+  t.same(uniqueElems([a, b, { ...a }, b, { ...b, set: 'pm_masqall4' }]), [a, b, { ...b, set: 'pm_masqall4' }], 'first occurrences, in order; same key in another set kept');
 });
