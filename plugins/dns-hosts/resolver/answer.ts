@@ -264,9 +264,7 @@ export function statusReply(query: Buffer, rcode: number): Buffer {
  * whose caller sends it at once), else the whole message decoded (decodedAnswer).
  */
 export function answer(t: Tables, s: Scope, query: Buffer, turn: number, udp = false): Outcome {
-  const kind = screen(query, query.length);
-  if (kind === DROP) return { drop: true };
-  if (kind) return { reply: statusReply(query, kind) };
+  // (what is not a standard query the quick path refuses, and decodedAnswer screens)
   const n = quickReply(t, s, query, query.length, turn);
   if (n === FORWARD) return { forward: true };
   if (n !== NOT_QUICK) return { reply: udp ? scratch.subarray(0, n) : Buffer.from(scratch.subarray(0, n)) };

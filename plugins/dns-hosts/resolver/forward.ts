@@ -7,15 +7,15 @@
 // each bounded: undefined (SERVFAIL to the client) when none answered in time.
 //
 // Everything is bounded, so that no container's flood can take the resolver's descriptors or
-// memory, or the upstream's connections, from the others: over UDP one connected socket per
-// upstream carries every query, each under an ID of our own (as dnsmasq does), at most
+// memory, or the upstream's connections, from the others: over UDP one socket per upstream,
+// taking only its datagrams, carries every query, each under an ID of our own (as dnsmasq does), at most
 // MAX_PENDING_UDP of them at once; over TCP at most MAX_TCP connections at once in all. A query
 // beyond a bound gets undefined at once (SERVFAIL), never a place in a queue.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { parseUpstream } from '../../../shared/cni/refinements.ts';
 import { parseIP } from '../../../shared/util/ip.ts';
-import { MAX_TRIES, UPSTREAM_MS, questionOf as questionIn } from './upstream-lane.ts';
+import { MAX_TRIES, UPSTREAM_MS, freeId, questionOf as questionIn } from './upstream-lane.ts';
 
 const questionOf = (m: Buffer): Buffer | undefined => questionIn(m, m.length);
 
@@ -70,15 +70,9 @@ class UdpUpstream {
     p.done(reply);
   }
 
-  /** A free ID of ours, at random (an off-path spoofer must guess it), or undefined when all are taken. */
-  private freeId(): number | undefined {
-    if (this.pending.size >= MAX_PENDING_UDP) return undefined;
-    for (;;) { const id = (Math.random() * 0x10000) | 0; if (!this.pending.has(id)) return id; }
-  }
-
   ask(query: Buffer, timeoutMs: number): Promise<Buffer | undefined> {
     const question = questionOf(query);
-    const ours = this.freeId();
+    const ours = freeId(this.pending, MAX_PENDING_UDP);
     if (!question || ours === undefined) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const timer = setTimeout(() => p.done(), timeoutMs);
@@ -145,6 +139,3 @@ export async function forward(query: Buffer, upstreams: string[], tcp: boolean):
   }
   return undefined;
 }
-
-/** TCP connections to upstreams open now (for tests and `status`). */
-export const openTcpForwards = (): number => tcpOpen;

@@ -12,6 +12,7 @@ import { exitCall, native } from '../../../shared/os/native.ts';
 import { paths, readAll, readRecord, recordKey, type Attachment } from '../records.ts';
 import { answer, buildTables, byNamespace, RCODE, scopeOf, statusReply, type Tables } from './answer.ts';
 import { forward } from './forward.ts';
+import { MAX_PENDING, MAX_PER_CONTAINER } from './upstream-lane.ts';
 import { Listener, type Handlers } from './listeners.ts';
 import { serveControl } from './control.ts';
 import type { FromUdp, View } from './udp-worker.ts';
@@ -28,12 +29,6 @@ const NETNS_HANDLE = /^[1-9][0-9]{0,9}:[0-9]{1,9}$/;
 /** How often the resolver looks whether its supervisor is still there. */
 const PARENT_CHECK_MS = 250;
 const START_LOCK_MS = 3000;
-/**
- * Queries waiting for an upstream, per container and in all: one container's flood of unknown
- * names gets SERVFAIL past its share, and the others' forwards go on.
- */
-export const MAX_FORWARDS_PER_CONTAINER = 128;
-export const MAX_FORWARDS_TOTAL = 2048;
 
 // (straight to fd 2, the log file: written before an _exit, never queued in a stream)
 const log = (msg: string): void => { try { writeFd(2, `${new Date().toISOString()} resolver[${process.pid}]: ${msg}\n`); } catch { /* no log */ } };
@@ -72,9 +67,13 @@ class Resolver {
 
   private forwarding = 0;
 
-  /** Forward a container's query within the bounds, then `reply` with the answer or SERVFAIL. */
+  /**
+   * Forward a container's query within the bounds the UDP threads keep too (one container's
+   * flood of unknown names gets SERVFAIL past its share, the others' forwards go on), then
+   * `reply` with the answer or SERVFAIL.
+   */
   private forwardFor(l: Listener, query: Buffer, tcp: boolean, reply: (b: Buffer) => void): void {
-    if (l.forwarding >= MAX_FORWARDS_PER_CONTAINER || this.forwarding >= MAX_FORWARDS_TOTAL) { reply(statusReply(query, RCODE.SERVFAIL)); return; }
+    if (l.forwarding >= MAX_PER_CONTAINER || this.forwarding >= MAX_PENDING) { reply(statusReply(query, RCODE.SERVFAIL)); return; }
     l.forwarding++;
     this.forwarding++;
     void forward(query, l.scope.upstreams, tcp).then((r) => {

@@ -1,9 +1,9 @@
 // The resolver's UDP side: a thread of the resolver (one of its lanes: udp-lanes.ts) that waits
 // on every container's UDP listener at once (its epoll set) and answers in a plain loop, nothing
 // allocated per datagram on the common path. The runtime's event loop adds a tail to every
-// answer (timers, other sockets, collections), so datagrams never go through it. The main thread owns the sockets, the records and everything
-// else: it sends this thread each new view (and waits, on shared memory, until it is applied
-// before a call's sync returns). Queries for names that are not ours go to an IPv4 upstream
+// answer (timers, other sockets, collections), so datagrams never go through it. The main
+// thread owns the sockets, the records and everything else: it sends this thread each new view
+// (and waits, on shared memory, until it is applied before a call's sync returns). Queries for names that are not ours go to an IPv4 upstream
 // from here too, on a socket of this thread's (UpstreamLane): only those it cannot forward (an
 // IPv6 upstream) go to the main thread.
 import type { MessagePort } from 'node:worker_threads';

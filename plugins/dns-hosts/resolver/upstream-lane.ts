@@ -36,6 +36,12 @@ export function questionOf(m: Uint8Array, len: number): Buffer | undefined {
   return i + 5 <= len ? Buffer.from(m.subarray(12, i + 5)) : undefined;
 }
 
+/** A free ID of ours among `pending`'s, at random (an off-path spoofer must guess it), or undefined past `max`. */
+export function freeId(pending: Map<number, unknown>, max: number): number | undefined {
+  if (pending.size >= max) return undefined;
+  for (;;) { const id = (Math.random() * 0x10000) | 0; if (!pending.has(id)) return id; }
+}
+
 /** The IPv4 upstreams of a list, as the step takes addresses (host order, signed); [] when the first is not IPv4. */
 const parsed = new WeakMap<string[], Upstream[]>();
 function ipv4Upstreams(list: string[]): Upstream[] {
@@ -73,7 +79,7 @@ export class UpstreamLane {
     const ups = ipv4Upstreams(upstreams);
     const question = questionOf(buf, len);
     const mine = this.perTag.get(tag) ?? 0;
-    const id = this.freeId();
+    const id = freeId(this.pending, MAX_PENDING);
     if (!question || id === undefined || mine >= MAX_PER_CONTAINER) return this.servfail(buf, len);
     const query = Buffer.from(buf.subarray(0, len));
     this.pending.set(id, { id: query.readUInt16BE(0), fd: meta[1]!, tag, addr: meta[3]!, port: meta[2]!, query, question, upstreams: ups, tried: 1, deadline: Date.now() + UPSTREAM_MS });
@@ -144,12 +150,6 @@ export class UpstreamLane {
     this.pending.delete(ours);
     const n = (this.perTag.get(a.tag) ?? 1) - 1;
     if (n > 0) this.perTag.set(a.tag, n); else this.perTag.delete(a.tag);
-  }
-
-  /** A free ID of ours, at random (an off-path spoofer must guess it), or undefined when all are taken. */
-  private freeId(): number | undefined {
-    if (this.pending.size >= MAX_PENDING) return undefined;
-    for (;;) { const id = (Math.random() * 0x10000) | 0; if (!this.pending.has(id)) return id; }
   }
 
   private servfail(buf: Buffer, len: number): number {
