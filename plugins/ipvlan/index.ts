@@ -15,6 +15,8 @@ const schema = () => z.looseObject({
   /** Docker's default route via the gateway (the default); false: only the IPAM result's routes, as the reference */
   defaultRoute: z.optional(z.boolean()),
   vlan: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(4094))),
+  /** Docker's --internal (or empty -o parent=): containers reach each other through a dummy parent of the network's own, and nothing else */
+  internal: z.optional(z.boolean()),
 });
 type IpvlanConf = z.infer<ReturnType<typeof schema>>;
 

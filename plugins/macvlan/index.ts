@@ -1,5 +1,5 @@
 // macvlan: containers as hosts of the parent's network (Docker's macvlan driver), including
-// 802.1q parents such as eth0.50, created on demand.
+// 802.1q parents such as eth0.50 and internal networks' dummy parents, made on demand.
 import * as z from 'zod/mini';
 import type { Plugin } from '../../shared/cni/plugin.ts';
 import { baseShape, configSchema, macString } from '../../shared/cni/schema.ts';
@@ -17,6 +17,8 @@ const schema = () => z.looseObject({
   defaultRoute: z.optional(z.boolean()),
   bcqueuelen: z.optional(z.number().check(z.int(), z.nonnegative())),
   vlan: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(4094))),
+  /** Docker's --internal (or empty -o parent=): containers reach each other through a dummy parent of the network's own, and nothing else */
+  internal: z.optional(z.boolean()),
   args: z.optional(z.looseObject({ cni: z.optional(z.looseObject({ mac: z.optional(macString()) })) })),
   runtimeConfig: z.optional(z.looseObject({ mac: z.optional(macString()) })),
 });

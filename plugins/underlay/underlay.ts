@@ -13,7 +13,7 @@ import type { BaseConf } from '../../shared/cni/schema.ts';
 import { addLink, deleteLink, getLink, requireLink, setLink, type Link, type LinkKind } from '../../shared/netlink/link.ts';
 import { listRoutes } from '../../shared/netlink/route.ts';
 import { Netlink } from '../../shared/netlink/socket.ts';
-import { acquireParent, releaseParent } from './vlan.ts';
+import { acquireParent, dummyName, makeDummy, makeVlan, releaseParent } from './parents.ts';
 import { arrFind, arrSome } from '../../shared/util/arrays.ts';
 
 export interface UnderlayConf extends BaseConf {
@@ -23,6 +23,8 @@ export interface UnderlayConf extends BaseConf {
   mtu?: number;
   linkInContainer?: boolean;
   vlan?: number;
+  /** Docker's internal (or parentless) network: the parent is a dummy made for this network */
+  internal?: boolean;
 }
 
 export interface UnderlaySpec {
@@ -43,6 +45,7 @@ function defaultRouteInterface(nl: Netlink): string {
 
 /** The parent's name: master, "<master>.<vlan>", the default-route interface, or prevResult's. */
 export function masterName(c: UnderlayConf, nl: Netlink, prev?: Result): string {
+  if (c.internal) return dummyName(c.name);
   let m = c.master ?? '';
   if (!m && prev?.interfaces?.length && c.type === 'ipvlan') {
     m = arrFind(prev.interfaces, (i) => i.sandbox)?.name ?? '';
@@ -53,13 +56,25 @@ export function masterName(c: UnderlayConf, nl: Netlink, prev?: Result): string 
   return m;
 }
 
+/**
+ * An internal network has a parent of its own that leads nowhere; naming another parent beside
+ * it would either leak the network onto that link or be silently ignored (Docker ignores it),
+ * so it is an error, found before anything is made.
+ */
+function checkInternal(c: UnderlayConf): void {
+  if (!c.internal) return;
+  for (const key of ['master', 'vlan', 'linkInContainer'] as const) {
+    if (c[key]) throw new CniError(ErrCode.InvalidConfig, `invalid network config: ${key} cannot be combined with internal: an internal network's parent is a dummy link made for it`);
+  }
+}
+
 const tempName = (ctx: Context<UnderlayConf>, kind: string): string =>
   `${kind.slice(0, 2)}${shortHash(`${ctx.env.containerId}\0${ctx.env.ifname}`, 10)}`;
 
 const attachment = (ctx: Context<UnderlayConf>): string => `${ctx.conf.name}@${ctx.env.containerId}@${ctx.env.ifname}`;
 
 /** Whether the parent lives in the container (linkInContainer, or chained ipvlan without master). */
-const parentInContainer = (c: UnderlayConf, prev?: Result): boolean => !!c.linkInContainer || (c.type === 'ipvlan' && !c.master && arrSome(prev?.interfaces ?? [], (i) => !!i.sandbox));
+const parentInContainer = (c: UnderlayConf, prev?: Result): boolean => !!c.linkInContainer || (c.type === 'ipvlan' && !c.master && !c.internal && arrSome(prev?.interfaces ?? [], (i) => !!i.sandbox));
 
 /**
  * Docker gives macvlan and ipvlan containers a default route via the network's gateway; the
@@ -77,6 +92,7 @@ function addDefaultRoutes(r: Result): void {
 
 export async function underlayAdd(ctx: Context<UnderlayConf>, spec: UnderlaySpec): Promise<Result> {
   const c = ctx.conf;
+  checkInternal(c);
   await checkIpam(ctx);
   const host = new Netlink();
   const ns = openContainerNetns(ctx.env.netns);
@@ -87,7 +103,8 @@ export async function underlayAdd(ctx: Context<UnderlayConf>, spec: UnderlaySpec
       const pnl = inside ? cnl : host;
       const master = masterName(c, host, ctx.prevResult);
       if (!inside) {
-        acquireParent(host, master, attachment(ctx));
+        if (c.internal) acquireParent(host, master, attachment(ctx), makeDummy, 'dummy');
+        else acquireParent(host, master, attachment(ctx), makeVlan);
         rb.push(() => releaseParent(host, master, attachment(ctx)));
       }
       const parent = getLink(pnl, master);
@@ -113,7 +130,8 @@ export async function underlayAdd(ctx: Context<UnderlayConf>, spec: UnderlaySpec
       const ipam = await runIpam('ADD', ctx);
       if (ipam) rb.push(async () => { await runIpam('DEL', ctx); });
       const result: Result = { cniVersion: ctx.version, ...(ipam ?? {}) };
-      if (c.defaultRoute !== false) addDefaultRoutes(result);
+      // an internal network has no way out for a default route to lead to
+      if (c.defaultRoute !== false && !c.internal) addDefaultRoutes(result);
       result.interfaces = [{ name: ctx.env.ifname, sandbox: ctx.env.netns }];
       for (const ip of result.ips ?? []) {
         ip.interface = 0;

@@ -33,6 +33,9 @@ export const enum IFLA {
 /** IFLA_AF_SPEC's AF_INET part: the interface's IPv4 settings (net/ipv4/conf/<if>/...), by IPV4_DEVCONF_* index. */
 export const IFLA_INET_CONF = 1;
 export const enum IPV4_DEVCONF { ARP_NOTIFY = 22 }
+/** IFLA_AF_SPEC's AF_INET6 part: how the interface makes its IPv6 addresses (IN6_ADDR_GEN_MODE_*). */
+export const IFLA_INET6_ADDR_GEN_MODE = 8;
+export const IN6_ADDR_GEN_MODE = { eui64: 0, none: 1, stable_privacy: 2, random: 3 } as const;
 
 export const enum IFLA_INFO { KIND = 1, DATA = 2, XSTATS = 3, SLAVE_KIND = 4, SLAVE_DATA = 5 }
 export const VETH_INFO_PEER = 1;

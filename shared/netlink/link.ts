@@ -1,7 +1,7 @@
 // Links: list, get, add (veth/bridge/macvlan/ipvlan/vxlan/vlan), delete, set attributes, move.
 import { nla, type Attr, type AttrMap } from './attrs.ts';
 import {
-  AF, IFF, IFLA, IFLA_BRPORT, IFLA_INET_CONF, IFLA_INFO, IFLA_IPVLAN, IFLA_MACVLAN, IFLA_VLAN, IFLA_VXLAN, IPVLAN_MODE,
+  AF, IFF, IFLA, IFLA_BRPORT, IFLA_INET_CONF, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE, IFLA_INFO, IFLA_IPVLAN, IFLA_MACVLAN, IFLA_VLAN, IFLA_VXLAN, IPVLAN_MODE,
   MACVLAN_MODE, NLM_F, RTM, VETH_INFO_PEER,
 } from './constants.ts';
 import { macFromString, macToString } from './mac.ts';
@@ -182,6 +182,8 @@ export interface LinkChange {
   allmulti?: boolean;
   /** IPv4 settings of the interface, [IPV4_DEVCONF_* index, value] (IFLA_AF_SPEC): what a write to net/ipv4/conf/<if>/<name> sets */
   inet4Conf?: [number, number][];
+  /** how IPv6 addresses are made on it (`none`: not even a link-local one) */
+  inet6AddrGenMode?: keyof typeof IN6_ADDR_GEN_MODE;
 }
 
 export function setLink(nl: Netlink, index: number, c: LinkChange): void {
@@ -192,7 +194,10 @@ export function setLink(nl: Netlink, index: number, c: LinkChange): void {
   if (c.name !== undefined) attrs.push(nla.str(IFLA.IFNAME, c.name));
   if (c.nsFd !== undefined) attrs.push(nla.u32(IFLA.NET_NS_FD, c.nsFd));
   if (c.txqlen !== undefined) attrs.push(nla.u32(IFLA.TXQLEN, c.txqlen));
-  if (c.inet4Conf?.length) attrs.push(nla.nested(IFLA.AF_SPEC, [nla.nested(AF.INET, [nla.nested(IFLA_INET_CONF, arrMap(c.inet4Conf, ([k, v]) => nla.u32(k, v)))])]));
+  const afSpec: Attr[] = [];
+  if (c.inet4Conf?.length) afSpec.push(nla.nested(AF.INET, [nla.nested(IFLA_INET_CONF, arrMap(c.inet4Conf, ([k, v]) => nla.u32(k, v)))]));
+  if (c.inet6AddrGenMode) afSpec.push(nla.nested(AF.INET6, [nla.u8(IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE[c.inet6AddrGenMode])]));
+  if (afSpec.length) attrs.push(nla.nested(IFLA.AF_SPEC, afSpec));
   let flags = 0, change = 0;
   const flag = (bit: number, on: boolean | undefined) => {
     if (on === undefined) return;

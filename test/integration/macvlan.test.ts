@@ -114,3 +114,26 @@ t.test('ipvlan where the kernel lacks it: a clear error, not an errno', async (t
     t.same(ipJson(ns.name, 'link', 'show').map((l: any) => l.ifname), ['lo'], 'nothing left in the container');
   }
 });
+
+t.test('internal where the kernel lacks dummy links: a clear error, nothing left; internal beside master: a config error', async (t) => {
+  const { host, dataDir } = hostWithParent(t);
+  const probe = makeNetns(t, 'cnits-probe');
+  let kernelHasDummy = true;
+  try { ipIn(probe.name, 'link', 'add', 'd0', 'type', 'dummy'); } catch { kernelHasDummy = false; }
+  const ns = makeNetns(t, 'cnits-ctr');
+  const conf = (extra: Record<string, unknown>): Conflist => ({ cniVersion: '1.0.0', name: 'mvint', plugins: [{ type: 'macvlan', internal: true, ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: '10.82.0.0/24' }]] }, ...extra }] });
+  const hostLinks = () => ipJson(host.name, 'link', 'show').map((l: any) => l.ifname).sort();
+  const before = hostLinks();
+  const bad = new Chain(conf({ master: 'parent0' }), { host: host.name, containerId: 'x', netns: ns.path }).add();
+  t.equal(bad.json.code, 7);
+  t.equal(bad.json.msg, "invalid network config: master cannot be combined with internal: an internal network's parent is a dummy link made for it");
+  const r = new Chain(conf({}), { host: host.name, containerId: 'x', netns: ns.path }).add();
+  if (kernelHasDummy) {
+    t.equal(r.status, 0, 'this kernel has dummy links: ADD works (the guest suite tests it fully)');
+  } else {
+    t.equal(r.status, 1);
+    t.equal(r.json.msg, 'internal networks need dummy links, which this kernel does not support (module dummy)');
+    t.same(hostLinks(), before, 'no parent left on the host');
+    t.same(ipJson(ns.name, 'link', 'show').map((l: any) => l.ifname), ['lo'], 'nothing left in the container');
+  }
+});

@@ -126,3 +126,73 @@ test('ipvlan chained after bridge without a master: its parent is the container 
   assert.equal(cni('ipvlan', host.name, 'DEL', conf, 'ch', ctr.path, { CNI_IFNAME: 'eth1' }).status, 0);
   assert.equal(ipj('-n', ctr.name, 'link', 'show').filter((x) => x.ifname === 'eth1').length, 0);
 });
+
+// Docker's internal (or parentless) macvlan and ipvlan networks: a dummy parent per network.
+// the guest's IPv6 is a module: loaded, so the dummy would get a link-local address were it not suppressed
+spawnSync('modprobe', ['ipv6']);
+const dummies = (host) => ipj('-n', host, '-d', 'link', 'show').filter((l) => l.linkinfo?.info_kind === 'dummy' && l.ifname.startsWith('dm-'));
+
+/** A host with a way out: veth vx0 (host, 10.98.0.254) to an "outside" namespace holding the gateway 10.98.0.1. */
+function hostWithOutside(t) {
+  const { host, dataDir } = hostWith(t);
+  const out = netns(t, 'vo');
+  ip('-n', host.name, 'link', 'add', 'vx0', 'type', 'veth', 'peer', 'name', 'vx1', 'netns', out.name);
+  ip('-n', host.name, 'addr', 'add', '10.98.0.254/24', 'dev', 'vx0');
+  ip('-n', host.name, 'link', 'set', 'vx0', 'up');
+  ip('-n', out.name, 'addr', 'add', '10.98.0.1/24', 'dev', 'vx1');
+  ip('-n', out.name, 'link', 'set', 'vx1', 'up');
+  return { host, dataDir };
+}
+
+for (const type of ['macvlan', 'ipvlan']) {
+  test(`internal ${type}: containers reach each other and nothing else; the dummy parent goes with the last DEL`, (t) => {
+    const { host, dataDir } = hostWithOutside(t);
+    const ipam = (range) => ({ type: 'host-local', dataDir, ranges: [[{ subnet: '10.98.0.0/24', rangeStart: range, rangeEnd: range.replace(/\d+$/, (n) => String(Number(n) + 9)) }]] });
+    // the control: the same subnet on the veth reaches the gateway, so the pings below can succeed
+    const open = { cniVersion: '1.0.0', name: `open${type}`, type, master: 'vx0', ipam: ipam('10.98.0.10') };
+    const c = netns(t, 'vc');
+    const rc = cni(type, host.name, 'ADD', open, 'ctl', c.path);
+    assert.equal(rc.status, 0, rc.out);
+    assert.ok(ping(c.name, '10.98.0.1'), 'the control reaches the outside');
+    assert.equal(cni(type, host.name, 'DEL', open, 'ctl', c.path).status, 0);
+
+    const conf = { cniVersion: '1.0.0', name: `int${type}`, type, internal: true, ipam: ipam('10.98.0.30') };
+    const ctrs = ['a', 'b'].map((id) => {
+      const ns = netns(t, 'vc');
+      const r = cni(type, host.name, 'ADD', conf, id, ns.path);
+      assert.equal(r.status, 0, r.out);
+      return { id, ns, ip: r.json.ips[0].address.split('/')[0] };
+    });
+    const [dm] = dummies(host.name);
+    assert.ok(dm, 'a dummy parent');
+    assert.equal(dummies(host.name).length, 1, 'one dummy for the network');
+    assert.equal(ipj('-n', ctrs[0].ns.name, '-d', 'link', 'show', 'eth0')[0].linkinfo.info_kind, type);
+    assert.equal(dm.inet6_addr_gen_mode, 'none');
+    assert.equal(ipj('-n', host.name, '-6', 'addr', 'show', 'dev', dm.ifname)[0]?.addr_info?.length ?? 0, 0, 'no IPv6 address on the dummy');
+    assert.ok(ping(ctrs[0].ns.name, ctrs[1].ip), 'a reaches b');
+    assert.ok(ping(ctrs[1].ns.name, ctrs[0].ip), 'b reaches a');
+    assert.equal(ipj('-n', ctrs[0].ns.name, 'route', 'show').filter((r) => r.dst === 'default').length, 0, 'no default route on an internal network');
+    for (const target of ['10.98.0.1', '10.98.0.254']) assert.ok(!ping(ctrs[0].ns.name, target), `${target} is out of reach`);
+    assert.equal(cni(type, host.name, 'DEL', conf, 'a', ctrs[0].ns.path).status, 0);
+    assert.equal(dummies(host.name).length, 1, 'kept while b uses it');
+    assert.equal(cni(type, host.name, 'DEL', conf, 'b', ctrs[1].ns.path).status, 0);
+    assert.equal(dummies(host.name).length, 0, 'removed with the last DEL');
+    assert.equal(cni(type, host.name, 'DEL', conf, 'b', ctrs[1].ns.path).status, 0, 'DEL again succeeds');
+  });
+}
+
+test('internal: a failed ADD leaves no dummy; master beside internal is a config error', (t) => {
+  const { host, dataDir } = hostWith(t);
+  const conf = { cniVersion: '1.0.0', name: 'intfail', type: 'macvlan', internal: true, ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: '10.99.0.0/24' }]] } };
+  const ns = netns(t, 'vc');
+  ip('-n', ns.name, 'link', 'add', 'eth0', 'type', 'dummy');   // CNI_IFNAME taken: the ADD fails after the parent is made
+  const r = cni('macvlan', host.name, 'ADD', conf, 'f', ns.path);
+  assert.equal(r.status, 1, r.out);
+  assert.match(r.json.msg, /already exists/);
+  assert.equal(dummies(host.name).length, 0, 'no dummy left');
+  const bad = cni('ipvlan', host.name, 'ADD', { ...conf, type: 'ipvlan', master: 'lo' }, 'g', netns(t, 'vc').path);
+  assert.equal(bad.status, 1);
+  assert.equal(bad.json.code, 7);
+  assert.match(bad.json.msg, /master cannot be combined with internal/);
+  assert.equal(dummies(host.name).length, 0);
+});
