@@ -316,6 +316,13 @@ static int send_datagram(napi_env env, int fd, napi_value v, int32_t len, int32_
   return 0;
 }
 
+/* the socket this thread read last, read again before waiting, up to `streak_max` datagrams in
+   a row (each UDP thread has its own);
+   reset by every wait, so a socket the main thread retires after a view change (which every
+   thread takes through the wake eventfd first) is never read here */
+static __thread int streak_fd = -1;
+static __thread int32_t streak_tag, streak;
+
 /* The UDP loop's step, without the runtime: with rlen > 0 the reply to the datagram meta
    describes is sent first, then the next datagram is waited for (timeout ms) and read into buf.
    Returns its length; 0 for the wake eventfd (drained); -1 nothing within the timeout (or a
@@ -324,8 +331,27 @@ static int send_datagram(napi_env env, int fd, napi_value v, int32_t len, int32_
    (Bun's FFI: each N-API call leaves a cell on the calling thread's heap, and its collections
    are pauses of the UDP thread); the N-API udpNext below is the same step. */
 __attribute__((visibility("default"))) int32_t cnits_udp_step(int32_t ep, uint8_t *buf, int32_t blen, int32_t *meta,
-                                                            int32_t timeout, const uint8_t *reply, int32_t rlen) {
+                                                            int32_t timeout, const uint8_t *reply, int32_t rlen, int32_t streak_max) {
   if (rlen > 0) send_to(meta[1], reply, (size_t)rlen, meta[3], meta[2]);
+  struct sockaddr_in from;
+  socklen_t fl = sizeof from;
+  ssize_t n;
+  /* a socket that just gave a datagram is read again first: under load its queue is rarely
+     empty, and the epoll_wait saved is a third of the syscalls of a query. At most streak_max
+     in a row, so one busy socket cannot keep the others (or the wake eventfd) waiting. */
+  if (streak_fd >= 0 && streak < streak_max) {
+    n = recvfrom(streak_fd, buf, blen > 0 ? (size_t)blen : 0, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+    if (n >= 0) {
+      streak++;
+      meta[0] = streak_tag;
+      meta[1] = streak_fd;
+      meta[2] = ntohs(from.sin_port);
+      meta[3] = (int32_t)ntohl(from.sin_addr.s_addr);
+      return (int32_t)n;
+    }
+    fl = sizeof from;
+  }
+  streak_fd = -1;
   struct epoll_event ev;
   int r;
   do r = epoll_wait(ep, &ev, 1, timeout);
@@ -335,30 +361,32 @@ __attribute__((visibility("default"))) int32_t cnits_udp_step(int32_t ep, uint8_
   int fd = (int)(uint32_t)ev.data.u64;
   meta[0] = (int32_t)(ev.data.u64 >> 32);
   meta[1] = fd;
-  struct sockaddr_in from;
-  socklen_t fl = sizeof from;
-  ssize_t n = recvfrom(fd, buf, blen > 0 ? (size_t)blen : 0, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+  n = recvfrom(fd, buf, blen > 0 ? (size_t)blen : 0, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
   if (n < 0) {
-    /* not a socket: the wake eventfd, drained */
+    /* not a socket: the wake eventfd, drained (a view change follows: no streak across it) */
     uint64_t v;
     if (errno == ENOTSOCK && read(fd, &v, sizeof v) == (ssize_t)sizeof v) return 0;
     return -1;
   }
+  streak_fd = fd;
+  streak_tag = meta[0];
+  streak = 1;
   meta[2] = ntohs(from.sin_port);
   meta[3] = (int32_t)ntohl(from.sin_addr.s_addr);
   return (int32_t)n;
 }
 
-/* udpNext(ep, buf, meta Int32Array[4], timeoutMs, reply, replyLength) -> length; -1 nothing
+/* udpNext(ep, buf, meta Int32Array[4], timeoutMs, reply, replyLength, streakMax) -> length; -1 nothing
    within the timeout: cnits_udp_step through N-API (its arguments checked here) */
 static napi_value udp_next(napi_env env, napi_callback_info info) {
-  napi_value argv[6], ab;
+  napi_value argv[7], ab;
   void *buf, *metap, *reply = NULL;
   size_t blen, mlen, off, rblen = 0;
   napi_typedarray_type tt;
-  int32_t ep, timeout, rlen;
-  if (native_args(env, info, 6, argv) || native_int(env, argv[0], &ep) || native_buffer(env, argv[1], &buf, &blen) ||
-      native_int(env, argv[3], &timeout) || native_int(env, argv[5], &rlen)) return NULL;
+  int32_t ep, timeout, rlen, streak_max;
+  if (native_args(env, info, 7, argv) || native_int(env, argv[0], &ep) || native_buffer(env, argv[1], &buf, &blen) ||
+      native_int(env, argv[3], &timeout) || native_int(env, argv[5], &rlen) ||
+      native_int(env, argv[6], &streak_max)) return NULL;
   if (napi_get_typedarray_info(env, argv[2], &tt, &mlen, &metap, &ab, &off) != napi_ok || tt != napi_int32_array || mlen < 4) {
     napi_throw_type_error(env, "EINVAL", "meta must be an Int32Array of 4");
     return NULL;
@@ -367,7 +395,7 @@ static napi_value udp_next(napi_env env, napi_callback_info info) {
     if (reply) napi_throw_range_error(env, "EINVAL", "length beyond the buffer");
     return NULL;
   }
-  int32_t n = cnits_udp_step(ep, buf, blen > INT32_MAX ? INT32_MAX : (int32_t)blen, metap, timeout, reply, rlen);
+  int32_t n = cnits_udp_step(ep, buf, blen > INT32_MAX ? INT32_MAX : (int32_t)blen, metap, timeout, reply, rlen, streak_max);
   if (n < -1) return native_throw_errno(env, -2 - n, "epoll_wait");
   return native_make_int(env, n);
 }

@@ -30,7 +30,7 @@ export interface NetnsNative {
   eventSignal(fd: number): void;
   /** length (0: the wake fd; -1: nothing in time); meta = [tag, fd, port, IPv4 as int32] */
   /** sends `reply` (its first replyLength bytes, when > 0) to the peer meta names, then waits for the next datagram (see udpStep) */
-  udpNext(ep: number, buf: Buffer, meta: Int32Array, timeoutMs: number, reply: Buffer, replyLength: number): number;
+  udpNext(ep: number, buf: Buffer, meta: Int32Array, timeoutMs: number, reply: Buffer, replyLength: number, streakMax: number): number;
   udpSend(fd: number, buf: Buffer, length: number, address: number, port: number): void;
   // file syscalls (shared/os/fs.ts)
   fileOpen(path: string, flags: number, mode: number): number;
@@ -82,7 +82,8 @@ export function exitCall(code: number): never {
 }
 
 /** The UDP loop's step (udpNext's arguments; -2 - errno when the wait fails). */
-export type UdpStep = (ep: number, buf: Uint8Array, meta: Int32Array, timeoutMs: number, reply: Uint8Array, replyLength: number) => number;
+/** streakMax: how many datagrams in a row the socket read last may give before the next wait (0: always wait) */
+export type UdpStep = (ep: number, buf: Uint8Array, meta: Int32Array, timeoutMs: number, reply: Uint8Array, replyLength: number, streakMax: number) => number;
 
 interface BunFfi {
   dlopen(path: string, symbols: Record<string, { args: number[]; returns: number }>): { symbols: Record<string, (...a: unknown[]) => number> };
@@ -100,11 +101,11 @@ export function udpStep(): UdpStep {
   const ffi = process.getBuiltinModule?.('bun:ffi') as BunFfi | undefined;
   if (ffi?.dlopen) {
     const { i32, ptr } = ffi.FFIType;
-    const step = ffi.dlopen(addonPath(), { cnits_udp_step: { args: [i32, ptr, i32, ptr, i32, ptr, i32], returns: i32 } }).symbols.cnits_udp_step!;
-    return (ep, buf, meta, timeoutMs, reply, replyLength) => {
+    const step = ffi.dlopen(addonPath(), { cnits_udp_step: { args: [i32, ptr, i32, ptr, i32, ptr, i32, i32], returns: i32 } }).symbols.cnits_udp_step!;
+    return (ep, buf, meta, timeoutMs, reply, replyLength, streakMax) => {
       if (meta.length < 4 || replyLength > reply.length) throw new RangeError('udpStep: meta needs 4 slots and the reply its length');
-      return step(ep, buf, buf.length, meta, timeoutMs, reply, replyLength);
+      return step(ep, buf, buf.length, meta, timeoutMs, reply, replyLength, streakMax);
     };
   }
-  return (ep, buf, meta, timeoutMs, reply, replyLength) => n.udpNext(ep, buf as Buffer, meta, timeoutMs, reply as Buffer, replyLength);
+  return (ep, buf, meta, timeoutMs, reply, replyLength, streakMax) => n.udpNext(ep, buf as Buffer, meta, timeoutMs, reply as Buffer, replyLength, streakMax);
 }

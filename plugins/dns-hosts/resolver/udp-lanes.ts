@@ -1,8 +1,8 @@
 // The resolver's UDP threads ("lanes"). Each waits on an epoll set of its own that holds every
-// listener's UDP socket, added with EPOLLEXCLUSIVE: a datagram wakes one idle lane. A lane the
-// machine stalls (its CPU taken for milliseconds, which on a shared host happens several times a
-// second) then holds up the one query it has, while the queries behind it go to another lane:
-// with one thread they all waited (docs/benchmarks.md has the tails with one and two).
+// listener's UDP socket, added with EPOLLEXCLUSIVE: a datagram wakes one idle lane. One lane is
+// the default: a second one covers for a lane the machine stalls, but every datagram that finds
+// the busy lane's queue empty wakes the idle one, and on a machine short of CPUs those wake-ups
+// cost the clients more than the stalls did (docs/benchmarks.md has both).
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { native } from '../../../shared/os/native.ts';
 import { UDP_THREAD_FLAG } from '../modes.ts';
@@ -14,7 +14,7 @@ const UPSTREAM_TAG = 0x7fffffff;
 /** how long a view change may take to reach every lane */
 const APPLY_MS = 5000;
 /** lanes beyond the CPUs only add switching */
-const MAX_LANES = 2;
+const MAX_LANES = 1;
 
 interface Lane { ep: number; wake: number; worker: Worker; port: MessagePort; applied: Int32Array }
 

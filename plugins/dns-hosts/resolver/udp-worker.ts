@@ -26,6 +26,13 @@ export type FromUdp = { forward: Uint8Array; fd: number; address: number; port: 
  */
 export interface UdpWorkerData { ep: number; wake: number; wakeTag: number; port: MessagePort; applied: Int32Array; turn: Int32Array; upstreamFd: number; upstreamTag: number }
 
+/**
+ * Datagrams of one socket read in a row before the others get a turn (udpStep); fewer while an
+ * upstream's answers are awaited, so that they are not kept behind a busy listener.
+ */
+const STREAK = 16;
+const STREAK_WAITING = 4;
+
 export function runUdpWorker(data: UdpWorkerData): never {
   normalJit();
   const { receiveMessageOnPort } = process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
@@ -50,7 +57,8 @@ export function runUdpWorker(data: UdpWorkerData): never {
   // addon a query, and under Bun one that leaves nothing to collect: see udpStep)
   let reply: Buffer = buf, replyLength = 0;
   for (;;) {
-    const len = step(data.ep, buf, meta, upstream.waitMs(), reply, replyLength);
+    // a busy listener is read again without a wait, unless an upstream's answer may be waiting
+    const len = step(data.ep, buf, meta, upstream.waitMs(), reply, replyLength, upstream.waiting ? STREAK_WAITING : STREAK);
     replyLength = 0;
     if (len < -1) throw new Error(`epoll_wait: errno ${-2 - len}`);
     upstream.expire();

@@ -113,6 +113,9 @@ export class UpstreamLane {
     return len;
   }
 
+  /** whether answers are awaited (then every step waits on all sockets, the upstream's among them) */
+  get waiting(): boolean { return this.pending.size > 0; }
+
   /** How long the next wait may be. */
   waitMs(): number {
     return this.pending.size ? TICK_MS : 60_000;
