@@ -8,7 +8,7 @@
 // the host namespace, the peers from the container's (dnsmasq without a cache, so that none
 // answers a forwarded name from memory). Rounds interleave; the median round of each figure.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN } from '../helpers/netns.ts';
@@ -24,8 +24,18 @@ export interface DnsRow { server: string; workload: string; qps: number; p50: nu
 
 const quantile = (s: number[], q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 
+/**
+ * dnsperf's report. Its output goes to a file, read once it ends: with -v it is a line a query
+ * (tens of MB), and read through a pipe it kept this process busy beside the servers measured.
+ */
 function dnsperf(ns: string, server: string, queries: string, args: string[]): string {
-  return execFileSync('ip', ['netns', 'exec', ns, 'dnsperf', '-s', server, '-d', queries, ...args], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  const out = `${queries}.out`;
+  const fd = openSync(out, 'w');
+  try {
+    const r = spawnSync('ip', ['netns', 'exec', ns, 'dnsperf', '-s', server, '-d', queries, ...args], { stdio: ['ignore', fd, 'inherit'] });
+    if (r.status !== 0) throw new Error(`dnsperf against ${server} exited ${r.status}`);
+  } finally { closeSync(fd); }
+  try { return readFileSync(out, 'utf8'); } finally { rmSync(out, { force: true }); }
 }
 
 type Figures = Omit<DnsRow, 'server' | 'workload'>;
