@@ -3,6 +3,8 @@
 #   pipeline N NAME SECONDS   one TCP connection to 127.0.0.11:53 writing N queries for NAME
 #                             without reading a byte back; prints the bytes the kernel took
 #   hold N SECONDS            N TCP connections to 127.0.0.11:53 opened and held, never written
+#   latency N NAME            N UDP queries for NAME to 127.0.0.11:53, one at a time (1 s each
+#                             at most); prints the answered count, then p50, p99 and max in ms
 #   upstream ADDR PORT SECONDS a TCP DNS server that answers NXDOMAIN after 0.2 s and prints the
 #                             most connections it had open at once, and how many it accepted
 import socket, struct, sys, time, threading, resource
@@ -52,6 +54,28 @@ elif cmd == 'hold':
         held.append(s)
     print(len(held), refused, flush=True)
     time.sleep(seconds)
+elif cmd == 'latency':
+    n, name = int(sys.argv[2]), sys.argv[3]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect(('127.0.0.11', 53))
+    s.settimeout(1)
+    times = []
+    for i in range(n):
+        q = query(i, name)
+        start = time.perf_counter()
+        s.send(q)
+        try:
+            while True:
+                r = s.recv(4096)
+                if r[:2] == q[:2]:
+                    times.append((time.perf_counter() - start) * 1000)
+                    break
+        except socket.timeout:
+            pass
+        time.sleep(0.002)
+    times.sort()
+    pick = lambda q: times[min(len(times) - 1, int(q * len(times)))] if times else -1
+    print(len(times), '%.3f %.3f %.3f' % (pick(0.5), pick(0.99), times[-1] if times else -1), flush=True)
 elif cmd == 'upstream':
     addr, port, seconds = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
     lock = threading.Lock()

@@ -1,9 +1,10 @@
 // dns-hosts' resolver under a hostile container: every queue, buffer and connection it keeps for
 // one container is bounded, and another container's answers go on meanwhile. Clients and the
 // counting upstream are test/helpers/dns-clients.py, run inside the test's own namespaces.
-import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import t from 'tap';
 import { ROOT, haveBuild, makeNetns, netnsStateDirs } from '../helpers/netns.ts';
 import { DnsWorld, addresses, dig } from '../helpers/dns.ts';
@@ -78,5 +79,26 @@ t.test('3,000 pipelined unknown names over TCP: the upstream sees a bounded numb
   t.ok(accepted > 0, `the upstream was asked (${accepted} connections in all)`);
   // (64, and the few whose reply is sent but whose close the upstream has not yet counted)
   t.ok(most <= 64 + 8, `at most 64 connections to the upstream at once (${most}) for 3,000 queries`);
+  done();
+});
+
+t.test("a UDP flood from one container: another container's queries answered within 10 ms (p99)", { skip: skip || (spawnSync('which', ['dnsperf']).status !== 0 && 'dnsperf is not installed') }, async (t) => {
+  const { a, b, done } = twoContainers(t, 'udpflood', 'cnits-uf', '172.30.11.0/24', { forward: false });
+  const names = join(mkdtempSync(join(tmpdir(), 'cnits-uf-')), 'names');
+  t.teardown(() => rmSync(dirname(names), { recursive: true, force: true }));
+  writeFileSync(names, 'a A\nb A\nnobody A\nb AAAA\n');
+  // four clients with 500 queries in flight each, as fast as the resolver answers
+  const p = spawn('ip', ['netns', 'exec', a.ns, 'dnsperf', '-s', '127.0.0.11', '-d', names, '-c', '4', '-q', '500', '-l', '4'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  t.teardown(() => { p.kill('SIGKILL'); });
+  let out = '';
+  p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  const flood = new Promise((resolve) => p.on('close', resolve));
+  await new Promise((r) => setTimeout(r, 1000));
+  const [answered, p50, p99] = (await client(t, b.ns, 'latency', '300', 'a')).trim().split(/\s+/).map(Number) as [number, number, number];
+  await flood;
+  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  t.ok(qps > 2000, `the flood ran (${Math.round(qps)} queries/s)`);
+  t.equal(answered, 300, 'every query of the other container answered');
+  t.ok(p99 < 10, `its p50 ${p50} ms, p99 ${p99} ms`);
   done();
 });
