@@ -30,12 +30,22 @@ const nft = async () => {
 
 export type Ctx = Context<BridgeConf>;
 
+/** A random locally administered unicast MAC (02:xx:...). */
+function bridgeMac(): string {
+  let m = '02';
+  for (let i = 0; i < 5; i++) m += `:${((Math.random() * 256) | 0).toString(16).padStart(2, '0')}`;
+  return m;
+}
+
 function ensureBridge(nl: Netlink, c: BridgeConf, rb: Rollback): Link {
   const name = bridgeName(c);
   let br = getLink(nl, name);
   if (!br) {
     try {
-      addLink(nl, { name, spec: { kind: 'bridge' }, ...(c.mtu ? { mtu: c.mtu } : {}) });
+      // a MAC of its own, as Docker gives its bridges: one the kernel chose would follow the lowest
+      // port's, changing as containers come and go, and every container's cached gateway entry
+      // would then point at an address the bridge no longer takes for the host
+      addLink(nl, { name, mac: bridgeMac(), spec: { kind: 'bridge' }, ...(c.mtu ? { mtu: c.mtu } : {}) });
       // made by this ADD: a failure later takes it away again, unless a racing ADD has a port on it
       rb.push(() => {
         const links = listLinks(nl);

@@ -200,3 +200,18 @@ t.test('macspoofchk: frames from another MAC are dropped at the bridge port', as
   t.same(a.chain.del().map((d) => d.status), [0]);
   t.notMatch(sh('ip', ['netns', 'exec', host.name, 'nft', 'list', 'table', 'bridge', 'cni-ts']), /id=a"/, 'its elements are gone');
 });
+
+t.test('the bridge keeps its MAC as ports come (containers keep their cached gateway entry)', async (t) => {
+  const { host } = hostWithOutside(t);
+  const list = network('netmac', 'cnits-brm', '10.60.9.0/24', dataDir(t));
+  const a = attach(t, host.name, list, 'm1');
+  const mac = () => ipJson(host.name, 'link', 'show', 'cnits-brm')[0].address;
+  const before = mac();
+  t.match(before, /^02:/, 'a locally administered MAC of its own');
+  // a port whose MAC is lower than any: a bridge with a MAC the kernel chose would take it
+  ipIn(host.name, 'link', 'add', 'cnitslow0', 'address', '00:00:00:00:00:01', 'type', 'veth', 'peer', 'name', 'cnitslow1');
+  ipIn(host.name, 'link', 'set', 'cnitslow0', 'master', 'cnits-brm');
+  const b = attach(t, host.name, list, 'm2');
+  t.equal(mac(), before, 'unchanged');
+  t.ok(ping(a.ctr.name, b.ip) && ping(b.ctr.name, a.ip), 'the containers still reach each other');
+});
