@@ -5,7 +5,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync,
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { Chain, type Conflist } from '../helpers/chain.ts';
-import { BIN, cni, cniStart, ipIn, ipJson, makeNetns, netnsStateDirs, nftElements, sh, tempDir } from '../helpers/netns.ts';
+import { BIN, cni, cniStart, ipIn, ipJson, makeNetns, netnsKey, netnsStateDirs, nftElements, sh, tempDir } from '../helpers/netns.ts';
 import { ask, hostWithOutside, serve } from '../helpers/topology.ts';
 
 const tmp = (t: Test): string => tempDir(t, 'cnits-sec-');
@@ -273,29 +273,32 @@ t.test('tuning keeps its saved settings root-only; nft never gets a host link na
   t.same(readdirSync(d).sort(), ['tuning']);
 });
 
-t.test("802.1q parent state (/run/cni-ts/vlan): a symlink in place of a parent's directory is never followed", async (t) => {
+t.test("parent state (/run/cni-ts/parents): symlinks in place of a hold's directory or a made mark are never followed", async (t) => {
   const { host } = hostWithOutside(t);
   const d = tmp(t);
   const ctr = makeNetns(t, 'cnits-ctr');
-  // a parent link of the test's own, and a symlink where its state directory would be
+  // a parent link of the test's own, and symlinks where its state would be
   const parent = `cnitsvl${process.pid % 100000}`;
   ipIn(host.name, 'link', 'add', parent, 'type', 'veth', 'peer', 'name', `${parent}p`);
   ipIn(host.name, 'link', 'set', parent, 'up');
   const target = join(d, 'elsewhere');
   mkdirSync(target);
-  writeFileSync(join(target, '.created'), '');   // would make the last DEL delete the parent link
   writeFileSync(join(target, 'keep'), 'x');
-  mkdirSync('/run/cni-ts/vlan', { recursive: true });
-  const state = join('/run/cni-ts/vlan', parent);
-  symlinkSync(target, state);
-  t.teardown(() => rmSync(state, { force: true }));
+  const key = netnsKey(host.name);
+  const group = join('/run/cni-ts/parents', key, parent);
+  const mark = join('/run/cni-ts/parents-made', key, parent);
+  for (const p of [group, mark]) { mkdirSync(join(p, '..'), { recursive: true }); symlinkSync(target, p); }
+  t.teardown(() => { for (const p of [group, mark]) rmSync(p, { force: true }); });
   const config = { cniVersion: '1.0.0', name: 'vl', type: 'macvlan', master: parent, ipam: { type: 'host-local', dataDir: d, ranges: [[{ subnet: '10.107.0.0/24' }]] } };
   const add = cni('macvlan', { host: host.name, command: 'ADD', config, containerId: 'vl1', netns: ctr.path, ifname: 'mv0' });
-  t.equal(add.status, 0, add.stdout);
-  t.same(readdirSync(target).sort(), ['.created', 'keep'], 'nothing written through the link');
-  const del = cni('macvlan', { host: host.name, command: 'DEL', config, containerId: 'vl1', netns: ctr.path, ifname: 'mv0' });
-  t.equal(del.status, 0, del.stdout);
+  t.equal(add.status, 1, 'a hold that cannot be recorded is an error');
+  t.match(add.stdout, /not a directory \(a symlink is not followed\)/);
+  t.same(readdirSync(target), ['keep'], 'nothing written through the link');
+  t.same(ipJson(ctr.name, 'link', 'show').map((l: any) => l.ifname), ['lo'], 'nothing left in the container');
+  // with the hold's directory real again, the made mark (a symlink to a directory) does not make the parent ours
+  rmSync(group);
+  t.equal(cni('macvlan', { host: host.name, command: 'ADD', config, containerId: 'vl1', netns: ctr.path, ifname: 'mv0' }).status, 0);
+  t.equal(cni('macvlan', { host: host.name, command: 'DEL', config, containerId: 'vl1', netns: ctr.path, ifname: 'mv0' }).status, 0);
   t.ok(ipJson(host.name, 'link', 'show').some((l: any) => l.ifname === parent), 'the parent link is still there');
-  t.same(readdirSync(target).sort(), ['.created', 'keep'], 'nothing removed through the link');
-  t.notOk(existsSync(state), 'the symlink itself is gone');
+  t.same(readdirSync(target), ['keep'], 'nothing removed through the link');
 });
