@@ -10,13 +10,15 @@ import { Netlink } from '../../shared/netlink/socket.ts';
 import { getLink } from '../../shared/netlink/link.ts';
 import { NftBatch, tag } from '../nft-state/batch.ts';
 import { findTagged, removeContainer } from '../nft-state/elements.ts';
-import { DEFAULT_DATA_DIR, DEFAULT_PREFIX, bridgeNameOf, vxlanNameOf, type OverlayConf } from './config.ts';
+import { DEFAULT_DATA_DIR, DEFAULT_PREFIX, bridgeNameOf, validateOverlay, vxlanNameOf, type OverlayConf } from './config.ts';
 import { VXLAN_OVERHEAD, applyPeers, ensureVxlan, findUnderlay, teardown, vtepMac, type Underlay } from './dataplane.ts';
 import { Etcd } from './etcd.ts';
-import { leasePrefix, parseLeases, peersOf, release, type Lease, type Peer } from './lease.ts';
+import { leasePrefix, parseLeases, peersOf, release, type Lease, type LeaseSet, type Peer } from './lease.ts';
 import { OVERLAY_NFT, type OverlaySet } from './nft.ts';
 import { readState, statePaths, writeState } from './state.ts';
-import { arrMap } from '../../shared/util/arrays.ts';
+import { arrFind, arrMap } from '../../shared/util/arrays.ts';
+import { listRoutes } from '../../shared/netlink/route.ts';
+import { parseCIDR, parseIP, subnetOf, toBig } from '../../shared/util/ip.ts';
 
 export const KIND = 'vxlan-overlay';
 
@@ -35,12 +37,43 @@ export function hostOf(c: OverlayConf, nl: Netlink): Host {
   return { nl, underlay, host, mac: vtepMac(host, c.vni), paths: statePaths(c.dataDir || DEFAULT_DATA_DIR, c.name, host), etcd: new Etcd(c.etcd), prefix: c.etcd.prefix ?? DEFAULT_PREFIX };
 }
 
-/** Every lease of the network (one read), or undefined when etcd cannot be reached. */
-export async function readLeases(c: OverlayConf, h: Host): Promise<Lease[] | undefined> {
-  try { return parseLeases((await h.etcd.range(leasePrefix(h.prefix, c.name))).kvs); } catch (e) {
-    if (e instanceof CniError && e.code === ErrCode.TryAgainLater) return undefined;
+/** Every lease of the network (one read), or undefined when etcd cannot be reached. Unfit ones are skipped and logged. */
+export async function readLeases(c: OverlayConf, h: Host): Promise<LeaseSet | undefined> {
+  const keyPrefix = leasePrefix(h.prefix, c.name);
+  let read: LeaseSet;
+  try { read = parseLeases((await h.etcd.range(keyPrefix)).kvs, { keyPrefix, network: c.subnet, hostLen: validateOverlay(c).hostLen }); } catch (e) {
+    if (e instanceof CniError && e.code === ErrCode.TryAgainLater) {
+      process.stderr.write(`vxlan-overlay: ${c.name}: ${e.message}: going on with this host's lease and peers as last synced\n`);
+      return undefined;
+    }
     throw e;
   }
+  // to stderr (the runtime's log, or the watcher's), a few lines at most a read
+  for (const why of read.skipped.slice(0, 4)) process.stderr.write(`vxlan-overlay: ${c.name}: lease skipped: ${why}\n`);
+  if (read.skipped.length > 4) process.stderr.write(`vxlan-overlay: ${c.name}: ${read.skipped.length - 4} more leases skipped\n`);
+  return read;
+}
+
+/**
+ * The overlay's subnet must not hold this host's underlay address, an etcd endpoint's address or
+ * the host's default gateway: every lease is inside it, so no lease can then send those into the
+ * tunnel (and cut the host from etcd, where the lease would have to be fixed).
+ */
+export function checkNetworkAvoids(c: OverlayConf, h: Host): void {
+  const net = subnetOf(parseCIDR(c.subnet)!);
+  const gw = arrFind(listRoutes(h.nl, { family: 4 }), (r) => r.dst === '0.0.0.0/0' && !!r.gw)?.gw;
+  const named: [string, string | undefined][] = [['this host\'s underlay address', h.underlay.address], ['the default gateway', gw],
+    ...arrMap(c.etcd.endpoints, (e): [string, string | undefined] => [`etcd endpoint ${e}`, hostOfUrl(e)])];
+  for (const [what, addr] of named) {
+    const ip = addr ? parseIP(addr) : undefined;
+    if (!ip || ip.family !== 4) continue;
+    const n = toBig(ip.bytes);
+    if (n >= net.first && n <= net.last) throw new CniError(ErrCode.InvalidConfig, `invalid network config: subnet ${c.subnet} holds ${what} (${addr}): it would be routed into the overlay`);
+  }
+}
+
+function hostOfUrl(u: string): string | undefined {
+  try { return new URL(u).hostname.replace(/^\[|\]$/g, ''); } catch { return undefined; }
 }
 
 export const mtuOf = (c: OverlayConf, h: Host): number => c.mtu ?? h.underlay.mtu - VXLAN_OVERHEAD;
@@ -111,7 +144,7 @@ export async function resync(c: OverlayConf): Promise<void> {
     const state = readState(h.paths);
     if (!state.lease || !getLink(nl, vxlanNameOf(c))) return;
     const leases = await readLeases(c, h);
-    if (leases) applySync(c, h, state.lease, peersOf(leases, h.host, c.vni), false);
+    if (leases) applySync(c, h, state.lease, peersOf(leases.leases, h.host, c.vni), false);
   } finally {
     nl.close();
   }

@@ -16,7 +16,7 @@ import { attach, detach, verify } from '../local-bridge/attach.ts';
 import { mark } from '../../shared/os/trace.ts';
 import type { BridgeConf } from '../local-bridge/config.ts';
 import { DEFAULT_DATA_DIR, bridgeNameOf, overlayConfig, validateOverlay, vxlanNameOf, type Ctx, type OverlayConf } from './config.ts';
-import { KIND, applySync, hostOf, mtuOf, readLeases, retire, type Host } from './host.ts';
+import { KIND, applySync, checkNetworkAvoids, hostOf, mtuOf, readLeases, retire, type Host } from './host.ts';
 import { acquire, peersOf, release, type Lease } from './lease.ts';
 import { readState, statePaths } from './state.ts';
 import { arrFilter, arrSome } from '../../shared/util/arrays.ts';
@@ -43,16 +43,18 @@ async function add(ctx: Ctx): Promise<Result> {
   const nl = new Netlink();
   try {
     const h = hostOf(c, nl);
+    // the first container here: the network must not cover what the host reaches etcd and the world by
+    if (!getLink(nl, vxlanNameOf(c))) checkNetworkAvoids(c, h);
     mark('underlay found');
     const leases = await readLeases(c, h);
     mark('leases read');
     const state = readState(h.paths);
     let lease: Lease;
-    const fresh = !!leases && !arrSome(leases, (l) => l.host === h.host);
+    const fresh = !!leases && !arrSome(leases.leases, (l) => l.host === h.host);
     if (leases) lease = await acquire(h.etcd, h.prefix, c.name, c.subnet, hostLen, { host: h.host, underlay: h.underlay.address, mac: h.mac, vni: c.vni }, leases);
     else if (state.lease?.host === h.host) lease = state.lease;
     else throw new CniError(ErrCode.TryAgainLater, `vxlan-overlay: etcd is unreachable and this host holds no lease on ${c.name} yet: try again later`);
-    const peers = leases ? peersOf(leases, h.host, c.vni) : state.peers;
+    const peers = leases ? peersOf(leases.leases, h.host, c.vni) : state.peers;
     mark('lease held');
     try {
       joinGroup(KIND, c.name, memberTag(ctx), () => applySync(c, h, lease, peers, true));
@@ -93,7 +95,7 @@ async function del(ctx: Ctx): Promise<void> {
     await leaveHost(ctx, h);
     if (h && state.lease && getLink(nl, vxlanNameOf(c))) {
       const leases = await readLeases(c, h);
-      if (leases) applySync(c, h, state.lease, peersOf(leases, h.host, c.vni), false);
+      if (leases) applySync(c, h, state.lease, peersOf(leases.leases, h.host, c.vni), false);
     }
   } finally {
     nl.close();
@@ -112,8 +114,8 @@ async function check(ctx: Ctx): Promise<void> {
     await verify(bridgeCtx(ctx, h.host, state.lease.subnet, mtuOf(c, h)));
     const leases = await readLeases(c, h);
     if (leases) {
-      if (!arrSome(leases, (l) => l.host === h.host && l.subnet === state.lease!.subnet)) throw new CniError(ErrCode.Plugin, `vxlan-overlay: etcd no longer holds this host's lease of ${state.lease.subnet}`);
-      applySync(c, h, state.lease, peersOf(leases, h.host, c.vni), true, true);
+      if (!arrSome(leases.leases, (l) => l.host === h.host && l.subnet === state.lease!.subnet)) throw new CniError(ErrCode.Plugin, `vxlan-overlay: etcd no longer holds this host's lease of ${state.lease.subnet}`);
+      applySync(c, h, state.lease, peersOf(leases.leases, h.host, c.vni), true, true);
     }
   } finally {
     nl.close();
@@ -131,7 +133,7 @@ async function gc(ctx: Ctx): Promise<void> {
     const bridgeLink = getLink(nl, bridgeNameOf(c));
     const ports = bridgeLink ? arrFilter(listLinks(nl), (l) => l.master === bridgeLink.index).length : 0;
     if (!ports && state.lease && leases) await retire(c, h);
-    else if (state.lease && leases) applySync(c, h, state.lease, peersOf(leases, h.host, c.vni), false);
+    else if (state.lease && leases) applySync(c, h, state.lease, peersOf(leases.leases, h.host, c.vni), false);
   } finally {
     nl.close();
   }

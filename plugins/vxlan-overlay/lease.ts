@@ -4,7 +4,7 @@
 // distinct ones; a host that holds one keeps it (found by its identity); a host's lease is
 // deleted only while it still holds this host's value.
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { bigToString, parseCIDR, subnetOf } from '../../shared/util/ip.ts';
+import { bigToString, formatIP, parseCIDR, parseIP, subnetOf, subnetString, toBig, type Subnet } from '../../shared/util/ip.ts';
 import { shortHash } from '../../shared/util/hash.ts';
 import type { Etcd, KV } from './etcd.ts';
 import { arrFilter, arrFind, arrMap } from '../../shared/util/arrays.ts';
@@ -13,15 +13,66 @@ export interface Lease { subnet: string; host: string; underlay: string; mac: st
 export interface Peer { subnet: string; underlay: string; mac: string }
 
 export const leasePrefix = (prefix: string, network: string): string => `${prefix.replace(/\/$/, '')}/${network}/subnets/`;
-const keyOf = (prefix: string, network: string, subnet: string): string => `${leasePrefix(prefix, network)}${subnet.replace('/', '-')}`;
+const keyUnder = (keyPrefix: string, subnet: string): string => `${keyPrefix}${subnet.replace('/', '-')}`;
+const keyOf = (prefix: string, network: string, subnet: string): string => keyUnder(leasePrefix(prefix, network), subnet);
 
-export function parseLeases(kvs: KV[]): Lease[] {
-  const out: Lease[] = [];
-  for (const kv of kvs) {
-    try {
-      const v = JSON.parse(kv.value) as Lease;
-      if (typeof v.subnet === 'string' && parseCIDR(v.subnet) && typeof v.host === 'string' && typeof v.underlay === 'string' && typeof v.mac === 'string') out.push(v);
-    } catch { /* not a lease of ours */ }
+/** What a lease must be to be used: of this network's key space, subnets and host length. */
+export interface LeaseRules { keyPrefix: string; network: string; hostLen: number }
+
+/** The leases fit to use, every subnet whose key is present (fit or not), and why the rest were skipped. */
+export interface LeaseSet { leases: Lease[]; taken: Set<string>; skipped: string[] }
+
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+/**
+ * Why a lease value under `key` cannot be used, or undefined when it can. Everything in etcd is
+ * somebody's write: a lease reaches the kernel (a route, a neighbour and an FDB entry) only when
+ * its subnet is the one its key names, of the host length, inside the network (so it can never
+ * route the host's underlay, etcd or gateway into the tunnel: the network is checked against
+ * those), and its underlay and MAC are well-formed unicast addresses outside the network.
+ */
+function unfit(key: string, v: any, r: LeaseRules, net: Subnet): string | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not a JSON object';
+  const sub = typeof v.subnet === 'string' ? parseCIDR(v.subnet) : undefined;
+  if (!sub || sub.ip.family !== 4) return 'subnet is not an IPv4 CIDR';
+  const s = subnetOf(sub);
+  if (subnetString(s) !== v.subnet || sub.prefix !== r.hostLen) return `subnet ${v.subnet} is not a /${r.hostLen} network address`;
+  if (s.first < net.first || s.last > net.last) return `subnet ${v.subnet} is outside the network's ${r.network}`;
+  if (key !== keyUnder(r.keyPrefix, v.subnet)) return `subnet ${v.subnet} is not the one its key names`;
+  if (typeof v.host !== 'string' || !v.host || v.host.length > 512) return 'host is not a string of 1-512 characters';
+  if (!Number.isInteger(v.vni) || v.vni < 1 || v.vni > 0xffffff) return 'vni is not 1-16777215';
+  const u = typeof v.underlay === 'string' ? parseIP(v.underlay) : undefined;
+  if (!u || u.family !== 4 || formatIP(u.bytes) !== v.underlay) return 'underlay is not an IPv4 address';
+  const first = u.bytes[0]!;
+  if (first === 0 || first === 127 || first >= 224) return `underlay ${v.underlay} is not a unicast address`;
+  const ub = toBig(u.bytes);
+  if (ub >= net.first && ub <= net.last) return `underlay ${v.underlay} is inside the overlay`;
+  if (typeof v.mac !== 'string' || !MAC.test(v.mac) || (parseInt(v.mac.slice(0, 2), 16) & 1) || v.mac === '00:00:00:00:00:00') return 'mac is not a unicast MAC in lower case';
+  return undefined;
+}
+
+/**
+ * The leases of the network's keys, each checked (unfit), and unique in host, underlay and MAC:
+ * of two claiming one, the older (etcd's create revision) stays, so a later write can neither
+ * take another host's traffic nor, once deleted, take that host's entries with it.
+ */
+export function parseLeases(kvs: KV[], r: LeaseRules): LeaseSet {
+  const net = subnetOf(parseCIDR(r.network)!);
+  const out: LeaseSet = { leases: [], taken: new Set(), skipped: [] };
+  const seen = new Set<string>();
+  for (const kv of [...kvs].sort((a, b) => a.createRevision - b.createRevision)) {
+    if (!kv.key.startsWith(r.keyPrefix)) continue;
+    const named = kv.key.slice(r.keyPrefix.length).replace('-', '/');
+    if (parseCIDR(named)) out.taken.add(named);
+    let v: any, why: string | undefined;
+    try { v = JSON.parse(kv.value); why = unfit(kv.key, v, r, net); } catch { why = 'not JSON'; }
+    if (!why) {
+      const clash = arrFind([`host ${v.host}`, `underlay ${v.underlay}`, `mac ${v.mac}`], (k) => seen.has(k));
+      if (clash) why = `its ${clash} is an older lease's`;
+    }
+    if (why) { out.skipped.push(`${kv.key}: ${why}`); continue; }
+    for (const k of [`host ${v.host}`, `underlay ${v.underlay}`, `mac ${v.mac}`]) seen.add(k);
+    out.leases.push({ subnet: v.subnet, host: v.host, underlay: v.underlay, mac: v.mac, vni: v.vni });
   }
   return out;
 }
@@ -37,22 +88,22 @@ function candidates(overlay: string, hostLen: number, host: string): string[] {
   return out;
 }
 
-/** This host's lease: the one it holds (its underlay and MAC brought up to date), or a new one. */
-export async function acquire(etcd: Etcd, prefix: string, network: string, overlay: string, hostLen: number, me: Omit<Lease, 'subnet'>, leases: Lease[]): Promise<Lease> {
+/** This host's lease: the one it holds (its underlay and MAC brought up to date), or a new one under a key nobody holds. */
+export async function acquire(etcd: Etcd, prefix: string, network: string, overlay: string, hostLen: number, me: Omit<Lease, 'subnet'>, read: LeaseSet): Promise<Lease> {
   for (let attempt = 0; attempt < 8; attempt++) {
-    const mine = arrFind(leases, (l) => l.host === me.host);
+    const mine = arrFind(read.leases, (l) => l.host === me.host);
     if (mine) {
       if (mine.underlay === me.underlay && mine.mac === me.mac && mine.vni === me.vni) return mine;
       const next: Lease = { ...me, subnet: mine.subnet };
       if (await etcd.swap(keyOf(prefix, network, mine.subnet), JSON.stringify(mine), JSON.stringify(next))) return next;
     } else {
-      const taken = new Set(arrMap(leases, (l) => l.subnet));
-      const free = arrFind(candidates(overlay, hostLen, me.host), (s) => !taken.has(s));
+      // a key held by an unfit value is taken too: creating it would fail
+      const free = arrFind(candidates(overlay, hostLen, me.host), (s) => !read.taken.has(s));
       if (!free) throw new CniError(ErrCode.Plugin, `vxlan-overlay: every /${hostLen} subnet of ${overlay} is leased to another host`);
       const lease: Lease = { ...me, subnet: free };
       if (await etcd.create(keyOf(prefix, network, free), JSON.stringify(lease))) return lease;
     }
-    leases = parseLeases((await etcd.range(leasePrefix(prefix, network))).kvs);   // lost a race: look again
+    read = parseLeases((await etcd.range(leasePrefix(prefix, network))).kvs, { keyPrefix: leasePrefix(prefix, network), network: overlay, hostLen });   // lost a race: look again
   }
   throw new CniError(ErrCode.TryAgainLater, 'vxlan-overlay: could not lease a subnet (too many hosts racing): try again later');
 }

@@ -193,3 +193,54 @@ t.test('dns-hosts chained after vxlan-overlay: a host\'s containers resolve each
   t.equal(dig, ipb, 'svc-b resolves from a, inside the overlay container');
   for (const c of [a, b]) t.equal(cl.call('del', h, c, ov).status, 0);
 });
+
+t.test('hostile etcd leases: skipped and logged, ADDs go on, nothing routes the underlay into the tunnel; deleting them changes nothing', { skip }, async (t) => {
+  const cl = new Cluster(t);
+  await cl.startEtcd(['e1']);
+  const ov = cl.network('ov', 42, '10.90.0.0/16');
+  const [h1, h2] = [cl.host(), cl.host()];
+  const [a, b] = [cl.container('a'), cl.container('b')];
+  cl.add(h1, a, ov);
+  const ipb = cl.add(h2, b, ov);
+  const subnetB = ipb.replace(/\.\d+$/, '.0/24');
+  const etcdctl = (...args: string[]) => spawnSync('ip', ['netns', 'exec', cl.underlay.name, 'etcdctl', '--endpoints', cl.endpoints.join(','), ...args], { encoding: 'utf8' });
+  const leaseB = JSON.parse(etcdctl('get', '--print-value-only', `/cni-ts/overlay/ov/subnets/${subnetB.replace('/', '-')}`).stdout.trim());
+  const key = (s: string) => `/cni-ts/overlay/ov/subnets/${s.replace('/', '-')}`;
+  const evil = { host: 'evil', underlay: '192.168.77.99', mac: '0a:00:00:00:00:99', vni: 42 };
+  const hostile: [string, unknown][] = [
+    [key('192.168.77.0/24'), { ...evil, subnet: '192.168.77.0/24' }],            // the underlay, etcd and gateway into the tunnel
+    [key('10.90.250.0/24'), { ...evil, subnet: subnetB }],                        // another host's subnet under a free key
+    [key('10.90.251.0/24'), { ...evil, subnet: '10.90.251.0/24', mac: 'zz:zz' }],
+    [key('10.90.252.0/24'), { ...evil, subnet: '10.90.252.0/24', underlay: 'not-an-ip' }],
+    [key('10.90.253.0/24'), { ...evil, subnet: '10.90.253.0/24', mac: leaseB.mac }],   // h2's MAC, to take its traffic
+  ];
+  for (const [k, v] of hostile) t.equal(etcdctl('put', k, JSON.stringify(v)).status, 0);
+  const c = cl.container('c');
+  const r = cl.call('add', h1, c, ov);
+  t.equal(r.status, 0, 'an ADD with hostile leases in etcd works');
+  t.match(r.stderr, /lease skipped/, 'and logs what it skipped');
+  const h3 = cl.host(), d = cl.container('d');
+  cl.add(h3, d, ov);
+  // h2 learns h3 at its next call that reaches etcd (no watchers here; a call that finds etcd
+  // slow keeps the peers last synced)
+  const subnetD = cl.add(h3, cl.container('d2'), ov).replace(/\.\d+$/, '.0/24');
+  t.ok(await within(8000, () => { cl.call('check', h2, b, ov); return routesTo(h2).includes(subnetD); }) !== undefined, 'h2 routes h3\'s subnet');
+  const ns = (x: { path: string }) => x.path.split('/').at(-1)!;
+  t.ok(ping(ns(c), ipb) && ping(ns(d), ipb), 'containers on h1 and a new host h3 reach h2\'s');
+  for (const h of [h1, h2, h3]) {
+    const routes = ipJson(h.name, 'route', 'show').map((x: any) => x.dst);
+    t.notOk(routes.some((x: string) => x.startsWith('192.168.77.') && x !== '192.168.77.0/24') || ipJson(h.name, 'route', 'show', 'dev', 'ovx42').some((x: any) => x.dst.startsWith('192.168.77.')), `${h.name}: no underlay route into the tunnel`);
+    t.notOk(fdb(h).includes('192.168.77.99'), `${h.name}: no FDB entry to the hostile underlay`);
+  }
+  t.same(routesTo(h1).filter((x: string) => x === subnetB), [subnetB], 'h1 routes h2\'s subnet once, to h2');
+  for (const [k] of hostile) etcdctl('del', k);
+  cl.add(h1, cl.container('e'), ov);
+  t.ok(ping(ns(c), ipb), 'deleting the hostile leases takes nothing of h2\'s with them');
+  t.same(routesTo(h1).filter((x: string) => x === subnetB), [subnetB]);
+  // a network that would route the host's own underlay into the tunnel is refused before anything is made
+  const bad = cl.network('bad', 43, '192.168.0.0/16');
+  const rb = cl.call('add', h1, cl.container('f'), bad);
+  t.equal(rb.status, 1);
+  t.match(rb.stderr, /holds this host's underlay address/);
+  t.notOk(linkNames(h1.name).includes('ovx43'), 'no device made');
+});
