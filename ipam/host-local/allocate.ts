@@ -1,7 +1,7 @@
 // Handing out addresses: round-robin from the last reserved one, as the reference does,
 // skipping the gateway and reserved addresses; static requests checked and explained.
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { bigToString, familyOf, parseIP, toBig, type Family } from '../../shared/util/ip.ts';
+import { bigToString, familyOf, parseIP, subnetHolds, toBig, type Family } from '../../shared/util/ip.ts';
 import { rangeFor, rangeSetText, type Range, type RangeSet } from './config.ts';
 import { UNKNOWN_HOLDER, type Store } from './store.ts';
 import { arrFind } from '../../shared/util/arrays.ts';
@@ -50,7 +50,7 @@ const holderText = (h: string): string => {
 export function staticRange(rs: RangeSet, text: string): { r: Range; ip: bigint } {
   const addr = parseIP(text)!;
   const ip = toBig(addr.bytes);
-  const r = rangeFor(rs, addr.family, ip) ?? arrFind(rs.ranges, (x) => x.subnet.family === addr.family && ip >= x.subnet.first && ip <= x.subnet.last);
+  const r = rangeFor(rs, addr.family, ip) ?? arrFind(rs.ranges, (x) => x.subnet.family === addr.family && subnetHolds(x.subnet, ip));
   const unavailable = (why: string): CniError => notAvailable(text, why);
   if (!r) throw unavailable(`is outside every range of range set ${rangeSetText(rs)}`);
   if (ip === r.subnet.first || (rs.family === 4 && ip === r.subnet.last)) throw unavailable('is the network or broadcast address of its subnet');

@@ -5,7 +5,7 @@ import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import type { DNS, Result } from '../../shared/cni/result.ts';
 import { configSchema } from '../../shared/cni/schema.ts';
-import { familyOf, parseIP, toBig } from '../../shared/util/ip.ts';
+import { familyOf, parseIP, subnetHolds, toBig } from '../../shared/util/ip.ts';
 import { allocateDynamic, allocateStatic, staticRange, type Allocation } from './allocate.ts';
 import { hostLocalSchema, rangeFor, rangeSets, rangeSetText, type HostLocalConf, type RangeSet } from './config.ts';
 import { DEFAULT_DATA_DIR, Store, leaseKey } from './store.ts';
@@ -55,7 +55,7 @@ const inSet = (rs: RangeSet, ip: string): boolean => {
 };
 const inSetSubnet = (rs: RangeSet, ip: string): boolean => {
   const a = parseIP(ip);
-  return !!a && a.family === rs.family && arrSome(rs.ranges, (r) => { const n = toBig(a.bytes); return n >= r.subnet.first && n <= r.subnet.last; });
+  return !!a && a.family === rs.family && arrSome(rs.ranges, (r) => subnetHolds(r.subnet, toBig(a.bytes)));
 };
 
 const outsideEvery = (conf: HostLocalConf, ips: string[]): CniError =>

@@ -18,7 +18,7 @@ import { OVERLAY_NFT, type OverlaySet } from './nft.ts';
 import { readState, statePaths, writeState } from './state.ts';
 import { arrFind, arrMap } from '../../shared/util/arrays.ts';
 import { listRoutes } from '../../shared/netlink/route.ts';
-import { parseCIDR, parseIP, subnetOf, toBig } from '../../shared/util/ip.ts';
+import { parseCIDR, parseIP, subnetHolds, subnetOf, toBig } from '../../shared/util/ip.ts';
 
 export const KIND = 'vxlan-overlay';
 
@@ -67,8 +67,7 @@ export function checkNetworkAvoids(c: OverlayConf, h: Host): void {
   for (const [what, addr] of named) {
     const ip = addr ? parseIP(addr) : undefined;
     if (!ip || ip.family !== 4) continue;
-    const n = toBig(ip.bytes);
-    if (n >= net.first && n <= net.last) throw new CniError(ErrCode.InvalidConfig, `invalid network config: subnet ${c.subnet} holds ${what} (${addr}): it would be routed into the overlay`);
+    if (subnetHolds(net, toBig(ip.bytes))) throw new CniError(ErrCode.InvalidConfig, `invalid network config: subnet ${c.subnet} holds ${what} (${addr}): it would be routed into the overlay`);
   }
 }
 

@@ -4,7 +4,7 @@
 // distinct ones; a host that holds one keeps it (found by its identity); a host's lease is
 // deleted only while it still holds this host's value.
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { bigToString, formatIP, parseCIDR, parseIP, subnetOf, subnetString, toBig, type Subnet } from '../../shared/util/ip.ts';
+import { bigToString, formatIP, parseCIDR, parseIP, subnetHolds, subnetOf, subnetString, toBig, type Subnet } from '../../shared/util/ip.ts';
 import { shortHash } from '../../shared/util/hash.ts';
 import type { Etcd, KV } from './etcd.ts';
 import { arrFilter, arrFind, arrMap } from '../../shared/util/arrays.ts';
@@ -45,8 +45,7 @@ function unfit(key: string, v: any, r: LeaseRules, net: Subnet): string | undefi
   if (!u || u.family !== 4 || formatIP(u.bytes) !== v.underlay) return 'underlay is not an IPv4 address';
   const first = u.bytes[0]!;
   if (first === 0 || first === 127 || first >= 224) return `underlay ${v.underlay} is not a unicast address`;
-  const ub = toBig(u.bytes);
-  if (ub >= net.first && ub <= net.last) return `underlay ${v.underlay} is inside the overlay`;
+  if (subnetHolds(net, toBig(u.bytes))) return `underlay ${v.underlay} is inside the overlay`;
   if (typeof v.mac !== 'string' || !MAC.test(v.mac) || (parseInt(v.mac.slice(0, 2), 16) & 1) || v.mac === '00:00:00:00:00:00') return 'mac is not a unicast MAC in lower case';
   return undefined;
 }

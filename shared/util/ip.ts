@@ -143,4 +143,7 @@ export function subnetOf(n: IPNet): Subnet {
   return { family: n.ip.family, prefix: n.prefix, first, last: first + (1n << host) - 1n };
 }
 
+/** Whether the subnet holds the address `n` (toBig of its bytes, of the subnet's family). */
+export const subnetHolds = (s: Subnet, n: bigint): boolean => n >= s.first && n <= s.last;
+
 export const subnetString = (s: Subnet): string => `${bigToString(s.first, s.family)}/${s.prefix}`;
