@@ -13,10 +13,10 @@ import { findTagged, removeContainer } from '../nft-state/elements.ts';
 import { DEFAULT_DATA_DIR, DEFAULT_PREFIX, bridgeNameOf, validateOverlay, vxlanNameOf, type OverlayConf } from './config.ts';
 import { VXLAN_OVERHEAD, applyPeers, ensureVxlan, findUnderlay, teardown, vtepMac, type Underlay } from './dataplane.ts';
 import { Etcd } from './etcd.ts';
-import { leasePrefix, parseLeases, peersOf, release, type Lease, type LeaseSet, type Peer } from './lease.ts';
+import { leasePrefix, parseLeases, peersOf, release, unfitPeer, type Lease, type LeaseSet, type Peer } from './lease.ts';
 import { OVERLAY_NFT, type OverlaySet } from './nft.ts';
 import { readState, statePaths, writeState } from './state.ts';
-import { arrFind, arrMap } from '../../shared/util/arrays.ts';
+import { arrFilter, arrFind, arrMap } from '../../shared/util/arrays.ts';
 import { listRoutes } from '../../shared/netlink/route.ts';
 import { parseCIDR, parseIP, subnetHolds, subnetOf, toBig } from '../../shared/util/ip.ts';
 
@@ -74,6 +74,23 @@ export function checkNetworkAvoids(c: OverlayConf, h: Host): void {
 function hostOfUrl(u: string): string | undefined {
   try { return new URL(u).hostname.replace(/^\[|\]$/g, ''); } catch { return undefined; }
 }
+
+/**
+ * The peers of the state file (what an ADD goes on with while etcd is unreachable), as far as
+ * they are fit: a state file is read, not trusted, and an unfit entry is skipped and logged.
+ */
+export function fitStatePeers(c: OverlayConf, peers: Peer[]): Peer[] {
+  const rules = { network: c.subnet, hostLen: validateOverlay(c).hostLen };
+  return arrFilter(peers, (p) => {
+    const why = unfitPeer(p, rules);
+    if (why) process.stderr.write(`vxlan-overlay: ${c.name}: state file peer skipped: ${why}\n`);
+    return !why;
+  });
+}
+
+/** The state file's lease, when it is this host's and fit to use. */
+export const fitStateLease = (c: OverlayConf, h: Host, lease: Lease | undefined): Lease | undefined =>
+  lease?.host === h.host && !unfitPeer(lease, { network: c.subnet, hostLen: validateOverlay(c).hostLen }) ? lease : undefined;
 
 export const mtuOf = (c: OverlayConf, h: Host): number => c.mtu ?? h.underlay.mtu - VXLAN_OVERHEAD;
 

@@ -16,7 +16,7 @@ import { attach, detach, verify } from '../local-bridge/attach.ts';
 import { mark } from '../../shared/os/trace.ts';
 import type { BridgeConf } from '../local-bridge/config.ts';
 import { DEFAULT_DATA_DIR, bridgeNameOf, overlayConfig, validateOverlay, vxlanNameOf, type Ctx, type OverlayConf } from './config.ts';
-import { KIND, applySync, checkNetworkAvoids, hostOf, mtuOf, readLeases, retire, type Host } from './host.ts';
+import { KIND, applySync, checkNetworkAvoids, fitStateLease, fitStatePeers, hostOf, mtuOf, readLeases, retire, type Host } from './host.ts';
 import { acquire, peersOf, release, type Lease } from './lease.ts';
 import { readState, statePaths } from './state.ts';
 import { arrFilter, arrSome } from '../../shared/util/arrays.ts';
@@ -50,11 +50,13 @@ async function add(ctx: Ctx): Promise<Result> {
     mark('leases read');
     const state = readState(h.paths);
     let lease: Lease;
+    // without etcd, the lease of the state file, if this host's and fit
+    const kept = leases ? undefined : fitStateLease(c, h, state.lease);
     const fresh = !!leases && !arrSome(leases.leases, (l) => l.host === h.host);
     if (leases) lease = await acquire(h.etcd, h.prefix, c.name, c.subnet, hostLen, { host: h.host, underlay: h.underlay.address, mac: h.mac, vni: c.vni }, leases);
-    else if (state.lease?.host === h.host) lease = state.lease;
+    else if (kept) lease = kept;
     else throw new CniError(ErrCode.TryAgainLater, `vxlan-overlay: etcd is unreachable and this host holds no lease on ${c.name} yet: try again later`);
-    const peers = leases ? peersOf(leases.leases, h.host, c.vni) : state.peers;
+    const peers = leases ? peersOf(leases.leases, h.host, c.vni) : fitStatePeers(c, state.peers);
     mark('lease held');
     try {
       joinGroup(KIND, c.name, memberTag(ctx), () => applySync(c, h, lease, peers, true));

@@ -25,28 +25,34 @@ export interface LeaseSet { leases: Lease[]; taken: Set<string>; skipped: string
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
 /**
- * Why a lease value under `key` cannot be used, or undefined when it can. Everything in etcd is
- * somebody's write: a lease reaches the kernel (a route, a neighbour and an FDB entry) only when
- * its subnet is the one its key names, of the host length, inside the network (so it can never
- * route the host's underlay, etcd or gateway into the tunnel: the network is checked against
- * those), and its underlay and MAC are well-formed unicast addresses outside the network.
+ * Why a peer (a lease's subnet, underlay and MAC, from etcd or from the state file) cannot reach
+ * the kernel, or undefined when it can: its subnet a /hostLen network address inside the network
+ * (so it can never route the host's underlay, etcd or gateway into the tunnel: the network is
+ * checked against those), its underlay and MAC well-formed unicast addresses outside it.
  */
-function unfit(key: string, v: any, r: LeaseRules, net: Subnet): string | undefined {
+export function unfitPeer(v: any, r: Omit<LeaseRules, 'keyPrefix'>, net = subnetOf(parseCIDR(r.network)!)): string | undefined {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not a JSON object';
   const sub = typeof v.subnet === 'string' ? parseCIDR(v.subnet) : undefined;
   if (!sub || sub.ip.family !== 4) return 'subnet is not an IPv4 CIDR';
   const s = subnetOf(sub);
   if (subnetString(s) !== v.subnet || sub.prefix !== r.hostLen) return `subnet ${v.subnet} is not a /${r.hostLen} network address`;
   if (s.first < net.first || s.last > net.last) return `subnet ${v.subnet} is outside the network's ${r.network}`;
-  if (key !== keyUnder(r.keyPrefix, v.subnet)) return `subnet ${v.subnet} is not the one its key names`;
-  if (typeof v.host !== 'string' || !v.host || v.host.length > 512) return 'host is not a string of 1-512 characters';
-  if (!Number.isInteger(v.vni) || v.vni < 1 || v.vni > 0xffffff) return 'vni is not 1-16777215';
   const u = typeof v.underlay === 'string' ? parseIP(v.underlay) : undefined;
   if (!u || u.family !== 4 || formatIP(u.bytes) !== v.underlay) return 'underlay is not an IPv4 address';
   const first = u.bytes[0]!;
   if (first === 0 || first === 127 || first >= 224) return `underlay ${v.underlay} is not a unicast address`;
   if (subnetHolds(net, toBig(u.bytes))) return `underlay ${v.underlay} is inside the overlay`;
   if (typeof v.mac !== 'string' || !MAC.test(v.mac) || (parseInt(v.mac.slice(0, 2), 16) & 1) || v.mac === '00:00:00:00:00:00') return 'mac is not a unicast MAC in lower case';
+  return undefined;
+}
+
+/** Why a lease value under `key` cannot be used (a peer that cannot, or a key, host or VNI that do not fit), or undefined. */
+function unfit(key: string, v: any, r: LeaseRules, net: Subnet): string | undefined {
+  const bad = unfitPeer(v, r, net);
+  if (bad) return bad;
+  if (key !== keyUnder(r.keyPrefix, v.subnet)) return `subnet ${v.subnet} is not the one its key names`;
+  if (typeof v.host !== 'string' || !v.host || v.host.length > 512) return 'host is not a string of 1-512 characters';
+  if (!Number.isInteger(v.vni) || v.vni < 1 || v.vni > 0xffffff) return 'vni is not 1-16777215';
   return undefined;
 }
 

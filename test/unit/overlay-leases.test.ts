@@ -1,7 +1,7 @@
 // vxlan-overlay's leases as read from etcd: every value is somebody's write, and only leases
 // fit for the kernel are used (lease.ts parseLeases). No root, no etcd: KV lists as etcd gives them.
 import t from 'tap';
-import { parseLeases, type LeaseRules } from '../../plugins/vxlan-overlay/lease.ts';
+import { parseLeases, unfitPeer, type LeaseRules } from '../../plugins/vxlan-overlay/lease.ts';
 import type { KV } from '../../plugins/vxlan-overlay/etcd.ts';
 
 const P = '/cni-ts/overlay/ov/subnets/';
@@ -53,4 +53,13 @@ t.test('a key held by an unfit value is still taken (a new lease must not try it
   const r = parseLeases([kv('10.90.3.0/24', 'garbage'), { key: '/other/10.90.4.0-24', value: '{}', modRevision: 1, createRevision: 1 }], rules);
   t.same([...r.taken], ['10.90.3.0/24']);
   t.same(r.leases, []);
+});
+
+t.test('a state file peer is checked as a lease is (no key, host or VNI of its own)', async (t) => {
+  const r = { network: '10.90.0.0/16', hostLen: 24 };
+  t.equal(unfitPeer({ subnet: '10.90.2.0/24', underlay: '192.0.2.2', mac: '0a:00:00:00:00:02' }, r), undefined);
+  t.match(unfitPeer({ subnet: '192.168.250.128/25', underlay: '192.0.2.2', mac: '0a:00:00:00:00:02' }, r), /not a \/24 network address/);
+  t.match(unfitPeer({ subnet: '10.90.2.0/24', underlay: '192.0.2.2', mac: 'zz:zz' }, r), /mac/);
+  t.match(unfitPeer({ subnet: '10.90.2.0/24', underlay: '10.90.3.1', mac: '0a:00:00:00:00:02' }, r), /inside the overlay/);
+  t.match(unfitPeer('peer', r), /object/);
 });
