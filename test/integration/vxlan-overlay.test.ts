@@ -225,7 +225,7 @@ t.test('hostile etcd leases: skipped and logged, ADDs go on, nothing routes the 
   // slow keeps the peers last synced)
   const subnetD = cl.add(h3, cl.container('d2'), ov).replace(/\.\d+$/, '.0/24');
   let checkErr = '';
-  t.ok(await within(8000, () => { checkErr = cl.call('check', h2, b, ov).stderr; return routesTo(h2).includes(subnetD); }) !== undefined, `h2 routes h3's subnet (${checkErr.trim().split('\n').at(-1)})`);
+  t.ok(await within(30000, () => { checkErr = cl.call('check', h2, b, ov).stderr; return routesTo(h2).includes(subnetD); }) !== undefined, `h2 routes h3's subnet (${checkErr.trim().split('\n').at(-1)})`);
   const ns = (x: { path: string }) => x.path.split('/').at(-1)!;
   t.ok(ping(ns(c), ipb) && ping(ns(d), ipb), 'containers on h1 and a new host h3 reach h2\'s');
   for (const h of [h1, h2, h3]) {
