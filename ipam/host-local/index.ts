@@ -5,6 +5,7 @@ import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import type { Context, Plugin } from '../../shared/cni/plugin.ts';
 import type { DNS, Result } from '../../shared/cni/result.ts';
 import { configSchema } from '../../shared/cni/schema.ts';
+import { requestedIPs } from '../../shared/cni/args.ts';
 import { familyOf, parseIP, subnetHolds, toBig } from '../../shared/util/ip.ts';
 import { allocateDynamic, allocateStatic, staticRange, type Allocation } from './allocate.ts';
 import { hostLocalSchema, rangeFor, rangeSets, rangeSetText, type HostLocalConf, type RangeSet } from './config.ts';
@@ -14,23 +15,6 @@ import { arrEvery, arrFilter, arrFind, arrMap, arrSome } from '../../shared/util
 type Ctx = Context<HostLocalConf>;
 
 const storeFor = (c: HostLocalConf): Store => new Store(c.ipam.dataDir || DEFAULT_DATA_DIR, c.name);
-
-/** Static addresses from CNI_ARGS IP=, args.cni.ips and the `ips` capability. */
-function requestedIPs(ctx: Ctx): string[] {
-  const raw = [
-    ...(ctx.args.IP ? ctx.args.IP.split(',') : []),
-    ...(ctx.conf.args?.cni?.ips ?? []),
-    ...(ctx.conf.runtimeConfig?.ips ?? []),
-  ];
-  const out: string[] = [];
-  for (const r of raw) {
-    const text = r.trim().split('/')[0]!;
-    const ip = parseIP(text);
-    if (!ip) throw new CniError(ErrCode.InvalidConfig, `invalid requested IP "${r}" (runtimeConfig.ips, args.cni.ips or CNI_ARGS IP)`);
-    if (!out.includes(text)) out.push(text);
-  }
-  return out;
-}
 
 function parseResolvConf(path: string): DNS {
   let text: string;

@@ -64,7 +64,11 @@ function ensureBridge(nl: Netlink, c: BridgeConf, rb: Rollback): Link {
   return br;
 }
 
-const containerMac = (ctx: Ctx): string | undefined => ctx.conf.runtimeConfig?.mac ?? ctx.conf.args?.cni?.mac ?? ctx.args.MAC;
+/** The MAC a runtime asks for: the `mac` capability, args.cni.mac or CNI_ARGS MAC=. */
+export const containerMac = (ctx: { conf: { runtimeConfig?: { mac?: unknown }; args?: { cni?: { mac?: unknown } } }; args: Record<string, string> }): string | undefined => {
+  const m = ctx.conf.runtimeConfig?.mac ?? ctx.conf.args?.cni?.mac ?? ctx.args.MAC;
+  return typeof m === 'string' ? m : undefined;
+};
 
 /** Gateways (default: first address of the subnet) and default routes, as the reference computes them. */
 function completeGateways(c: BridgeConf, r: Result): { gw: string; prefix: number }[] {
@@ -125,8 +129,11 @@ function containerElements(c: BridgeConf, hostVeth: string, ips: IPConfig[], mac
   return els;
 }
 
-/** ADD: the bridge, the veth pair, the container's addresses and routes, the gateway, masquerade. */
-export async function attach(ctx: Ctx): Promise<Result> {
+/**
+ * ADD: the bridge, the veth pair, the container's addresses and routes, the gateway, masquerade.
+ * `given`: addresses allocated by the caller (the overlay's cluster-wide ones) instead of IPAM.
+ */
+export async function attach(ctx: Ctx, given?: IPConfig[]): Promise<Result> {
   const c = ctx.conf;
   // everything that can be known to fail is checked before the first change
   validateBridge(c, ctx.env.ifname);
@@ -140,9 +147,9 @@ export async function attach(ctx: Ctx): Promise<Result> {
     return await Rollback.guard(async (rb) => {
       const br = ensureBridge(host, c, rb);
       mark('bridge ready');
-      const ipam = await runIpam('ADD', ctx);
+      const ipam = given ? { cniVersion: ctx.version, ips: given } : await runIpam('ADD', ctx);
       mark('ipam done');
-      if (ipam) rb.push(async () => { await runIpam('DEL', ctx); });
+      if (ipam && !given) rb.push(async () => { await runIpam('DEL', ctx); });
       const result: Result = { cniVersion: ctx.version, ...(ipam ?? {}) };
       const gws = completeGateways(c, result);
 

@@ -6,9 +6,9 @@ import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { shortHash } from '../../shared/util/hash.ts';
 import { parseCIDR, parseIP, subnetOf, bigToString } from '../../shared/util/ip.ts';
 import { addAddress, listAddresses } from '../../shared/netlink/addr.ts';
-import { NTF, NUD } from '../../shared/netlink/constants.ts';
+import { AF, NTF, NUD } from '../../shared/netlink/constants.ts';
 import { addLink, deleteLink, getLink, listLinks, requireLink, setLink, type Link } from '../../shared/netlink/link.ts';
-import { addNeighbour, deleteNeighbour } from '../../shared/netlink/neigh.ts';
+import { addNeighbour, deleteNeighbour, listNeighbours } from '../../shared/netlink/neigh.ts';
 import { addRoute, deleteRoute, listRoutes } from '../../shared/netlink/route.ts';
 import type { Netlink } from '../../shared/netlink/socket.ts';
 import type { Peer } from './lease.ts';
@@ -44,21 +44,29 @@ export function vtepMac(host: string, vni: number): string {
 /** The VTEP address of a host subnet: its first (network) address, as flannel uses it. */
 export const vtepAddress = (subnet: string): string => bigToString(subnetOf(parseCIDR(subnet)!).first, 4);
 
-export interface VxlanSpec { name: string; vni: number; port: number; underlay: Underlay; mac: string; mtu: number; subnet: string }
+/**
+ * `subnet`: the routed mode's host subnet, whose first address the device holds (its VTEP
+ * address); `proxy`: the l2 mode's ARP and ND answered by the device from its neighbour entries,
+ * so no ARP or ND crosses the tunnel.
+ */
+export interface VxlanSpec { name: string; vni: number; port: number; underlay: Underlay; mac: string; mtu: number; subnet?: string; proxy?: boolean }
 
-/** The VXLAN device, made if missing (`created`), up, with its VTEP address. */
+/** The VXLAN device, made if missing (`created`), up, with its VTEP address (routed mode). */
 export function ensureVxlan(nl: Netlink, v: VxlanSpec): { link: Link; created: boolean } {
   let l = getLink(nl, v.name);
   let created = false;
   if (l && l.kind !== 'vxlan') throw new CniError(ErrCode.InvalidConfig, `invalid network config: "${v.name}" exists and is not a vxlan device`);
   if (!l) {
     try {
-      addLink(nl, { name: v.name, mac: v.mac, mtu: v.mtu, spec: { kind: 'vxlan', vni: v.vni, port: v.port, local: parseIP(v.underlay.address)!.bytes, parent: v.underlay.link.index, learning: false } });
+      addLink(nl, { name: v.name, mac: v.mac, mtu: v.mtu, spec: { kind: 'vxlan', vni: v.vni, port: v.port, local: parseIP(v.underlay.address)!.bytes, parent: v.underlay.link.index, learning: false, proxy: !!v.proxy } });
       created = true;
     } catch (e) { if ((e as { code?: string }).code !== 'EEXIST') throw new CniError(ErrCode.Plugin, `could not create vxlan device ${v.name}: ${(e as Error).message}`); }
     l = requireLink(nl, v.name);
   }
+  // a bridge port (l2) holds no address of its own, not even a link-local one
+  if (created && v.proxy) setLink(nl, l.index, { inet6AddrGenMode: 'none' });
   if (!(l.flags & 1)) setLink(nl, l.index, { up: true });
+  if (!v.subnet) return { link: l, created };
   const addr = vtepAddress(v.subnet);
   if (!arrSome(listAddresses(nl, { index: l.index, family: 4 }), (a) => a.ip === addr)) {
     try { addAddress(nl, { index: l.index, cidr: `${addr}/32`, nodad: true }); } catch (e) { if ((e as { code?: string }).code !== 'EEXIST') throw e; }
@@ -101,4 +109,33 @@ export function teardown(nl: Netlink, vxlan: string, bridge: string): void {
   if (v?.kind === 'vxlan') deleteLink(nl, v.index);
   const b = getLink(nl, bridge);
   if (b?.kind === 'bridge' && !arrSome(listLinks(nl), (l) => l.master === b.index)) deleteLink(nl, b.index);
+}
+
+const entryKey = (ip: string, mac: string): string => `${ip} ${mac}`;
+
+/**
+ * The l2 mode's entries on the VXLAN device made exactly `want`, from what the kernel holds (not
+ * from an earlier sync): per remote address a permanent neighbour (address -> MAC, what the
+ * device answers ARP and ND with), per remote MAC an FDB entry (MAC -> its host's underlay).
+ * Whatever else is there as permanent goes, so removing a bad record heals every host.
+ */
+export function syncEndpoints(nl: Netlink, dev: number, want: { ip: string; mac: string; underlay: string }[]): void {
+  const neigh = new Map<string, { ip: string; mac: string }>(), fdb = new Map<string, { ip: string; mac: string }>();
+  for (const e of want) {
+    neigh.set(entryKey(e.ip, e.mac), { ip: e.ip, mac: e.mac });
+    fdb.set(entryKey(e.underlay, e.mac), { ip: e.underlay, mac: e.mac });
+  }
+  const haveNeigh = new Set<string>(), haveFdb = new Set<string>();
+  for (const n of listNeighbours(nl)) {
+    if (n.ifindex !== dev || !n.ip || !n.mac || !(n.state & NUD.PERMANENT)) continue;
+    const k = entryKey(n.ip, n.mac);
+    if (n.family === AF.BRIDGE) {
+      if (!(n.flags & NTF.SELF)) continue;
+      if (fdb.has(k)) haveFdb.add(k);
+      else try { deleteNeighbour(nl, { ifindex: dev, ip: n.ip, mac: n.mac, bridge: true, flags: NTF.SELF }); } catch { /* gone */ }
+    } else if (neigh.has(k)) haveNeigh.add(k);
+    else try { deleteNeighbour(nl, { ifindex: dev, ip: n.ip, mac: n.mac }); } catch { /* gone */ }
+  }
+  for (const [k, e] of neigh) if (!haveNeigh.has(k)) addNeighbour(nl, { ifindex: dev, ip: e.ip, mac: e.mac, state: NUD.PERMANENT });
+  for (const [k, e] of fdb) if (!haveFdb.has(k)) addNeighbour(nl, { ifindex: dev, ip: e.ip, mac: e.mac, bridge: true, flags: NTF.SELF, state: NUD.PERMANENT });
 }

@@ -140,6 +140,20 @@ export class Etcd {
     return r.succeeded === true;
   }
 
+  /**
+   * Put every [key, value] in one transaction, only if each key is absent, or holds `expected`
+   * where one is given; true when they were put.
+   */
+  async putAbsent(entries: readonly (readonly [string, string, string | undefined])[]): Promise<boolean> {
+    const r = await this.call('v3/kv/txn', {
+      compare: arrMap(entries, ([key, , expected]) => expected === undefined
+        ? { key: b64(key), target: 'CREATE', result: 'EQUAL', create_revision: '0' }
+        : { key: b64(key), target: 'VALUE', result: 'EQUAL', value: b64(expected) }),
+      success: arrMap(entries, ([key, value]) => ({ request_put: { key: b64(key), value: b64(value) } })),
+    });
+    return r.succeeded === true;
+  }
+
   /** Replace `key` only if it still holds `expected`. */
   async swap(key: string, expected: string, value: string): Promise<boolean> {
     const r = await this.call('v3/kv/txn', {

@@ -41,7 +41,7 @@ export function hostOf(c: OverlayConf, nl: Netlink): Host {
 export async function readLeases(c: OverlayConf, h: Host): Promise<LeaseSet | undefined> {
   const keyPrefix = leasePrefix(h.prefix, c.name);
   let read: LeaseSet;
-  try { read = parseLeases((await h.etcd.range(keyPrefix)).kvs, { keyPrefix, network: c.subnet, hostLen: validateOverlay(c).hostLen }); } catch (e) {
+  try { read = parseLeases((await h.etcd.range(keyPrefix)).kvs, { keyPrefix, network: c.subnet!, hostLen: validateOverlay(c).hostLen }); } catch (e) {
     if (e instanceof CniError && e.code === ErrCode.TryAgainLater) {
       process.stderr.write(`vxlan-overlay: ${c.name}: ${e.message}: going on with this host's lease and peers as last synced\n`);
       return undefined;
@@ -55,19 +55,22 @@ export async function readLeases(c: OverlayConf, h: Host): Promise<LeaseSet | un
 }
 
 /**
- * The overlay's subnet must not hold this host's underlay address, an etcd endpoint's address or
- * the host's default gateway: every lease is inside it, so no lease can then send those into the
- * tunnel (and cut the host from etcd, where the lease would have to be fixed).
+ * The overlay's subnets must not hold this host's underlay address, an etcd endpoint's address or
+ * the host's default gateway: every address the overlay routes or answers for is inside them, so
+ * nothing from etcd can then send those into the tunnel (and cut the host from etcd, where the
+ * bad entry would have to be fixed).
  */
-export function checkNetworkAvoids(c: OverlayConf, h: Host): void {
-  const net = subnetOf(parseCIDR(c.subnet)!);
+export function checkNetworkAvoids(c: OverlayConf, h: Host, subnets: string[]): void {
   const gw = arrFind(listRoutes(h.nl, { family: 4 }), (r) => r.dst === '0.0.0.0/0' && !!r.gw)?.gw;
   const named: [string, string | undefined][] = [['this host\'s underlay address', h.underlay.address], ['the default gateway', gw],
     ...arrMap(c.etcd.endpoints, (e): [string, string | undefined] => [`etcd endpoint ${e}`, hostOfUrl(e)])];
   for (const [what, addr] of named) {
     const ip = addr ? parseIP(addr) : undefined;
-    if (!ip || ip.family !== 4) continue;
-    if (subnetHolds(net, toBig(ip.bytes))) throw new CniError(ErrCode.InvalidConfig, `invalid network config: subnet ${c.subnet} holds ${what} (${addr}): it would be routed into the overlay`);
+    if (!ip) continue;
+    for (const s of subnets) {
+      const net = subnetOf(parseCIDR(s)!);
+      if (net.family === ip.family && subnetHolds(net, toBig(ip.bytes))) throw new CniError(ErrCode.InvalidConfig, `invalid network config: subnet ${s} holds ${what} (${addr}): it would be routed into the overlay`);
+    }
   }
 }
 
@@ -80,7 +83,7 @@ function hostOfUrl(u: string): string | undefined {
  * they are fit: a state file is read, not trusted, and an unfit entry is skipped and logged.
  */
 export function fitStatePeers(c: OverlayConf, peers: Peer[]): Peer[] {
-  const rules = { network: c.subnet, hostLen: validateOverlay(c).hostLen };
+  const rules = { network: c.subnet!, hostLen: validateOverlay(c).hostLen };
   return arrFilter(peers, (p) => {
     const why = unfitPeer(p, rules);
     if (why) process.stderr.write(`vxlan-overlay: ${c.name}: state file peer skipped: ${why}\n`);
@@ -90,7 +93,7 @@ export function fitStatePeers(c: OverlayConf, peers: Peer[]): Peer[] {
 
 /** The state file's lease, when it is this host's and fit to use. */
 export const fitStateLease = (c: OverlayConf, h: Host, lease: Lease | undefined): Lease | undefined =>
-  lease?.host === h.host && !unfitPeer(lease, { network: c.subnet, hostLen: validateOverlay(c).hostLen }) ? lease : undefined;
+  lease?.host === h.host && !unfitPeer(lease, { network: c.subnet!, hostLen: validateOverlay(c).hostLen }) ? lease : undefined;
 
 export const mtuOf = (c: OverlayConf, h: Host): number => c.mtu ?? h.underlay.mtu - VXLAN_OVERHEAD;
 
@@ -120,7 +123,7 @@ export function applySync(c: OverlayConf, h: Host, lease: Lease, peers: Peer[], 
  * This network's interfaces on the host forward only to each other: another overlay (or a
  * bridge network routed by the same host) is not reached through them. Once per host.
  */
-function isolate(c: OverlayConf): void {
+export function isolate(c: OverlayConf): void {
   const t = hostTag(c);
   if (findTagged(t, OVERLAY_NFT).length) return;
   const br = bridgeNameOf(c), vx = vxlanNameOf(c);
@@ -130,7 +133,7 @@ function isolate(c: OverlayConf): void {
     ...arrMap([[br, vx], [vx, br], [br, br], [vx, vx]], ([a, b]) => ({ family: 'inet' as const, set: 'ov_same' as OverlaySet, key: `${q(a!)} . ${q(b!)}` })),
   ], t).run();
 }
-const hostTag = (c: OverlayConf): string => tag(c.name, 'vxlan-overlay-host');
+export const hostTag = (c: OverlayConf): string => tag(c.name, 'vxlan-overlay-host');
 
 /**
  * The host leaves the network: its device and bridge (and isolation) go, its peers are

@@ -8,7 +8,10 @@ import { readConfigFile, unlink } from '../../shared/os/fs.ts';
 import { tryFileLock, writeFileAtomic } from '../../shared/os/files.ts';
 import { join } from '../../shared/util/path.ts';
 import { parseConfig } from '../../shared/cni/schema.ts';
-import { DEFAULT_PREFIX, overlayConfig, validateOverlay, type OverlayConf } from './config.ts';
+import { DEFAULT_PREFIX, modeOf, overlayConfig, validateOverlay, type OverlayConf } from './config.ts';
+import { endpointPrefix } from './endpoints.ts';
+import { resyncL2 } from './l2-host.ts';
+import { poolsOf } from './pools.ts';
 import { Etcd } from './etcd.ts';
 import { resync, watcherDir } from './host.ts';
 import { leasePrefix } from './lease.ts';
@@ -22,7 +25,8 @@ export function overlayConfOf(path: string): OverlayConf {
   const plugin = Array.isArray(raw.plugins) ? arrFind(raw.plugins, (p: any) => p?.type === 'vxlan-overlay') : raw.type === 'vxlan-overlay' ? raw : undefined;
   if (!plugin) throw new Error(`${path} has no vxlan-overlay plugin`);
   const conf = parseConfig(overlayConfig, { ...plugin, name: raw.name, cniVersion: raw.cniVersion });
-  validateOverlay(conf);
+  if (modeOf(conf) === 'routed') validateOverlay(conf);
+  else poolsOf(conf);
   return conf;
 }
 
@@ -39,11 +43,13 @@ export async function runWatcher(path: string): Promise<void> {
   log(`watching ${c.name} (${c.etcd.endpoints.join(', ')})`);
 
   const etcd = new Etcd(c.etcd);
-  const prefix = leasePrefix(c.etcd.prefix ?? DEFAULT_PREFIX, c.name);
+  const l2 = modeOf(c) === 'l2';
+  const prefix = (l2 ? endpointPrefix : leasePrefix)(c.etcd.prefix ?? DEFAULT_PREFIX, c.name);
+  const sync = l2 ? resyncL2 : resync;
   let running: Promise<void> | undefined, again = false;
   const step = (): void => {
     if (running) { again = true; return; }
-    running = resync(c).catch((e: Error) => log(`sync: ${e.message}`)).finally(() => { running = undefined; if (again) { again = false; step(); } });
+    running = sync(c).catch((e: Error) => log(`sync: ${e.message}`)).finally(() => { running = undefined; if (again) { again = false; step(); } });
   };
   for (;;) {
     try {

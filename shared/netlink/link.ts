@@ -84,7 +84,7 @@ export type LinkKind =
   | { kind: 'macvlan'; mode: keyof typeof MACVLAN_MODE; bcQueueLen?: number }
   | { kind: 'ipvlan'; mode: keyof typeof IPVLAN_MODE; flags?: number }
   | { kind: 'vlan'; id: number }
-  | { kind: 'vxlan'; vni: number; port?: number; local?: Buffer; parent?: number; learning?: boolean; ttl?: number }
+  | { kind: 'vxlan'; vni: number; port?: number; local?: Buffer; parent?: number; learning?: boolean; ttl?: number; proxy?: boolean }
   | { kind: 'dummy' };
 
 /**
@@ -118,6 +118,7 @@ function infoData(k: LinkKind): Attr[] | undefined {
       if (k.local) d.push(nla.bytes(k.local.length === 4 ? IFLA_VXLAN.LOCAL : IFLA_VXLAN.LOCAL6, k.local));
       if (k.parent) d.push(nla.u32(IFLA_VXLAN.LINK, k.parent));
       if (k.ttl !== undefined) d.push(nla.u8(IFLA_VXLAN.TTL, k.ttl));
+      if (k.proxy) d.push(nla.u8(IFLA_VXLAN.PROXY, 1));
       return d;
     }
     case 'dummy': return undefined;

@@ -92,16 +92,27 @@ export class Cluster {
     return { name: label, path: n.path, id: `${label}-${n.name}`.replace(/[^a-zA-Z0-9_.-]/g, '-') };
   }
 
-  /** A network's conflist (the etcd endpoints as they are now), in a directory of its own. */
+  /** A routed-mode network's conflist (the etcd endpoints as they are now), in a directory of its own. */
   network(name: string, vni: number, subnet: string, extra: Record<string, unknown> = {}, etcd: Record<string, unknown> = {}, chained: Record<string, unknown>[] = []): string {
+    return this.conflist(name, { mode: 'routed', subnet, hostSubnetLength: 24, vni, etcd: { endpoints: this.endpoints, ...etcd }, ...extra }, chained);
+  }
+
+  /** An l2-mode (Docker's) network's conflist: `plugin` holds subnets and the rest. */
+  l2network(name: string, vni: number, plugin: Record<string, unknown>, chained: Record<string, unknown>[] = []): string {
+    return this.conflist(name, { vni, etcd: { endpoints: this.endpoints }, ...plugin }, chained);
+  }
+
+  private conflist(name: string, plugin: Record<string, unknown>, chained: Record<string, unknown>[]): string {
     const dir = join(this.dir, `net-${name}`);
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `${name}.conflist`);
-    writeFileSync(file, JSON.stringify({
-      cniVersion: '1.0.0', name,
-      plugins: [{ type: 'vxlan-overlay', subnet, hostSubnetLength: 24, vni, dataDir: join(this.dir, 'data'), etcd: { endpoints: this.endpoints, ...etcd }, ...extra }, ...chained],
-    }));
+    writeFileSync(file, JSON.stringify({ cniVersion: '1.0.0', name, plugins: [{ type: 'vxlan-overlay', dataDir: join(this.dir, 'data'), ...plugin }, ...chained] }));
     return file;
+  }
+
+  /** etcdctl in the underlay namespace. */
+  etcdctl(...args: string[]): string {
+    return spawnSync('ip', ['netns', 'exec', this.underlay.name, 'etcdctl', '--endpoints', this.endpoints.join(','), ...args], { encoding: 'utf8' }).stdout;
   }
 
   call(op: 'add' | 'del' | 'check', host: Host, c: Ctr, conflist: string, args = '') {

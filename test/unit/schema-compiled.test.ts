@@ -79,7 +79,9 @@ const chained = { cniVersion: '1.0.0', name: 'n' };
 corpus.set('firewall', [{ ...chained, type: 'firewall', ingressPolicy: 'same-bridge' }, { ...chained, type: 'firewall', backend: '', iptablesAdminChainName: 'CNI-ADMIN' }]);
 // vxlan-overlay needs etcd, so no conformance scenario holds it: its configs as docs/plugins/vxlan-overlay.md gives them
 corpus.set('vxlan-overlay', [
-  { ...chained, type: 'vxlan-overlay', subnet: '10.90.0.0/16', hostSubnetLength: 24, vni: 42, etcd: { endpoints: ['http://192.0.2.1:2379'] } },
+  { ...chained, type: 'vxlan-overlay', mode: 'routed', subnet: '10.90.0.0/16', hostSubnetLength: 24, vni: 42, etcd: { endpoints: ['http://192.0.2.1:2379'] } },
+  { ...chained, type: 'vxlan-overlay', vni: 42, encrypted: false, etcd: { endpoints: ['http://192.0.2.1:2379'] }, runtimeConfig: { mac: '02:42:0a:00:00:05', ips: ['10.90.0.5'] }, args: { cni: { ips: ['10.90.0.6'], mac: '02:42:0a:00:00:06' } },
+    subnets: [{ subnet: '10.90.0.0/24', ipRange: '10.90.0.128/25', gateway: '10.90.0.1', auxAddresses: { printer: '10.90.0.5' } }, { subnet: 'fd00:90::/64' }] },
   { ...chained, type: 'vxlan-overlay', subnet: '10.91.0.0/16', vni: 7, port: 8472, mtu: 1400, ipMasq: false, bridge: 'ovb', underlayInterface: 'eth1', underlayAddress: '192.0.2.9', dataDir: '/tmp/x',
     etcd: { endpoints: ['https://192.0.2.1:2379', 'https://192.0.2.2:2379'], prefix: '/x/y', caFile: '/ca.pem', certFile: '/c.pem', keyFile: '/k.pem' }, 'cni.dev/valid-attachments': [{ containerID: 'a', ifname: 'eth0' }] },
 ]);

@@ -1,0 +1,137 @@
+// The l2 mode's cluster-wide addresses: one etcd key per container address,
+// <prefix>/<network>/endpoints/<ip>, holding the container's MAC, its host's underlay address and
+// identity, and the attachment (container ID / ifname). A key is created only if absent, all of
+// an attachment's in one transaction, so no address has two holders anywhere; it is deleted only
+// while it still holds this attachment's value. Every value read is checked before it can
+// become a neighbour or FDB entry on any host.
+import { CniError, ErrCode } from '../../shared/cni/errors.ts';
+import { formatIP, parseIP, type Family } from '../../shared/util/ip.ts';
+import { shortHash } from '../../shared/util/hash.ts';
+import { arrFilter, arrFind, arrMap, arrSome } from '../../shared/util/arrays.ts';
+import type { Etcd, KV } from './etcd.ts';
+import { assignable, freeIn, poolHolding, type Pool } from './pools.ts';
+
+export interface Endpoint { ip: string; mac: string; underlay: string; host: string; id: string; vni: number }
+
+export const endpointPrefix = (prefix: string, network: string): string => `${prefix.replace(/\/$/, '')}/${network}/endpoints/`;
+
+/** The endpoints fit to use, every address whose key is present (fit or not), and why the rest were skipped. */
+export interface EndpointSet { endpoints: Endpoint[]; taken: Set<string>; skipped: string[] }
+
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const canonical = (s: unknown): string | undefined => {
+  const ip = typeof s === 'string' ? parseIP(s) : undefined;
+  return ip && formatIP(ip.bytes) === s ? s : undefined;
+};
+const text = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 512;
+
+/**
+ * Why an endpoint value under `key` cannot reach the kernel, or undefined when it can: its
+ * address the one its key names, inside a subnet and not reserved (never the gateway, which
+ * answers on every host); its underlay an IPv4 unicast address outside the overlay's subnets;
+ * its MAC a unicast one; host, attachment and VNI well-formed.
+ */
+export function unfitEndpoint(key: string, v: any, keyPrefix: string, pools: Pool[]): string | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not a JSON object';
+  if (!canonical(v.ip)) return 'ip is not an address in canonical form';
+  if (key !== `${keyPrefix}${v.ip}`) return `ip ${v.ip} is not the one its key names`;
+  if (!assignable(pools, v.ip)) return `ip ${v.ip} is outside the network's subnets or reserved`;
+  const u = canonical(v.underlay) ? parseIP(v.underlay)! : undefined;
+  if (!u || u.family !== 4) return 'underlay is not an IPv4 address';
+  const first = u.bytes[0]!;
+  if (first === 0 || first === 127 || first >= 224) return `underlay ${v.underlay} is not a unicast address`;
+  if (poolHolding(pools, v.underlay)) return `underlay ${v.underlay} is inside the overlay`;
+  if (typeof v.mac !== 'string' || !MAC.test(v.mac) || (parseInt(v.mac.slice(0, 2), 16) & 1) || v.mac === '00:00:00:00:00:00') return 'mac is not a unicast MAC in lower case';
+  if (!text(v.host) || !text(v.id)) return 'host or id is not a string of 1-512 characters';
+  if (!Number.isInteger(v.vni) || v.vni < 1 || v.vni > 0xffffff) return 'vni is not 1-16777215';
+  return undefined;
+}
+
+/**
+ * The endpoints under the network's keys, each checked; a MAC belongs to one host (its first
+ * holder by etcd's create revision): a later record copying it cannot draw that MAC's traffic
+ * to another underlay, and deleting the copy leaves the first holder's entries alone.
+ */
+export function parseEndpoints(kvs: KV[], keyPrefix: string, pools: Pool[]): EndpointSet {
+  const out: EndpointSet = { endpoints: [], taken: new Set(), skipped: [] };
+  const macs = new Map<string, string>();
+  for (const kv of [...kvs].sort((a, b) => a.createRevision - b.createRevision)) {
+    if (!kv.key.startsWith(keyPrefix)) continue;
+    out.taken.add(kv.key.slice(keyPrefix.length));
+    let v: any, why: string | undefined;
+    try { v = JSON.parse(kv.value); why = unfitEndpoint(kv.key, v, keyPrefix, pools); } catch { why = 'not JSON'; }
+    const owner = why ? undefined : `${v.host} ${v.underlay}`;
+    if (owner && (macs.get(v.mac) ?? owner) !== owner) why = `its mac ${v.mac} is an older endpoint's of another host`;
+    if (why) { out.skipped.push(`${kv.key}: ${why}`); continue; }
+    macs.set(v.mac, owner!);
+    out.endpoints.push({ ip: v.ip, mac: v.mac, underlay: v.underlay, host: v.host, id: v.id, vni: v.vni });
+  }
+  return out;
+}
+
+/** Docker's container MAC: 02:42 and the IPv4 address; without one, a hash of the first address. */
+export function macFor(ips: string[]): string {
+  const v4 = arrFind(arrMap(ips, (s) => parseIP(s)!), (a) => a.family === 4);
+  if (v4) return `02:42:${arrMap([...v4.bytes], (b) => b.toString(16).padStart(2, '0')).join(':')}`;
+  return `02:${shortHash(ips[0]!, 10).match(/../g)!.join(':')}`;
+}
+
+export interface Me { host: string; underlay: string; id: string; vni: number }
+
+/**
+ * This attachment's addresses, held in etcd: `requested` ones (any assignable address of a
+ * subnet), and for every other family of the pools the lowest free one of the first pool with
+ * room. The records of an earlier, interrupted ADD of the same attachment on this host are
+ * taken again. Racing hosts lose a transaction and look again.
+ */
+export async function allocate(etcd: Etcd, keyPrefix: string, pools: Pool[], me: Me, requested: string[], runtimeMac: string | undefined, read: EndpointSet): Promise<Endpoint[]> {
+  const wanted = new Map<Family, string>();
+  for (const r of requested) {
+    const ip = parseIP(r)!;
+    const s = formatIP(ip.bytes);
+    if (wanted.has(ip.family)) throw new CniError(ErrCode.InvalidConfig, `invalid requested IPs: two IPv${ip.family} addresses (${wanted.get(ip.family)}, ${s}); an attachment takes one of each family`);
+    if (!assignable(pools, s)) throw new CniError(ErrCode.AddressUnavailable, `requested IP ${s} is outside every subnet of the network or reserved (network, broadcast, gateway or aux address)`);
+    wanted.set(ip.family, s);
+  }
+  const families = arrFilter([4, 6] as Family[], (f) => arrSome(pools, (p) => p.net.family === f));
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const mine = arrFilter(read.endpoints, (e) => e.host === me.host && e.id === me.id);
+    const held = new Map(arrMap(read.endpoints, (e) => [e.ip, e] as const));
+    const ips: string[] = [];
+    for (const f of families) {
+      const want = wanted.get(f);
+      if (want) {
+        const holder = held.get(want);
+        if (read.taken.has(want) && !(holder && holder.host === me.host && holder.id === me.id)) {
+          throw new CniError(ErrCode.AddressUnavailable, `requested IP ${want} is already held${holder ? ` by ${holder.id} on host ${holder.underlay}` : ''}`);
+        }
+        ips.push(want);
+        continue;
+      }
+      const again = arrFind(mine, (e) => parseIP(e.ip)!.family === f);
+      if (again) { ips.push(again.ip); continue; }
+      // after a lost race, a random one of the first free few: racing hosts spread out
+      let pick: string | undefined;
+      for (const p of arrFilter(pools, (x) => x.net.family === f)) {
+        const free = freeIn(p, read.taken, attempt ? 8 * attempt : 1);
+        if (free.length) { pick = free[attempt ? (Math.random() * free.length) | 0 : 0]; break; }
+      }
+      if (!pick) throw new CniError(ErrCode.AddressesExhausted, `no free IPv${f} address left in the network's subnets`);
+      ips.push(pick);
+    }
+    const mac = runtimeMac?.toLowerCase() ?? macFor(ips);
+    const eps = arrMap(ips, (ip): Endpoint => ({ ip, mac, underlay: me.underlay, host: me.host, id: me.id, vni: me.vni }));
+    const fresh = arrFilter(eps, (e) => !arrSome(mine, (m) => m.ip === e.ip && JSON.stringify(m) === JSON.stringify(e)));
+    if (!fresh.length || await etcd.putAbsent(arrMap(fresh, (e) => [`${keyPrefix}${e.ip}`, JSON.stringify(e), JSON.stringify(arrFind(mine, (m) => m.ip === e.ip))] as const))) return eps;
+    read = parseEndpoints((await etcd.range(keyPrefix)).kvs, keyPrefix, pools);   // lost a race: look again
+  }
+  throw new CniError(ErrCode.TryAgainLater, 'vxlan-overlay: could not allocate an address (too many hosts racing): try again later');
+}
+
+/** Give an attachment's addresses back: each key only while it holds this attachment's value. */
+export async function releaseAll(etcd: Etcd, keyPrefix: string, eps: Endpoint[]): Promise<void> {
+  for (const e of eps) await etcd.deleteIf(`${keyPrefix}${e.ip}`, JSON.stringify(e));
+}
+
+/** The remote endpoints this host's kernel should know (its own are on its bridge). */
+export const remoteOf = (eps: Endpoint[], host: string, vni: number): Endpoint[] => arrFilter(eps, (e) => e.host !== host && e.vni === vni);

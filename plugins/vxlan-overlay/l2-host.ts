@@ -1,0 +1,142 @@
+// The l2 mode's host side, without the container attachment's code (the watcher runs it too):
+// the network's endpoints read from etcd and checked, this host's VXLAN device (on the local
+// bridge, answering ARP and ND itself) holding exactly the remote endpoints' entries, and this
+// host's attachments as kept on disk: the addresses each holds in etcd, so that a DEL or GC can
+// give them back, later if etcd is away when the DEL comes.
+import { CniError, ErrCode } from '../../shared/cni/errors.ts';
+import { readDir, readStateFile, unlink } from '../../shared/os/fs.ts';
+import { ensureDir, writeFileAtomic } from '../../shared/os/files.ts';
+import { withStateLock } from '../../shared/os/state.ts';
+import { getLink, setLink } from '../../shared/netlink/link.ts';
+import { Netlink } from '../../shared/netlink/socket.ts';
+import { removeContainer } from '../nft-state/elements.ts';
+import { shortHash } from '../../shared/util/hash.ts';
+import { join } from '../../shared/util/path.ts';
+import { arrEvery } from '../../shared/util/arrays.ts';
+import { bridgeNameOf, vxlanNameOf, type OverlayConf } from './config.ts';
+import { ensureVxlan, syncEndpoints, teardown } from './dataplane.ts';
+import { endpointPrefix, parseEndpoints, releaseAll, remoteOf, unfitEndpoint, type Endpoint, type EndpointSet } from './endpoints.ts';
+import { hostOf, hostTag, isolate, mtuOf, type Host } from './host.ts';
+import { OVERLAY_NFT } from './nft.ts';
+import { poolsOf, type Pool } from './pools.ts';
+
+export const keyPrefixOf = (c: OverlayConf, h: Host): string => endpointPrefix(h.prefix, c.name);
+
+/** Every endpoint of the network (one read), or undefined when etcd cannot be reached. Unfit ones are skipped and logged. */
+export async function readEndpoints(c: OverlayConf, h: Host, pools: Pool[]): Promise<EndpointSet | undefined> {
+  const keyPrefix = keyPrefixOf(c, h);
+  let read: EndpointSet;
+  try { read = parseEndpoints((await h.etcd.range(keyPrefix)).kvs, keyPrefix, pools); } catch (e) {
+    if (e instanceof CniError && e.code === ErrCode.TryAgainLater) {
+      process.stderr.write(`vxlan-overlay: ${c.name}: ${e.message}\n`);
+      return undefined;
+    }
+    throw e;
+  }
+  // to stderr (the runtime's log, or the watcher's), a few lines at most a read
+  for (const why of read.skipped.slice(0, 4)) process.stderr.write(`vxlan-overlay: ${c.name}: endpoint skipped: ${why}\n`);
+  if (read.skipped.length > 4) process.stderr.write(`vxlan-overlay: ${c.name}: ${read.skipped.length - 4} more endpoints skipped\n`);
+  return read;
+}
+
+/** The VXLAN device, made if missing (with the network's isolation), answering ARP and ND from its entries. */
+export function ensureL2Device(c: OverlayConf, h: Host): void {
+  withStateLock(h.paths.lock, () => {
+    const v = ensureVxlan(h.nl, { name: vxlanNameOf(c), vni: c.vni, port: c.port ?? 4789, underlay: h.underlay, mac: h.mac, mtu: mtuOf(c, h), proxy: true });
+    if (v.created) isolate(c);
+  });
+}
+
+/** The device on the local bridge, and its entries exactly the remote endpoints'; nothing when this host has no device. */
+export function syncL2(c: OverlayConf, h: Host, read: EndpointSet): void {
+  withStateLock(h.paths.lock, () => {
+    const vx = getLink(h.nl, vxlanNameOf(c));
+    if (vx?.kind !== 'vxlan') return;
+    const br = getLink(h.nl, bridgeNameOf(c));
+    if (br?.kind === 'bridge' && vx.master !== br.index) setLink(h.nl, vx.index, { master: br.index });
+    syncEndpoints(h.nl, vx.index, remoteOf(read.endpoints, h.host, c.vni));
+  });
+}
+
+/** The host leaves the network (its last attachment went): device, bridge and isolation. */
+export function retireL2(c: OverlayConf, h: Host): void {
+  withStateLock(h.paths.lock, () => {
+    teardown(h.nl, vxlanNameOf(c), bridgeNameOf(c));
+    removeContainer(hostTag(c), OVERLAY_NFT);
+  });
+}
+
+/** What this host remembers of an attachment: the endpoints it holds in etcd; `released` once its DEL came and etcd was away. */
+export interface Attachment { id: string; endpoints: Endpoint[]; released?: boolean }
+
+const attachmentFile = (h: Host, id: string): string => join(h.paths.attachments, `${shortHash(id, 16)}.json`);
+
+/** An attachment's record, as far as it is well-formed (a state file is read, not trusted). */
+function parseAttachment(text: string, keyPrefix: string, pools: Pool[]): Attachment | undefined {
+  let a: any;
+  try { a = JSON.parse(text); } catch { return undefined; }
+  if (typeof a?.id !== 'string' || !Array.isArray(a.endpoints)) return undefined;
+  if (!arrEvery(a.endpoints, (e: any) => !unfitEndpoint(`${keyPrefix}${e?.ip}`, e, keyPrefix, pools) && e.id === a.id)) return undefined;
+  return { id: a.id, endpoints: a.endpoints, released: a.released === true };
+}
+
+export function readAttachment(c: OverlayConf, h: Host, pools: Pool[], id: string): Attachment | undefined {
+  try {
+    const a = parseAttachment(readStateFile(attachmentFile(h, id)), keyPrefixOf(c, h), pools);
+    return a?.id === id ? a : undefined;
+  } catch { return undefined; }
+}
+
+export function listAttachments(c: OverlayConf, h: Host, pools: Pool[]): Attachment[] {
+  let names: string[];
+  try { names = readDir(h.paths.attachments); } catch { return []; }
+  const out: Attachment[] = [];
+  for (const n of names) {
+    if (!n.endsWith('.json')) continue;
+    try {
+      const a = parseAttachment(readStateFile(join(h.paths.attachments, n)), keyPrefixOf(c, h), pools);
+      if (a) out.push(a);
+    } catch { /* not a regular file: skipped */ }
+  }
+  return out;
+}
+
+export function writeAttachment(h: Host, a: Attachment): void {
+  ensureDir(h.paths.attachments);
+  writeFileAtomic(attachmentFile(h, a.id), JSON.stringify(a), h.paths.tmp);
+}
+
+export function removeAttachment(h: Host, id: string): void {
+  try { unlink(attachmentFile(h, id)); } catch { /* gone */ }
+}
+
+/** Give an attachment's addresses back in etcd; when etcd is away, keep it as released for a later call to finish. */
+export async function releaseAttachment(c: OverlayConf, h: Host, a: Attachment): Promise<void> {
+  try {
+    await releaseAll(h.etcd, keyPrefixOf(c, h), a.endpoints);
+    removeAttachment(h, a.id);
+  } catch (e) {
+    if (!(e instanceof CniError && e.code === ErrCode.TryAgainLater)) throw e;
+    if (!a.released) writeAttachment(h, { ...a, released: true });
+  }
+}
+
+/** Finish the releases that waited for etcd. */
+export async function drainReleased(c: OverlayConf, h: Host, pools: Pool[]): Promise<void> {
+  for (const a of listAttachments(c, h, pools)) if (a.released) await releaseAttachment(c, h, a);
+}
+
+/** The watcher's step for an l2 network: one etcd read, the entries applied (when this host is on the network). */
+export async function resyncL2(c: OverlayConf): Promise<void> {
+  const pools = poolsOf(c);
+  const nl = new Netlink();
+  try {
+    const h = hostOf(c, nl);
+    if (getLink(nl, vxlanNameOf(c))?.kind !== 'vxlan') return;
+    await drainReleased(c, h, pools);
+    const read = await readEndpoints(c, h, pools);
+    if (read) syncL2(c, h, read);
+  } finally {
+    nl.close();
+  }
+}

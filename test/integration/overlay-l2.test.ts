@@ -1,0 +1,147 @@
+// vxlan-overlay's l2 mode (Docker's overlay): one subnet per family across "hosts" (namespaces
+// on an underlay bridge of the test's own), addresses allocated in a real etcd started by the
+// test in that underlay namespace; plugins through the libcni client. Traffic only between the
+// test's namespaces.
+import { spawnSync } from 'node:child_process';
+import t from 'tap';
+import { join } from 'node:path';
+import { BIN, haveBuild, ipJson } from '../helpers/netns.ts';
+import { Cluster, haveEtcd, within, type Ctr, type Host } from '../helpers/overlay.ts';
+import { ask, ping, serve } from '../helpers/topology.ts';
+
+const skip = !haveBuild() ? 'npm run build first' : !haveEtcd() ? 'etcd-server is not installed (build/setup.sh installs it)' : false;
+const nsOf = (c: Ctr) => c.path.split('/').at(-1)!;
+const linkNames = (ns: string) => ipJson(ns, 'link', 'show').map((l: any) => l.ifname);
+const neighs = (h: Host, dev = 'ovx42') => ipJson(h.name, 'neigh', 'show', 'dev', dev).map((n: any) => `${n.dst} ${n.lladdr}`).sort();
+const fdbDsts = (h: Host, dev = 'ovx42') => JSON.parse(spawnSync('ip', ['netns', 'exec', h.name, 'bridge', '-j', 'fdb', 'show', 'dev', dev], { encoding: 'utf8' }).stdout || '[]').filter((e: any) => e.dst).map((e: any) => `${e.mac} ${e.dst}`).sort();
+const routesVia = (h: Host, dev: string) => [...ipJson(h.name, 'route', 'show', 'dev', dev), ...ipJson(h.name, '-6', 'route', 'show', 'dev', dev)].map((r: any) => r.dst);
+const addrs = (r: { json: any }) => r.json.ips.map((i: any) => i.address.split('/')[0]);
+const keys = (cl: Cluster) => cl.etcdctl('get', '--prefix', '/cni-ts/overlay/', '--keys-only').split('\n').filter(Boolean).sort();
+
+t.test('three hosts on one dual-stack subnet: distinct addresses, every pair pings over IPv4 and IPv6, TCP crosses; DEL leaves nothing', { skip }, async (t) => {
+  const cl = new Cluster(t);
+  await cl.startEtcd(['e1']);
+  const ov = cl.l2network('ov1', 42, { subnets: [{ subnet: '10.90.0.0/24' }, { subnet: 'fd00:90::/64' }] });
+  const hosts = [cl.host(), cl.host(), cl.host()];
+  const ctrs = hosts.map((_, i) => cl.container(`c${i}`));
+  const results = hosts.map((h, i) => {
+    const r = cl.call('add', h, ctrs[i]!, ov);
+    t.equal(r.status, 0, `ADD on host ${i + 1} ${r.stderr}`);
+    return r;
+  });
+  const ips = results.map(addrs);
+  t.same(ips.map((x) => x.length), [2, 2, 2], 'an IPv4 and an IPv6 address each');
+  t.ok(ips.every((x) => x[0].startsWith('10.90.0.') && x[1].startsWith('fd00:90::')), 'all inside the one pair of subnets');
+  t.equal(new Set(ips.flat()).size, 6, 'all distinct');
+  t.ok(ips.every((x) => x[0] !== '10.90.0.1' && x[1] !== 'fd00:90::1'), 'none is the gateway');
+  t.same(results[0]!.json.ips.map((i: any) => i.gateway), ['10.90.0.1', 'fd00:90::1'], 'the gateways, the same on every host');
+
+  // without a watcher: each host's next call brings in the others
+  for (const [i, h] of hosts.entries()) t.equal(cl.call('check', h, ctrs[i]!, ov).status, 0, `CHECK on host ${i + 1}`);
+  const macOf = (c: Ctr) => ipJson(nsOf(c), 'link', 'show', 'eth0')[0].address;
+  t.equal(macOf(ctrs[1]!), `02:42:0a:5a:00:${Number(ips[1]![0].split('.')[3]).toString(16).padStart(2, '0')}`, 'a container MAC as Docker makes it (02:42 and the IPv4 address)');
+  t.same(neighs(hosts[0]!), [1, 2].flatMap((j) => [`${ips[j]![0]} ${macOf(ctrs[j]!)}`, `${ips[j]![1]} ${macOf(ctrs[j]!)}`]).sort(), 'host 1: a neighbour entry per remote address on the vxlan device');
+  t.same(fdbDsts(hosts[0]!), [1, 2].map((j) => `${macOf(ctrs[j]!)} ${hosts[j]!.address}`).sort(), 'and an FDB entry per remote MAC, to its host');
+  t.same(routesVia(hosts[0]!, 'ovx42'), [], 'no routes: one L2 network');
+  t.equal(ipJson(hosts[0]!.name, 'link', 'show', 'ovx42')[0].master, 'ovbr42', 'the vxlan device is a port of the bridge');
+
+  for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) if (i !== j) {
+    t.ok(ping(nsOf(ctrs[i]!), ips[j]![0]), `c${i} pings c${j} over IPv4`);
+    t.ok(ping(nsOf(ctrs[i]!), ips[j]![1]), `c${i} pings c${j} over IPv6`);
+  }
+  await serve(t, nsOf(ctrs[2]!), 'tcp', 8080);
+  t.equal(ask(nsOf(ctrs[0]!), 'tcp', ips[2]![0], 8080), ips[0]![0], 'TCP crosses over IPv4, unmasqueraded');
+  t.equal(ask(nsOf(ctrs[0]!), 'tcp', ips[2]![1], 8080), ips[0]![1], 'and over IPv6');
+  // ARP for the gateway is answered at home: host 1's container holds host 1's bridge MAC
+  const brMac = ipJson(hosts[0]!.name, 'link', 'show', 'ovbr42')[0].address;
+  t.ok(ping(nsOf(ctrs[0]!), '10.90.0.1'), 'the gateway answers');
+  const gwNeigh = ipJson(nsOf(ctrs[0]!), 'neigh', 'show', '10.90.0.1')[0];
+  t.equal(gwNeigh?.lladdr, brMac, 'the gateway is this host\'s bridge');
+  t.equal(ipJson(nsOf(ctrs[0]!), 'link', 'show', 'eth0')[0].mtu, 1450, 'container MTU: underlay 1500 - 50');
+
+  t.same(keys(cl), ips.flat().map((ip) => `/cni-ts/overlay/ov1/endpoints/${ip}`).sort(), 'one etcd key per container address');
+  for (const [i, h] of hosts.entries()) t.equal(cl.call('del', h, ctrs[i]!, ov).status, 0, `DEL c${i}`);
+  for (const h of hosts) t.notOk(linkNames(h.name).some((l: string) => l.startsWith('ovx') || l.startsWith('ovbr')), `${h.name}: no device or bridge left`);
+  t.same(keys(cl), [], 'every address given back');
+});
+
+t.test('addresses as Docker takes them: IP= anywhere in a subnet, once in the cluster; ipRange, gateway, auxAddresses, two IPv4 subnets; IPv6 only', { skip }, async (t) => {
+  const cl = new Cluster(t);
+  await cl.startEtcd(['e1']);
+  const ov = cl.l2network('ov1', 42, { subnets: [
+    { subnet: '10.90.0.0/24', ipRange: '10.90.0.128/30', gateway: '10.90.0.254', auxAddresses: { printer: '10.90.0.129' } },
+    { subnet: '10.91.0.0/24' },
+  ] });
+  const [h1, h2, h3] = [cl.host(), cl.host(), cl.host()];
+  const add = (h: Host, c: Ctr, args = '') => { const r = cl.call('add', h, c, ov, args); return { ...r, ips: r.json ? addrs(r) : [] }; };
+
+  // IP= outside the range but inside the subnet
+  const a = cl.container('a');
+  const ra = add(h2, a, 'IP=10.90.0.200');
+  t.equal(ra.status, 0, `IP=10.90.0.200 on host 2 ${ra.stderr}`);
+  t.same(ra.ips, ['10.90.0.200']);
+  t.same(ra.json.ips[0].gateway, '10.90.0.254', 'the configured gateway');
+  const b = cl.container('b');
+  const rb = cl.call('add', h3, b, ov, 'IP=10.90.0.200');
+  t.not(rb.status, 0, 'the same address on host 3 is refused');
+  t.match(rb.stderr, /10\.90\.0\.200 is already held/, 'naming the address');
+  t.same(linkNames(nsOf(b)).filter((l: string) => l !== 'lo'), [], 'nothing left in the refused container');
+  t.notOk(linkNames(h3.name).some((l: string) => l.startsWith('ovx') || l.startsWith('ovbr')), 'nor on its host');
+  t.equal(keys(cl).length, 1, 'nor in etcd');
+  for (const bad of ['10.90.0.254', '10.90.0.129', '10.90.0.255', '10.92.0.5']) {
+    const r = cl.call('add', h3, b, ov, `IP=${bad}`);
+    t.match(r.stderr, /outside every subnet of the network or reserved/, `IP=${bad} (gateway, aux, broadcast, outside) refused`);
+  }
+
+  // dynamic addresses: the range 10.90.0.128/30 holds .129 (aux) .130 .131; then the second subnet
+  const got: string[] = [];
+  for (const [i, h] of [h1, h2, h3, h1].entries()) {
+    const c = cl.container(`d${i}`);
+    const r = add(h, c);
+    t.equal(r.status, 0, `ADD d${i} ${r.stderr}`);
+    got.push(r.ips[0]);
+  }
+  t.same(got.slice(0, 3).sort(), ['10.90.0.128', '10.90.0.130', '10.90.0.131'], 'the range, less the aux address, across hosts');
+  t.ok(got[3]!.startsWith('10.91.0.') && got[3] !== '10.91.0.1', `then the second subnet (${got[3]})`);
+  t.equal(ipJson(h1.name, 'addr', 'show', 'ovbr42').flatMap((l: any) => l.addr_info).filter((x: any) => x.family === 'inet').map((x: any) => x.local).sort().join(' '), '10.90.0.254 10.91.0.1', 'host 1\'s bridge holds both gateways');
+
+  // IPv6 only
+  const v6 = cl.l2network('ov6', 43, { subnet: 'fd00:93::/64' });
+  const [x, y] = [cl.container('x'), cl.container('y')];
+  const rx = cl.call('add', h1, x, v6), ry = cl.call('add', h2, y, v6);
+  t.equal(rx.status + ry.status, 0, `IPv6-only ADDs ${rx.stderr}${ry.stderr}`);
+  t.equal(cl.call('check', h1, x, v6).status, 0);
+  t.ok(ping(nsOf(x), addrs(ry)[0]), `IPv6 only: ${addrs(rx)[0]} pings ${addrs(ry)[0]} on another host`);
+  t.match(ipJson(nsOf(x), 'link', 'show', 'eth0')[0].address, /^02:/, 'a locally administered MAC');
+});
+
+t.test('config and runtime input: refused before anything is made', { skip }, async (t) => {
+  const cl = new Cluster(t);
+  await cl.startEtcd(['e1']);
+  const h = cl.host(), c = cl.container('c');
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['encrypted', { subnet: '10.90.0.0/24', encrypted: true }, /encrypted: IPsec .* not supported yet/],
+    ['hostSubnetLength without mode routed', { subnet: '10.90.0.0/24', hostSubnetLength: 26 }, /hostSubnetLength is a key of mode "routed"/],
+    ['overlapping subnets', { subnets: [{ subnet: '10.90.0.0/24' }, { subnet: '10.90.0.128/25' }] }, /overlaps 10\.90\.0\.0\/24/],
+    ['ipRange outside', { subnets: [{ subnet: '10.90.0.0/24', ipRange: '10.91.0.0/28' }] }, /subnets\[0\]\.ipRange 10\.91\.0\.0\/28 is not inside/],
+    ['gateway outside', { subnets: [{ subnet: '10.90.0.0/24', gateway: '10.91.0.1' }] }, /subnets\[0\]\.gateway 10\.91\.0\.1 is outside/],
+    ['a subnet holding the underlay', { subnet: '192.168.77.0/25' }, /holds this host's underlay address/],
+    ['a subnet holding etcd', { subnet: '192.168.77.248/30' }, /holds etcd endpoint/],
+  ];
+  for (const [what, plugin, msg] of cases) {
+    const ov = cl.l2network(`bad${cases.findIndex((x) => x[0] === what)}`, 42, plugin);
+    const r = cl.call('add', h, c, ov);
+    t.not(r.status, 0, what);
+    t.match(r.stderr, msg, `${what}: the error names it`);
+  }
+  // the plugin itself, for the code
+  const direct = spawnSync('ip', ['netns', 'exec', h.name, join(BIN, 'vxlan-overlay')], {
+    input: JSON.stringify({ cniVersion: '1.0.0', name: 'enc', type: 'vxlan-overlay', vni: 42, subnet: '10.90.0.0/24', encrypted: true, etcd: { endpoints: cl.endpoints } }),
+    encoding: 'utf8', env: { CNI_COMMAND: 'ADD', CNI_CONTAINERID: c.id, CNI_NETNS: c.path, CNI_IFNAME: 'eth0', CNI_PATH: BIN },
+  });
+  t.equal(direct.status, 1);
+  t.equal(JSON.parse(direct.stdout).code, 2, 'encrypted: code 2 (unsupported field)');
+  t.same(linkNames(nsOf(c)).filter((l: string) => l !== 'lo'), [], 'nothing in the container');
+  t.same(linkNames(h.name).filter((l: string) => l !== 'lo' && l !== 'eth0'), [], 'nothing on the host');
+  t.same(keys(cl), [], 'nothing in etcd');
+});
