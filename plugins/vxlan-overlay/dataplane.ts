@@ -126,7 +126,8 @@ export function syncEndpoints(nl: Netlink, dev: number, want: { ip: string; mac:
     fdb.set(entryKey(e.underlay, e.mac), { ip: e.underlay, mac: e.mac });
   }
   const haveNeigh = new Set<string>(), haveFdb = new Set<string>();
-  for (const n of listNeighbours(nl)) {
+  // (a dump of every family leaves out the bridge family's: its FDB is a dump of its own)
+  for (const n of [...listNeighbours(nl), ...listNeighbours(nl, AF.BRIDGE)]) {
     if (n.ifindex !== dev || !n.ip || !n.mac || !(n.state & NUD.PERMANENT)) continue;
     const k = entryKey(n.ip, n.mac);
     if (n.family === AF.BRIDGE) {

@@ -115,11 +115,11 @@ export class Cluster {
     return spawnSync('ip', ['netns', 'exec', this.underlay.name, 'etcdctl', '--endpoints', this.endpoints.join(','), ...args], { encoding: 'utf8' }).stdout;
   }
 
-  call(op: 'add' | 'del' | 'check', host: Host, c: Ctr, conflist: string, args = '') {
+  call(op: 'add' | 'del' | 'check', host: Host, c: Ctr, conflist: string, args = '', cap?: unknown) {
     const name = conflist.split('/').at(-1)!.replace('.conflist', '');
     const r = spawnSync('ip', ['netns', 'exec', host.name, CNICTL, op, name, c.path], {
       encoding: 'utf8',
-      env: { PATH: process.env.PATH!, NETCONFPATH: join(conflist, '..'), CNI_PATH: BIN, CNI_CACHE_DIR: join(this.dir, 'cache'), CNI_CONTAINERID: c.id, CNI_ARGS: args },
+      env: { PATH: process.env.PATH!, NETCONFPATH: join(conflist, '..'), CNI_PATH: BIN, CNI_CACHE_DIR: join(this.dir, 'cache'), CNI_CONTAINERID: c.id, CNI_ARGS: args, ...(cap ? { CAP_ARGS: JSON.stringify(cap) } : {}) },
     });
     return { status: r.status, stderr: r.stderr, json: r.status === 0 && r.stdout ? JSON.parse(r.stdout) : undefined };
   }

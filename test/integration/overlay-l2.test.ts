@@ -145,3 +145,111 @@ t.test('config and runtime input: refused before anything is made', { skip }, as
   t.same(linkNames(h.name).filter((l: string) => l !== 'lo' && l !== 'eth0'), [], 'nothing on the host');
   t.same(keys(cl), [], 'nothing in etcd');
 });
+
+t.test('hostile etcd records: skipped and logged, ADDs go on, the kernel holds only fit entries; removing them heals with no manual step', { skip }, async (t) => {
+  const cl = new Cluster(t);
+  await cl.startEtcd(['e1']);
+  const ov = cl.l2network('ov1', 42, { subnet: '10.90.0.0/24' });
+  const [h1, h2, h3] = [cl.host(), cl.host(), cl.host()];
+  const [a, b] = [cl.container('a'), cl.container('b')];
+  const ipa = addrs(cl.call('add', h1, a, ov))[0], ipb = addrs(cl.call('add', h2, b, ov))[0];
+  const macB = ipJson(nsOf(b), 'link', 'show', 'eth0')[0].address;
+  const K = '/cni-ts/overlay/ov1/endpoints/';
+  const rec = (ip: string, over: Record<string, unknown>) => JSON.stringify({ ip, mac: '02:42:0a:5a:00:63', underlay: '192.168.77.99', host: 'evil', id: 'evil/eth0', vni: 42, ...over });
+  const hostile: [string, string][] = [
+    [`${K}10.90.0.1`, rec('10.90.0.1', {})],                                  // the gateway: ARP for it would be answered with a remote MAC
+    [`${K}10.90.0.60`, rec('10.90.0.60', { mac: 'zz:zz' })],
+    [`${K}10.90.0.61`, rec('10.90.0.61', { underlay: 'not-an-ip' })],
+    [`${K}10.90.0.62`, rec('10.90.0.63', { mac: '02:42:0a:5a:00:3e' })],     // another address than its key
+    [`${K}192.168.77.250`, rec('192.168.77.250', {})],                      // etcd's own address
+    [`${K}10.90.0.64`, rec('10.90.0.64', { mac: macB, underlay: '192.168.77.3' })], // b's MAC, drawn to host 3
+    [`${K}10.90.0.65`, '{"ip":'],
+  ];
+  for (const [k, v] of hostile) cl.etcdctl('put', k, v);
+  const c = cl.container('c');
+  const rc = cl.call('add', h3, c, ov);
+  t.equal(rc.status, 0, `an ADD on host 3 still works ${rc.stderr}`);
+  const ipc = addrs(rc)[0];
+  t.notOk(['10.90.0.1', '10.90.0.60', '10.90.0.61', '10.90.0.62', '10.90.0.63', '10.90.0.64', '10.90.0.65'].includes(ipc), `it took none of the hostile keys' addresses (${ipc})`);
+  for (const [i, h, x] of [[1, h1, a], [2, h2, b]] as const) {
+    const r = cl.call('check', h, x, ov);
+    t.equal(r.status, 0, `CHECK on host ${i} works`);
+    t.match(r.stderr, /endpoint skipped/, `host ${i} logs the skipped records`);
+  }
+  const fit = (h: Host, own: string[]) => [[a, ipa], [b, ipb], [c, ipc]].filter(([, ip]) => !own.includes(ip as string)).map(([x, ip]) => `${ip} ${ipJson(nsOf(x as Ctr), 'link', 'show', 'eth0')[0].address}`).sort();
+  t.same(neighs(h1), fit(h1, [ipa]), 'host 1: only the fit remote endpoints as neighbours');
+  t.same(fdbDsts(h1).map((e: string) => e.split(' ')[1]).sort(), [h2.address, h3.address], 'and FDB entries only to the real hosts');
+  t.ok(ping(nsOf(a), ipb) && ping(nsOf(a), ipc), 'a reaches b and c');
+  t.ok(ping(nsOf(a), '10.90.0.1'), 'the gateway is still the local bridge');
+  t.equal(ipJson(nsOf(a), 'neigh', 'show', '10.90.0.1')[0]?.lladdr, ipJson(h1.name, 'link', 'show', 'ovbr42')[0].address);
+  t.same(routesVia(h1, 'ovx42'), [], 'no route from etcd on any host');
+
+  // a stale entry in the kernel (not from the current records) goes at the next sync
+  spawnSync('ip', ['-n', h1.name, 'neigh', 'add', '10.90.0.77', 'lladdr', '02:42:0a:5a:00:4d', 'dev', 'ovx42', 'nud', 'permanent']);
+  spawnSync('bridge', ['-n', h1.name, 'fdb', 'add', '02:42:0a:5a:00:4d', 'dev', 'ovx42', 'dst', '192.168.77.77', 'self', 'permanent']);
+  for (const [k] of hostile) cl.etcdctl('del', k);
+  t.equal(cl.call('check', h1, a, ov).status, 0);
+  t.same(neighs(h1), fit(h1, [ipa]), 'host 1 rebuilt from the records: the stray neighbour gone');
+  t.notOk(fdbDsts(h1).some((e: string) => e.includes('192.168.77.77')), 'and the stray FDB entry');
+  t.equal(cl.call('check', h2, b, ov).status, 0);
+  t.ok(ping(nsOf(c), ipb), 'b\'s traffic was never drawn away');
+  for (const [h, x] of [[h1, a], [h2, b], [h3, c]] as const) t.equal(cl.call('del', h, x, ov).status, 0);
+  t.same(keys(cl), [], 'every address given back');
+});
+
+t.test('watchers: a fourth host\'s container is reachable within 1 s and gone within 1 s of its DEL; portmap publishes a port', { skip }, async (t) => {
+  const cl = new Cluster(t);
+  await cl.startEtcd(['e1']);
+  const ov = cl.l2network('ov1', 42, { subnet: '10.90.0.0/24' }, [{ type: 'portmap', capabilities: { portMappings: true } }]);
+  const hosts = [cl.host(), cl.host(), cl.host()];
+  const ctrs = hosts.map((_, i) => cl.container(`c${i}`));
+  hosts.forEach((h, i) => t.equal(cl.call('add', h, ctrs[i]!, ov).status, 0));
+  for (const h of hosts) cl.startWatcher(h, ov);
+  await new Promise((r) => setTimeout(r, 300));
+  const h4 = cl.host(), c4 = cl.container('c4');
+  const r4 = cl.call('add', h4, c4, ov, '', { portMappings: [{ hostPort: 8088, containerPort: 80, protocol: 'tcp' }] });
+  t.equal(r4.status, 0, r4.stderr);
+  const ip4 = addrs(r4)[0];
+  const took = await within(1000, () => ping(nsOf(ctrs[0]!), ip4));
+  t.ok(took !== undefined, `host 4's container reachable from host 1 within 1 s (${took} ms)`);
+  await serve(t, nsOf(c4), 'tcp', 80);
+  t.ok(ask(hosts[1]!.name, 'tcp', h4.address, 8088), 'portmap: host 4\'s port 8088 reaches its container from another host');
+  t.equal(cl.call('del', h4, c4, ov).status, 0);
+  const gone = await within(1000, () => hosts.every((h) => !neighs(h).some((n: string) => n.startsWith(`${ip4} `))));
+  t.ok(gone !== undefined, `its entries gone from every host within 1 s (${gone} ms)`);
+  for (const [i, h] of hosts.entries()) t.equal(cl.call('del', h, ctrs[i]!, ov).status, 0);
+});
+
+t.test('etcd away: traffic goes on, an ADD gets code 11 and leaves nothing, a DEL succeeds and its addresses go back when etcd returns', { skip }, async (t) => {
+  const cl = new Cluster(t);
+  await cl.startEtcd(['e1']);
+  const ov = cl.l2network('ov1', 42, { subnet: '10.90.0.0/24' });
+  const [h1, h2] = [cl.host(), cl.host()];
+  const [a, b, a2] = [cl.container('a'), cl.container('b'), cl.container('a2')];
+  const ipa = addrs(cl.call('add', h1, a, ov))[0], ipb = addrs(cl.call('add', h2, b, ov))[0];
+  const ipa2 = addrs(cl.call('add', h1, a2, ov))[0];
+  t.equal(cl.call('check', h1, a, ov).status, 0);
+  cl.stopAllEtcd();
+  t.ok(ping(nsOf(a), ipb) && ping(nsOf(b), ipa), 'existing containers keep talking');
+  const c = cl.container('c');
+  const r = cl.call('add', h2, c, ov);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /try again later/i, 'a new ADD: try again later');
+  t.same(linkNames(nsOf(c)).filter((l: string) => l !== 'lo'), [], 'nothing left in its container');
+  t.equal(cl.call('del', h1, a2, ov).status, 0, 'DEL without etcd succeeds');
+  t.same(linkNames(nsOf(a2)).filter((l: string) => l !== 'lo'), [], 'and removes the container\'s interface');
+  cl.restartEtcd('e1');
+  await cl.waitHealthy();
+  t.ok(keys(cl).includes(`/cni-ts/overlay/ov1/endpoints/${ipa2}`), 'its address is still held in etcd');
+  t.equal(cl.call('check', h1, a, ov).status, 0);
+  // GC (as a runtime sends it) finishes the release
+  const gc = spawnSync('ip', ['netns', 'exec', h1.name, join(BIN, 'vxlan-overlay')], {
+    input: JSON.stringify({ cniVersion: '1.1.0', name: 'ov1', type: 'vxlan-overlay', vni: 42, subnet: '10.90.0.0/24', dataDir: join(cl.dir, 'data'), etcd: { endpoints: cl.endpoints }, 'cni.dev/valid-attachments': [{ containerID: a.id, ifname: 'eth0' }] }),
+    encoding: 'utf8', env: { CNI_COMMAND: 'GC', CNI_PATH: BIN },
+  });
+  t.equal(gc.status, 0, `GC ${gc.stdout}`);
+  t.notOk(keys(cl).includes(`/cni-ts/overlay/ov1/endpoints/${ipa2}`), 'the DEL\'s address given back');
+  t.ok(keys(cl).includes(`/cni-ts/overlay/ov1/endpoints/${ipa}`), 'a valid attachment\'s kept');
+  for (const [h, x] of [[h1, a], [h2, b]] as const) t.equal(cl.call('del', h, x, ov).status, 0);
+  t.same(keys(cl), []);
+});
