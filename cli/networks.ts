@@ -38,6 +38,7 @@ export function subnetsOf(net: Network): string[] {
     for (const set of Array.isArray(ipam.ranges) ? ipam.ranges : []) for (const r of Array.isArray(set) ? set : []) if (typeof r?.subnet === 'string') out.push(r.subnet);
     if (typeof ipam.subnet === 'string') out.push(ipam.subnet);
     if (typeof p.subnet === 'string') out.push(p.subnet);
+    for (const e of Array.isArray(p.subnets) ? p.subnets : []) if (typeof e?.subnet === 'string') out.push(e.subnet);
   }
   return out;
 }

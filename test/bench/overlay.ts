@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NetNS } from '../../shared/os/netns.ts';
 import { listRoutes } from '../../shared/netlink/route.ts';
+import { listNeighbours } from '../../shared/netlink/neigh.ts';
 import { BIN, netnsStateDirs, stopDaemons } from '../helpers/netns.ts';
 import { execPlugin, type Bench } from './lib.ts';
 
@@ -60,12 +61,20 @@ class Underlay {
   }
 }
 
-const overlayConf = (u: Underlay, extra: Record<string, unknown> = {}) => ({
+export type Mode = 'l2' | 'routed';
+const overlayConf = (u: Underlay, mode: Mode, extra: Record<string, unknown> = {}) => ({
   cniVersion: '1.0.0', name: 'benchov', type: 'vxlan-overlay', subnet: '10.230.0.0/16', vni: 4242,
+  ...(mode === 'routed' ? { mode, hostSubnetLength: 24 } : {}),
   underlayInterface: 'ovul0', dataDir: join(u.dir, 'data'), etcd: { endpoints: [u.endpoint] }, ...extra,
 });
 
-function overlayVsBridge(op: 'ADD' | 'DEL'): () => Bench {
+/** etcd's revision: one more per write (a transaction that put or deleted counts once). */
+function revision(u: Underlay): number {
+  const r = spawnSync('ip', ['netns', 'exec', u.ns, 'etcdctl', '--endpoints', u.endpoint, 'endpoint', 'status', '-w', 'json'], { encoding: 'utf8' });
+  return Number(JSON.parse(r.stdout)[0].Status.header.revision);
+}
+
+function overlayVsBridge(op: 'ADD' | 'DEL', mode: Mode): () => Bench {
   return () => {
     const u = new Underlay();
     const ctr = `cnits-bench-ovc-${process.pid}`;
@@ -78,10 +87,10 @@ function overlayVsBridge(op: 'ADD' | 'DEL'): () => Bench {
       ? { label, run: (i: number) => { call(plugin, conf(), 'ADD', id(i)); }, reset: (i: number) => { call(plugin, conf(), 'DEL', id(i)); } }
       : { label, prepare: (i: number) => { call(plugin, conf(), 'ADD', id(i)); }, run: (i: number) => { call(plugin, conf(), 'DEL', id(i)); } });
     return {
-      name: `vxlan-overlay ${op} (lease held) beside bridge+host-local ${op}`,
+      name: `vxlan-overlay ${mode} ${op} (host on the network) beside bridge+host-local ${op}`,
       impls: [impl('vxlan-overlay', 'vxlan-overlay', () => ov), impl('bridge', 'bridge', () => br)],
       setup: () => {
-        ov = JSON.stringify(overlayConf(u));
+        ov = JSON.stringify(overlayConf(u, mode));
         br = JSON.stringify({ cniVersion: '1.0.0', name: 'benchovbr', type: 'bridge', bridge: 'cnitsb-ovb', isGateway: true, ipam: { type: 'host-local', dataDir: join(u.dir, 'ipam'), ranges: [[{ subnet: '10.231.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }] } });
         u.start();
         u.attach(process.argv[process.argv.indexOf('--inside') + 1]!, 'ovul0');
@@ -98,21 +107,25 @@ function overlayVsBridge(op: 'ADD' | 'DEL'): () => Bench {
   };
 }
 
-export const overlayBenches = [overlayVsBridge('ADD'), overlayVsBridge('DEL')];
+export const overlayBenches = [overlayVsBridge('ADD', 'l2'), overlayVsBridge('DEL', 'l2'), overlayVsBridge('ADD', 'routed'), overlayVsBridge('DEL', 'routed')];
 
-export interface Convergence { hosts: number; rounds: number; p50: number; p99: number; max: number }
+export interface Convergence { mode: Mode; hosts: number; rounds: number; p50: number; p99: number; max: number; writesPerAdd: number }
 
-/** 20 hosts with a container and a watcher each; rounds of a new host joining: when does every host route it? */
-export async function overlayConvergence(hosts = 20, rounds = 10): Promise<Convergence> {
+/**
+ * 20 hosts with a container and a watcher each; rounds of a new host joining: when does every
+ * host know its container (routed: a route to its subnet; l2: a neighbour entry for its address)?
+ * And how many etcd writes did each join's ADD make?
+ */
+export async function overlayConvergence(mode: Mode, hosts = 20, rounds = 10): Promise<Convergence> {
   const u = new Underlay();
   const names: string[] = [];
   const watchers: ChildProcess[] = [];
   u.start();
   try {
     const conflist = join(u.dir, 'benchov.conflist');
-    const { name, cniVersion, ...plugin } = overlayConf(u, { underlayInterface: 'eth0' });
+    const { name, cniVersion, ...plugin } = overlayConf(u, mode, { underlayInterface: 'eth0' });
     writeFileSync(conflist, JSON.stringify({ cniVersion, name, plugins: [plugin] }));
-    const conf = JSON.stringify(overlayConf(u, { underlayInterface: 'eth0' }));
+    const conf = JSON.stringify(overlayConf(u, mode, { underlayInterface: 'eth0' }));
     const mk = (n: string) => { ip('netns', 'add', n); names.push(n); ip('-n', n, 'link', 'set', 'lo', 'up'); return n; };
     const call = (host: string, ctr: string, id: string, command: string) => {
       const r = spawnSync('ip', ['netns', 'exec', host, join(BIN, 'vxlan-overlay')], { input: conf, encoding: 'utf8', env: { PATH: process.env.PATH, CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: `/run/netns/${ctr}`, CNI_IFNAME: 'eth0', CNI_PATH: BIN } });
@@ -135,24 +148,30 @@ export async function overlayConvergence(hosts = 20, rounds = 10): Promise<Conve
     await new Promise((r) => setTimeout(r, 500));   // watchers started and watching
     const sockets = hostNs.map((h) => { const ns = NetNS.open(`/run/netns/${h}`); return { ns, nl: ns.netlink() }; });
     const samples: number[] = [];
+    const writes: number[] = [];
     const missed = new Set<number>();
+    const knows = (k: number, addr: string): boolean => (mode === 'routed'
+      ? listRoutes(sockets[k]!.nl, { family: 4 }).some((r) => r.dst === `${addr.split('.').slice(0, 3).join('.')}.0/24`)
+      : listNeighbours(sockets[k]!.nl, 2).some((n) => n.ip === addr && n.state === 0x80));
     try {
       // round -1 warms up, not counted: 20 watchers starting at once on 2 cores may not all be
       // watching after the 500 ms above, and what is measured is convergence with them running
       for (let round = -1; round < rounds; round++) {
         const counted = round >= 0;
+        const rev0 = counted ? revision(u) : 0;
         const t0 = performance.now();
         const res = JSON.parse(call(newHost, newCtr, `n${round}`, 'ADD'));
-        const subnet = `${res.ips[0].address.split('.').slice(0, 3).join('.')}.0/24`;
+        const addr = res.ips[0].address.split('/')[0];
         const pending = new Set(sockets.keys());
         while (pending.size && performance.now() - t0 < 5000) {
           for (const k of [...pending]) {
-            if (listRoutes(sockets[k]!.nl, { family: 4 }).some((r) => r.dst === subnet)) { if (counted) samples.push(performance.now() - t0); pending.delete(k); }
+            if (knows(k, addr)) { if (counted) samples.push(performance.now() - t0); pending.delete(k); }
           }
           await new Promise((r) => setTimeout(r, 5));
         }
         if (!counted && pending.size) console.log(`overlay convergence: warm-up join not routed within 5 s by host(s) ${[...pending].join(', ')}`);
         if (counted) for (const k of pending) { samples.push(Infinity); missed.add(k); }
+        if (counted) writes.push(revision(u) - rev0);
         call(newHost, newCtr, `n${round}`, 'DEL');   // the new host leaves again (its lease released)
         await new Promise((r) => setTimeout(r, 300));
       }
@@ -165,7 +184,7 @@ export async function overlayConvergence(hosts = 20, rounds = 10): Promise<Conve
     }
     samples.sort((a, b) => a - b);
     const q = (p: number) => samples[Math.min(samples.length - 1, Math.floor(p * samples.length))]!;
-    return { hosts, rounds, p50: q(0.5), p99: q(0.99), max: samples.at(-1)! };
+    return { mode, hosts, rounds, p50: q(0.5), p99: q(0.99), max: samples.at(-1)!, writesPerAdd: writes.reduce((a, b) => a + b, 0) / writes.length };
   } finally {
     for (const w of watchers) w.kill('SIGKILL');
     for (const n of names) { for (const d of netnsStateDirs(n)) { stopDaemons(d); rmSync(d, { recursive: true, force: true }); } spawnSync('ip', ['netns', 'del', n]); }
