@@ -20,6 +20,7 @@ const schema = () => z.looseObject({
     auxAddresses: z.optional(z.record(z.string(), ipString())),
   }))),
   encrypted: z.optional(z.boolean()),
+  ttl: z.optional(z.number().check(z.int(), z.minimum(0), z.maximum(86400))),
   hostSubnetLength: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(30))),
   vni: z.number().check(z.int(), z.minimum(1), z.maximum(16777215)),
   port: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(65535))),

@@ -84,7 +84,7 @@ export interface Me { host: string; underlay: string; id: string; vni: number }
  * room. The records of an earlier, interrupted ADD of the same attachment on this host are
  * taken again. Racing hosts lose a transaction and look again.
  */
-export async function allocate(etcd: Etcd, keyPrefix: string, pools: Pool[], me: Me, requested: string[], runtimeMac: string | undefined, read: EndpointSet): Promise<Endpoint[]> {
+export async function allocate(etcd: Etcd, keyPrefix: string, pools: Pool[], me: Me, requested: string[], runtimeMac: string | undefined, read: EndpointSet, lease?: string): Promise<Endpoint[]> {
   const wanted = new Map<Family, string>();
   for (const r of requested) {
     const ip = parseIP(r)!;
@@ -122,7 +122,7 @@ export async function allocate(etcd: Etcd, keyPrefix: string, pools: Pool[], me:
     const mac = runtimeMac?.toLowerCase() ?? macFor(ips);
     const eps = arrMap(ips, (ip): Endpoint => ({ ip, mac, underlay: me.underlay, host: me.host, id: me.id, vni: me.vni }));
     const fresh = arrFilter(eps, (e) => !arrSome(mine, (m) => m.ip === e.ip && JSON.stringify(m) === JSON.stringify(e)));
-    if (!fresh.length || await etcd.putAbsent(arrMap(fresh, (e) => [`${keyPrefix}${e.ip}`, JSON.stringify(e), JSON.stringify(arrFind(mine, (m) => m.ip === e.ip))] as const))) return eps;
+    if (!fresh.length || await etcd.putAbsent(arrMap(fresh, (e) => [`${keyPrefix}${e.ip}`, JSON.stringify(e), JSON.stringify(arrFind(mine, (m) => m.ip === e.ip))] as const), lease)) return eps;
     read = parseEndpoints((await etcd.range(keyPrefix)).kvs, keyPrefix, pools);   // lost a race: look again
   }
   throw new CniError(ErrCode.TryAgainLater, 'vxlan-overlay: could not allocate an address (too many hosts racing): try again later');

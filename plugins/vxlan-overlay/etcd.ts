@@ -144,14 +144,31 @@ export class Etcd {
    * Put every [key, value] in one transaction, only if each key is absent, or holds `expected`
    * where one is given; true when they were put.
    */
-  async putAbsent(entries: readonly (readonly [string, string, string | undefined])[]): Promise<boolean> {
+  async putAbsent(entries: readonly (readonly [string, string, string | undefined])[], lease?: string): Promise<boolean> {
     const r = await this.call('v3/kv/txn', {
       compare: arrMap(entries, ([key, , expected]) => expected === undefined
         ? { key: b64(key), target: 'CREATE', result: 'EQUAL', create_revision: '0' }
         : { key: b64(key), target: 'VALUE', result: 'EQUAL', value: b64(expected) }),
-      success: arrMap(entries, ([key, value]) => ({ request_put: { key: b64(key), value: b64(value) } })),
+      success: arrMap(entries, ([key, value]) => ({ request_put: { key: b64(key), value: b64(value), ...(lease ? { lease } : {}) } })),
     });
     return r.succeeded === true;
+  }
+
+  /** Grant lease `id` (a decimal int64) of `ttl` seconds; false when etcd refused it (one of that ID exists). */
+  async grant(id: string, ttl: number): Promise<boolean> {
+    try {
+      const r = await this.call('v3/lease/grant', { ID: id, TTL: String(ttl) });
+      return r.ID === id;
+    } catch (e) {
+      if (e instanceof CniError && e.code === ErrCode.TryAgainLater && /lease already exists/.test(e.message)) return false;
+      throw e;
+    }
+  }
+
+  /** Renew lease `id`; the seconds it now has, 0 when it has expired. */
+  async keepAlive(id: string): Promise<number> {
+    const r = await this.call('v3/lease/keepalive', { ID: id });
+    return Number(r.result?.TTL ?? 0) || 0;
   }
 
   /** Replace `key` only if it still holds `expected`. */

@@ -39,6 +39,30 @@ export async function readEndpoints(c: OverlayConf, h: Host, pools: Pool[]): Pro
   return read;
 }
 
+/**
+ * This host's etcd lease on the network (with `ttl`): its records go with it when the host stops
+ * renewing it (the watcher renews it every third of the TTL; each call renews it too). Its ID is
+ * derived from the host and the network, so every call on the host renews the same one without
+ * sharing a file or a lock; once it has lapsed, the call that grants it again puts the host's
+ * attachments' records back (an address another host took meanwhile is logged, not taken back).
+ */
+export async function hostLease(c: OverlayConf, h: Host, pools: Pool[]): Promise<string | undefined> {
+  if (!c.ttl) return undefined;
+  const id = BigInt(`0x${shortHash(`${h.host}/${c.name}`, 15)}`).toString() || '1';
+  if (await h.etcd.keepAlive(id) > 0) return id;
+  if (!await h.etcd.grant(id, c.ttl)) return id;   // another call on this host granted it just now
+  const keyPrefix = keyPrefixOf(c, h);
+  for (const a of listAttachments(c, h, pools)) {
+    if (a.released) continue;
+    for (const e of a.endpoints) {
+      const key = `${keyPrefix}${e.ip}`, v = JSON.stringify(e);
+      if (await h.etcd.putAbsent([[key, v, undefined]], id) || await h.etcd.putAbsent([[key, v, v]], id)) continue;
+      process.stderr.write(`vxlan-overlay: ${c.name}: ${e.ip} of ${a.id} was taken by another host while this host's lease had lapsed\n`);
+    }
+  }
+  return id;
+}
+
 /** The VXLAN device, made if missing (with the network's isolation), answering ARP and ND from its entries. */
 export function ensureL2Device(c: OverlayConf, h: Host): void {
   withStateLock(h.paths.lock, () => {
@@ -133,6 +157,7 @@ export async function resyncL2(c: OverlayConf): Promise<void> {
   try {
     const h = hostOf(c, nl);
     if (getLink(nl, vxlanNameOf(c))?.kind !== 'vxlan') return;
+    await hostLease(c, h, pools);
     await drainReleased(c, h, pools);
     const read = await readEndpoints(c, h, pools);
     if (read) syncL2(c, h, read);

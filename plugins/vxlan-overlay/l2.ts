@@ -18,7 +18,7 @@ import { bridgeNameOf, vxlanNameOf, type Ctx } from './config.ts';
 import { allocate, type Endpoint } from './endpoints.ts';
 import { KIND, checkNetworkAvoids, hostOf, mtuOf, type Host } from './host.ts';
 import {
-  drainReleased, ensureL2Device, keyPrefixOf, listAttachments, readAttachment, readEndpoints, releaseAttachment, removeAttachment,
+  drainReleased, ensureL2Device, hostLease, keyPrefixOf, listAttachments, readAttachment, readEndpoints, releaseAttachment, removeAttachment,
   retireL2, syncL2, writeAttachment,
 } from './l2-host.ts';
 import { poolHolding, poolsOf, type Pool } from './pools.ts';
@@ -58,7 +58,8 @@ async function add(ctx: Ctx): Promise<Result> {
     if (!read) throw new CniError(ErrCode.TryAgainLater, `vxlan-overlay: etcd is unreachable, and ${c.name}'s addresses are allocated there: try again later`);
     mark('endpoints read');
     const id = attachmentId(ctx);
-    const eps = await allocate(h.etcd, keyPrefixOf(c, h), pools, { host: h.host, underlay: h.underlay.address, id, vni: c.vni }, requested, mac, read);
+    const lease = await hostLease(c, h, pools);
+    const eps = await allocate(h.etcd, keyPrefixOf(c, h), pools, { host: h.host, underlay: h.underlay.address, id, vni: c.vni }, requested, mac, read, lease);
     mark('addresses held');
     writeAttachment(h, { id, endpoints: eps });
     const giveBack = async () => { await releaseAttachment(c, h, { id, endpoints: eps }).catch(() => removeAttachment(h, id)); };
@@ -133,6 +134,7 @@ async function check(ctx: Ctx): Promise<void> {
     await verify(bridgeCtx(ctx, pools, mtuOf(c, h), undefined));
     const read = await readEndpoints(c, h, pools);
     if (read) {
+      await hostLease(c, h, pools);
       for (const e of a.endpoints) {
         if (!arrSome(read.endpoints, (x) => JSON.stringify(x) === JSON.stringify(e))) throw new CniError(ErrCode.Plugin, `vxlan-overlay: etcd no longer holds ${e.ip} for ${a.id}`);
       }

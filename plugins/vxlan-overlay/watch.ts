@@ -51,14 +51,22 @@ export async function runWatcher(path: string): Promise<void> {
     if (running) { again = true; return; }
     running = sync(c).catch((e: Error) => log(`sync: ${e.message}`)).finally(() => { running = undefined; if (again) { again = false; step(); } });
   };
+  // the host's etcd lease renewed every third of its TTL (a step renews it)
+  if (l2 && c.ttl) setInterval(step, Math.max(1000, (c.ttl * 1000) / 3));
+  // etcd away: back off (300 ms doubling to 10 s) and log a failure once a minute, or when it changes
+  let delay = 300, lastLog = '', lastAt = 0;
   for (;;) {
+    let watching = false;
     try {
       const { revision } = await etcd.range(prefix);
+      watching = true;
       step();
       await etcd.watch(prefix, revision + 1, () => step());
     } catch (e) {
-      log(`etcd: ${(e as Error).message}`);
+      const m = (e as Error).message;
+      if (m !== lastLog || Date.now() - lastAt > 60_000) { log(`etcd: ${m}${delay > 300 ? ` (retrying every ${delay} ms)` : ''}`); lastLog = m; lastAt = Date.now(); }
     }
-    await sleep(300);   // the endpoint went away: watch again (the next endpoint if it stays away)
+    delay = watching ? 300 : Math.min(delay * 2, 10_000);
+    await sleep(delay);   // the endpoint went away: watch again (the next endpoint if it stays away)
   }
 }

@@ -253,3 +253,29 @@ t.test('etcd away: traffic goes on, an ADD gets code 11 and leaves nothing, a DE
   for (const [h, x] of [[h1, a], [h2, b]] as const) t.equal(cl.call('del', h, x, ov).status, 0);
   t.same(keys(cl), []);
 });
+
+t.test('ttl: a host that stops renewing loses its addresses after the TTL and every other host forgets it; back, it puts them again', { skip }, async (t) => {
+  const cl = new Cluster(t);
+  await cl.startEtcd(['e1']);
+  const ov = cl.l2network('ov1', 42, { subnet: '10.90.0.0/24', ttl: 2 });
+  const hosts = [cl.host(), cl.host(), cl.host()];
+  const ctrs = hosts.map((_, i) => cl.container(`c${i}`));
+  const ips = hosts.map((h, i) => addrs(cl.call('add', h, ctrs[i]!, ov))[0]);
+  for (const h of hosts) cl.startWatcher(h, ov);
+  await new Promise((r) => setTimeout(r, 4000));
+  t.equal(keys(cl).length, 3, 'renewed by the watchers: every record outlives the TTL');
+  t.ok(ping(nsOf(ctrs[0]!), ips[2]!), 'host 1 reaches host 3\'s container');
+  // host 3 dies: no DEL, nothing renews its lease
+  cl.stopWatcher(hosts[2]!, ov);
+  const gone = await within(8000, () => !keys(cl).includes(`/cni-ts/overlay/ov1/endpoints/${ips[2]}`));
+  t.ok(gone !== undefined, `its address free in etcd after the TTL (${gone} ms)`);
+  const forgotten = await within(1000, () => [0, 1].every((i) => !neighs(hosts[i]!).some((n: string) => n.startsWith(`${ips[2]} `)) && !fdbDsts(hosts[i]!).some((e: string) => e.endsWith(` ${hosts[2]!.address}`))));
+  t.ok(forgotten !== undefined, `no neighbour or FDB entry for it left on hosts 1 and 2 (${forgotten} ms)`);
+  t.same(keys(cl).length, 2, 'the live hosts\' records stay');
+  // host 3 back: its watcher renews, finds the lease lapsed, and puts its records again
+  cl.startWatcher(hosts[2]!, ov);
+  const back = await within(5000, () => keys(cl).includes(`/cni-ts/overlay/ov1/endpoints/${ips[2]}`) && ping(nsOf(ctrs[0]!), ips[2]!));
+  t.ok(back !== undefined, `back: its record is put again and host 1 reaches it (${back} ms)`);
+  for (const h of hosts) cl.stopWatcher(h, ov);
+  for (const [i, h] of hosts.entries()) t.equal(cl.call('del', h, ctrs[i]!, ov).status, 0);
+});
