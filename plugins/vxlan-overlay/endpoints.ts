@@ -9,6 +9,7 @@ import { formatIP, parseIP, type Family } from '../../shared/util/ip.ts';
 import { shortHash } from '../../shared/util/hash.ts';
 import { arrFilter, arrFind, arrMap, arrSome } from '../../shared/util/arrays.ts';
 import type { Etcd, KV } from './etcd.ts';
+import { unfitMac, unfitUnderlay, unfitVni } from './checks.ts';
 import { assignable, freeIn, poolHolding, type Pool } from './pools.ts';
 
 export interface Endpoint { ip: string; mac: string; underlay: string; host: string; id: string; vni: number }
@@ -18,7 +19,6 @@ export const endpointPrefix = (prefix: string, network: string): string => `${pr
 /** The endpoints fit to use, every address whose key is present (fit or not), and why the rest were skipped. */
 export interface EndpointSet { endpoints: Endpoint[]; taken: Set<string>; skipped: string[] }
 
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const canonical = (s: unknown): string | undefined => {
   const ip = typeof s === 'string' ? parseIP(s) : undefined;
   return ip && formatIP(ip.bytes) === s ? s : undefined;
@@ -36,15 +36,10 @@ export function unfitEndpoint(key: string, v: any, keyPrefix: string, pools: Poo
   if (!canonical(v.ip)) return 'ip is not an address in canonical form';
   if (key !== `${keyPrefix}${v.ip}`) return `ip ${v.ip} is not the one its key names`;
   if (!assignable(pools, v.ip)) return `ip ${v.ip} is outside the network's subnets or reserved`;
-  const u = canonical(v.underlay) ? parseIP(v.underlay)! : undefined;
-  if (!u || u.family !== 4) return 'underlay is not an IPv4 address';
-  const first = u.bytes[0]!;
-  if (first === 0 || first === 127 || first >= 224) return `underlay ${v.underlay} is not a unicast address`;
-  if (poolHolding(pools, v.underlay)) return `underlay ${v.underlay} is inside the overlay`;
-  if (typeof v.mac !== 'string' || !MAC.test(v.mac) || (parseInt(v.mac.slice(0, 2), 16) & 1) || v.mac === '00:00:00:00:00:00') return 'mac is not a unicast MAC in lower case';
+  const bad = unfitUnderlay(v.underlay, (ip) => !!poolHolding(pools, ip)) ?? unfitMac(v.mac);
+  if (bad) return bad;
   if (!text(v.host) || !text(v.id)) return 'host or id is not a string of 1-512 characters';
-  if (!Number.isInteger(v.vni) || v.vni < 1 || v.vni > 0xffffff) return 'vni is not 1-16777215';
-  return undefined;
+  return unfitVni(v.vni);
 }
 
 /**

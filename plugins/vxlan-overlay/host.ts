@@ -15,6 +15,7 @@ import { VXLAN_OVERHEAD, applyPeers, ensureVxlan, findUnderlay, teardown, vtepMa
 import { Etcd } from './etcd.ts';
 import { leasePrefix, parseLeases, peersOf, release, unfitPeer, type Lease, type LeaseSet, type Peer } from './lease.ts';
 import { OVERLAY_NFT, type OverlaySet } from './nft.ts';
+import { logSkipped } from './checks.ts';
 import { readState, statePaths, writeState } from './state.ts';
 import { arrFilter, arrFind, arrMap } from '../../shared/util/arrays.ts';
 import { listRoutes } from '../../shared/netlink/route.ts';
@@ -48,9 +49,7 @@ export async function readLeases(c: OverlayConf, h: Host): Promise<LeaseSet | un
     }
     throw e;
   }
-  // to stderr (the runtime's log, or the watcher's), a few lines at most a read
-  for (const why of read.skipped.slice(0, 4)) process.stderr.write(`vxlan-overlay: ${c.name}: lease skipped: ${why}\n`);
-  if (read.skipped.length > 4) process.stderr.write(`vxlan-overlay: ${c.name}: ${read.skipped.length - 4} more leases skipped\n`);
+  logSkipped(c.name, 'lease', read.skipped);
   return read;
 }
 

@@ -18,6 +18,7 @@ import { ensureVxlan, syncEndpoints, teardown } from './dataplane.ts';
 import { endpointPrefix, parseEndpoints, releaseAll, remoteOf, unfitEndpoint, type Endpoint, type EndpointSet } from './endpoints.ts';
 import { hostOf, hostTag, isolate, mtuOf, type Host } from './host.ts';
 import { OVERLAY_NFT } from './nft.ts';
+import { logSkipped } from './checks.ts';
 import { poolsOf, type Pool } from './pools.ts';
 
 export const keyPrefixOf = (c: OverlayConf, h: Host): string => endpointPrefix(h.prefix, c.name);
@@ -33,9 +34,7 @@ export async function readEndpoints(c: OverlayConf, h: Host, pools: Pool[]): Pro
     }
     throw e;
   }
-  // to stderr (the runtime's log, or the watcher's), a few lines at most a read
-  for (const why of read.skipped.slice(0, 4)) process.stderr.write(`vxlan-overlay: ${c.name}: endpoint skipped: ${why}\n`);
-  if (read.skipped.length > 4) process.stderr.write(`vxlan-overlay: ${c.name}: ${read.skipped.length - 4} more endpoints skipped\n`);
+  logSkipped(c.name, 'endpoint', read.skipped);
   return read;
 }
 

@@ -4,9 +4,10 @@
 // distinct ones; a host that holds one keeps it (found by its identity); a host's lease is
 // deleted only while it still holds this host's value.
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { bigToString, formatIP, parseCIDR, parseIP, subnetHolds, subnetOf, subnetString, toBig, type Subnet } from '../../shared/util/ip.ts';
+import { bigToString, parseCIDR, parseIP, subnetHolds, subnetOf, subnetString, toBig, type Subnet } from '../../shared/util/ip.ts';
 import { shortHash } from '../../shared/util/hash.ts';
 import type { Etcd, KV } from './etcd.ts';
+import { unfitMac, unfitUnderlay, unfitVni } from './checks.ts';
 import { arrFilter, arrFind, arrMap } from '../../shared/util/arrays.ts';
 
 export interface Lease { subnet: string; host: string; underlay: string; mac: string; vni: number }
@@ -22,8 +23,6 @@ export interface LeaseRules { keyPrefix: string; network: string; hostLen: numbe
 /** The leases fit to use, every subnet whose key is present (fit or not), and why the rest were skipped. */
 export interface LeaseSet { leases: Lease[]; taken: Set<string>; skipped: string[] }
 
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
-
 /**
  * Why a peer (a lease's subnet, underlay and MAC, from etcd or from the state file) cannot reach
  * the kernel, or undefined when it can: its subnet a /hostLen network address inside the network
@@ -37,13 +36,7 @@ export function unfitPeer(v: any, r: Omit<LeaseRules, 'keyPrefix'>, net = subnet
   const s = subnetOf(sub);
   if (subnetString(s) !== v.subnet || sub.prefix !== r.hostLen) return `subnet ${v.subnet} is not a /${r.hostLen} network address`;
   if (s.first < net.first || s.last > net.last) return `subnet ${v.subnet} is outside the network's ${r.network}`;
-  const u = typeof v.underlay === 'string' ? parseIP(v.underlay) : undefined;
-  if (!u || u.family !== 4 || formatIP(u.bytes) !== v.underlay) return 'underlay is not an IPv4 address';
-  const first = u.bytes[0]!;
-  if (first === 0 || first === 127 || first >= 224) return `underlay ${v.underlay} is not a unicast address`;
-  if (subnetHolds(net, toBig(u.bytes))) return `underlay ${v.underlay} is inside the overlay`;
-  if (typeof v.mac !== 'string' || !MAC.test(v.mac) || (parseInt(v.mac.slice(0, 2), 16) & 1) || v.mac === '00:00:00:00:00:00') return 'mac is not a unicast MAC in lower case';
-  return undefined;
+  return unfitUnderlay(v.underlay, (ip) => subnetHolds(net, toBig(parseIP(ip)!.bytes))) ?? unfitMac(v.mac);
 }
 
 /** Why a lease value under `key` cannot be used (a peer that cannot, or a key, host or VNI that do not fit), or undefined. */
@@ -52,8 +45,7 @@ function unfit(key: string, v: any, r: LeaseRules, net: Subnet): string | undefi
   if (bad) return bad;
   if (key !== keyUnder(r.keyPrefix, v.subnet)) return `subnet ${v.subnet} is not the one its key names`;
   if (typeof v.host !== 'string' || !v.host || v.host.length > 512) return 'host is not a string of 1-512 characters';
-  if (!Number.isInteger(v.vni) || v.vni < 1 || v.vni > 0xffffff) return 'vni is not 1-16777215';
-  return undefined;
+  return unfitVni(v.vni);
 }
 
 /**
