@@ -22,7 +22,7 @@ export function netnsStateDirs(name: string): string[] {
   return kinds.map((k) => join(STATE_DIRS.run, k, key)).filter((d) => existsSync(d));
 }
 
-/** Stop the long-running processes of this state directory (dns-hosts' resolver, vxlan-overlay's watchers). */
+/** Stop the long-running processes of this state directory (dns-hosts' resolver, vxlan-overlay's sync process). */
 export function stopDaemons(stateDir: string): void {
   let files: string[] = [];
   try { files = readdirSync(stateDir).filter((f) => f.endsWith('.pid')); } catch { return; }
@@ -32,7 +32,7 @@ export function stopDaemons(stateDir: string): void {
   for (const f of files) {
     try {
       const pid = Number(readFileSync(join(stateDir, f), 'utf8').trim());
-      if (pid > 1 && /--(resolver|resolver-serve|watch)=/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) { process.kill(pid, 'SIGKILL'); killed.push(pid); }
+      if (pid > 1 && /--(resolver=|resolver-serve=|sync)/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) { process.kill(pid, 'SIGKILL'); killed.push(pid); }
     } catch { /* none running */ }
   }
   // the resolver's own cgroups go once its processes are gone

@@ -17,7 +17,7 @@ export type Mode =
   | { kind: 'cli' }
   | { kind: 'udp-thread' }
   | { kind: 'resolver'; dir: string; role: 'supervisor' | 'server' }
-  | { kind: 'watch'; arg: string };
+  | { kind: 'watch' };
 
 const SCRIPT_SUFFIXES = ['.cjs', '.mjs', '.js', '.ts'];
 function programName(p: string): string {
@@ -61,9 +61,8 @@ export function dispatch(): Mode {
     if (!resolver.startsWith('/')) { process.stderr.write('dns-hosts: --resolver= needs an absolute state directory\n'); process.exit(2); }
     return { kind: 'resolver', dir: resolver, role: supervisor ? 'supervisor' : 'server' };
   }
-  // vxlan-overlay's watcher
-  const watch = flag('--watch=');
-  if (watch && name === 'vxlan-overlay') return { kind: 'watch', arg: watch };
+  // vxlan-overlay's sync process (one per host for every overlay network)
+  if (name === 'vxlan-overlay' && flags.includes('--sync')) return { kind: 'watch' };
   // VERSION (podman asks every plugin before every ADD and DEL): the launcher answers it where
   // there is one (x86-64); here, before the skeleton and the plugin are even evaluated; the same
   // answer the skeleton gives (which answers it when the addon does not load, below)

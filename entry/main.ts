@@ -11,7 +11,7 @@ async function main(): Promise<void> {
     case 'cli': return (await import('./chunks/cli.ts')).run();
     case 'udp-thread': return (await import('./chunks/udp-thread.ts')).run();
     case 'resolver': return (await import('./chunks/resolver.ts')).run(mode);
-    case 'watch': return (await import('./chunks/watch.ts')).run(mode);
+    case 'watch': return (await import('./chunks/watch.ts')).run();
     case 'plugin': {
       const { runPluginCall } = await import('./chunks/plugin-call.ts');
       return runPluginCall(await PLUGINS[mode.name]!());

@@ -5,7 +5,7 @@
 // adds BUN_JSC_useJIT=0 to the environment and execs cni-ts.bun with argv unchanged (argv[0]
 // still names the plugin). A plugin call is too short for JavaScriptCore's JIT threads and
 // compiled code to pay back what they cost. Bun reads it from the environment before any code
-// of ours runs, so it can only be set here. Long-running modes (--resolver, --watch=) keep the
+// of ours runs, so it can only be set here. Long-running modes (--resolver, --sync) keep the
 // runtime's defaults, and a caller's own setting stays. No libc: a static glibc start would
 // cost more than the launcher saves (docs/start-up.md, "the JIT").
 // x86-64 Linux only (supported.ts; elsewhere the build names cni-ts.bun cni-ts).
@@ -103,7 +103,7 @@ __attribute__((used, noreturn)) void launch(long *sp) {
   char **argv = (char **)(sp + 1);
   char **envp = argv + argc + 1;
   int longRunning = 0;
-  for (long i = 1; i < argc; i++) if (starts(argv[i], "--resolver") || starts(argv[i], "--watch=")) longRunning = 1;
+  for (long i = 1; i < argc; i++) if (starts(argv[i], "--resolver") || starts(argv[i], "--sync")) longRunning = 1;
   if (argc > 0 && !longRunning) answerVersion(argv[0], envp);
   // this file's own path (links resolved), then its sibling's
   char path[4096];

@@ -1,5 +1,4 @@
-// vxlan-overlay's watcher.
-import { runWatcher } from '../../plugins/vxlan-overlay/watch.ts';
-import type { Mode } from '../dispatch.ts';
+// vxlan-overlay's sync process.
+import { runSync } from '../../plugins/vxlan-overlay/sync.ts';
 
-export const run = (mode: Extract<Mode, { kind: 'watch' }>): Promise<void> => runWatcher(mode.arg);
+export const run = (): Promise<void> => runSync();

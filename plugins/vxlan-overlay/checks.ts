@@ -1,6 +1,6 @@
 // What every value from etcd (or a state file) must be before it reaches the kernel, for both
 // modes: an underlay address and a MAC another host's entries are made of. And how skipped
-// values are reported: on stderr (the runtime's log, or the watcher's), a few lines a read.
+// values are reported: on stderr (the runtime's log, or the sync process's), a few lines a read.
 import { formatIP, parseIP } from '../../shared/util/ip.ts';
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;

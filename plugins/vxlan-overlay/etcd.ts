@@ -25,6 +25,13 @@ function rangeEnd64(prefix: string): string {
   return b.toString('base64');
 }
 
+/** The longest watch response line taken (etcd's largest value, base64, with room for a few). */
+const WATCH_LINE_MAX = 16 << 20;
+
+/** Keys a range reply holds at most, and keys read in all. */
+const PAGE = 512;
+const MAX_KEYS = 65536;
+
 const TLS_CODES = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_SIGNATURE_FAILURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_UNTRUSTED']);
 
 /** A gateway reply's JSON, or the error it carries (each worth trying at the next endpoint). */
@@ -47,16 +54,16 @@ export class Etcd {
     }
   }
 
-  private post(endpoint: string, path: string, body: unknown, stream?: (chunk: string) => void): Promise<any> {
+  private post(endpoint: string, path: string, body: unknown, stream?: (chunk: string) => void, signal?: AbortSignal): Promise<any> {
     const url = new URL(path, endpoint.endsWith('/') ? endpoint : `${endpoint}/`);
     if (!stream && literalHost(url) && addonLoads()) return this.exchange(url, body);
-    if (typeof Bun !== 'undefined') return this.fetchPost(url, body, stream);
+    if (typeof Bun !== 'undefined') return this.fetchPost(url, body, stream, signal);
     const mod = (url.protocol === 'https:' ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http')) as typeof import('node:https');
     const data = JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = mod.request(url, {
         method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
-        ...(this.tls ?? {}), ...(stream ? {} : { timeout: this.timeoutMs }), agent: false,
+        ...(this.tls ?? {}), ...(stream ? { signal } : { timeout: this.timeoutMs }), agent: false,
       }, (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -93,10 +100,10 @@ export class Etcd {
    * Under Bun its built-in fetch: node:http's module alone costs more of a call's start than a
    * whole request by fetch. (Node bundles use node:http(s).)
    */
-  private async fetchPost(url: URL, body: unknown, stream?: (chunk: string) => void): Promise<any> {
+  private async fetchPost(url: URL, body: unknown, stream?: (chunk: string) => void, signal?: AbortSignal): Promise<any> {
     const init: Record<string, unknown> = {
       method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' },
-      ...(stream ? {} : { signal: AbortSignal.timeout(this.timeoutMs) }),
+      ...(stream ? (signal ? { signal } : {}) : { signal: AbortSignal.timeout(this.timeoutMs) }),
       ...(this.tls ? { tls: { ...this.tls, rejectUnauthorized: true } } : {}),
     };
     let res: Response;
@@ -118,6 +125,8 @@ export class Etcd {
     for (const ep of this.conf.endpoints) {
       try { return await this.post(ep, path, body); } catch (e) {
         const code = (e as { code?: string }).code ?? '';
+        // a reply over the cap is the question's fault, not the endpoint's: range() asks smaller
+        if (code === 'EMSGSIZE') throw e;
         if (TLS_CODES.has(code)) throw new CniError(ErrCode.InvalidConfig, `invalid network config: etcd.caFile: the certificate of ${ep} does not verify against it (${code}: ${(e as Error).message})`);
         errors.push(`${ep}: ${(e as Error).message}`);
       }
@@ -125,19 +134,37 @@ export class Etcd {
     throw new CniError(ErrCode.TryAgainLater, `etcd is unreachable or has no quorum (${errors.join('; ')}): try again later`);
   }
 
+  /**
+   * Every key under `prefix`, read in pages at one revision (a consistent view): at most PAGE keys
+   * a reply, fewer while a reply would exceed the cap (large values), and a key whose value alone
+   * does not fit is given with an empty value (taken, and skipped as unfit by the caller). At
+   * most MAX_KEYS keys in all: a network cannot make every host read without end.
+   */
   async range(prefix: string): Promise<{ kvs: KV[]; revision: number }> {
-    const r = await this.call('v3/kv/range', { key: b64(prefix), range_end: rangeEnd64(prefix) });
-    const kvs = arrMap<any, KV>(r.kvs ?? [], (kv) => ({ key: unb64(kv.key), value: unb64(kv.value), modRevision: Number(kv.mod_revision ?? 0), createRevision: Number(kv.create_revision ?? 0) }));
-    return { kvs, revision: Number(r.header?.revision ?? 0) };
-  }
-
-  /** Put `value` at `key` only if the key does not exist; true when it was created. */
-  async create(key: string, value: string): Promise<boolean> {
-    const r = await this.call('v3/kv/txn', {
-      compare: [{ key: b64(key), target: 'CREATE', result: 'EQUAL', create_revision: '0' }],
-      success: [{ request_put: { key: b64(key), value: b64(value) } }],
-    });
-    return r.succeeded === true;
+    const end = rangeEnd64(prefix);
+    const kvs: KV[] = [];
+    let from = utf8(prefix), limit = PAGE, revision = 0;
+    for (;;) {
+      const ask = { key: from.toString('base64'), range_end: end, ...(revision ? { revision: String(revision) } : {}) };
+      let r: any;
+      try { r = await this.call('v3/kv/range', { ...ask, limit: String(limit) }); } catch (e) {
+        if ((e as { code?: string }).code !== 'EMSGSIZE') throw e;
+        if (limit > 1) { limit = Math.max(1, limit >> 3); continue; }
+        // one value alone over the cap: its key, without it
+        r = await this.call('v3/kv/range', { ...ask, limit: '1', keys_only: true });
+      }
+      revision ||= Number(r.header?.revision ?? 0);
+      const page = arrMap<any, KV>(r.kvs ?? [], (kv) => ({ key: unb64(kv.key), value: unb64(kv.value), modRevision: Number(kv.mod_revision ?? 0), createRevision: Number(kv.create_revision ?? 0) }));
+      for (const kv of page) kvs.push(kv);
+      if (!r.more || !page.length || kvs.length >= MAX_KEYS) break;
+      // the next page starts just past the last key: its bytes as etcd gave them (a key that is
+      // not UTF-8 would not survive its text) and a zero byte. (Buffer.from only here, past the
+      // first page, which a call with fewer keys never reaches.)
+      const last = Buffer.from(String(r.kvs[r.kvs.length - 1].key), 'base64');
+      from = Buffer.concat([last, new Uint8Array(1)]);
+      limit = PAGE;
+    }
+    return { kvs, revision };
   }
 
   /**
@@ -191,9 +218,9 @@ export class Etcd {
 
   /**
    * Watch every key under `prefix` from `revision` on: `onEvent` at each change. Resolves when
-   * the stream ends (the endpoint went away); the caller watches again.
+   * the stream ends (the endpoint went away; the caller watches again) or `signal` aborts it.
    */
-  async watch(prefix: string, revision: number, onEvent: (revision: number) => void): Promise<void> {
+  async watch(prefix: string, revision: number, onEvent: (revision: number) => void, signal?: AbortSignal): Promise<void> {
     const body = { create_request: { key: b64(prefix), range_end: rangeEnd64(prefix), start_revision: String(revision) } };
     const errors: string[] = [];
     for (const ep of this.conf.endpoints) {
@@ -203,6 +230,10 @@ export class Etcd {
         await this.post(ep, 'v3/watch', body, (chunk) => {
           started = true;
           buf += chunk;
+          // a line is one watch response (its events' values in it): bounded, as every buffer. Only
+          // that something changed matters (a sync reads everything), so an overlong one is dropped
+          // as a change
+          if (buf.length > WATCH_LINE_MAX) { buf = ''; onEvent(0); return; }
           for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
             const line = buf.slice(0, i).trim();
             buf = buf.slice(i + 1);
@@ -213,9 +244,12 @@ export class Etcd {
               if (events.length) onEvent(Number(m.result.header?.revision ?? 0));
             } catch { /* a partial line: wait for more */ }
           }
-        });
-        if (started) return;
-      } catch (e) { errors.push(`${ep}: ${(e as Error).message}`); }
+        }, signal);
+        if (started || signal?.aborted) return;
+      } catch (e) {
+        if (signal?.aborted) return;
+        errors.push(`${ep}: ${(e as Error).message}`);
+      }
     }
     throw new CniError(ErrCode.TryAgainLater, `etcd watch failed (${errors.join('; ')})`);
   }

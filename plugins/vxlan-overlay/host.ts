@@ -1,10 +1,9 @@
 // This host's part of an overlay network: who it is (machine ID and underlay address), the
 // lease it holds, its VXLAN device and peer entries brought in line with etcd's leases, its
-// isolation elements, and its leaving. Used by the plugin's calls and by the watcher, which
+// isolation elements, and its leaving. Used by the plugin's calls and by the sync process, which
 // carries none of the container attachment's code.
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { readFile } from '../../shared/os/fs.ts';
-import { kindDir } from '../../shared/os/members.ts';
 import { withStateLock } from '../../shared/os/state.ts';
 import { Netlink } from '../../shared/netlink/socket.ts';
 import { getLink } from '../../shared/netlink/link.ts';
@@ -15,13 +14,14 @@ import { VXLAN_OVERHEAD, applyPeers, ensureVxlan, findUnderlay, teardown, vtepMa
 import { Etcd } from './etcd.ts';
 import { leasePrefix, parseLeases, peersOf, release, unfitPeer, type Lease, type LeaseSet, type Peer } from './lease.ts';
 import { OVERLAY_NFT, type OverlaySet } from './nft.ts';
+import { registerNetwork, unregisterNetwork } from './registry.ts';
 import { logSkipped } from './checks.ts';
 import { readState, statePaths, writeState } from './state.ts';
 import { arrFilter, arrFind, arrMap } from '../../shared/util/arrays.ts';
 import { listRoutes } from '../../shared/netlink/route.ts';
 import { parseCIDR, parseIP, subnetHolds, subnetOf, toBig } from '../../shared/util/ip.ts';
 
-export const KIND = 'vxlan-overlay';
+export { KIND } from './registry.ts';
 
 /** This host, stably across restarts and reboots: the machine's ID and its underlay address. */
 function hostId(underlay: string): string {
@@ -112,6 +112,7 @@ export function applySync(c: OverlayConf, h: Host, lease: Lease, peers: Peer[], 
       const v = ensureVxlan(h.nl, { name: vxlanNameOf(c), vni: c.vni, port: c.port ?? 4789, underlay: h.underlay, mac: h.mac, mtu: mtuOf(c, h), subnet: lease.subnet });
       dev = v.link;
       if (v.created || verify) { isolate(c); all = true; }
+      registerNetwork(c);
     }
     applyPeers(h.nl, dev!.index, state.peers, peers, all);
     if (all || JSON.stringify(state) !== JSON.stringify({ lease, peers })) writeState(h.paths, { lease, peers });
@@ -143,6 +144,7 @@ export async function retire(c: OverlayConf, h: Host): Promise<void> {
   const { lease } = withStateLock(h.paths.lock, () => {
     teardown(h.nl, vxlanNameOf(c), bridgeNameOf(c));
     removeContainer(hostTag(c), OVERLAY_NFT);
+    unregisterNetwork(c.name);
     return readState(h.paths);
   });
   try {
@@ -154,7 +156,7 @@ export async function retire(c: OverlayConf, h: Host): Promise<void> {
   }
 }
 
-/** The watcher's step: one etcd read, the peers applied (when this host is on the network). */
+/** The sync process's step: one etcd read, the peers applied (when this host is on the network). */
 export async function resync(c: OverlayConf): Promise<void> {
   const nl = new Netlink();
   try {
@@ -168,5 +170,4 @@ export async function resync(c: OverlayConf): Promise<void> {
   }
 }
 
-export const watcherDir = (): string => kindDir(KIND);
 

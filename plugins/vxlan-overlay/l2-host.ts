@@ -1,4 +1,4 @@
-// The l2 mode's host side, without the container attachment's code (the watcher runs it too):
+// The l2 mode's host side, without the container attachment's code (the sync process runs it too):
 // the network's endpoints read from etcd and checked, this host's VXLAN device (on the local
 // bridge, answering ARP and ND itself) holding exactly the remote endpoints' entries, and this
 // host's attachments as kept on disk: the addresses each holds in etcd, so that a DEL or GC can
@@ -18,6 +18,7 @@ import { ensureVxlan, syncEndpoints, teardown } from './dataplane.ts';
 import { endpointPrefix, parseEndpoints, releaseAll, remoteOf, unfitEndpoint, type Endpoint, type EndpointSet } from './endpoints.ts';
 import { hostOf, hostTag, isolate, mtuOf, type Host } from './host.ts';
 import { OVERLAY_NFT } from './nft.ts';
+import { registerNetwork, unregisterNetwork } from './registry.ts';
 import { logSkipped } from './checks.ts';
 import { poolsOf, type Pool } from './pools.ts';
 
@@ -40,7 +41,7 @@ export async function readEndpoints(c: OverlayConf, h: Host, pools: Pool[]): Pro
 
 /**
  * This host's etcd lease on the network (with `ttl`): its records go with it when the host stops
- * renewing it (the watcher renews it every third of the TTL; each call renews it too). Its ID is
+ * renewing it (the sync process renews it every third of the TTL; each call renews it too). Its ID is
  * derived from the host and the network, so every call on the host renews the same one without
  * sharing a file or a lock; once it has lapsed, the call that grants it again puts the host's
  * attachments' records back (an address another host took meanwhile is logged, not taken back).
@@ -67,6 +68,7 @@ export function ensureL2Device(c: OverlayConf, h: Host): void {
   withStateLock(h.paths.lock, () => {
     const v = ensureVxlan(h.nl, { name: vxlanNameOf(c), vni: c.vni, port: c.port ?? 4789, underlay: h.underlay, mac: h.mac, mtu: mtuOf(c, h), proxy: true });
     if (v.created) isolate(c);
+    registerNetwork(c);
   });
 }
 
@@ -86,6 +88,7 @@ export function retireL2(c: OverlayConf, h: Host): void {
   withStateLock(h.paths.lock, () => {
     teardown(h.nl, vxlanNameOf(c), bridgeNameOf(c));
     removeContainer(hostTag(c), OVERLAY_NFT);
+    unregisterNetwork(c.name);
   });
 }
 
@@ -149,7 +152,7 @@ export async function drainReleased(c: OverlayConf, h: Host, pools: Pool[]): Pro
   for (const a of listAttachments(c, h, pools)) if (a.released) await releaseAttachment(c, h, a);
 }
 
-/** The watcher's step for an l2 network: one etcd read, the entries applied (when this host is on the network). */
+/** The sync process's step for an l2 network: one etcd read, the entries applied (when this host is on the network). */
 export async function resyncL2(c: OverlayConf): Promise<void> {
   const pools = poolsOf(c);
   const nl = new Netlink();

@@ -98,7 +98,7 @@ export async function acquire(etcd: Etcd, prefix: string, network: string, overl
       const free = arrFind(candidates(overlay, hostLen, me.host), (s) => !read.taken.has(s));
       if (!free) throw new CniError(ErrCode.Plugin, `vxlan-overlay: every /${hostLen} subnet of ${overlay} is leased to another host`);
       const lease: Lease = { ...me, subnet: free };
-      if (await etcd.create(keyOf(prefix, network, free), JSON.stringify(lease))) return lease;
+      if (await etcd.putAbsent([[keyOf(prefix, network, free), JSON.stringify(lease), undefined]])) return lease;
     }
     read = parseLeases((await etcd.range(leasePrefix(prefix, network))).kvs, { keyPrefix: leasePrefix(prefix, network), network: overlay, hostLen });   // lost a race: look again
   }

@@ -1,9 +1,9 @@
 // vxlan-overlay: ADD and DEL with the host's lease held, beside bridge+host-local in the same
-// run (target: overlay ADD p50 <= bridge ADD p50 + 5 ms); and convergence: with watchers on 20
+// run (target: overlay ADD p50 <= bridge ADD p50 + 5 ms); and convergence: with a sync process on 20
 // simulated hosts, the time until a new host's container is routed by every other host (p99
 // target < 1 s). etcd (Debian's etcd-server) runs in an underlay namespace of the bench's own.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NetNS } from '../../shared/os/netns.ts';
@@ -112,7 +112,7 @@ export const overlayBenches = [overlayVsBridge('ADD', 'l2'), overlayVsBridge('DE
 export interface Convergence { mode: Mode; hosts: number; rounds: number; p50: number; p99: number; max: number; writesPerAdd: number }
 
 /**
- * 20 hosts with a container and a watcher each; rounds of a new host joining: when does every
+ * 20 hosts with a container and a sync process each; rounds of a new host joining: when does every
  * host know its container (routed: a route to its subnet; l2: a neighbour entry for its address)?
  * And how many etcd writes did each join's ADD make?
  */
@@ -122,9 +122,6 @@ export async function overlayConvergence(mode: Mode, hosts = 20, rounds = 10): P
   const watchers: ChildProcess[] = [];
   u.start();
   try {
-    const conflist = join(u.dir, 'benchov.conflist');
-    const { name, cniVersion, ...plugin } = overlayConf(u, mode, { underlayInterface: 'eth0' });
-    writeFileSync(conflist, JSON.stringify({ cniVersion, name, plugins: [plugin] }));
     const conf = JSON.stringify(overlayConf(u, mode, { underlayInterface: 'eth0' }));
     const mk = (n: string) => { ip('netns', 'add', n); names.push(n); ip('-n', n, 'link', 'set', 'lo', 'up'); return n; };
     const call = (host: string, ctr: string, id: string, command: string) => {
@@ -138,14 +135,14 @@ export async function overlayConvergence(mode: Mode, hosts = 20, rounds = 10): P
       u.attach(h);
       call(h, c, `k${i}`, 'ADD');
       hostNs.push(h);
-      // each watcher's log kept for the run: a host that misses a join is reported with it
+      // each sync process's log kept for the run: a host that misses a join is reported with it
       const log = openSync(join(u.dir, `watcher-${i}.log`), 'a');
-      watchers.push(spawn('ip', ['netns', 'exec', h, join(BIN, 'vxlan-overlay'), `--watch=${conflist}`], { stdio: ['ignore', log, log] }));
+      watchers.push(spawn('ip', ['netns', 'exec', h, join(BIN, 'vxlan-overlay'), '--sync'], { stdio: ['ignore', log, log] }));
       closeSync(log);
     }
     const newHost = mk(`cnits-bov-new-${process.pid}`), newCtr = mk(`cnits-bov-newc-${process.pid}`);
     u.attach(newHost);
-    await new Promise((r) => setTimeout(r, 500));   // watchers started and watching
+    await new Promise((r) => setTimeout(r, 500));   // sync processes started and watching
     const sockets = hostNs.map((h) => { const ns = NetNS.open(`/run/netns/${h}`); return { ns, nl: ns.netlink() }; });
     const samples: number[] = [];
     const writes: number[] = [];
@@ -154,7 +151,7 @@ export async function overlayConvergence(mode: Mode, hosts = 20, rounds = 10): P
       ? listRoutes(sockets[k]!.nl, { family: 4 }).some((r) => r.dst === `${addr.split('.').slice(0, 3).join('.')}.0/24`)
       : listNeighbours(sockets[k]!.nl, 2).some((n) => n.ip === addr && n.state === 0x80));
     try {
-      // round -1 warms up, not counted: 20 watchers starting at once on 2 cores may not all be
+      // round -1 warms up, not counted: 20 sync processes starting at once on 2 cores may not all be
       // watching after the 500 ms above, and what is measured is convergence with them running
       for (let round = -1; round < rounds; round++) {
         const counted = round >= 0;

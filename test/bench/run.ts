@@ -59,7 +59,7 @@ if (inside < 0) {
   mkdirSync(join(ROOT, 'test/bench/results'), { recursive: true });
   // the overlay: what an ADD/DEL costs over bridge's, and how fast 20 watching hosts converge
   const convergence: Awaited<ReturnType<typeof overlayConvergence>>[] = [];
-  const ovName = 'vxlan-overlay convergence, 20 hosts with watchers';
+  const ovName = 'vxlan-overlay convergence, 20 hosts with a sync process each';
   if ((!filter || ovName.includes(filter) || 'vxlan-overlay'.includes(filter)) && overlayReady()) {
     for (const mode of ['l2', 'routed'] as const) for (const op of ['ADD', 'DEL']) {
       const at = (impl: string) => rows.find((r) => r.bench.startsWith(`vxlan-overlay ${mode} ${op}`) && r.impl === impl);

@@ -130,14 +130,23 @@ export class Cluster {
     return r.json.ips[0].address.split('/')[0];
   }
 
-  startWatcher(host: Host, conflist: string): void {
-    const p = spawn('ip', ['netns', 'exec', host.name, join(BIN, 'vxlan-overlay'), `--watch=${conflist}`], { stdio: 'ignore' });
-    this.watchers.set(`${host.name} ${conflist}`, p);
+  /** The host's sync process (one for every overlay network the host is on). */
+  startSync(host: Host): void {
+    const p = spawn('ip', ['netns', 'exec', host.name, join(BIN, 'vxlan-overlay'), '--sync'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    p.stderr!.setEncoding('utf8');
+    p.stderr!.on('data', (d: string) => { this.syncLogs.set(host.name, (this.syncLogs.get(host.name) ?? '') + d); });
+    this.watchers.set(host.name, p);
   }
 
-  stopWatcher(host: Host, conflist: string): void {
-    this.watchers.get(`${host.name} ${conflist}`)?.kill('SIGKILL');
+  /** Kill it, as a host dies: no goodbye. */
+  stopSync(host: Host): Promise<void> {
+    const p = this.watchers.get(host.name);
+    this.watchers.delete(host.name);
+    if (!p || p.exitCode !== null) return Promise.resolve();
+    return new Promise((r) => { p.once('exit', () => r()); p.kill('SIGKILL'); });
   }
+
+  syncLogs = new Map<string, string>();
 }
 
 /** Poll until fn holds (every 20 ms, at most `ms`); the time it took, or undefined. */

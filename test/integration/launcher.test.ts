@@ -34,7 +34,7 @@ t.test('the launcher execs cni-ts.bun beside it', { skip: !launcherBuilt && 'no 
   t.equal(got.jit, '0', 'a plugin call runs without the JIT');
   t.equal(got.thp, null, "and with mimalloc's own defaults (no huge pages: +15 MiB a call)");
   t.equal(got.keep, 'x', 'the rest of the environment passes');
-  for (const [flag, who] of [[`${RESOLVER_FLAG}/run/x`, 'the resolver'], ['--watch=/etc/cni/net.d/x.conflist', 'the watcher']] as const) {
+  for (const [flag, who] of [[`${RESOLVER_FLAG}/run/x`, 'the resolver'], ['--sync', 'the overlay sync process']] as const) {
     const lr = JSON.parse(run(['--', flag]).stdout);
     t.same([lr.jit, lr.thp], [null, null], `${who} keeps the runtime's defaults`);
   }

@@ -197,27 +197,39 @@ t.test('hostile etcd records: skipped and logged, ADDs go on, the kernel holds o
   t.same(keys(cl), [], 'every address given back');
 });
 
-t.test('watchers: a fourth host\'s container is reachable within 1 s and gone within 1 s of its DEL; portmap publishes a port', { skip }, async (t) => {
+t.test('one sync process per host serves two networks: a fourth host\'s container is reachable from every host within 1 s and gone within 1 s of its DEL; portmap publishes a port', { skip }, async (t) => {
   const cl = new Cluster(t);
   await cl.startEtcd(['e1']);
   const ov = cl.l2network('ov1', 42, { subnet: '10.90.0.0/24' }, [{ type: 'portmap', capabilities: { portMappings: true } }]);
+  const ov2 = cl.l2network('ov2', 43, { subnet: '10.91.0.0/24' });
   const hosts = [cl.host(), cl.host(), cl.host()];
   const ctrs = hosts.map((_, i) => cl.container(`c${i}`));
-  hosts.forEach((h, i) => t.equal(cl.call('add', h, ctrs[i]!, ov).status, 0));
-  for (const h of hosts) cl.startWatcher(h, ov);
-  await new Promise((r) => setTimeout(r, 300));
-  const h4 = cl.host(), c4 = cl.container('c4');
+  const dctrs = hosts.map((_, i) => cl.container(`d${i}`));
+  hosts.forEach((h, i) => t.equal((cl.call('add', h, ctrs[i]!, ov).status ?? 1) + (cl.call('add', h, dctrs[i]!, ov2).status ?? 1), 0));
+  for (const h of hosts) cl.startSync(h);
+  await new Promise((r) => setTimeout(r, 800));
+  // a second one on a host leaves at once
+  const second = spawnSync('ip', ['netns', 'exec', hosts[0]!.name, join(BIN, 'vxlan-overlay'), '--sync'], { encoding: 'utf8', timeout: 5000 });
+  t.equal(second.status, 0, 'a second sync process on a host exits');
+  t.match(second.stderr, /another sync process serves this host: leaving/, 'saying why');
+  t.ok(hosts.every((h) => /ov1: serving/.test(cl.syncLogs.get(h.name) ?? '') && /ov2: serving/.test(cl.syncLogs.get(h.name) ?? '')), 'each serves both networks');
+  const h4 = cl.host(), c4 = cl.container('c4'), d4 = cl.container('d4');
   const r4 = cl.call('add', h4, c4, ov, '', { portMappings: [{ hostPort: 8088, containerPort: 80, protocol: 'tcp' }] });
   t.equal(r4.status, 0, r4.stderr);
   const ip4 = addrs(r4)[0];
-  const took = await within(1000, () => ping(nsOf(ctrs[0]!), ip4));
-  t.ok(took !== undefined, `host 4's container reachable from host 1 within 1 s (${took} ms)`);
+  const took = await within(1000, () => ctrs.every((c) => ping(nsOf(c), ip4)));
+  t.ok(took !== undefined, `host 4's container reachable from every host within 1 s (${took} ms)`);
+  const dip4 = addrs(cl.call('add', h4, d4, ov2))[0];
+  const took2 = await within(1000, () => dctrs.every((c) => ping(nsOf(c), dip4)));
+  t.ok(took2 !== undefined, `and on the second network (${took2} ms)`);
+  t.notOk(ping(nsOf(ctrs[0]!), dip4), 'the networks stay apart');
+  t.equal(cl.call('del', h4, d4, ov2).status, 0);
   await serve(t, nsOf(c4), 'tcp', 80);
   t.ok(ask(hosts[1]!.name, 'tcp', h4.address, 8088), 'portmap: host 4\'s port 8088 reaches its container from another host');
   t.equal(cl.call('del', h4, c4, ov).status, 0);
   const gone = await within(1000, () => hosts.every((h) => !neighs(h).some((n: string) => n.startsWith(`${ip4} `))));
   t.ok(gone !== undefined, `its entries gone from every host within 1 s (${gone} ms)`);
-  for (const [i, h] of hosts.entries()) t.equal(cl.call('del', h, ctrs[i]!, ov).status, 0);
+  for (const [i, h] of hosts.entries()) t.equal((cl.call('del', h, ctrs[i]!, ov).status ?? 1) + (cl.call('del', h, dctrs[i]!, ov2).status ?? 1), 0);
 });
 
 t.test('etcd away: traffic goes on, an ADD gets code 11 and leaves nothing, a DEL succeeds and its addresses go back when etcd returns', { skip }, async (t) => {
@@ -261,21 +273,54 @@ t.test('ttl: a host that stops renewing loses its addresses after the TTL and ev
   const hosts = [cl.host(), cl.host(), cl.host()];
   const ctrs = hosts.map((_, i) => cl.container(`c${i}`));
   const ips = hosts.map((h, i) => addrs(cl.call('add', h, ctrs[i]!, ov))[0]);
-  for (const h of hosts) cl.startWatcher(h, ov);
+  for (const h of hosts) cl.startSync(h);
   await new Promise((r) => setTimeout(r, 4000));
-  t.equal(keys(cl).length, 3, 'renewed by the watchers: every record outlives the TTL');
+  t.equal(keys(cl).length, 3, 'renewed by the sync processes: every record outlives the TTL');
   t.ok(ping(nsOf(ctrs[0]!), ips[2]!), 'host 1 reaches host 3\'s container');
   // host 3 dies: no DEL, nothing renews its lease
-  cl.stopWatcher(hosts[2]!, ov);
+  await cl.stopSync(hosts[2]!);
   const gone = await within(8000, () => !keys(cl).includes(`/cni-ts/overlay/ov1/endpoints/${ips[2]}`));
   t.ok(gone !== undefined, `its address free in etcd after the TTL (${gone} ms)`);
   const forgotten = await within(1000, () => [0, 1].every((i) => !neighs(hosts[i]!).some((n: string) => n.startsWith(`${ips[2]} `)) && !fdbDsts(hosts[i]!).some((e: string) => e.endsWith(` ${hosts[2]!.address}`))));
   t.ok(forgotten !== undefined, `no neighbour or FDB entry for it left on hosts 1 and 2 (${forgotten} ms)`);
   t.same(keys(cl).length, 2, 'the live hosts\' records stay');
-  // host 3 back: its watcher renews, finds the lease lapsed, and puts its records again
-  cl.startWatcher(hosts[2]!, ov);
+  // host 3 back: its sync process renews, finds the lease lapsed, and puts its records again
+  cl.startSync(hosts[2]!);
   const back = await within(5000, () => keys(cl).includes(`/cni-ts/overlay/ov1/endpoints/${ips[2]}`) && ping(nsOf(ctrs[0]!), ips[2]!));
   t.ok(back !== undefined, `back: its record is put again and host 1 reaches it (${back} ms)`);
-  for (const h of hosts) cl.stopWatcher(h, ov);
+  for (const h of hosts) await cl.stopSync(h);
   for (const [i, h] of hosts.entries()) t.equal(cl.call('del', h, ctrs[i]!, ov).status, 0);
+});
+
+t.test('etcd replies in bounded pages: 700 records and 49 values of 1.4 MB neither make etcd look unreachable nor stop the fit ones', { skip }, async (t) => {
+  const cl = new Cluster(t);
+  await cl.startEtcd(['e1']);
+  const ov = cl.l2network('ov1', 42, { subnet: '10.90.0.0/20' });
+  const [h1, h2] = [cl.host(), cl.host()];
+  const K = '/cni-ts/overlay/ov1/endpoints/';
+  // 700 fit records of a host that does not exist (one key per address, in transactions of 100)
+  const ip = (i: number) => `10.90.${2 + (i >> 8)}.${i & 255}`;
+  for (let b = 0; b < 7; b++) {
+    const puts = Array.from({ length: 100 }, (_, j) => {
+      const i = b * 100 + j, mac = `02:42:0a:5a:${(2 + (i >> 8)).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+      // (etcdctl txn's syntax: a value without spaces, unquoted; compares, success and failure each end with a blank line)
+      return `put ${K}${ip(i)} ${JSON.stringify({ ip: ip(i), mac, underlay: '192.168.77.99', host: 'ghost', id: `g${i}/eth0`, vni: 42 })}`;
+    });
+    const r = spawnSync('ip', ['netns', 'exec', cl.underlay.name, 'etcdctl', '--endpoints', cl.endpoints.join(','), 'txn'], { input: `\n${puts.join('\n')}\n\n\n`, encoding: 'utf8' });
+    t.equal(r.status, 0, `txn ${b} ${r.stderr}`);
+  }
+  const big = 'x'.repeat(1400 * 1024);
+  for (let i = 0; i < 49; i++) spawnSync('ip', ['netns', 'exec', cl.underlay.name, 'etcdctl', '--endpoints', cl.endpoints.join(','), 'put', `${K}10.90.15.${i + 1}`], { input: big });
+  t.equal(keys(cl).length, 749, 'the records are in etcd');
+  const [a, b] = [cl.container('a'), cl.container('b')];
+  const ra = cl.call('add', h1, a, ov), rb = cl.call('add', h2, b, ov);
+  t.equal(ra.status, 0, `an ADD works ${ra.stderr.slice(0, 300)}`);
+  t.equal(rb.status, 0, 'on another host too');
+  const ipa = addrs(ra)[0], ipb = addrs(rb)[0];
+  t.notOk(ipa.startsWith('10.90.2.') || ipa.startsWith('10.90.15.'), `it took an address no record holds (${ipa})`);
+  t.match(ra.stderr, /endpoint skipped: .*not JSON/, 'the large values are skipped and logged');
+  t.equal(cl.call('check', h1, a, ov).status, 0);
+  t.equal(ipJson(h1.name, 'neigh', 'show', 'dev', 'ovx42').length, 701, 'host 1 holds the 700 fit records and host 2\'s container');
+  t.ok(ping(nsOf(a), ipb), 'a reaches b');
+  for (const [h, x] of [[h1, a], [h2, b]] as const) t.equal(cl.call('del', h, x, ov).status, 0);
 });

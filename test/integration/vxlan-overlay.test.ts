@@ -39,8 +39,8 @@ t.test('three hosts, a container on each: every pair pings and TCP crosses; a fo
   t.ok(df(1450 - 28), 'a full-size packet with DF set crosses');
   t.notOk(df(1450 - 27), 'a larger one does not');
 
-  // watchers on the three: a fourth host's container is reachable from host 1 within 1 s
-  for (const h of hosts) cl.startWatcher(h, ov);
+  // a sync process on each of the three: a fourth host's container is reachable from host 1 within 1 s
+  for (const h of hosts) cl.startSync(h);
   await new Promise((r) => setTimeout(r, 300));
   const h4 = cl.host(), c4 = cl.container('c3');
   const ip4 = cl.add(h4, c4, ov);
@@ -55,8 +55,8 @@ t.test('three hosts, a container on each: every pair pings and TCP crosses; a fo
   t.notOk(linkNames(h4.name).includes('ovx42'), 'the departed host: its vxlan device gone');
   t.notOk(linkNames(h4.name).includes('ovbr42'), 'and its bridge');
 
-  // without a watcher: entries of a departed host go at the next call
-  cl.stopWatcher(hosts[0]!, ov);
+  // without a sync process: entries of a departed host go at the next call
+  await cl.stopSync(hosts[0]!);
   const c5 = cl.container('c5');
   cl.add(h4, c5, ov);
   t.equal(cl.call('check', hosts[0]!, ctrs[0]!, ov).status, 0);
@@ -162,7 +162,7 @@ t.test('a three-member etcd cluster: one member down, everything works; two down
   const ns = (c: { path: string }) => c.path.split('/').at(-1)!;
   const a = cl.container('a');
   cl.add(h1, a, ov);
-  cl.startWatcher(h1, ov);
+  cl.startSync(h1);
   cl.stopEtcd('m1');   // the first endpoint the plugin tries
   await new Promise((r) => setTimeout(r, 1200));   // a new leader if m1 led
   const b = cl.container('b');
