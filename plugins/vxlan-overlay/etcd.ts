@@ -198,15 +198,6 @@ export class Etcd {
     return Number(r.result?.TTL ?? 0) || 0;
   }
 
-  /** Replace `key` only if it still holds `expected`. */
-  async swap(key: string, expected: string, value: string): Promise<boolean> {
-    const r = await this.call('v3/kv/txn', {
-      compare: [{ key: b64(key), target: 'VALUE', result: 'EQUAL', value: b64(expected) }],
-      success: [{ request_put: { key: b64(key), value: b64(value) } }],
-    });
-    return r.succeeded === true;
-  }
-
   /** Delete `key` only if it still holds `expected` (never another host's lease). */
   async deleteIf(key: string, expected: string): Promise<boolean> {
     const r = await this.call('v3/kv/txn', {

@@ -12,7 +12,8 @@ import { findTagged, removeContainer } from '../nft-state/elements.ts';
 import { DEFAULT_DATA_DIR, DEFAULT_PREFIX, bridgeNameOf, validateOverlay, vxlanNameOf, type OverlayConf } from './config.ts';
 import { VXLAN_OVERHEAD, applyPeers, ensureVxlan, findUnderlay, teardown, vtepMac, type Underlay } from './dataplane.ts';
 import { Etcd } from './etcd.ts';
-import { leasePrefix, parseLeases, peersOf, release, unfitPeer, type Lease, type LeaseSet, type Peer } from './lease.ts';
+import { keyOf, leasePrefix, parseLeases, peersOf, release, unfitPeer, type Lease, type LeaseSet, type Peer } from './lease.ts';
+import { shortHash } from '../../shared/util/hash.ts';
 import { OVERLAY_NFT, type OverlaySet } from './nft.ts';
 import { registerNetwork, unregisterNetwork } from './registry.ts';
 import { logSkipped } from './checks.ts';
@@ -94,6 +95,28 @@ export function fitStatePeers(c: OverlayConf, peers: Peer[]): Peer[] {
 export const fitStateLease = (c: OverlayConf, h: Host, lease: Lease | undefined): Lease | undefined =>
   lease?.host === h.host && !unfitPeer(lease, { network: c.subnet!, hostLen: validateOverlay(c).hostLen }) ? lease : undefined;
 
+/**
+ * This host's etcd lease on the network (with `ttl`): its keys (l2: its records; routed: its
+ * subnet's lease) go with it when the host stops renewing it (the sync process renews it every
+ * third of the TTL; each call renews it too). Its ID is derived from the host and the network, so
+ * every call on the host renews the same one without sharing a file or a lock; once it has
+ * lapsed, the call that grants it again puts the host's keys back (`putBack`).
+ */
+export async function renewHostLease(c: OverlayConf, h: Host, putBackAll: (id: string) => Promise<void>): Promise<string | undefined> {
+  if (!c.ttl) return undefined;
+  const id = BigInt(`0x${shortHash(`${h.host}/${c.name}`, 15)}`).toString();
+  if (await h.etcd.keepAlive(id) > 0) return id;
+  if (!await h.etcd.grant(id, c.ttl)) return id;   // another call on this host granted it just now
+  await putBackAll(id);
+  return id;
+}
+
+/** A key of this host's put back under lease `id`: where absent, or still holding its value; else (another host took it meanwhile) logged and left. */
+export async function putBack(c: OverlayConf, h: Host, key: string, value: string, id: string, what: string): Promise<void> {
+  if (await h.etcd.putAbsent([[key, value, undefined]], id) || await h.etcd.putAbsent([[key, value, value]], id)) return;
+  process.stderr.write(`vxlan-overlay: ${c.name}: ${what} was taken by another host while this host's lease had lapsed\n`);
+}
+
 export const mtuOf = (c: OverlayConf, h: Host): number => c.mtu ?? h.underlay.mtu - VXLAN_OVERHEAD;
 
 /**
@@ -156,6 +179,12 @@ export async function retire(c: OverlayConf, h: Host): Promise<void> {
   }
 }
 
+/** This host's etcd lease on a routed network: its subnet's lease (as the state file holds it) put back when it had lapsed. */
+export const routedHostLease = (c: OverlayConf, h: Host): Promise<string | undefined> => renewHostLease(c, h, async (id) => {
+  const { lease } = readState(h.paths);
+  if (lease) await putBack(c, h, keyOf(h.prefix, c.name, lease.subnet), JSON.stringify(lease), id, `subnet ${lease.subnet}`);
+});
+
 /** The sync process's step: one etcd read, the peers applied (when this host is on the network). */
 export async function resync(c: OverlayConf): Promise<void> {
   const nl = new Netlink();
@@ -163,6 +192,7 @@ export async function resync(c: OverlayConf): Promise<void> {
     const h = hostOf(c, nl);
     const state = readState(h.paths);
     if (!state.lease || !getLink(nl, vxlanNameOf(c))) return;
+    await routedHostLease(c, h);
     const leases = await readLeases(c, h);
     if (leases) applySync(c, h, state.lease, peersOf(leases.leases, h.host, c.vni), false);
   } finally {

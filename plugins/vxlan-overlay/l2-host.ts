@@ -16,7 +16,7 @@ import { arrEvery } from '../../shared/util/arrays.ts';
 import { bridgeNameOf, vxlanNameOf, type OverlayConf } from './config.ts';
 import { ensureVxlan, syncEndpoints, teardown } from './dataplane.ts';
 import { endpointPrefix, parseEndpoints, releaseAll, remoteOf, unfitEndpoint, type Endpoint, type EndpointSet } from './endpoints.ts';
-import { hostOf, hostTag, isolate, mtuOf, type Host } from './host.ts';
+import { hostOf, hostTag, isolate, mtuOf, putBack, renewHostLease, type Host } from './host.ts';
 import { OVERLAY_NFT } from './nft.ts';
 import { registerNetwork, unregisterNetwork } from './registry.ts';
 import { logSkipped } from './checks.ts';
@@ -39,29 +39,14 @@ export async function readEndpoints(c: OverlayConf, h: Host, pools: Pool[]): Pro
   return read;
 }
 
-/**
- * This host's etcd lease on the network (with `ttl`): its records go with it when the host stops
- * renewing it (the sync process renews it every third of the TTL; each call renews it too). Its ID is
- * derived from the host and the network, so every call on the host renews the same one without
- * sharing a file or a lock; once it has lapsed, the call that grants it again puts the host's
- * attachments' records back (an address another host took meanwhile is logged, not taken back).
- */
-export async function hostLease(c: OverlayConf, h: Host, pools: Pool[]): Promise<string | undefined> {
-  if (!c.ttl) return undefined;
-  const id = BigInt(`0x${shortHash(`${h.host}/${c.name}`, 15)}`).toString() || '1';
-  if (await h.etcd.keepAlive(id) > 0) return id;
-  if (!await h.etcd.grant(id, c.ttl)) return id;   // another call on this host granted it just now
+/** This host's etcd lease on the network (host.ts), its attachments' records put back when it had lapsed. */
+export const hostLease = (c: OverlayConf, h: Host, pools: Pool[]): Promise<string | undefined> => renewHostLease(c, h, async (id) => {
   const keyPrefix = keyPrefixOf(c, h);
   for (const a of listAttachments(c, h, pools)) {
     if (a.released) continue;
-    for (const e of a.endpoints) {
-      const key = `${keyPrefix}${e.ip}`, v = JSON.stringify(e);
-      if (await h.etcd.putAbsent([[key, v, undefined]], id) || await h.etcd.putAbsent([[key, v, v]], id)) continue;
-      process.stderr.write(`vxlan-overlay: ${c.name}: ${e.ip} of ${a.id} was taken by another host while this host's lease had lapsed\n`);
-    }
+    for (const e of a.endpoints) await putBack(c, h, `${keyPrefix}${e.ip}`, JSON.stringify(e), id, `${e.ip} of ${a.id}`);
   }
-  return id;
-}
+});
 
 /** The VXLAN device, made if missing (with the network's isolation), answering ARP and ND from its entries. */
 export function ensureL2Device(c: OverlayConf, h: Host): void {

@@ -52,8 +52,10 @@ async function add(ctx: Ctx): Promise<Result> {
   const nl = new Netlink();
   try {
     const h = hostOf(c, nl);
+    mark('host found');
     // the first container here: the network must not cover what the host reaches etcd and the world by
     if (!getLink(nl, vxlanNameOf(c))) checkNetworkAvoids(c, h, arrMap(pools, (p) => p.subnet));
+    mark('device checked');
     const read = await readEndpoints(c, h, pools);
     if (!read) throw new CniError(ErrCode.TryAgainLater, `vxlan-overlay: etcd is unreachable, and ${c.name}'s addresses are allocated there: try again later`);
     mark('endpoints read');
@@ -132,9 +134,10 @@ async function check(ctx: Ctx): Promise<void> {
     if (vx?.kind !== 'vxlan') throw new CniError(ErrCode.Plugin, `vxlan-overlay: the vxlan device ${vxlanNameOf(c)} is missing`);
     if (!br || vx.master !== br.index) throw new CniError(ErrCode.Plugin, `vxlan-overlay: the vxlan device ${vx.name} is not on bridge ${bridgeNameOf(c)}`);
     await verify(bridgeCtx(ctx, pools, mtuOf(c, h), undefined));
+    // renewed first: records that had lapsed are put back before they are looked for (etcd away: both skipped)
+    await hostLease(c, h, pools).catch(() => undefined);
     const read = await readEndpoints(c, h, pools);
     if (read) {
-      await hostLease(c, h, pools);
       for (const e of a.endpoints) {
         if (!arrSome(read.endpoints, (x) => JSON.stringify(x) === JSON.stringify(e))) throw new CniError(ErrCode.Plugin, `vxlan-overlay: etcd no longer holds ${e.ip} for ${a.id}`);
       }

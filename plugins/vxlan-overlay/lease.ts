@@ -15,7 +15,7 @@ export interface Peer { subnet: string; underlay: string; mac: string }
 
 export const leasePrefix = (prefix: string, network: string): string => `${prefix.replace(/\/$/, '')}/${network}/subnets/`;
 const keyUnder = (keyPrefix: string, subnet: string): string => `${keyPrefix}${subnet.replace('/', '-')}`;
-const keyOf = (prefix: string, network: string, subnet: string): string => keyUnder(leasePrefix(prefix, network), subnet);
+export const keyOf = (prefix: string, network: string, subnet: string): string => keyUnder(leasePrefix(prefix, network), subnet);
 
 /** What a lease must be to be used: of this network's key space, subnets and host length. */
 export interface LeaseRules { keyPrefix: string; network: string; hostLen: number }
@@ -86,19 +86,19 @@ function candidates(overlay: string, hostLen: number, host: string): string[] {
 }
 
 /** This host's lease: the one it holds (its underlay and MAC brought up to date), or a new one under a key nobody holds. */
-export async function acquire(etcd: Etcd, prefix: string, network: string, overlay: string, hostLen: number, me: Omit<Lease, 'subnet'>, read: LeaseSet): Promise<Lease> {
+export async function acquire(etcd: Etcd, prefix: string, network: string, overlay: string, hostLen: number, me: Omit<Lease, 'subnet'>, read: LeaseSet, ttlLease?: string): Promise<Lease> {
   for (let attempt = 0; attempt < 8; attempt++) {
     const mine = arrFind(read.leases, (l) => l.host === me.host);
     if (mine) {
       if (mine.underlay === me.underlay && mine.mac === me.mac && mine.vni === me.vni) return mine;
       const next: Lease = { ...me, subnet: mine.subnet };
-      if (await etcd.swap(keyOf(prefix, network, mine.subnet), JSON.stringify(mine), JSON.stringify(next))) return next;
+      if (await etcd.putAbsent([[keyOf(prefix, network, mine.subnet), JSON.stringify(next), JSON.stringify(mine)]], ttlLease)) return next;
     } else {
       // a key held by an unfit value is taken too: creating it would fail
       const free = arrFind(candidates(overlay, hostLen, me.host), (s) => !read.taken.has(s));
       if (!free) throw new CniError(ErrCode.Plugin, `vxlan-overlay: every /${hostLen} subnet of ${overlay} is leased to another host`);
       const lease: Lease = { ...me, subnet: free };
-      if (await etcd.putAbsent([[keyOf(prefix, network, free), JSON.stringify(lease), undefined]])) return lease;
+      if (await etcd.putAbsent([[keyOf(prefix, network, free), JSON.stringify(lease), undefined]], ttlLease)) return lease;
     }
     read = parseLeases((await etcd.range(leasePrefix(prefix, network))).kvs, { keyPrefix: leasePrefix(prefix, network), network: overlay, hostLen });   // lost a race: look again
   }

@@ -15,7 +15,7 @@ import { attach, detach, verify } from '../local-bridge/attach.ts';
 import { mark } from '../../shared/os/trace.ts';
 import type { BridgeConf } from '../local-bridge/config.ts';
 import { DEFAULT_DATA_DIR, bridgeNameOf, validateOverlay, vxlanNameOf, type Ctx, type OverlayConf } from './config.ts';
-import { KIND, applySync, checkNetworkAvoids, fitStateLease, fitStatePeers, hostOf, mtuOf, readLeases, retire, type Host } from './host.ts';
+import { KIND, applySync, checkNetworkAvoids, fitStateLease, fitStatePeers, hostOf, mtuOf, readLeases, retire, routedHostLease, type Host } from './host.ts';
 import { acquire, peersOf, release, type Lease } from './lease.ts';
 import { readState, statePaths } from './state.ts';
 import { arrFilter, arrSome } from '../../shared/util/arrays.ts';
@@ -52,7 +52,7 @@ async function add(ctx: Ctx): Promise<Result> {
     // without etcd, the lease of the state file, if this host's and fit
     const kept = leases ? undefined : fitStateLease(c, h, state.lease);
     const fresh = !!leases && !arrSome(leases.leases, (l) => l.host === h.host);
-    if (leases) lease = await acquire(h.etcd, h.prefix, c.name, c.subnet!, hostLen, { host: h.host, underlay: h.underlay.address, mac: h.mac, vni: c.vni }, leases);
+    if (leases) lease = await acquire(h.etcd, h.prefix, c.name, c.subnet!, hostLen, { host: h.host, underlay: h.underlay.address, mac: h.mac, vni: c.vni }, leases, await routedHostLease(c, h));
     else if (kept) lease = kept;
     else throw new CniError(ErrCode.TryAgainLater, `vxlan-overlay: etcd is unreachable and this host holds no lease on ${c.name} yet: try again later`);
     const peers = leases ? peersOf(leases.leases, h.host, c.vni) : fitStatePeers(c, state.peers);
@@ -113,6 +113,8 @@ async function check(ctx: Ctx): Promise<void> {
     if (!state.lease) throw new CniError(ErrCode.Plugin, `vxlan-overlay: this host holds no lease on ${c.name}`);
     if (getLink(nl, vxlanNameOf(c))?.kind !== 'vxlan') throw new CniError(ErrCode.Plugin, `vxlan-overlay: the vxlan device ${vxlanNameOf(c)} is missing`);
     await verify(bridgeCtx(ctx, h.host, state.lease.subnet, mtuOf(c, h)));
+    // renewed first: a lease that had lapsed is put back before it is looked for (etcd away: both skipped)
+    await routedHostLease(c, h).catch(() => undefined);
     const leases = await readLeases(c, h);
     if (leases) {
       if (!arrSome(leases.leases, (l) => l.host === h.host && l.subnet === state.lease!.subnet)) throw new CniError(ErrCode.Plugin, `vxlan-overlay: etcd no longer holds this host's lease of ${state.lease.subnet}`);

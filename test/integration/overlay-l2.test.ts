@@ -269,7 +269,7 @@ t.test('etcd away: traffic goes on, an ADD gets code 11 and leaves nothing, a DE
 t.test('ttl: a host that stops renewing loses its addresses after the TTL and every other host forgets it; back, it puts them again', { skip }, async (t) => {
   const cl = new Cluster(t);
   await cl.startEtcd(['e1']);
-  const ov = cl.l2network('ov1', 42, { subnet: '10.90.0.0/24', ttl: 2 });
+  const ov = cl.l2network('ov1', 42, { subnet: '10.90.0.0/24', ttl: 3 });
   const hosts = [cl.host(), cl.host(), cl.host()];
   const ctrs = hosts.map((_, i) => cl.container(`c${i}`));
   const ips = hosts.map((h, i) => addrs(cl.call('add', h, ctrs[i]!, ov))[0]);

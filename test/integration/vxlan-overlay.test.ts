@@ -245,3 +245,37 @@ t.test('hostile etcd leases: skipped and logged, ADDs go on, nothing routes the 
   t.match(rb.stderr, /holds this host's underlay address/);
   t.notOk(linkNames(h1.name).includes('ovx43'), 'no device made');
 });
+
+t.test('ttl: a host that stops renewing loses its subnet after the TTL and every other host drops its routes; back, it leases it again; etcd away, the sync process logs little', { skip }, async (t) => {
+  const cl = new Cluster(t);
+  await cl.startEtcd(['e1']);
+  const ov = cl.network('ov1', 42, '10.90.0.0/16', { ttl: 3 });
+  const hosts = [cl.host(), cl.host(), cl.host()];
+  const ctrs = hosts.map((_, i) => cl.container(`c${i}`));
+  const ips = hosts.map((h, i) => cl.add(h, ctrs[i]!, ov));
+  const sub3 = `${ips[2]!.split('.').slice(0, 3).join('.')}.0/24`;
+  const leaseKeys = () => cl.etcdctl('get', '--prefix', '/cni-ts/overlay/ov1/subnets/', '--keys-only').split('\n').filter(Boolean);
+  for (const h of hosts) cl.startSync(h);
+  await new Promise((r) => setTimeout(r, 4000));
+  t.equal(leaseKeys().length, 3, 'renewed by the sync processes: every lease outlives the TTL');
+  const ns = (c: { path: string }) => c.path.split('/').at(-1)!;
+  t.ok(ping(ns(ctrs[0]!), ips[2]!), 'host 1 reaches host 3\'s container');
+  await cl.stopSync(hosts[2]!);
+  const gone = await within(8000, () => !leaseKeys().includes(`/cni-ts/overlay/ov1/subnets/${sub3.replace('/', '-')}`));
+  t.ok(gone !== undefined, `host 3's lease gone after the TTL (${gone} ms)`);
+  const forgotten = await within(1000, () => [0, 1].every((i) => !routesTo(hosts[i]!).includes(sub3) && !fdb(hosts[i]!).includes(hosts[2]!.address)));
+  t.ok(forgotten !== undefined, `no route or FDB entry for it left on hosts 1 and 2 (${forgotten} ms)`);
+  cl.startSync(hosts[2]!);
+  const back = await within(5000, () => leaseKeys().length === 3 && ping(ns(ctrs[0]!), ips[2]!));
+  t.ok(back !== undefined, `back: its lease is put again and host 1 reaches it (${back} ms)`);
+
+  // etcd away: the sync processes back off (300 ms doubling to 10 s) and log a failure once a minute
+  const before = (cl.syncLogs.get(hosts[0]!.name) ?? '').split('\n').length;
+  cl.stopAllEtcd();
+  await new Promise((r) => setTimeout(r, 5000));
+  const lines = (cl.syncLogs.get(hosts[0]!.name) ?? '').split('\n').slice(before - 1).filter((l) => /etcd/.test(l));
+  t.ok(lines.length >= 1 && lines.length <= 4, `etcd away for 5 s: ${lines.length} log lines (before the backoff, ~3 a second)`);
+  t.ok(ping(ns(ctrs[0]!), ips[1]!), 'traffic goes on');
+  for (const h of hosts) await cl.stopSync(h);
+  for (const [i, h] of hosts.entries()) t.equal(cl.call('del', h, ctrs[i]!, ov).status, 0, 'DEL without etcd');
+});
