@@ -8,6 +8,7 @@ import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { formatIP, parseIP, type Family } from '../../shared/util/ip.ts';
 import { shortHash } from '../../shared/util/hash.ts';
 import { arrFilter, arrFind, arrMap, arrSome } from '../../shared/util/arrays.ts';
+import { mark } from '../../shared/os/trace.ts';
 import type { Etcd, KV } from './etcd.ts';
 import { unfitMac, unfitUnderlay, unfitVni } from './checks.ts';
 import { assignable, freeIn, poolHolding, type Pool } from './pools.ts';
@@ -76,10 +77,14 @@ export interface Me { host: string; underlay: string; id: string; vni: number }
 /**
  * This attachment's addresses, held in etcd: `requested` ones (any assignable address of a
  * subnet), and for every other family of the pools the lowest free one of the first pool with
- * room. The records of an earlier, interrupted ADD of the same attachment on this host are
- * taken again. Racing hosts lose a transaction and look again.
+ * room. The records of an earlier, interrupted ADD of the same attachment on this host are taken
+ * again. One transaction creates the keys only if absent and reads the network's records in the
+ * same step, so an ADD whose `guess` (what this host last saw) is right takes one round trip;
+ * one that guessed wrong, or lost a race, has the records to choose again from. Returns the
+ * addresses and the records as they are with them. `chosen` hears of each choice before it is
+ * put.
  */
-export async function allocate(etcd: Etcd, keyPrefix: string, pools: Pool[], me: Me, requested: string[], runtimeMac: string | undefined, read: EndpointSet, lease?: string): Promise<Endpoint[]> {
+export async function allocate(etcd: Etcd, keyPrefix: string, pools: Pool[], me: Me, requested: string[], runtimeMac: string | undefined, guess: EndpointSet, lease: string | undefined, chosen: (eps: Endpoint[]) => void): Promise<{ eps: Endpoint[]; read: EndpointSet }> {
   const wanted = new Map<Family, string>();
   for (const r of requested) {
     const ip = parseIP(r)!;
@@ -89,6 +94,7 @@ export async function allocate(etcd: Etcd, keyPrefix: string, pools: Pool[], me:
     wanted.set(ip.family, s);
   }
   const families = arrFilter([4, 6] as Family[], (f) => arrSome(pools, (p) => p.net.family === f));
+  let read = guess, sure = false;
   for (let attempt = 0; attempt < 8; attempt++) {
     const mine = arrFilter(read.endpoints, (e) => e.host === me.host && e.id === me.id);
     const held = new Map(arrMap(read.endpoints, (e) => [e.ip, e] as const));
@@ -97,7 +103,8 @@ export async function allocate(etcd: Etcd, keyPrefix: string, pools: Pool[], me:
       const want = wanted.get(f);
       if (want) {
         const holder = held.get(want);
-        if (read.taken.has(want) && !(holder && holder.host === me.host && holder.id === me.id)) {
+        // (a guess is not enough to refuse: the transaction finds out)
+        if (sure && read.taken.has(want) && !(holder && holder.host === me.host && holder.id === me.id)) {
           throw new CniError(ErrCode.AddressUnavailable, `requested IP ${want} is already held${holder ? ` by ${holder.id} on host ${holder.underlay}` : ''}`);
         }
         ips.push(want);
@@ -106,19 +113,33 @@ export async function allocate(etcd: Etcd, keyPrefix: string, pools: Pool[], me:
       const again = arrFind(mine, (e) => parseIP(e.ip)!.family === f);
       if (again) { ips.push(again.ip); continue; }
       // after a lost race, a random one of the first free few: racing hosts spread out
+      const spread = sure && attempt > 1 ? 8 * attempt : 1;
       let pick: string | undefined;
       for (const p of arrFilter(pools, (x) => x.net.family === f)) {
-        const free = freeIn(p, read.taken, attempt ? 8 * attempt : 1);
-        if (free.length) { pick = free[attempt ? (Math.random() * free.length) | 0 : 0]; break; }
+        const free = freeIn(p, read.taken, spread);
+        if (free.length) { pick = free[(Math.random() * free.length) | 0]; break; }
       }
-      if (!pick) throw new CniError(ErrCode.AddressesExhausted, `no free IPv${f} address left in the network's subnets`);
+      if (!pick) break;
       ips.push(pick);
+    }
+    if (ips.length < families.length) {
+      if (sure) throw new CniError(ErrCode.AddressesExhausted, `no free IPv${families[ips.length]} address left in the network's subnets`);
+      // full, by the guess: look
+      read = parseEndpoints((await etcd.range(keyPrefix)).kvs, keyPrefix, pools);
+      sure = true;
+      continue;
     }
     const mac = runtimeMac?.toLowerCase() ?? macFor(ips);
     const eps = arrMap(ips, (ip): Endpoint => ({ ip, mac, underlay: me.underlay, host: me.host, id: me.id, vni: me.vni }));
-    const fresh = arrFilter(eps, (e) => !arrSome(mine, (m) => m.ip === e.ip && JSON.stringify(m) === JSON.stringify(e)));
-    if (!fresh.length || await etcd.putAbsent(arrMap(fresh, (e) => [`${keyPrefix}${e.ip}`, JSON.stringify(e), JSON.stringify(arrFind(mine, (m) => m.ip === e.ip))] as const), lease)) return eps;
-    read = parseEndpoints((await etcd.range(keyPrefix)).kvs, keyPrefix, pools);   // lost a race: look again
+    chosen(eps);   // recorded on this host before etcd holds them: a call killed now leaves a record to release
+    mark(`txn ${attempt}`);
+    const r = await etcd.putAbsentAndRange(arrMap(eps, (e) => {
+      const had = arrFind(mine, (m) => m.ip === e.ip);
+      return [`${keyPrefix}${e.ip}`, JSON.stringify(e), had ? JSON.stringify(had) : undefined] as const;
+    }), keyPrefix, lease);
+    read = parseEndpoints(r.kvs, keyPrefix, pools);
+    sure = true;
+    if (r.succeeded) return { eps, read };
   }
   throw new CniError(ErrCode.TryAgainLater, 'vxlan-overlay: could not allocate an address (too many hosts racing): try again later');
 }

@@ -7,7 +7,7 @@ import { base64Text, utf8 } from '../../shared/util/bytes.ts';
 import { readFile } from '../../shared/os/fs.ts';
 import { httpPost, literalHost, type HttpReply } from '../../shared/os/http.ts';
 import { addonLoads } from '../../shared/os/native.ts';
-import { arrMap } from '../../shared/util/arrays.ts';
+import { arrEvery, arrMap } from '../../shared/util/arrays.ts';
 
 declare const Bun: unknown;
 
@@ -18,6 +18,7 @@ export interface KV { key: string; value: string; modRevision: number; createRev
 // call, whatever the encoding, so the path through etcd has none)
 const b64 = (s: string): string => utf8(s).toString('base64');
 const unb64 = (s: string | undefined): string => base64Text(s ?? '');
+const decodeKV = (kv: any): KV => ({ key: unb64(kv.key), value: unb64(kv.value), modRevision: Number(kv.mod_revision ?? 0), createRevision: Number(kv.create_revision ?? 0) });
 /** base64 of the key just past every key with this prefix (etcd's range_end) */
 function rangeEnd64(prefix: string): string {
   const b = utf8(prefix);
@@ -154,7 +155,7 @@ export class Etcd {
         r = await this.call('v3/kv/range', { ...ask, limit: '1', keys_only: true });
       }
       revision ||= Number(r.header?.revision ?? 0);
-      const page = arrMap<any, KV>(r.kvs ?? [], (kv) => ({ key: unb64(kv.key), value: unb64(kv.value), modRevision: Number(kv.mod_revision ?? 0), createRevision: Number(kv.create_revision ?? 0) }));
+      const page = arrMap<any, KV>(r.kvs ?? [], decodeKV);
       for (const kv of page) kvs.push(kv);
       if (!r.more || !page.length || kvs.length >= MAX_KEYS) break;
       // the next page starts just past the last key: its bytes as etcd gave them (a key that is
@@ -179,6 +180,35 @@ export class Etcd {
       success: arrMap(entries, ([key, value]) => ({ request_put: { key: b64(key), value: b64(value), ...(lease ? { lease } : {}) } })),
     });
     return r.succeeded === true;
+  }
+
+  /**
+   * putAbsent, and every key under `prefix` read in the same transaction (whether the puts took
+   * or not): the records as they are with them, in one round trip. A reply over the cap (large
+   * values) leaves unsaid whether the puts took: the keys, read in pages, say. More than a page
+   * of keys: the rest read in pages.
+   */
+  async putAbsentAndRange(entries: readonly (readonly [string, string, string | undefined])[], prefix: string, lease?: string): Promise<{ succeeded: boolean; kvs: KV[] }> {
+    const range = { request_range: { key: b64(prefix), range_end: rangeEnd64(prefix), limit: String(PAGE) } };
+    let r: any;
+    try {
+      r = await this.call('v3/kv/txn', {
+        compare: arrMap(entries, ([key, , expected]) => expected === undefined
+          ? { key: b64(key), target: 'CREATE', result: 'EQUAL', create_revision: '0' }
+          : { key: b64(key), target: 'VALUE', result: 'EQUAL', value: b64(expected) }),
+        success: [...arrMap(entries, ([key, value]) => ({ request_put: { key: b64(key), value: b64(value), ...(lease ? { lease } : {}) } })), range],
+        failure: [range],
+      });
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EMSGSIZE') throw e;
+      const { kvs } = await this.range(prefix);
+      const have = new Map(arrMap(kvs, (kv) => [kv.key, kv.value] as const));
+      return { succeeded: arrEvery(entries, ([key, value]) => have.get(key) === value), kvs };
+    }
+    const succeeded = r.succeeded === true;
+    const rr = r.responses?.[r.responses.length - 1]?.response_range;
+    if (!rr || rr.more) return { succeeded, kvs: (await this.range(prefix)).kvs };
+    return { succeeded, kvs: arrMap<any, KV>(rr.kvs ?? [], decodeKV) };
   }
 
   /** Grant lease `id` (a decimal int64) of `ttl` seconds; false when etcd refused it (one of that ID exists). */

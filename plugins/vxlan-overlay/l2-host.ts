@@ -12,7 +12,7 @@ import { Netlink } from '../../shared/netlink/socket.ts';
 import { removeContainer } from '../nft-state/elements.ts';
 import { shortHash } from '../../shared/util/hash.ts';
 import { join } from '../../shared/util/path.ts';
-import { arrEvery } from '../../shared/util/arrays.ts';
+import { arrEvery, arrFilter } from '../../shared/util/arrays.ts';
 import { bridgeNameOf, vxlanNameOf, type OverlayConf } from './config.ts';
 import { ensureVxlan, syncEndpoints, teardown } from './dataplane.ts';
 import { endpointPrefix, parseEndpoints, releaseAll, remoteOf, unfitEndpoint, type Endpoint, type EndpointSet } from './endpoints.ts';
@@ -65,7 +65,29 @@ export function syncL2(c: OverlayConf, h: Host, read: EndpointSet): void {
     const br = getLink(h.nl, bridgeNameOf(c));
     if (br?.kind === 'bridge' && vx.master !== br.index) setLink(h.nl, vx.index, { master: br.index });
     syncEndpoints(h.nl, vx.index, remoteOf(read.endpoints, h.host, c.vni));
+    // what the next ADD here guesses is taken (guessOf)
+    const seen = JSON.stringify([...read.taken]);
+    let had = '';
+    try { had = readStateFile(h.paths.seen, SEEN_MAX); } catch { /* none yet */ }
+    if (had !== seen && seen.length <= SEEN_MAX) { ensureDir(h.paths.dir); writeFileAtomic(h.paths.seen, seen, h.paths.tmp); }
   });
+}
+
+const SEEN_MAX = 4 << 20;
+
+/**
+ * What an ADD here takes the network's records to be before it asks etcd: the addresses the last
+ * sync here saw taken, and this attachment's own from an interrupted earlier ADD. Only a guess:
+ * the allocating transaction checks it (endpoints.ts allocate).
+ */
+export function guessOf(c: OverlayConf, h: Host, pools: Pool[], id: string): EndpointSet {
+  let taken: string[] = [];
+  try {
+    const t = JSON.parse(readStateFile(h.paths.seen, SEEN_MAX));
+    if (Array.isArray(t)) taken = arrFilter(t, (x) => typeof x === 'string');
+  } catch { /* none: a guess of nothing taken */ }
+  const a = readAttachment(c, h, pools, id);
+  return { endpoints: a && !a.released ? a.endpoints : [], taken: new Set(taken), skipped: [] };
 }
 
 /** The host leaves the network (its last attachment went): device, bridge and isolation. */

@@ -15,10 +15,11 @@ import { arrFilter, arrMap, arrSome } from '../../shared/util/arrays.ts';
 import { attach, containerMac, detach, verify } from '../local-bridge/attach.ts';
 import type { BridgeConf } from '../local-bridge/config.ts';
 import { bridgeNameOf, vxlanNameOf, type Ctx } from './config.ts';
-import { allocate, type Endpoint } from './endpoints.ts';
+import { allocate, type Endpoint, type EndpointSet } from './endpoints.ts';
+import { logSkipped } from './checks.ts';
 import { KIND, checkNetworkAvoids, hostOf, mtuOf, type Host } from './host.ts';
 import {
-  drainReleased, ensureL2Device, hostLease, keyPrefixOf, listAttachments, readAttachment, readEndpoints, releaseAttachment, removeAttachment,
+  drainReleased, ensureL2Device, guessOf, hostLease, keyPrefixOf, listAttachments, readAttachment, readEndpoints, releaseAttachment, removeAttachment,
   retireL2, syncL2, writeAttachment,
 } from './l2-host.ts';
 import { poolHolding, poolsOf, type Pool } from './pools.ts';
@@ -56,14 +57,24 @@ async function add(ctx: Ctx): Promise<Result> {
     // the first container here: the network must not cover what the host reaches etcd and the world by
     if (!getLink(nl, vxlanNameOf(c))) checkNetworkAvoids(c, h, arrMap(pools, (p) => p.subnet));
     mark('device checked');
-    const read = await readEndpoints(c, h, pools);
-    if (!read) throw new CniError(ErrCode.TryAgainLater, `vxlan-overlay: etcd is unreachable, and ${c.name}'s addresses are allocated there: try again later`);
-    mark('endpoints read');
     const id = attachmentId(ctx);
-    const lease = await hostLease(c, h, pools);
-    const eps = await allocate(h.etcd, keyPrefixOf(c, h), pools, { host: h.host, underlay: h.underlay.address, id, vni: c.vni }, requested, mac, read, lease);
+    let eps: Endpoint[], read: EndpointSet;
+    try {
+      const lease = await hostLease(c, h, pools);
+      mark('lease');
+      ({ eps, read } = await allocate(h.etcd, keyPrefixOf(c, h), pools, { host: h.host, underlay: h.underlay.address, id, vni: c.vni }, requested, mac,
+        guessOf(c, h, pools, id), lease, (chosen) => writeAttachment(h, { id, endpoints: chosen })));
+    } catch (e) {
+      // what was chosen goes back: now, or (etcd away, and a put may have reached it) later
+      const away = e instanceof CniError && e.code === ErrCode.TryAgainLater && /unreachable/.test(e.message);
+      const a = readAttachment(c, h, pools, id);
+      if (a && away) writeAttachment(h, { ...a, released: true });
+      else if (a) await releaseAttachment(c, h, a).catch(() => {});
+      if (away) throw new CniError(ErrCode.TryAgainLater, `vxlan-overlay: etcd is unreachable, and ${c.name}'s addresses are allocated there: try again later (${e.message})`);
+      throw e;
+    }
+    logSkipped(c.name, 'endpoint', read.skipped);
     mark('addresses held');
-    writeAttachment(h, { id, endpoints: eps });
     const giveBack = async () => { await releaseAttachment(c, h, { id, endpoints: eps }).catch(() => removeAttachment(h, id)); };
     try {
       joinGroup(KIND, c.name, id, () => ensureL2Device(c, h));
@@ -81,7 +92,8 @@ async function add(ctx: Ctx): Promise<Result> {
       throw e;
     }
     try {
-      syncL2(c, h, { ...read, endpoints: [...read.endpoints, ...eps] });
+      mark('attached');
+      syncL2(c, h, read);
     } catch (e) {
       await detach(bctx).catch(() => {});
       await leave(ctx, h);
@@ -141,6 +153,7 @@ async function check(ctx: Ctx): Promise<void> {
       for (const e of a.endpoints) {
         if (!arrSome(read.endpoints, (x) => JSON.stringify(x) === JSON.stringify(e))) throw new CniError(ErrCode.Plugin, `vxlan-overlay: etcd no longer holds ${e.ip} for ${a.id}`);
       }
+      mark('attached');
       syncL2(c, h, read);
     }
   } finally {

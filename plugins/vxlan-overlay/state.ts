@@ -13,7 +13,7 @@ export interface HostState { lease?: Lease; peers: Peer[] }
 export const statePaths = (dataDir: string, network: string, host: string) => {
   const dir = join(dataDir, network);
   const base = join(dir, shortHash(host, 16));
-  return { dir, file: `${base}.json`, lock: `${base}.lock`, tmp: join(dir, '.tmp'), attachments: `${base}.attachments`, ttlLease: `${base}.ttl-lease` };
+  return { dir, file: `${base}.json`, lock: `${base}.lock`, tmp: join(dir, '.tmp'), attachments: `${base}.attachments`, seen: `${base}.seen` };
 };
 
 export function readState(p: ReturnType<typeof statePaths>): HostState {

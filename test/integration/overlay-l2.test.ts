@@ -324,3 +324,31 @@ t.test('etcd replies in bounded pages: 700 records and 49 values of 1.4 MB neith
   t.ok(ping(nsOf(a), ipb), 'a reaches b');
   for (const [h, x] of [[h1, a], [h2, b]] as const) t.equal(cl.call('del', h, x, ov).status, 0);
 });
+
+t.test('15 ADDs at once on three hosts (6 IP= and 9 dynamic): distinct addresses, each held once in etcd', { skip }, async (t) => {
+  const cl = new Cluster(t);
+  await cl.startEtcd(['e1']);
+  const ov = cl.l2network('ov1', 42, { subnet: '10.90.0.0/24' });
+  const hosts = [cl.host(), cl.host(), cl.host()];
+  const ctrs = Array.from({ length: 15 }, (_, i) => cl.container(`r${i}`));
+  const { spawn } = await import('node:child_process');
+  const run = (h: Host, c: Ctr, args: string) => new Promise<{ status: number | null; out: string; err: string }>((res) => {
+    const p = spawn('ip', ['netns', 'exec', h.name, join(BIN, 'vxlan-overlay')], { env: { CNI_COMMAND: 'ADD', CNI_CONTAINERID: c.id, CNI_NETNS: c.path, CNI_IFNAME: 'eth0', CNI_PATH: BIN, CNI_ARGS: args } });
+    let out = '', err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('exit', (status) => res({ status, out, err }));
+    p.stdin.end(JSON.stringify({ cniVersion: '1.0.0', name: 'ov1', type: 'vxlan-overlay', vni: 42, subnet: '10.90.0.0/24', dataDir: join(cl.dir, 'data'), etcd: { endpoints: cl.endpoints } }));
+  });
+  // six ask for three addresses, two each, on different hosts: one of each pair wins
+  const rs = await Promise.all(ctrs.map((c, i) => run(hosts[i % 3]!, c, i < 6 ? `IP=10.90.0.${200 + (i >> 1)}` : '')));
+  const ok = rs.filter((r) => r.status === 0).map((r) => JSON.parse(r.out).ips[0].address.split('/')[0]);
+  const refused = rs.filter((r) => r.status !== 0);
+  t.equal(ok.length, 12, `12 ADDs succeed ${refused.map((r) => r.out).join(' ').slice(0, 300)}`);
+  t.equal(refused.length, 3, 'one of each pair asking for the same address is refused');
+  t.ok(refused.every((r) => JSON.parse(r.out).code === 101), 'with code 101');
+  t.equal(new Set(ok).size, 12, 'all distinct');
+  t.same(ok.filter((a) => a.startsWith('10.90.0.20')).sort(), ['10.90.0.200', '10.90.0.201', '10.90.0.202']);
+  t.equal(keys(cl).length, 12, 'one key each in etcd');
+  for (const [i, c] of ctrs.entries()) if (rs[i]!.status !== 0) t.same(linkNames(nsOf(c)).filter((l: string) => l !== 'lo'), [], 'a refused ADD leaves nothing in its container');
+});
