@@ -58,6 +58,9 @@ t.test('three hosts on one dual-stack subnet: distinct addresses, every pair pin
   const gwNeigh = ipJson(nsOf(ctrs[0]!), 'neigh', 'show', '10.90.0.1')[0];
   t.equal(gwNeigh?.lladdr, brMac, 'the gateway is this host\'s bridge');
   t.equal(ipJson(nsOf(ctrs[0]!), 'link', 'show', 'eth0')[0].mtu, 1450, 'container MTU: underlay 1500 - 50');
+  // egress: out through the host, masqueraded as its underlay address
+  await serve(t, cl.underlay.name, 'tcp', 9090);
+  t.equal(ask(nsOf(ctrs[1]!), 'tcp', '192.168.77.254', 9090), hosts[1]!.address, 'traffic leaving the overlay is masqueraded as the host');
 
   t.same(keys(cl), ips.flat().map((ip) => `/cni-ts/overlay/ov1/endpoints/${ip}`).sort(), 'one etcd key per container address');
   for (const [i, h] of hosts.entries()) t.equal(cl.call('del', h, ctrs[i]!, ov).status, 0, `DEL c${i}`);
@@ -105,6 +108,13 @@ t.test('addresses as Docker takes them: IP= anywhere in a subnet, once in the cl
   t.ok(got[3]!.startsWith('10.91.0.') && got[3] !== '10.91.0.1', `then the second subnet (${got[3]})`);
   t.equal(ipJson(h1.name, 'addr', 'show', 'ovbr42').flatMap((l: any) => l.addr_info).filter((x: any) => x.family === 'inet').map((x: any) => x.local).sort().join(' '), '10.90.0.254 10.91.0.1', 'host 1\'s bridge holds both gateways');
 
+  // the ips capability (as kubelet and nerdctl pass a static address) and args.cni.ips
+  const capNet = cl.l2network('ovcap', 44, { subnet: '10.94.0.0/24', capabilities: { ips: true } });
+  const e = cl.container('e'), f = cl.container('f');
+  const re = cl.call('add', h1, e, capNet, '', { ips: ['10.94.0.77/24'] });
+  t.same(re.json ? addrs(re) : re.stderr, ['10.94.0.77'], 'the ips capability takes an address on host 1');
+  const rf = cl.call('add', h2, f, capNet, '', { ips: ['10.94.0.77/24'] });
+  t.match(rf.stderr, /10\.94\.0\.77 is already held/, 'and the same on host 2 is refused');
   // IPv6 only
   const v6 = cl.l2network('ov6', 43, { subnet: 'fd00:93::/64' });
   const [x, y] = [cl.container('x'), cl.container('y')];
@@ -328,7 +338,6 @@ t.test('etcd replies in bounded pages: 700 records and 49 values of 1.4 MB neith
 t.test('15 ADDs at once on three hosts (6 IP= and 9 dynamic): distinct addresses, each held once in etcd', { skip }, async (t) => {
   const cl = new Cluster(t);
   await cl.startEtcd(['e1']);
-  const ov = cl.l2network('ov1', 42, { subnet: '10.90.0.0/24' });
   const hosts = [cl.host(), cl.host(), cl.host()];
   const ctrs = Array.from({ length: 15 }, (_, i) => cl.container(`r${i}`));
   const { spawn } = await import('node:child_process');
