@@ -9,7 +9,7 @@ import { formatIP, parseIP, type Family } from '../../shared/util/ip.ts';
 import { shortHash } from '../../shared/util/hash.ts';
 import { arrFilter, arrFind, arrMap, arrSome } from '../../shared/util/arrays.ts';
 import { mark } from '../../shared/os/trace.ts';
-import type { Etcd, KV } from './etcd.ts';
+import type { Etcd, KV } from '../cluster/etcd.ts';
 import { unfitMac, unfitUnderlay, unfitVni } from './checks.ts';
 import { assignable, freeIn, poolHolding, type Pool } from './pools.ts';
 

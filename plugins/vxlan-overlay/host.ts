@@ -11,9 +11,9 @@ import { NftBatch, tag } from '../nft-state/batch.ts';
 import { findTagged, removeContainer } from '../nft-state/elements.ts';
 import { DEFAULT_DATA_DIR, DEFAULT_PREFIX, bridgeNameOf, validateOverlay, vxlanNameOf, type OverlayConf } from './config.ts';
 import { VXLAN_OVERHEAD, applyPeers, ensureVxlan, findUnderlay, teardown, vtepMac, type Underlay } from './dataplane.ts';
-import { Etcd } from './etcd.ts';
+import { Etcd } from '../cluster/etcd.ts';
 import { keyOf, leasePrefix, parseLeases, peersOf, release, unfitPeer, type Lease, type LeaseSet, type Peer } from './lease.ts';
-import { shortHash } from '../../shared/util/hash.ts';
+import { leaseIdOf, putBackKey, renewLease } from '../cluster/lease.ts';
 import { OVERLAY_NFT, type OverlaySet } from './nft.ts';
 import { registerNetwork, unregisterNetwork } from './registry.ts';
 import { logSkipped } from './checks.ts';
@@ -102,18 +102,12 @@ export const fitStateLease = (c: OverlayConf, h: Host, lease: Lease | undefined)
  * every call on the host renews the same one without sharing a file or a lock; once it has
  * lapsed, the call that grants it again puts the host's keys back (`putBack`).
  */
-export async function renewHostLease(c: OverlayConf, h: Host, putBackAll: (id: string) => Promise<void>): Promise<string | undefined> {
-  if (!c.ttl) return undefined;
-  const id = BigInt(`0x${shortHash(`${h.host}/${c.name}`, 15)}`).toString();
-  if (await h.etcd.keepAlive(id) > 0) return id;
-  if (!await h.etcd.grant(id, c.ttl)) return id;   // another call on this host granted it just now
-  await putBackAll(id);
-  return id;
-}
+export const renewHostLease = async (c: OverlayConf, h: Host, putBackAll: (id: string) => Promise<void>): Promise<string | undefined> =>
+  (c.ttl ? renewLease(h.etcd, leaseIdOf(`${h.host}/${c.name}`), c.ttl, putBackAll) : undefined);
 
 /** A key of this host's put back under lease `id`: where absent, or still holding its value; else (another host took it meanwhile) logged and left. */
 export async function putBack(c: OverlayConf, h: Host, key: string, value: string, id: string, what: string): Promise<void> {
-  if (await h.etcd.putAbsent([[key, value, undefined]], id) || await h.etcd.putAbsent([[key, value, value]], id)) return;
+  if (await putBackKey(h.etcd, key, value, id)) return;
   process.stderr.write(`vxlan-overlay: ${c.name}: ${what} was taken by another host while this host's lease had lapsed\n`);
 }
 

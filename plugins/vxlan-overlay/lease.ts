@@ -6,7 +6,7 @@
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { bigToString, parseCIDR, parseIP, subnetHolds, subnetOf, subnetString, toBig, type Subnet } from '../../shared/util/ip.ts';
 import { shortHash } from '../../shared/util/hash.ts';
-import type { Etcd, KV } from './etcd.ts';
+import type { Etcd, KV } from '../cluster/etcd.ts';
 import { unfitMac, unfitUnderlay, unfitVni } from './checks.ts';
 import { arrFilter, arrFind, arrMap } from '../../shared/util/arrays.ts';
 

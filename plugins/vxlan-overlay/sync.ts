@@ -12,7 +12,7 @@ import { ensureDir, tryFileLock, writeFileAtomic } from '../../shared/os/files.t
 import { join } from '../../shared/util/path.ts';
 import { parseConfig } from '../../shared/cni/schema.ts';
 import { DEFAULT_PREFIX, modeOf, overlayConfig, validateOverlay, type OverlayConf } from './config.ts';
-import { Etcd } from './etcd.ts';
+import { Etcd } from '../cluster/etcd.ts';
 import { endpointPrefix } from './endpoints.ts';
 import { resync } from './host.ts';
 import { resyncL2 } from './l2-host.ts';

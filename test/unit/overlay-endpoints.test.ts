@@ -4,7 +4,7 @@
 import t from 'tap';
 import { macFor, parseEndpoints } from '../../plugins/vxlan-overlay/endpoints.ts';
 import { assignable, freeIn, poolsOf } from '../../plugins/vxlan-overlay/pools.ts';
-import type { KV } from '../../plugins/vxlan-overlay/etcd.ts';
+import type { KV } from '../../plugins/cluster/etcd.ts';
 import type { OverlayConf } from '../../plugins/vxlan-overlay/config.ts';
 
 const conf = (over: Record<string, unknown>): OverlayConf => ({ cniVersion: '1.0.0', name: 'ov', type: 'vxlan-overlay', vni: 42, etcd: { endpoints: ['http://192.0.2.1:2379'] }, ...over }) as OverlayConf;

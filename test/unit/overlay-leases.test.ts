@@ -2,7 +2,7 @@
 // fit for the kernel are used (lease.ts parseLeases). No root, no etcd: KV lists as etcd gives them.
 import t from 'tap';
 import { parseLeases, unfitPeer, type LeaseRules } from '../../plugins/vxlan-overlay/lease.ts';
-import type { KV } from '../../plugins/vxlan-overlay/etcd.ts';
+import type { KV } from '../../plugins/cluster/etcd.ts';
 
 const P = '/cni-ts/overlay/ov/subnets/';
 const rules: LeaseRules = { keyPrefix: P, network: '10.90.0.0/16', hostLen: 24 };

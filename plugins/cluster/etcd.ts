@@ -1,5 +1,6 @@
-// etcd v3 through its JSON gateway (POST /v3/kv/..., keys and values base64): plain HTTP(S)
-// from a per-call executable, no gRPC stack to load. Endpoints are tried in turn, each call
+// etcd v3 for the plugins that keep cluster state (vxlan-overlay; dns-hosts' names across hosts),
+// through its JSON gateway (POST /v3/kv/..., keys and values base64): plain HTTP(S) from a
+// per-call executable, no gRPC stack to load. Endpoints are tried in turn, each call
 // bounded; TLS with a CA and client certificates. All endpoints failing is code 11 (try again
 // later); a certificate the CA does not sign is a config error naming etcd.caFile.
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
