@@ -14,6 +14,7 @@ import { PORTMAP_NFT } from '../plugins/portmap/nft.ts';
 import { FIREWALL_NFT } from '../plugins/firewall/nft.ts';
 import { OVERLAY_NFT } from '../plugins/vxlan-overlay/nft.ts';
 import { join } from '../shared/util/path.ts';
+import { readRecord, stateDir as dnsStateDir } from '../plugins/dns-hosts/records.ts';
 import { bridgeOf, hostLocalDataDir, type Network } from './networks.ts';
 
 export interface Attachment {
@@ -80,6 +81,7 @@ export function attachmentsOf(net: Network, cacheDir: string = STATE_DIRS.libcni
   }
   // nft elements carry the attachment's tag; veth host ends are named from it
   const bridged = !!bridgeOf(net);
+  const dnsDir = net.plugins.some((p) => p.type === 'dns-hosts' || p.type === 'dnsname') ? dnsStateDir() : undefined;
   const nl = new Netlink();
   try {
     for (const a of byKey.values()) {
@@ -92,6 +94,9 @@ export function attachmentsOf(net: Network, cacheDir: string = STATE_DIRS.libcni
         const v = getLink(nl, hostVethName(a.containerId, a.ifname, net.name));
         if (v) a.hostVeth = v.name;
       }
+      // dns-hosts' record of it on this host: the names it answers to
+      const r = dnsDir ? readRecord(dnsDir, net.name, a.containerId, a.ifname) : undefined;
+      if (r) a.dnsNames = [...new Set([...(r.name ? [r.name] : []), ...r.aliases, r.shortId])];
     }
   } finally {
     nl.close();

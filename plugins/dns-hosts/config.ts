@@ -6,8 +6,9 @@ import * as z from 'zod/mini';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import type { Context } from '../../shared/cni/plugin.ts';
 import { isDnsName, parseLink, parseUpstream } from '../../shared/cni/refinements.ts';
-import { baseShape, configSchema, dnsNameString, linkString, upstreamString } from '../../shared/cni/schema.ts';
+import { baseShape, cidrString, configSchema, dnsNameString, linkString, upstreamString } from '../../shared/cni/schema.ts';
 import { arrForEach, arrMap } from '../../shared/util/arrays.ts';
+import { etcdSchema, ttlSchema } from '../cluster/config.ts';
 
 const links = () => z.optional(z.array(linkString()));
 
@@ -16,6 +17,11 @@ const schema = () => z.looseObject({
   domainName: z.optional(dnsNameString()),
   upstreams: z.optional(z.array(upstreamString())),
   forward: z.optional(z.boolean()),
+  // names across hosts: this network's records published in etcd, every host's answered
+  etcd: z.optional(etcdSchema()),
+  ttl: ttlSchema(),
+  /** with etcd: where other hosts' addresses may be (default: the subnets of this host's containers on the network) */
+  subnets: z.optional(z.array(cidrString())),
   args: z.optional(z.looseObject({
     cni: z.optional(z.looseObject({ name: z.optional(dnsNameString()), aliases: z.optional(z.array(dnsNameString())), links: links() })),
   })),

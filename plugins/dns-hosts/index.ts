@@ -16,12 +16,20 @@ import { NAME_ARGS, dnsConfig, names, upstreams, type Ctx, type DnsConf } from '
 import { withStateLock } from '../../shared/os/state.ts';
 import { LISTEN_ADDRESS, claimAddress, paths, readAll, readRecord, recordKey, recordedOn, removeRecord, stateDir, writeRecord, type Attachment } from './records.ts';
 import { arrEvery, arrFilter, arrFindIndex, arrMap, arrSome } from '../../shared/util/arrays.ts';
+import { parseCIDR, subnetOf, subnetString } from '../../shared/util/ip.ts';
+import { validateEtcd } from '../cluster/config.ts';
 
-/** The addresses of CNI_IFNAME in prevResult (all container addresses when interfaces are not listed). */
-function addressesOf(prev: Result, ifname: string): string[] {
+/** The addresses of CNI_IFNAME in prevResult (all container addresses when interfaces are not listed), with their prefixes. */
+function cidrsOf(prev: Result, ifname: string): string[] {
   const idx = arrFindIndex(prev.interfaces ?? [], (i) => i.name === ifname && !!i.sandbox);
   const ips = idx >= 0 ? arrFilter(prev.ips ?? [], (ip) => ip.interface === idx) : containerIPs(prev);
-  return arrMap(ips, ipOnly);
+  return arrMap(ips, (ip) => ip.address);
+}
+
+/** The subnet of an address with its prefix ("10.90.0.5/24" -> "10.90.0.0/24"). */
+function subnetText(cidr: string): string | undefined {
+  const n = parseCIDR(cidr);
+  return n ? subnetString(subnetOf(n)) : undefined;
 }
 
 function hostResolvConf(): string {
@@ -48,12 +56,18 @@ function add(ctx: Ctx): Result {
 
 function addWith(ctx: Ctx, prev: Result, n: ReturnType<typeof names>, nsFd: number, cookie: string): Result {
   mark('names and netns');
+  const cidrs = cidrsOf(prev, ctx.env.ifname);
   const a: Attachment = {
     network: ctx.conf.name, containerId: ctx.env.containerId, ifname: ctx.env.ifname,
-    netns: ctx.env.netns, cookie, listen: LISTEN_ADDRESS, ...n, ips: addressesOf(prev, ctx.env.ifname),
+    netns: ctx.env.netns, cookie, listen: LISTEN_ADDRESS, ...n, ips: arrMap(cidrs, (c) => ipOnly({ address: c })),
     upstreams: upstreams(ctx, hostResolvConf), forward: ctx.conf.forward ?? true,
   };
   if (ctx.conf.domainName) a.domainName = ctx.conf.domainName.toLowerCase();
+  if (ctx.conf.etcd) {
+    validateEtcd(ctx.conf.etcd);
+    a.cluster = { etcd: ctx.conf.etcd, ...(ctx.conf.ttl ? { ttl: ctx.conf.ttl } : {}) };
+    a.subnets = ctx.conf.subnets ?? arrFilter(arrMap(cidrs, subnetText), (s): s is string => !!s);
+  }
   const dir = stateDir();
   withStateLock(paths(dir).lock, () => {
     a.listen = claimAddress(dir, a.containerId, a.network, a.ifname);

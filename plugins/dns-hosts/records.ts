@@ -9,6 +9,7 @@ import { ensureDir, sweepTemps, writeFileAtomic } from '../../shared/os/files.ts
 import { kindDir } from '../../shared/os/members.ts';
 import { join } from '../../shared/util/path.ts';
 import { arrEvery, arrFilter, arrMap } from '../../shared/util/arrays.ts';
+import type { EtcdSettings } from '../cluster/config.ts';
 
 export interface Attachment {
   network: string;
@@ -27,7 +28,15 @@ export interface Attachment {
   domainName?: string;
   upstreams: string[];
   forward: boolean;
+  /** the subnets of its addresses: a record from another host is answered only inside them */
+  subnets?: string[];
+  /** names across hosts: where the network's records are kept */
+  cluster?: ClusterSettings;
+  /** set on a record of another host's container (no netns, listener or links here) */
+  remote?: string;
 }
+
+export interface ClusterSettings { etcd: EtcdSettings; ttl?: number }
 
 /**
  * Where a container reaches the resolver, inside its own namespace: Docker's 127.0.0.11 for its
@@ -159,6 +168,9 @@ function toAttachment(v: unknown): Attachment | undefined {
     typeof a.listen === 'string' && /^127\.0\.0\.\d{1,3}$/.test(a.listen) &&
     (a.name === undefined || typeof a.name === 'string') && (a.domainName === undefined || typeof a.domainName === 'string') &&
     strings(a.aliases) && strings(a.ips) && strings(a.upstreams) && typeof a.forward === 'boolean' &&
-    Array.isArray(a.links) && arrEvery(a.links, (l) => l && typeof l.target === 'string' && typeof l.alias === 'string');
+    Array.isArray(a.links) && arrEvery(a.links, (l) => l && typeof l.target === 'string' && typeof l.alias === 'string') &&
+    (a.subnets === undefined || strings(a.subnets)) && a.remote === undefined &&
+    (a.cluster === undefined || (typeof a.cluster === 'object' && a.cluster !== null && typeof a.cluster.etcd === 'object' && a.cluster.etcd !== null &&
+      strings(a.cluster.etcd.endpoints) && (a.cluster.ttl === undefined || Number.isInteger(a.cluster.ttl))));
   return ok ? a : undefined;
 }

@@ -4,9 +4,10 @@
 import * as z from 'zod/mini';
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import type { Context } from '../../shared/cni/plugin.ts';
-import { baseShape, cidrString, configSchema, endpointString, ifnameOrEmpty, ipString, keyPathString, macString } from '../../shared/cni/schema.ts';
+import { baseShape, cidrString, configSchema, ifnameOrEmpty, ipString, macString } from '../../shared/cni/schema.ts';
 import { parseCIDR } from '../../shared/util/ip.ts';
 import { join } from '../../shared/util/path.ts';
+import { etcdSchema, ttlSchema, validateEtcd } from '../cluster/config.ts';
 import { STATE_DIRS } from '../../shared/os/state.ts';
 
 const schema = () => z.looseObject({
@@ -20,7 +21,7 @@ const schema = () => z.looseObject({
     auxAddresses: z.optional(z.record(z.string(), ipString())),
   }))),
   encrypted: z.optional(z.boolean()),
-  ttl: z.optional(z.number().check(z.int(), z.minimum(0), z.maximum(86400))),
+  ttl: ttlSchema(),
   hostSubnetLength: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(30))),
   vni: z.number().check(z.int(), z.minimum(1), z.maximum(16777215)),
   port: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(65535))),
@@ -30,13 +31,7 @@ const schema = () => z.looseObject({
   ipMasq: z.optional(z.boolean()),
   bridge: z.optional(ifnameOrEmpty()),
   dataDir: z.optional(z.string()),
-  etcd: z.looseObject({
-    endpoints: z.array(endpointString()),
-    prefix: z.optional(keyPathString()),
-    caFile: z.optional(z.string()),
-    certFile: z.optional(z.string()),
-    keyFile: z.optional(z.string()),
-  }),
+  etcd: etcdSchema(),
   args: z.optional(z.looseObject({ cni: z.optional(z.looseObject({ mac: z.optional(macString()), ips: z.optional(z.array(z.string())) })) })),
   runtimeConfig: z.optional(z.looseObject({ mac: z.optional(macString()), ips: z.optional(z.array(z.string())) })),
   'cni.dev/valid-attachments': z.optional(z.array(z.looseObject({ containerID: z.string(), ifname: z.string() }))),
@@ -64,8 +59,7 @@ export function validateOverlay(c: OverlayConf): { hostLen: number } {
 
 /** What both modes check: etcd's settings, and that no security option is asked for that is not honoured. */
 export function validateCommon(c: OverlayConf): void {
-  if (!c.etcd.endpoints.length) throw new CniError(ErrCode.InvalidConfig, 'invalid network config: etcd.endpoints is empty');
-  if (c.etcd.certFile && !c.etcd.keyFile) throw new CniError(ErrCode.InvalidConfig, 'invalid network config: etcd.certFile needs etcd.keyFile');
+  validateEtcd(c.etcd);
   // never a silent fallback to clear text
   if (c.encrypted) throw new CniError(ErrCode.UnsupportedField, 'encrypted: IPsec between hosts is not supported yet: this overlay would carry traffic in clear text, so it is refused');
 }

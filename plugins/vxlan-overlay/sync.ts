@@ -7,6 +7,7 @@
 // lease. It keeps no state of its own: every step is one etcd read applied to the kernel, as a
 // call does, so it can be restarted at any time.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { oneAtATime, watchPrefix } from '../cluster/watch.ts';
 import { unlink } from '../../shared/os/fs.ts';
 import { ensureDir, tryFileLock, writeFileAtomic } from '../../shared/os/files.ts';
 import { join } from '../../shared/util/path.ts';
@@ -77,28 +78,9 @@ async function serve(c: OverlayConf, signal: AbortSignal): Promise<void> {
   const l2 = modeOf(c) === 'l2';
   const prefix = (l2 ? endpointPrefix : leasePrefix)(c.etcd.prefix ?? DEFAULT_PREFIX, c.name);
   const sync = l2 ? resyncL2 : resync;
-  let running: Promise<void> | undefined, again = false;
-  const step = (): void => {
-    if (signal.aborted) return;
-    if (running) { again = true; return; }
-    running = sync(c).catch((e: Error) => log(`${c.name}: sync: ${e.message}`)).finally(() => { running = undefined; if (again) { again = false; step(); } });
-  };
-  const timer = setInterval(step, l2 && c.ttl ? Math.min(FULL_SYNC_MS, Math.max(1000, (c.ttl * 1000) / 3)) : FULL_SYNC_MS);
+  const step = oneAtATime(() => sync(c), (e) => log(`${c.name}: sync: ${e.message}`), () => signal.aborted);
+  const timer = setInterval(step, c.ttl ? Math.min(FULL_SYNC_MS, Math.max(1000, (c.ttl * 1000) / 3)) : FULL_SYNC_MS);
   signal.addEventListener('abort', () => clearInterval(timer));
-  // etcd away: back off (300 ms doubling to 10 s) and log a failure once a minute, or when it changes
-  let delay = 300, lastLog = '', lastAt = 0;
-  while (!signal.aborted) {
-    let watching = false;
-    try {
-      const { revision } = await etcd.range(prefix);
-      watching = true;
-      step();
-      await etcd.watch(prefix, revision + 1, () => step(), signal);
-    } catch (e) {
-      const m = (e as Error).message;
-      if (m !== lastLog || Date.now() - lastAt > 60_000) { log(`${c.name}: etcd: ${m}${delay > 300 ? ` (retrying every ${delay} ms)` : ''}`); lastLog = m; lastAt = Date.now(); }
-    }
-    delay = watching ? 300 : Math.min(delay * 2, 10_000);
-    try { await sleep(delay, undefined, { signal }); } catch { /* aborted */ }
-  }
+  // etcd away: back off (300 ms doubling to 10 s)
+  await watchPrefix(etcd, prefix, () => { void step(); }, signal, 10_000, (m) => log(`${c.name}: ${m}`));
 }

@@ -6,7 +6,9 @@
 // (the next ADD, CHECK or GC starts both when the supervisor is gone too).
 // This thread (records, listeners, TCP, forwarding, the control socket) and the UDP threads
 // (udp-lanes.ts, udp-worker.ts), which answer datagrams outside the event loop.
-import { closeFile, unlink, writeFd } from '../../../shared/os/fs.ts';
+import { closeFile, readFile, unlink, writeFd } from '../../../shared/os/fs.ts';
+import { basename } from '../../../shared/util/path.ts';
+import { ClusterNames } from './cluster.ts';
 import { tryFileLock, writeFileAtomic } from '../../../shared/os/files.ts';
 import { exitCall, native } from '../../../shared/os/native.ts';
 import { paths, readAll, readRecord, recordKey, type Attachment } from '../records.ts';
@@ -35,6 +37,8 @@ const log = (msg: string): void => { try { writeFd(2, `${new Date().toISOString(
 
 class Resolver {
   private tables: Tables = buildTables([]);
+  /** names across hosts: the other hosts' records, kept up by one task per network (cluster.ts) */
+  private cluster: ClusterNames;
   private listeners = new Map<string, Listener>();
 
   private udp!: UdpLanes;
@@ -42,7 +46,13 @@ class Resolver {
   /** UDP fds the UDP threads may still be using: closed once they applied a view without them */
   private retired: { gen: number; fd: number }[] = [];
 
-  constructor(private dir: string) {}
+  constructor(private dir: string) {
+    let machine = '';
+    try { machine = readFile('/etc/machine-id').trim(); } catch { /* none */ }
+    // this host: its machine, and the network namespace this resolver serves (its state directory)
+    const me = `${machine || 'no-machine-id'}/${basename(dir)}`;
+    this.cluster = new ClusterNames(dir, me, () => { void this.sync(undefined, undefined, true); }, log);
+  }
 
   /** The UDP threads: this same program again, told so by a flag (udp-lanes.ts). */
   startUdpThreads(): void {
@@ -100,9 +110,9 @@ class Resolver {
    * changed ("<network>/<containerID>:<ifname>"); then tables rebuilt and listeners opened and
    * closed to match. One sync at a time.
    */
-  sync(key?: string, handle?: string): Promise<number> {
+  sync(key?: string, handle?: string, remoteOnly = false): Promise<number> {
     const run = this.queue.then(() => {
-      if (key === undefined) {
+      if (remoteOnly) { /* the other hosts' records changed: this host's stay */ } else if (key === undefined) {
         this.records = new Map(arrMap(readAll(this.dir, (f, why) => log(`ignoring ${f}: ${why}`)), (a) => [recordKey(a.network, a.containerId, a.ifname), a]));
       } else {
         const [network, rest] = key.split('/') as [string, string];
@@ -113,7 +123,9 @@ class Resolver {
         // through /proc whatever mount namespace either of us lives in
         if (a && handle) { const [pid, fd] = handle.split(':'); this.handles.set(a.cookie, `/proc/${pid}/fd/${fd}`); }
       }
-      try { this.apply([...this.records.values()]); } finally { this.handles.clear(); }
+      const local = [...this.records.values()];
+      if (!remoteOnly) this.cluster.update(local);
+      try { this.apply([...local, ...this.cluster.remote()]); } finally { this.handles.clear(); }
       return this.records.size;
     });
     this.queue = run.catch(() => undefined);
@@ -125,7 +137,8 @@ class Resolver {
     // a container (namespace) sees the union of its networks, at each of its addresses
     const byNs = byNamespace(all);
     const wanted = new Map<string, { cookie: string; address: string; list: Attachment[] }>();
-    for (const [cookie, list] of byNs) for (const a of list) wanted.set(`${cookie} ${a.listen}`, { cookie, address: a.listen, list });
+    // (other hosts' records have no namespace here: cookie "")
+    for (const [cookie, list] of byNs) if (cookie) for (const a of list) wanted.set(`${cookie} ${a.listen}`, { cookie, address: a.listen, list });
     for (const [key, l] of this.listeners) {
       if (wanted.has(key)) continue;
       l.close();
@@ -160,14 +173,17 @@ class Resolver {
     if (cmd === 'sync' && extra === undefined && (key === undefined || RECORD_KEY.test(key)) && (handle === undefined || (key !== undefined && NETNS_HANDLE.test(handle)))) {
       void this.sync(key, handle).then((n) => {
         reply(`ok ${n} records, ${this.listeners.size} listeners\n`);
-        if (n === 0) setImmediate(() => this.exitIfEmpty());
+        if (n === 0) setImmediate(() => { void this.exitIfEmpty(); });
       }, (e: Error) => reply(`error ${e.message}\n`));
     } else if (cmd === 'ping') reply('ok\n');
     else reply('unknown command\n');
   }
 
   /** No record left: exit, but only under the state lock, so that no ADD is between write and sync. */
-  exitIfEmpty(): void {
+  async exitIfEmpty(): Promise<void> {
+    if (this.records.size) return;
+    await this.cluster.stopAll();   // this host's names out of etcd first (bounded)
+    if (this.records.size) return;
     const fd = tryFileLock(paths(this.dir).lock);
     if (fd === undefined) return;   // a call is changing records: it syncs when done
     if (readAll(this.dir).length > 0) { closeFile(fd); return; }
@@ -206,5 +222,5 @@ export async function runResolver(dir: string): Promise<void> {
   setInterval(() => { if (process.ppid !== parent) r.shutdown('the supervisor is gone', 1); }, PARENT_CHECK_MS).unref();
   // one bad query must not take every container's resolver down: logged, and serving goes on
   process.on('uncaughtException', (e) => log(`error: ${e.stack ?? e}`));
-  if (n === 0) r.exitIfEmpty();
+  if (n === 0) void r.exitIfEmpty();
 }
