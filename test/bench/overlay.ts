@@ -3,7 +3,7 @@
 // simulated hosts, the time until a new host's container is routed by every other host (p99
 // target < 1 s). etcd (Debian's etcd-server) runs in an underlay namespace of the bench's own.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NetNS } from '../../shared/os/netns.ts';
@@ -11,6 +11,8 @@ import { listRoutes } from '../../shared/netlink/route.ts';
 import { listNeighbours } from '../../shared/netlink/neigh.ts';
 import { BIN, netnsStateDirs, stopDaemons } from '../helpers/netns.ts';
 import { execPlugin, type Bench } from './lib.ts';
+import { measure, type DnsFigures } from './dns.ts';
+import { native } from '../../shared/os/native.ts';
 
 export const overlayReady = (): boolean => spawnSync('etcd', ['--version']).status === 0;
 
@@ -184,6 +186,83 @@ export async function overlayConvergence(mode: Mode, hosts = 20, rounds = 10): P
     return { mode, hosts, rounds, p50: q(0.5), p99: q(0.99), max: samples.at(-1)!, writesPerAdd: writes.reduce((a, b) => a + b, 0) / writes.length };
   } finally {
     for (const w of watchers) w.kill('SIGKILL');
+    for (const n of names) { for (const d of netnsStateDirs(n)) { stopDaemons(d); rmSync(d, { recursive: true, force: true }); } spawnSync('ip', ['netns', 'del', n]); }
+    u.stop();
+  }
+}
+
+export interface NamesAcrossHosts { hosts: number; rounds: number; p50: number; p99: number; max: number; local: DnsFigures; remote: DnsFigures }
+
+/**
+ * Names across hosts: 20 hosts on an l2 overlay with dns-hosts (etcd the overlay's) and a
+ * container each; rounds of a new container on host 0: the time from its ADD (the chain's, as a
+ * runtime runs it) until the resolver of every other host answers its name. Then dnsperf from
+ * host 1's container: a name of its own host against one of another host, in the same run.
+ */
+export async function namesAcrossHosts(hosts = 20, rounds = 10): Promise<NamesAcrossHosts> {
+  const packet = await import('dns-packet');
+  const u = new Underlay();
+  const names: string[] = [];
+  u.start();
+  try {
+    const ov = JSON.stringify({ ...overlayConf(u, 'l2', { underlayInterface: 'eth0' }), name: 'benchnames' });
+    const dns = (prev: unknown) => JSON.stringify({ cniVersion: '1.0.0', name: 'benchnames', type: 'dns-hosts', forward: false, etcd: { endpoints: [u.endpoint] }, prevResult: prev });
+    const mk = (n: string) => { ip('netns', 'add', n); names.push(n); ip('-n', n, 'link', 'set', 'lo', 'up'); return n; };
+    const plugin = (host: string, type: string, conf: string, command: string, id: string, ctr: string, args = '') => {
+      const r = spawnSync('ip', ['netns', 'exec', host, join(BIN, type)], { input: conf, encoding: 'utf8', env: { PATH: process.env.PATH, CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: `/run/netns/${ctr}`, CNI_IFNAME: 'eth0', CNI_PATH: BIN, CNI_ARGS: args } });
+      if (r.status !== 0) throw new Error(`${type} ${command} on ${host}: ${r.stdout}`);
+      return r.stdout;
+    };
+    const add = (host: string, ctr: string, id: string, name: string): string => {
+      const prev = JSON.parse(plugin(host, 'vxlan-overlay', ov, 'ADD', id, ctr));
+      plugin(host, 'dns-hosts', dns(prev), 'ADD', id, ctr, `K8S_POD_NAME=${name}`);
+      return prev.ips[0].address.split('/')[0];
+    };
+    const del = (host: string, ctr: string, id: string): void => { plugin(host, 'dns-hosts', dns(undefined), 'DEL', id, ctr); plugin(host, 'vxlan-overlay', ov, 'DEL', id, ctr); };
+    const hostNs: string[] = [], ctrNs: string[] = [];
+    for (let i = 0; i < hosts; i++) {
+      const h = mk(`cnits-bnm-h${i}-${process.pid}`), c = mk(`cnits-bnm-c${i}-${process.pid}`);
+      u.attach(h);
+      add(h, c, `k${i}`, `n${i}`);
+      hostNs.push(h); ctrNs.push(c);
+    }
+    const newCtr = mk(`cnits-bnm-new-${process.pid}`);
+    const sockets = ctrNs.map((c) => NetNS.open(`/run/netns/${c}`));
+    const answers = (k: number, name: string): string[] => {
+      const q = packet.encode({ id: 7, type: 'query', flags: packet.RECURSION_DESIRED, questions: [{ type: 'A', name }] });
+      const raw = native().udpExchange(sockets[k]!.fd, '127.0.0.11', 53, q, 200);
+      if (!raw) return [];
+      return (packet.decode(raw).answers ?? []).map((a) => String((a as { data?: unknown }).data));
+    };
+    const samples: number[] = [];
+    try {
+      // every host knows every other before the rounds start
+      const t0 = performance.now();
+      while (performance.now() - t0 < 10_000 && !sockets.every((_, k) => answers(k, `n${(k + 1) % hosts}`).length)) await new Promise((r) => setTimeout(r, 50));
+      for (let round = -1; round < rounds; round++) {
+        const t1 = performance.now();
+        const addr = add(hostNs[0]!, newCtr, `x${round}`, `new${round + 1}`);
+        const pending = new Set([...sockets.keys()].slice(1));
+        while (pending.size && performance.now() - t1 < 5000) {
+          for (const k of [...pending]) if (answers(k, `new${round + 1}`).includes(addr)) { if (round >= 0) samples.push(performance.now() - t1); pending.delete(k); }
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        if (round >= 0) for (const _ of pending) samples.push(Infinity);
+        del(hostNs[0]!, newCtr, `x${round}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      // a local name (host 1's own container) against a remote one (host 2's), from host 1's container
+      const q = (name: string) => { const f = join(u.dir, `q-${name}`); writeFileSync(f, `${name} A\n`); return f; };
+      const local = measure(ctrNs[1]!, '127.0.0.11', q('n1'));
+      const remote = measure(ctrNs[1]!, '127.0.0.11', q('n2'));
+      samples.sort((a, b) => a - b);
+      const qt = (p: number) => samples[Math.min(samples.length - 1, Math.floor(p * samples.length))]!;
+      for (let i = 0; i < hosts; i++) del(hostNs[i]!, ctrNs[i]!, `k${i}`);
+      return { hosts, rounds, p50: qt(0.5), p99: qt(0.99), max: samples.at(-1)!, local, remote };
+    } finally {
+      for (const s of sockets) s.close();
+    }
+  } finally {
     for (const n of names) { for (const d of netnsStateDirs(n)) { stopDaemons(d); rmSync(d, { recursive: true, force: true }); } spawnSync('ip', ['netns', 'del', n]); }
     u.stop();
   }

@@ -15,7 +15,7 @@ import { hostLocalAdd } from './host-local.ts';
 import { loopbackAdd } from './loopback.ts';
 import { macvlanBenches } from './macvlan.ts';
 import { dnsBench, dnsBenchReady, dnsHostsAdd, dnsTable } from './dns.ts';
-import { overlayBenches, overlayConvergence, overlayReady } from './overlay.ts';
+import { namesAcrossHosts, overlayBenches, overlayConvergence, overlayReady } from './overlay.ts';
 import { chainAddAtScale, chainAddBaseline, concurrentChainAdd, versionBench } from './runtime.ts';
 
 const BENCHES: (() => Bench)[] = [
@@ -73,10 +73,20 @@ if (inside < 0) {
       overlayLines.push(`${ovName}, mode ${mode}: a new host's container known to every other host after p50 ${c.p50.toFixed(0)} ms, p99 ${c.p99.toFixed(0)} ms, max ${c.max.toFixed(0)} ms (${c.rounds} joins x ${c.hosts} hosts; target p99 < 500 ms); etcd writes per ADD: ${c.writesPerAdd.toFixed(1)}`);
     }
   }
+  // names across hosts: ADD on one host to the name answered on every other; a remote name's qps against a local one's
+  let names: Awaited<ReturnType<typeof namesAcrossHosts>> | undefined;
+  const nmName = 'dns-hosts names across hosts, 20 hosts';
+  if ((!filter || nmName.includes(filter)) && overlayReady() && dnsBenchReady()) {
+    process.stderr.write(`bench: ${nmName}...\n`);
+    names = await namesAcrossHosts();
+    const f = (x: { qps: number; p99: number }) => `${Math.round(x.qps)} q/s, p99 ${x.p99.toFixed(3)} ms`;
+    overlayLines.push(`${nmName}: a new container's name answered by every other host's resolver after p50 ${names.p50.toFixed(0)} ms, p99 ${names.p99.toFixed(0)} ms, max ${names.max.toFixed(0)} ms (${names.rounds} ADDs x ${names.hosts - 1} hosts)`);
+    overlayLines.push(`${nmName}: from one container, a local name ${f(names.local)}; a remote name ${f(names.remote)} (${(names.remote.qps / names.local.qps).toFixed(2)}x the qps)`);
+  }
   for (const l of overlayLines) console.log(l);
   const date = new Date().toISOString();
   const svg = chart(rows, `cni-ts vs the reference plugins, ${date.slice(0, 10)}`);
-  writeFileSync(join(ROOT, 'test/bench/results/latest.json'), `${JSON.stringify({ date, rows, dns, convergence }, null, 2)}\n`);
+  writeFileSync(join(ROOT, 'test/bench/results/latest.json'), `${JSON.stringify({ date, rows, dns, convergence, names }, null, 2)}\n`);
   writeFileSync(join(ROOT, 'test/bench/results/latest.svg'), svg);
   if (filter) console.log('results: test/bench/results/latest.{json,svg} (a run with a filter leaves docs/benchmarks.md as it is)');
   else {
