@@ -14,7 +14,7 @@ const nsOf = (c: Ctr) => c.path.split('/').at(-1)!;
 const A = (c: Ctr, name: string) => dig(nsOf(c), name).answers.sort();
 
 function net(cl: Cluster, extra: Record<string, unknown> = {}) {
-  return cl.l2network('ov1', 42, { subnet: '10.90.0.0/24' }, [{ type: 'dns-hosts', forward: false, etcd: { endpoints: cl.endpoints }, capabilities: { aliases: true }, ...extra }]);
+  return cl.l2network('ov1', 42, { subnet: '10.90.0.0/24' }, [{ type: 'dns-hosts', forward: false, etcd: { endpoints: cl.endpoints }, capabilities: { aliases: true, links: true }, ...extra }]);
 }
 
 t.test('three hosts: every container resolves every other by name, alias and name.network; PTR of a remote address; a shared alias held on two hosts answers both; DEL on one host: gone everywhere within 1 s', { skip }, async (t) => {
@@ -35,6 +35,15 @@ t.test('three hosts: every container resolves every other by name, alias and nam
   t.same(A(ctrs[2]!, 'svc1'), [ips[1]], 'an alias of a container on another host');
   t.same(A(ctrs[0]!, 'web1.ov1'), [ips[1]], 'name.network');
   t.same(A(ctrs[0]!, 'shared'), [ips[1], ips[2]].sort(), 'a shared alias held on two hosts answers both');
+  const firsts = new Set(Array.from({ length: 4 }, () => dig(nsOf(ctrs[0]!), 'shared').answers[0]));
+  t.equal(firsts.size, 2, 'rotated: consecutive answers lead with each in turn');
+  // a link alias: declared by one container on host 1, to a container on host 3
+  const linker = cl.container('linker');
+  t.equal(cl.call('add', hosts[0]!, linker, ov, 'K8S_POD_NAME=linker', { links: ['web2:db'] }).status, 0);
+  t.same(A(linker, 'db'), [ips[2]], 'a link alias resolves, to a container on another host, for the container that declared it');
+  t.equal(dig(nsOf(ctrs[0]!), 'db').status, 'NXDOMAIN', 'and for no other container on its host');
+  t.equal(dig(nsOf(ctrs[2]!), 'db').status, 'NXDOMAIN', 'nor on the target\'s host');
+  t.equal(cl.call('del', hosts[0]!, linker, ov).status, 0);
   const ptr = dig(nsOf(ctrs[0]!), ips[2]!, 'PTR', ['-x']).answers;
   t.ok(ptr.some((n) => n.startsWith('web2')), `PTR of a remote address names it (${ptr.join(' ')})`);
   t.same(A(ctrs[0]!, 'web0'), [ips[0]], 'its own name still answers');
