@@ -138,7 +138,8 @@ export class Etcd {
 
   /**
    * Every key under `prefix`, read in pages at one revision (a consistent view): at most PAGE keys
-   * a reply, fewer while a reply would exceed the cap (large values), and a key whose value alone
+   * a reply, an eighth as many after a reply that would exceed the cap (large values), doubling
+   * again page by page, and a key whose value alone
    * does not fit is given with an empty value (taken, and skipped as unfit by the caller). At
    * most MAX_KEYS keys in all: a network cannot make every host read without end.
    */
@@ -164,7 +165,8 @@ export class Etcd {
       // first page, which a call with fewer keys never reaches.)
       const last = Buffer.from(String(r.kvs[r.kvs.length - 1].key), 'base64');
       from = Buffer.concat([last, new Uint8Array(1)]);
-      limit = PAGE;
+      // grown back by halves, not at once: every reply that overflows is one read whole for nothing
+      limit = Math.min(PAGE, limit * 2);
     }
     return { kvs, revision };
   }

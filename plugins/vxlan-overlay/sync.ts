@@ -78,7 +78,13 @@ async function serve(c: OverlayConf, signal: AbortSignal): Promise<void> {
   const l2 = modeOf(c) === 'l2';
   const prefix = (l2 ? endpointPrefix : leasePrefix)(c.etcd.prefix ?? DEFAULT_PREFIX, c.name);
   const sync = l2 ? resyncL2 : resync;
-  const step = oneAtATime(() => sync(c), (e) => log(`${c.name}: sync: ${e.message}`), () => signal.aborted);
+  // a failing step (etcd away) is logged once a minute, or when its reason changes
+  let lastErr = '', lastAt = 0;
+  const step = oneAtATime(() => sync(c), (e) => {
+    if (e.message === lastErr && Date.now() - lastAt < 60_000) return;
+    lastErr = e.message; lastAt = Date.now();
+    log(`${c.name}: sync: ${e.message}`);
+  }, () => signal.aborted);
   const timer = setInterval(step, c.ttl ? Math.min(FULL_SYNC_MS, Math.max(1000, (c.ttl * 1000) / 3)) : FULL_SYNC_MS);
   signal.addEventListener('abort', () => clearInterval(timer));
   // etcd away: back off (300 ms doubling to 10 s)

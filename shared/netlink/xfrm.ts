@@ -4,6 +4,9 @@
 // bytes `ip xfrm` sends and the kernel dumps (test/fixtures/netlink/xfrm.hex).
 import { nla, type Attr, AttrMap, encodeAttrs } from './attrs.ts';
 import { formatIP, parseIP } from '../util/ip.ts';
+import { arrMap } from '../util/arrays.ts';
+import { NLM_F } from './constants.ts';
+import type { Netlink } from './socket.ts';
 
 export const NETLINK_XFRM = 6;
 export const enum XFRM_MSG { NEWSA = 0x10, DELSA = 0x11, GETSA = 0x12, NEWPOLICY = 0x13, DELPOLICY = 0x14, GETPOLICY = 0x15, UPDPOLICY = 0x19, UPDSA = 0x1a }
@@ -155,3 +158,35 @@ export function decodePolicy(payload: Buffer): Policy {
   }
   return p;
 }
+
+// The requests, on a socket opened as new Netlink(nsFd, NETLINK_XFRM).
+
+/** Add a state, or replace the one of its ID (UPDSA only updates: ESRCH when there is none). */
+export function addState(nl: Netlink, s: StateSpec): void {
+  const op = `add xfrm state ${s.src} -> ${s.dst} spi ${s.spi}`;
+  try {
+    nl.request(op, XFRM_MSG.NEWSA, 0, encodeNewSA(s));
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'EEXIST') throw e;
+    nl.request(op, XFRM_MSG.UPDSA, 0, encodeNewSA(s));
+  }
+}
+
+export function deleteState(nl: Netlink, id: StateId): void {
+  nl.request(`delete xfrm state ${id.src} -> ${id.dst} spi ${id.spi}`, XFRM_MSG.DELSA, 0, encodeStateId(id));
+}
+
+/** Add (or replace) a policy: UPDPOLICY does both. */
+export function addPolicy(nl: Netlink, p: PolicySpec): void {
+  nl.request(`add xfrm policy ${p.sel.src} -> ${p.sel.dst} dir ${p.dir}`, XFRM_MSG.UPDPOLICY, 0, encodeNewPolicy(p));
+}
+
+export function deletePolicy(nl: Netlink, sel: Selector, dir: number): void {
+  nl.request(`delete xfrm policy ${sel.src} -> ${sel.dst} dir ${dir}`, XFRM_MSG.DELPOLICY, 0, encodePolicyId(sel, dir));
+}
+
+export const listStates = (nl: Netlink): State[] =>
+  arrMap(nl.request('list xfrm states', XFRM_MSG.GETSA, NLM_F.DUMP, Buffer.alloc(0)), (m) => decodeSA(m.payload));
+
+export const listPolicies = (nl: Netlink): Policy[] =>
+  arrMap(nl.request('list xfrm policies', XFRM_MSG.GETPOLICY, NLM_F.DUMP, Buffer.alloc(0)), (m) => decodePolicy(m.payload));
