@@ -27,6 +27,19 @@ function rangeEnd64(prefix: string): string {
   return b.toString('base64');
 }
 
+/** [key, value, expected]: put `value` at `key` if the key is absent (expected undefined) or holds `expected`. */
+export type Guarded = readonly [string, string, string | undefined];
+
+/** A transaction's compares and puts for guarded entries, the puts under `lease` when given. */
+function guardedPuts(entries: readonly Guarded[], lease: string | undefined) {
+  return {
+    compare: arrMap(entries, ([key, , expected]) => expected === undefined
+      ? { key: b64(key), target: 'CREATE', result: 'EQUAL', create_revision: '0' }
+      : { key: b64(key), target: 'VALUE', result: 'EQUAL', value: b64(expected) }),
+    puts: arrMap(entries, ([key, value]) => ({ request_put: { key: b64(key), value: b64(value), ...(lease ? { lease } : {}) } })),
+  };
+}
+
 /** The longest watch response line taken (etcd's largest value, base64, with room for a few). */
 const WATCH_LINE_MAX = 16 << 20;
 
@@ -175,13 +188,9 @@ export class Etcd {
    * Put every [key, value] in one transaction, only if each key is absent, or holds `expected`
    * where one is given; true when they were put.
    */
-  async putAbsent(entries: readonly (readonly [string, string, string | undefined])[], lease?: string): Promise<boolean> {
-    const r = await this.call('v3/kv/txn', {
-      compare: arrMap(entries, ([key, , expected]) => expected === undefined
-        ? { key: b64(key), target: 'CREATE', result: 'EQUAL', create_revision: '0' }
-        : { key: b64(key), target: 'VALUE', result: 'EQUAL', value: b64(expected) }),
-      success: arrMap(entries, ([key, value]) => ({ request_put: { key: b64(key), value: b64(value), ...(lease ? { lease } : {}) } })),
-    });
+  async putAbsent(entries: readonly Guarded[], lease?: string): Promise<boolean> {
+    const { compare, puts } = guardedPuts(entries, lease);
+    const r = await this.call('v3/kv/txn', { compare, success: puts });
     return r.succeeded === true;
   }
 
@@ -191,17 +200,12 @@ export class Etcd {
    * values) leaves unsaid whether the puts took: the keys, read in pages, say. More than a page
    * of keys: the rest read in pages.
    */
-  async putAbsentAndRange(entries: readonly (readonly [string, string, string | undefined])[], prefix: string, lease?: string): Promise<{ succeeded: boolean; kvs: KV[] }> {
+  async putAbsentAndRange(entries: readonly Guarded[], prefix: string, lease?: string): Promise<{ succeeded: boolean; kvs: KV[] }> {
     const range = { request_range: { key: b64(prefix), range_end: rangeEnd64(prefix), limit: String(PAGE) } };
+    const { compare, puts } = guardedPuts(entries, lease);
     let r: any;
     try {
-      r = await this.call('v3/kv/txn', {
-        compare: arrMap(entries, ([key, , expected]) => expected === undefined
-          ? { key: b64(key), target: 'CREATE', result: 'EQUAL', create_revision: '0' }
-          : { key: b64(key), target: 'VALUE', result: 'EQUAL', value: b64(expected) }),
-        success: [...arrMap(entries, ([key, value]) => ({ request_put: { key: b64(key), value: b64(value), ...(lease ? { lease } : {}) } })), range],
-        failure: [range],
-      });
+      r = await this.call('v3/kv/txn', { compare, success: [...puts, range], failure: [range] });
     } catch (e) {
       if ((e as { code?: string }).code !== 'EMSGSIZE') throw e;
       const { kvs } = await this.range(prefix);

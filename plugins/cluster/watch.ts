@@ -4,8 +4,25 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Etcd } from './etcd.ts';
 
+/**
+ * `log` bounded for a long-running process: a message is written when it differs from the last
+ * one, or a minute after it (etcd away for hours writes a line a minute, not one a retry).
+ */
+export function boundedLog(log: (m: string) => void): (m: string) => void {
+  let last = '', at = 0;
+  return (m) => {
+    if (m === last && Date.now() - at < 60_000) return;
+    last = m; at = Date.now();
+    log(m);
+  };
+}
+
+/** How often a long-running process syncs a network in full: every 10 s, or every third of a host lease's TTL (at least 1 s). */
+export const syncEveryMs = (ttl: number | undefined): number => (ttl ? Math.min(10_000, Math.max(1000, (ttl * 1000) / 3)) : 10_000);
+
 export async function watchPrefix(etcd: Etcd, prefix: string, changed: () => void, signal: AbortSignal, retryMaxMs: number, log: (m: string) => void): Promise<void> {
-  let delay = 300, lastLog = '', lastAt = 0;
+  let delay = 300;
+  const failed = boundedLog(log);
   while (!signal.aborted) {
     let watching = false;
     try {
@@ -14,8 +31,7 @@ export async function watchPrefix(etcd: Etcd, prefix: string, changed: () => voi
       changed();
       await etcd.watch(prefix, revision + 1, changed, signal);
     } catch (e) {
-      const m = (e as Error).message;
-      if (m !== lastLog || Date.now() - lastAt > 60_000) { log(`etcd: ${m}${delay > 300 ? ` (retrying every ${delay} ms)` : ''}`); lastLog = m; lastAt = Date.now(); }
+      failed(`etcd: ${(e as Error).message}`);
     }
     delay = watching ? 300 : Math.min(delay * 2, retryMaxMs);
     try { await sleep(delay, undefined, { signal }); } catch { /* stopped */ }

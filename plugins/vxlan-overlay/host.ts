@@ -40,18 +40,27 @@ export function hostOf(c: OverlayConf, nl: Netlink): Host {
 }
 
 /** Every lease of the network (one read), or undefined when etcd cannot be reached. Unfit ones are skipped and logged. */
-export async function readLeases(c: OverlayConf, h: Host): Promise<LeaseSet | undefined> {
+export function readLeases(c: OverlayConf, h: Host): Promise<LeaseSet | undefined> {
   const keyPrefix = leasePrefix(h.prefix, c.name);
-  let read: LeaseSet;
-  try { read = parseLeases((await h.etcd.range(keyPrefix)).kvs, { keyPrefix, network: c.subnet!, hostLen: validateOverlay(c).hostLen }); } catch (e) {
+  return readChecked(c, 'lease', ': going on with this host\'s lease and peers as last synced', async () =>
+    parseLeases((await h.etcd.range(keyPrefix)).kvs, { keyPrefix, network: c.subnet!, hostLen: validateOverlay(c).hostLen }));
+}
+
+/**
+ * One read of the network's keys, parsed and checked by `read`: what it skipped is logged, and
+ * etcd out of reach is undefined (logged, with `away` after the reason) rather than an error.
+ */
+export async function readChecked<T extends { skipped: string[] }>(c: OverlayConf, what: string, away: string, read: () => Promise<T>): Promise<T | undefined> {
+  let got: T;
+  try { got = await read(); } catch (e) {
     if (e instanceof CniError && e.code === ErrCode.TryAgainLater) {
-      process.stderr.write(`vxlan-overlay: ${c.name}: ${e.message}: going on with this host's lease and peers as last synced\n`);
+      process.stderr.write(`vxlan-overlay: ${c.name}: ${e.message}${away}\n`);
       return undefined;
     }
     throw e;
   }
-  logSkipped(c.name, 'lease', read.skipped);
-  return read;
+  logSkipped(c.name, what, got.skipped);
+  return got;
 }
 
 /**

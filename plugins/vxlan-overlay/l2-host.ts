@@ -16,27 +16,17 @@ import { arrEvery, arrFilter } from '../../shared/util/arrays.ts';
 import { bridgeNameOf, vxlanNameOf, type OverlayConf } from './config.ts';
 import { ensureVxlan, syncEndpoints, teardown } from './dataplane.ts';
 import { endpointPrefix, parseEndpoints, releaseAll, remoteOf, unfitEndpoint, type Endpoint, type EndpointSet } from './endpoints.ts';
-import { hostOf, hostTag, isolate, mtuOf, putBack, renewHostLease, type Host } from './host.ts';
+import { hostOf, hostTag, isolate, mtuOf, putBack, readChecked, renewHostLease, type Host } from './host.ts';
 import { OVERLAY_NFT } from './nft.ts';
 import { registerNetwork, unregisterNetwork } from './registry.ts';
-import { logSkipped } from './checks.ts';
 import { poolsOf, type Pool } from './pools.ts';
 
 export const keyPrefixOf = (c: OverlayConf, h: Host): string => endpointPrefix(h.prefix, c.name);
 
 /** Every endpoint of the network (one read), or undefined when etcd cannot be reached. Unfit ones are skipped and logged. */
-export async function readEndpoints(c: OverlayConf, h: Host, pools: Pool[]): Promise<EndpointSet | undefined> {
+export function readEndpoints(c: OverlayConf, h: Host, pools: Pool[]): Promise<EndpointSet | undefined> {
   const keyPrefix = keyPrefixOf(c, h);
-  let read: EndpointSet;
-  try { read = parseEndpoints((await h.etcd.range(keyPrefix)).kvs, keyPrefix, pools); } catch (e) {
-    if (e instanceof CniError && e.code === ErrCode.TryAgainLater) {
-      process.stderr.write(`vxlan-overlay: ${c.name}: ${e.message}\n`);
-      return undefined;
-    }
-    throw e;
-  }
-  logSkipped(c.name, 'endpoint', read.skipped);
-  return read;
+  return readChecked(c, 'endpoint', '', async () => parseEndpoints((await h.etcd.range(keyPrefix)).kvs, keyPrefix, pools));
 }
 
 /** This host's etcd lease on the network (host.ts), its attachments' records put back when it had lapsed. */
@@ -113,11 +103,14 @@ function parseAttachment(text: string, keyPrefix: string, pools: Pool[]): Attach
   return { id: a.id, endpoints: a.endpoints, released: a.released === true };
 }
 
+/** The attachment record in `file`, when it is a regular file and well-formed. */
+function readAttachmentFile(c: OverlayConf, h: Host, pools: Pool[], file: string): Attachment | undefined {
+  try { return parseAttachment(readStateFile(file), keyPrefixOf(c, h), pools); } catch { return undefined; }
+}
+
 export function readAttachment(c: OverlayConf, h: Host, pools: Pool[], id: string): Attachment | undefined {
-  try {
-    const a = parseAttachment(readStateFile(attachmentFile(h, id)), keyPrefixOf(c, h), pools);
-    return a?.id === id ? a : undefined;
-  } catch { return undefined; }
+  const a = readAttachmentFile(c, h, pools, attachmentFile(h, id));
+  return a?.id === id ? a : undefined;
 }
 
 export function listAttachments(c: OverlayConf, h: Host, pools: Pool[]): Attachment[] {
@@ -126,10 +119,8 @@ export function listAttachments(c: OverlayConf, h: Host, pools: Pool[]): Attachm
   const out: Attachment[] = [];
   for (const n of names) {
     if (!n.endsWith('.json')) continue;
-    try {
-      const a = parseAttachment(readStateFile(join(h.paths.attachments, n)), keyPrefixOf(c, h), pools);
-      if (a) out.push(a);
-    } catch { /* not a regular file: skipped */ }
+    const a = readAttachmentFile(c, h, pools, join(h.paths.attachments, n));
+    if (a) out.push(a);
   }
   return out;
 }

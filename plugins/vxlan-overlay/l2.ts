@@ -153,7 +153,6 @@ async function check(ctx: Ctx): Promise<void> {
       for (const e of a.endpoints) {
         if (!arrSome(read.endpoints, (x) => JSON.stringify(x) === JSON.stringify(e))) throw new CniError(ErrCode.Plugin, `vxlan-overlay: etcd no longer holds ${e.ip} for ${a.id}`);
       }
-      mark('attached');
       syncL2(c, h, read);
     }
   } finally {

@@ -7,7 +7,7 @@
 // lease. It keeps no state of its own: every step is one etcd read applied to the kernel, as a
 // call does, so it can be restarted at any time.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { oneAtATime, watchPrefix } from '../cluster/watch.ts';
+import { boundedLog, oneAtATime, syncEveryMs, watchPrefix } from '../cluster/watch.ts';
 import { unlink } from '../../shared/os/fs.ts';
 import { ensureDir, tryFileLock, writeFileAtomic } from '../../shared/os/files.ts';
 import { join } from '../../shared/util/path.ts';
@@ -25,7 +25,6 @@ const log = (m: string): void => { process.stderr.write(`${new Date().toISOStrin
 
 /** The most networks one host's process serves (each holds a watch connection). */
 const MAX_NETWORKS = 256;
-const FULL_SYNC_MS = 10_000;
 
 /** A registered config, checked as a call checks it. */
 function confOf(text: string): OverlayConf {
@@ -79,13 +78,9 @@ async function serve(c: OverlayConf, signal: AbortSignal): Promise<void> {
   const prefix = (l2 ? endpointPrefix : leasePrefix)(c.etcd.prefix ?? DEFAULT_PREFIX, c.name);
   const sync = l2 ? resyncL2 : resync;
   // a failing step (etcd away) is logged once a minute, or when its reason changes
-  let lastErr = '', lastAt = 0;
-  const step = oneAtATime(() => sync(c), (e) => {
-    if (e.message === lastErr && Date.now() - lastAt < 60_000) return;
-    lastErr = e.message; lastAt = Date.now();
-    log(`${c.name}: sync: ${e.message}`);
-  }, () => signal.aborted);
-  const timer = setInterval(step, c.ttl ? Math.min(FULL_SYNC_MS, Math.max(1000, (c.ttl * 1000) / 3)) : FULL_SYNC_MS);
+  const failed = boundedLog(log);
+  const step = oneAtATime(() => sync(c), (e) => failed(`${c.name}: sync: ${e.message}`), () => signal.aborted);
+  const timer = setInterval(step, syncEveryMs(c.ttl));
   signal.addEventListener('abort', () => clearInterval(timer));
   // etcd away: back off (300 ms doubling to 10 s)
   await watchPrefix(etcd, prefix, () => { void step(); }, signal, 10_000, (m) => log(`${c.name}: ${m}`));

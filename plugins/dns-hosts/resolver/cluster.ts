@@ -9,21 +9,23 @@ import { ensureDir, writeFileAtomic } from '../../../shared/os/files.ts';
 import { shortHash } from '../../../shared/util/hash.ts';
 import { join } from '../../../shared/util/path.ts';
 import { arrFilter, arrMap } from '../../../shared/util/arrays.ts';
-import { Etcd } from '../../cluster/etcd.ts';
+import { Etcd, type KV } from '../../cluster/etcd.ts';
 import { leaseIdOf, putBackKey, renewLease } from '../../cluster/lease.ts';
-import { oneAtATime, watchPrefix } from '../../cluster/watch.ts';
+import { boundedLog, oneAtATime, syncEveryMs, watchPrefix } from '../../cluster/watch.ts';
 import { nameKey, namesPrefix, recordOf, remoteRecords } from '../cluster-names.ts';
 import type { Attachment, ClusterSettings } from '../records.ts';
 
-const FULL_SYNC_MS = 10_000;
 const STOP_MS = 2000;
 const RETRY_MAX_MS = 500;
 
 type Log = (m: string) => void;
 
 class Task {
-  local: Attachment[] = [];
+  private localv: Attachment[] = [];
   remote: Attachment[] = [];
+  /** the other hosts' records as last read (kept on disk), checked again until etcd answers */
+  private saved: KV[] = [];
+  private fresh = false;
   private etcd: Etcd;
   private keyPrefix: string;
   private ctl = new AbortController();
@@ -34,18 +36,35 @@ class Task {
 
   constructor(readonly network: string, private settings: ClusterSettings, private me: string, private file: string, private changed: () => void, private log: Log) {
     this.etcd = new Etcd(settings.etcd);
+    this.failed = boundedLog(log);
     this.keyPrefix = namesPrefix(settings.etcd.prefix, network);
     try {
       const saved = JSON.parse(readStateFile(file, 4 << 20));
-      if (Array.isArray(saved)) this.remote = arrFilter(saved, (a) => a && typeof a === 'object' && a.remote && a.network === network);
+      // (a state file is read, not trusted: its records go through the checks etcd's do)
+      if (Array.isArray(saved)) this.saved = arrFilter(saved, (kv) => typeof kv?.key === 'string' && typeof kv?.value === 'string');
     } catch { /* none yet */ }
-    const ttl = settings.ttl ?? 0;
-    this.timer = setInterval(() => this.step(), ttl ? Math.min(FULL_SYNC_MS, Math.max(1000, (ttl * 1000) / 3)) : FULL_SYNC_MS);
+    this.timer = setInterval(() => this.step(), syncEveryMs(settings.ttl));
     void this.watch();
   }
 
+  get local(): Attachment[] { return this.localv; }
+
+  /** This host's records of the network; until etcd has answered, the saved ones are checked against their subnets. */
+  set local(list: Attachment[]) {
+    this.localv = list;
+    if (!this.fresh) this.remote = this.check(this.saved).remote;
+  }
+
+  /** The other hosts' records among `kvs`, as remoteRecords checks them against this host's subnets of the network. */
+  private check(kvs: KV[]) {
+    const subnets = new Set<string>();
+    for (const a of this.localv) for (const s of a.subnets ?? []) subnets.add(s);
+    return remoteRecords(kvs, this.keyPrefix, this.network, [...subnets], this.me);
+  }
+
   /** One reconcile at a time; one more when asked meanwhile. */
-  readonly step = oneAtATime(() => (this.running = this.reconcile()), (e) => this.log(`${this.network}: names: ${e.message}`), () => this.ctl.signal.aborted);
+  private failed: (m: string) => void;
+  readonly step = oneAtATime(() => (this.running = this.reconcile()), (e) => this.failed(`${this.network}: names: ${e.message}`), () => this.ctl.signal.aborted);
 
   /** Publish what this host has, remove what it no longer has, read the others'. */
   private async reconcile(): Promise<void> {
@@ -62,26 +81,30 @@ class Task {
       await this.etcd.putAbsent([[k, v, have.get(k)]], lease);
       this.published.set(k, v);
     }
-    // this host's records it no longer has (only while they still hold what it wrote)
-    for (const kv of kvs) {
-      if (want.has(kv.key)) continue;
-      let host: unknown;
-      try { host = JSON.parse(kv.value)?.host; } catch { continue; }
-      if (host === this.me) { await this.etcd.deleteIf(kv.key, kv.value); this.published.delete(kv.key); }
-    }
-    const subnets = new Set<string>();
-    for (const a of this.local) for (const s of a.subnets ?? []) subnets.add(s);
-    const { remote, skipped } = remoteRecords(arrFilter(kvs, (kv) => !want.has(kv.key)), this.keyPrefix, this.network, [...subnets], this.me);
+    await this.removeMine(kvs, want);
+    const others = arrFilter(kvs, (kv) => !want.has(kv.key));
+    const { remote, skipped } = this.check(others);
+    this.fresh = true;
     if (skipped.length && Date.now() - this.lastSkipLog > 60_000) {
       this.lastSkipLog = Date.now();
       for (const why of skipped.slice(0, 4)) this.log(`${this.network}: record skipped: ${why}`);
       if (skipped.length > 4) this.log(`${this.network}: ${skipped.length - 4} more records skipped`);
     }
-    const text = JSON.stringify(remote);
-    if (text !== JSON.stringify(this.remote)) {
+    if (JSON.stringify(remote) !== JSON.stringify(this.remote)) {
       this.remote = remote;
+      const text = JSON.stringify(arrMap(others, (kv) => ({ key: kv.key, value: kv.value })));
       try { ensureDir(join(this.file, '..')); writeFileAtomic(this.file, text, join(this.file, '..')); } catch (e) { this.log(`${this.network}: ${(e as Error).message}`); }
       this.changed();
+    }
+  }
+
+  /** This host's records among `kvs` that `keep` does not hold, deleted while they still hold what it wrote. */
+  private async removeMine(kvs: KV[], keep: Map<string, string>): Promise<void> {
+    for (const kv of kvs) {
+      if (keep.has(kv.key)) continue;
+      let host: unknown;
+      try { host = JSON.parse(kv.value)?.host; } catch { continue; }
+      if (host === this.me) { await this.etcd.deleteIf(kv.key, kv.value); this.published.delete(kv.key); }
     }
   }
 
@@ -97,12 +120,7 @@ class Task {
     clearInterval(this.timer);
     try {
       await Promise.race([this.running ?? Promise.resolve(), sleep(STOP_MS)]);
-      const { kvs } = await this.etcd.range(this.keyPrefix);
-      for (const kv of kvs) {
-        let host: unknown;
-        try { host = JSON.parse(kv.value)?.host; } catch { continue; }
-        if (host === this.me) await this.etcd.deleteIf(kv.key, kv.value);
-      }
+      await this.removeMine((await this.etcd.range(this.keyPrefix)).kvs, new Map());
     } catch (e) { this.log(`${this.network}: names not removed from etcd: ${(e as Error).message}`); }
     this.ctl.abort();
     try { unlink(this.file); } catch { /* none */ }
