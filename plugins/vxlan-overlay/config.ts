@@ -21,6 +21,7 @@ const schema = () => z.looseObject({
     auxAddresses: z.optional(z.record(z.string(), ipString())),
   }))),
   encrypted: z.optional(z.boolean()),
+  keyRotation: z.optional(z.number().check(z.int(), z.minimum(10), z.maximum(30 * 24 * 3600))),
   ttl: ttlSchema(),
   hostSubnetLength: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(30))),
   vni: z.number().check(z.int(), z.minimum(1), z.maximum(16777215)),
@@ -61,8 +62,12 @@ export function validateOverlay(c: OverlayConf): { hostLen: number } {
 export function validateCommon(c: OverlayConf): void {
   validateEtcd(c.etcd);
   // never a silent fallback to clear text
-  if (c.encrypted) throw new CniError(ErrCode.UnsupportedField, 'encrypted: IPsec between hosts is not supported yet: this overlay would carry traffic in clear text, so it is refused');
+  if (c.encrypted && modeOf(c) === 'routed') throw new CniError(ErrCode.UnsupportedField, 'encrypted: true: IPsec between hosts is built for mode "l2" (Docker\'s overlay); mode "routed" would carry traffic in clear text, so it is refused');
+  if (c.keyRotation !== undefined && !c.encrypted) throw new CniError(ErrCode.InvalidConfig, 'invalid network config: keyRotation is a key of encrypted networks ("encrypted": true)');
 }
+
+/** The network's VXLAN port (IANA's by default, as Docker's). */
+export const portOf = (c: OverlayConf): number => c.port ?? 4789;
 
 export const modeOf = (c: OverlayConf): 'l2' | 'routed' => c.mode ?? 'l2';
 

@@ -15,7 +15,9 @@ import { assignable, freeIn, poolHolding, type Pool } from './pools.ts';
 
 export interface Endpoint { ip: string; mac: string; underlay: string; host: string; id: string; vni: number }
 
-export const endpointPrefix = (prefix: string, network: string): string => `${prefix.replace(/\/$/, '')}/${network}/endpoints/`;
+/** Every key of one network (its endpoints, and an encrypted network's keys). */
+export const networkPrefix = (prefix: string, network: string): string => `${prefix.replace(/\/$/, '')}/${network}/`;
+export const endpointPrefix = (prefix: string, network: string): string => `${networkPrefix(prefix, network)}endpoints/`;
 
 /** The endpoints fit to use, every address whose key is present (fit or not), and why the rest were skipped. */
 export interface EndpointSet { endpoints: Endpoint[]; taken: Set<string>; skipped: string[] }

@@ -9,7 +9,7 @@ import { Netlink } from '../../shared/netlink/socket.ts';
 import { getLink } from '../../shared/netlink/link.ts';
 import { NftBatch, tag } from '../nft-state/batch.ts';
 import { findTagged, removeContainer } from '../nft-state/elements.ts';
-import { DEFAULT_DATA_DIR, DEFAULT_PREFIX, bridgeNameOf, validateOverlay, vxlanNameOf, type OverlayConf } from './config.ts';
+import { DEFAULT_DATA_DIR, DEFAULT_PREFIX, bridgeNameOf, portOf, validateOverlay, vxlanNameOf, type OverlayConf } from './config.ts';
 import { VXLAN_OVERHEAD, applyPeers, ensureVxlan, findUnderlay, teardown, vtepMac, type Underlay } from './dataplane.ts';
 import { Etcd } from '../cluster/etcd.ts';
 import { keyOf, leasePrefix, parseLeases, peersOf, release, unfitPeer, type Lease, type LeaseSet, type Peer } from './lease.ts';
@@ -135,7 +135,7 @@ export function applySync(c: OverlayConf, h: Host, lease: Lease, peers: Peer[], 
     let all = verify;
     // a device that is there and up is taken as made (CHECK verifies it all again)
     if (make && (!dev || verify || !(dev.flags & 1))) {
-      const v = ensureVxlan(h.nl, { name: vxlanNameOf(c), vni: c.vni, port: c.port ?? 4789, underlay: h.underlay, mac: h.mac, mtu: mtuOf(c, h), subnet: lease.subnet });
+      const v = ensureVxlan(h.nl, { name: vxlanNameOf(c), vni: c.vni, port: portOf(c), underlay: h.underlay, mac: h.mac, mtu: mtuOf(c, h), subnet: lease.subnet });
       dev = v.link;
       if (v.created || verify) { isolate(c); all = true; }
       registerNetwork(c);

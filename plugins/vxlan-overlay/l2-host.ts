@@ -13,13 +13,15 @@ import { removeContainer } from '../nft-state/elements.ts';
 import { shortHash } from '../../shared/util/hash.ts';
 import { join } from '../../shared/util/path.ts';
 import { arrEvery, arrFilter } from '../../shared/util/arrays.ts';
-import { bridgeNameOf, vxlanNameOf, type OverlayConf } from './config.ts';
+import { bridgeNameOf, portOf, vxlanNameOf, type OverlayConf } from './config.ts';
 import { ensureVxlan, syncEndpoints, teardown } from './dataplane.ts';
 import { endpointPrefix, parseEndpoints, releaseAll, remoteOf, unfitEndpoint, type Endpoint, type EndpointSet } from './endpoints.ts';
 import { hostOf, hostTag, isolate, mtuOf, putBack, readChecked, renewHostLease, type Host } from './host.ts';
 import { OVERLAY_NFT } from './nft.ts';
 import { registerNetwork, unregisterNetwork } from './registry.ts';
 import { poolsOf, type Pool } from './pools.ts';
+import type { IpsecKey } from './keys.ts';
+import { networkKeys, seal, underlaysOf, unseal } from './sealing.ts';
 
 export const keyPrefixOf = (c: OverlayConf, h: Host): string => endpointPrefix(h.prefix, c.name);
 
@@ -41,20 +43,36 @@ export const hostLease = (c: OverlayConf, h: Host, pools: Pool[]): Promise<strin
 /** The VXLAN device, made if missing (with the network's isolation), answering ARP and ND from its entries. */
 export function ensureL2Device(c: OverlayConf, h: Host): void {
   withStateLock(h.paths.lock, () => {
-    const v = ensureVxlan(h.nl, { name: vxlanNameOf(c), vni: c.vni, port: c.port ?? 4789, underlay: h.underlay, mac: h.mac, mtu: mtuOf(c, h), proxy: true });
-    if (v.created) isolate(c);
+    if (l2Device(c, h)) isolate(c);
     registerNetwork(c);
   });
 }
 
-/** The device on the local bridge, and its entries exactly the remote endpoints'; nothing when this host has no device. */
-export function syncL2(c: OverlayConf, h: Host, read: EndpointSet): void {
+/** The device alone, true when it was made; an encrypted network's IPsec policies first (until its states come, nothing crosses). */
+export function l2Device(c: OverlayConf, h: Host): boolean {
+  const sealed = c.encrypted && getLink(h.nl, vxlanNameOf(c))?.kind !== 'vxlan';
+  if (sealed) seal(c, h, [], []);
+  try {
+    return ensureVxlan(h.nl, { name: vxlanNameOf(c), vni: c.vni, port: portOf(c), underlay: h.underlay, mac: h.mac, mtu: mtuOf(c, h), proxy: true }).created;
+  } catch (e) {
+    if (sealed) unseal(c);
+    throw e;
+  }
+}
+
+/**
+ * The device on the local bridge, and its entries exactly the remote endpoints' (an encrypted
+ * network's IPsec states for their hosts before them); nothing when this host has no device.
+ */
+export function syncL2(c: OverlayConf, h: Host, read: EndpointSet, keys: IpsecKey[] | undefined): void {
   withStateLock(h.paths.lock, () => {
     const vx = getLink(h.nl, vxlanNameOf(c));
     if (vx?.kind !== 'vxlan') return;
     const br = getLink(h.nl, bridgeNameOf(c));
     if (br?.kind === 'bridge' && vx.master !== br.index) setLink(h.nl, vx.index, { master: br.index });
-    syncEndpoints(h.nl, vx.index, remoteOf(read.endpoints, h.host, c.vni));
+    const remote = remoteOf(read.endpoints, h.host, c.vni);
+    if (keys) seal(c, h, underlaysOf(remote), keys);
+    syncEndpoints(h.nl, vx.index, remote);
     // what the next ADD here guesses is taken (guessOf)
     const seen = JSON.stringify([...read.taken]);
     let had = '';
@@ -84,6 +102,7 @@ export function guessOf(c: OverlayConf, h: Host, pools: Pool[], id: string): End
 export function retireL2(c: OverlayConf, h: Host): void {
   withStateLock(h.paths.lock, () => {
     teardown(h.nl, vxlanNameOf(c), bridgeNameOf(c));
+    unseal(c);
     removeContainer(hostTag(c), OVERLAY_NFT);
     unregisterNetwork(c.name);
   });
@@ -159,8 +178,9 @@ export async function resyncL2(c: OverlayConf): Promise<void> {
     if (getLink(nl, vxlanNameOf(c))?.kind !== 'vxlan') return;
     await hostLease(c, h, pools);
     await drainReleased(c, h, pools);
+    const keys = await networkKeys(c, h);
     const read = await readEndpoints(c, h, pools);
-    if (read) syncL2(c, h, read);
+    if (read) syncL2(c, h, read, keys);
   } finally {
     nl.close();
   }

@@ -23,6 +23,7 @@ import {
   retireL2, syncL2, writeAttachment,
 } from './l2-host.ts';
 import { poolHolding, poolsOf, type Pool } from './pools.ts';
+import { checkSealable, networkKeys } from './sealing.ts';
 
 const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 const attachmentId = (ctx: Ctx): string => `${ctx.env.containerId}/${ctx.env.ifname}`;
@@ -55,8 +56,13 @@ async function add(ctx: Ctx): Promise<Result> {
     const h = hostOf(c, nl);
     mark('host found');
     // the first container here: the network must not cover what the host reaches etcd and the world by
-    if (!getLink(nl, vxlanNameOf(c))) checkNetworkAvoids(c, h, arrMap(pools, (p) => p.subnet));
+    if (!getLink(nl, vxlanNameOf(c))) {
+      checkNetworkAvoids(c, h, arrMap(pools, (p) => p.subnet));
+      checkSealable(c, h);
+    }
     mark('device checked');
+    const keys = await networkKeys(c, h);
+    if (keys && !keys.length) throw new CniError(ErrCode.TryAgainLater, `encrypted: ${c.name} has no usable key in etcd yet: try again later`);
     const id = attachmentId(ctx);
     let eps: Endpoint[], read: EndpointSet;
     try {
@@ -93,7 +99,7 @@ async function add(ctx: Ctx): Promise<Result> {
     }
     try {
       mark('attached');
-      syncL2(c, h, read);
+      syncL2(c, h, read, keys);
     } catch (e) {
       await detach(bctx).catch(() => {});
       await leave(ctx, h);
@@ -148,12 +154,13 @@ async function check(ctx: Ctx): Promise<void> {
     await verify(bridgeCtx(ctx, pools, mtuOf(c, h), undefined));
     // renewed first: records that had lapsed are put back before they are looked for (etcd away: both skipped)
     await hostLease(c, h, pools).catch(() => undefined);
+    const keys = await networkKeys(c, h).catch(() => undefined);
     const read = await readEndpoints(c, h, pools);
     if (read) {
       for (const e of a.endpoints) {
         if (!arrSome(read.endpoints, (x) => JSON.stringify(x) === JSON.stringify(e))) throw new CniError(ErrCode.Plugin, `vxlan-overlay: etcd no longer holds ${e.ip} for ${a.id}`);
       }
-      syncL2(c, h, read);
+      syncL2(c, h, read, keys);
     }
   } finally {
     nl.close();
@@ -177,8 +184,9 @@ async function gc(ctx: Ctx): Promise<void> {
     const ports = br ? arrFilter(listLinks(nl), (l) => l.master === br.index && l.kind !== 'vxlan').length : 0;
     if (!ports && getLink(nl, vxlanNameOf(c))) retireL2(c, h);
     else {
+      const keys = await networkKeys(c, h).catch(() => undefined);
       const read = await readEndpoints(c, h, pools);
-      if (read) syncL2(c, h, read);
+      if (read) syncL2(c, h, read, keys);
     }
   } finally {
     nl.close();

@@ -15,6 +15,7 @@ import { attach, detach, verify } from '../local-bridge/attach.ts';
 import { mark } from '../../shared/os/trace.ts';
 import type { BridgeConf } from '../local-bridge/config.ts';
 import { DEFAULT_DATA_DIR, bridgeNameOf, validateOverlay, vxlanNameOf, type Ctx, type OverlayConf } from './config.ts';
+import { checkSealable } from './sealing.ts';
 import { KIND, applySync, checkNetworkAvoids, fitStateLease, fitStatePeers, hostOf, mtuOf, readLeases, retire, routedHostLease, type Host } from './host.ts';
 import { acquire, peersOf, release, type Lease } from './lease.ts';
 import { readState, statePaths } from './state.ts';
@@ -43,7 +44,10 @@ async function add(ctx: Ctx): Promise<Result> {
   try {
     const h = hostOf(c, nl);
     // the first container here: the network must not cover what the host reaches etcd and the world by
-    if (!getLink(nl, vxlanNameOf(c))) checkNetworkAvoids(c, h, [c.subnet!]);
+    if (!getLink(nl, vxlanNameOf(c))) {
+      checkNetworkAvoids(c, h, [c.subnet!]);
+      checkSealable(c, h);
+    }
     mark('underlay found');
     const leases = await readLeases(c, h);
     mark('leases read');

@@ -14,11 +14,12 @@ import { join } from '../../shared/util/path.ts';
 import { parseConfig } from '../../shared/cni/schema.ts';
 import { DEFAULT_PREFIX, modeOf, overlayConfig, validateOverlay, type OverlayConf } from './config.ts';
 import { Etcd } from '../cluster/etcd.ts';
-import { endpointPrefix } from './endpoints.ts';
+import { networkPrefix } from './endpoints.ts';
 import { resync } from './host.ts';
 import { resyncL2 } from './l2-host.ts';
 import { leasePrefix } from './lease.ts';
 import { poolsOf } from './pools.ts';
+import { timingOf } from './keys.ts';
 import { registered, syncDir } from './registry.ts';
 
 const log = (m: string): void => { process.stderr.write(`${new Date().toISOString()} vxlan-overlay sync[${process.pid}]: ${m}\n`); };
@@ -71,16 +72,18 @@ export async function runSync(): Promise<void> {
   }
 }
 
-/** One network, until `signal` aborts: watch, and sync at each event, every 10 s, and every third of the ttl. */
+/** One network, until `signal` aborts: watch, and sync at each event, every 10 s, every third of the ttl, and (encrypted) every half grace period. */
 async function serve(c: OverlayConf, signal: AbortSignal): Promise<void> {
   const etcd = new Etcd(c.etcd);
   const l2 = modeOf(c) === 'l2';
-  const prefix = (l2 ? endpointPrefix : leasePrefix)(c.etcd.prefix ?? DEFAULT_PREFIX, c.name);
+  // l2: the network's whole tree (its endpoints and, encrypted, its keys)
+  const prefix = (l2 ? networkPrefix : leasePrefix)(c.etcd.prefix ?? DEFAULT_PREFIX, c.name);
   const sync = l2 ? resyncL2 : resync;
   // a failing step (etcd away) is logged once a minute, or when its reason changes
   const failed = boundedLog(log);
   const step = oneAtATime(() => sync(c), (e) => failed(`${c.name}: sync: ${e.message}`), () => signal.aborted);
-  const timer = setInterval(step, syncEveryMs(c.ttl));
+  // an encrypted network's keys change on a clock: a step each half grace period sees the next change in time
+  const timer = setInterval(step, c.encrypted ? Math.min(syncEveryMs(c.ttl), timingOf(c).graceMs / 2) : syncEveryMs(c.ttl));
   signal.addEventListener('abort', () => clearInterval(timer));
   // etcd away: back off (300 ms doubling to 10 s)
   await watchPrefix(etcd, prefix, () => { void step(); }, signal, 10_000, (m) => log(`${c.name}: ${m}`));
