@@ -61,7 +61,7 @@ t.test('three hosts: every container resolves every other by name, alias and nam
   t.equal(left, '', 'no name left in etcd');
 });
 
-t.test('etcd away: known names keep resolving; a container added meanwhile resolves on the others within 1 s of etcd\'s return; a hostile record is not served', { skip }, async (t) => {
+t.test('etcd away: known names keep resolving, a restarted resolver too; a container added meanwhile resolves on the others within 1 s of etcd\'s return; a hostile record is not served', { skip }, async (t) => {
   const cl = new Cluster(t);
   await cl.startEtcd(['e1']);
   // routed: a host that holds its subnet adds containers without etcd; the names' subnet is the overlay's
@@ -75,6 +75,13 @@ t.test('etcd away: known names keep resolving; a container added meanwhile resol
   await new Promise((r) => setTimeout(r, 500));
   t.same(A(a, 'bravo'), [ipb], 'etcd away: bravo still resolves on host 1');
   t.same(A(b, 'alpha'), [ipa], 'and alpha on host 2');
+  // host 1's resolver dies while etcd is away; its supervisor starts it again, from the names it saved
+  const served = spawnSync('pgrep', ['-f', 'dns-hosts --resolver-serve'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+  const mine = served.filter((pid) => spawnSync('ip', ['netns', 'identify', pid], { encoding: 'utf8' }).stdout.trim() === h1.name);
+  t.equal(mine.length, 1, 'one resolver on host 1');
+  process.kill(Number(mine[0]), 'SIGKILL');
+  const back = await within(8000, () => A(a, 'bravo').join() === ipb);
+  t.ok(back !== undefined, `restarted with etcd away, host 1's resolver answers bravo from the names it saved (${back} ms)`);
   const ipc = add(h2, c, 'charlie');
   t.equal(dig(nsOf(c), 'bravo').answers.join(), ipb, 'charlie, added on host 2 while etcd is away, resolves bravo');
   await new Promise((r) => setTimeout(r, 3000));   // long enough for every retry to back off

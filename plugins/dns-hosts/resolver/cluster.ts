@@ -4,10 +4,10 @@
 // ones are kept on disk (<dir>/remote/), so a resolver restarted while etcd is away still answers
 // them; with `ttl` the task renews this host's lease, so a dead host's records lapse.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readStateFile, unlink } from '../../../shared/os/fs.ts';
+import { readStateFile, rmdir, unlink } from '../../../shared/os/fs.ts';
 import { ensureDir, writeFileAtomic } from '../../../shared/os/files.ts';
 import { shortHash } from '../../../shared/util/hash.ts';
-import { join } from '../../../shared/util/path.ts';
+import { dirname, join } from '../../../shared/util/path.ts';
 import { arrFilter, arrMap } from '../../../shared/util/arrays.ts';
 import { Etcd, type KV } from '../../cluster/etcd.ts';
 import { leaseIdOf, putBackKey, renewLease } from '../../cluster/lease.ts';
@@ -38,6 +38,8 @@ class Task {
     this.etcd = new Etcd(settings.etcd);
     this.failed = boundedLog(log);
     this.keyPrefix = namesPrefix(settings.etcd.prefix, network);
+    // an empty directory in the file's place was made by an earlier build's mistake: it would refuse every save
+    try { rmdir(file); } catch { /* none: the usual case */ }
     try {
       const saved = JSON.parse(readStateFile(file, 4 << 20));
       // (a state file is read, not trusted: its records go through the checks etcd's do)
@@ -93,7 +95,7 @@ class Task {
     if (JSON.stringify(remote) !== JSON.stringify(this.remote)) {
       this.remote = remote;
       const text = JSON.stringify(arrMap(others, (kv) => ({ key: kv.key, value: kv.value })));
-      try { ensureDir(join(this.file, '..')); writeFileAtomic(this.file, text, join(this.file, '..')); } catch (e) { this.log(`${this.network}: ${(e as Error).message}`); }
+      try { ensureDir(dirname(this.file)); writeFileAtomic(this.file, text, dirname(this.file)); } catch (e) { this.log(`${this.network}: ${(e as Error).message}`); }
       this.changed();
     }
   }
