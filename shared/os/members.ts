@@ -7,7 +7,7 @@
 // cookie, never reused), readable by root only.
 import { STATE_DIRS } from './state.ts';
 import { exists, readDir, rmdir, stat, unlink } from './fs.ts';
-import { createFileExclusive, ensureDir, removeHeldLock, sweepTemps, withRemovableLock } from './files.ts';
+import { createFileExclusive, inDir, removeHeldLock, sweepTemps, withRemovableLock } from './files.ts';
 import { shortHash } from '../util/hash.ts';
 import { join } from '../util/path.ts';
 import { native } from './native.ts';
@@ -54,10 +54,24 @@ function locked<T>(kind: string, group: string, fn: (dir: string, member: string
 export function joinGroup(kind: string, group: string, tag: string, apply: () => void): void {
   locked(kind, group, (dir, member) => {
     const file = join(dir, member);
-    ensureDir(dir);
-    const made = createFileExclusive(file, `${tag}\n`, tmpDir(kind));
-    try { apply(); } catch (e) { if (made) unlink(file); throw e; }
+    // made again if a group's leaving removed it earlier in this process
+    const made = inDir(dir, () => createFileExclusive(file, `${tag}\n`, tmpDir(kind)));
+    try { apply(); } catch (e) {
+      if (made) unlink(file);
+      // a first member that failed leaves no empty group behind
+      let left: string[];
+      try { left = readDir(dir); } catch { left = []; }
+      if (!left.length) dropGroup(kind, group, dir);
+      throw e;
+    }
   }, tag);
+}
+
+/** The group is gone: its directory and its lock (still held: a call waiting for it locks the next one), then the namespace's directory when no other group or temporary is in it. */
+function dropGroup(kind: string, group: string, dir: string): void {
+  try { rmdir(dir); } catch { /* gone */ }
+  removeHeldLock(lockPath(kind, group));
+  for (const d of [tmpDir(kind), kindDir(kind)]) { try { rmdir(d); } catch { /* others are in it */ } }
 }
 
 /**
@@ -74,12 +88,7 @@ export function leaveGroup(kind: string, group: string, tag: string, apply: (las
     let left: string[];
     try { left = readDir(dir); } catch { left = []; }
     apply(was && left.length === 0);
-    if (left.length) return;
-    // the group is gone: its directory and its lock (still held: a call waiting for it locks
-    // the next one), then the namespace's directory when no other group or temporary is in it
-    try { rmdir(dir); } catch { /* gone */ }
-    removeHeldLock(lockPath(kind, group));
-    for (const d of [tmpDir(kind), kindDir(kind)]) { try { rmdir(d); } catch { /* others are in it */ } }
+    if (!left.length) dropGroup(kind, group, dir);
   }, tag);
 }
 
