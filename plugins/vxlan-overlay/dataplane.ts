@@ -16,23 +16,26 @@ import { arrFind, arrMap, arrSome } from '../../shared/util/arrays.ts';
 
 export const VXLAN_OVERHEAD = 50;
 
-export interface Underlay { link: Link; address: string; mtu: number }
+/** defaultGateway: the default route's gateway (null: none) when the route dump was read to find the underlay */
+export interface Underlay { link: Link; address: string; mtu: number; defaultGateway?: string | null }
 
 /** The underlay: the configured interface or address, else the interface of the default route. */
 export function findUnderlay(nl: Netlink, iface: string | undefined, address: string | undefined): Underlay {
-  let link: Link | undefined;
+  let link: Link | undefined, defaultGateway: string | null | undefined;
   if (iface) link = getLink(nl, iface);
   else if (address) {
     for (const a of listAddresses(nl, { family: 4 })) if (a.ip === address && (link = getLink(nl, a.index))) break;
   }
   else {
-    const r = arrFind(listRoutes(nl, { family: 4 }), (x) => x.dst === '0.0.0.0/0' && x.oif);
+    const routes = listRoutes(nl, { family: 4 });
+    const r = arrFind(routes, (x) => x.dst === '0.0.0.0/0' && x.oif);
     link = r?.oif ? getLink(nl, r.oif) : undefined;
+    defaultGateway = arrFind(routes, (x) => x.dst === '0.0.0.0/0' && !!x.gw)?.gw ?? null;
   }
   if (!link) throw new CniError(ErrCode.InvalidConfig, `invalid network config: ${iface ? `underlayInterface "${iface}" does not exist` : address ? `underlayAddress ${address} is on no interface of this host` : 'no underlayInterface given and this host has no default route'}`);
   const addr = address ?? arrFind(listAddresses(nl, { index: link.index, family: 4 }), (a) => a.scope === 0)?.ip;
   if (!addr) throw new CniError(ErrCode.InvalidConfig, `invalid network config: the underlay interface "${link.name}" has no IPv4 address (set underlayAddress)`);
-  return { link, address: addr, mtu: link.mtu ?? 1500 };
+  return { link, address: addr, mtu: link.mtu ?? 1500, ...(defaultGateway !== undefined ? { defaultGateway } : {}) };
 }
 
 /** A stable, locally administered unicast MAC for this host's VTEP. */

@@ -70,7 +70,9 @@ export async function readChecked<T extends { skipped: string[] }>(c: OverlayCon
  * bad entry would have to be fixed).
  */
 export function checkNetworkAvoids(c: OverlayConf, h: Host, subnets: string[]): void {
-  const gw = arrFind(listRoutes(h.nl, { family: 4 }), (r) => r.dst === '0.0.0.0/0' && !!r.gw)?.gw;
+  // read with the underlay when it was found by the default route: not dumped twice
+  const gw = h.underlay.defaultGateway !== undefined ? h.underlay.defaultGateway ?? undefined
+    : arrFind(listRoutes(h.nl, { family: 4 }), (r) => r.dst === '0.0.0.0/0' && !!r.gw)?.gw;
   const named: [string, string | undefined][] = [['this host\'s underlay address', h.underlay.address], ['the default gateway', gw],
     ...arrMap(c.etcd.endpoints, (e): [string, string | undefined] => [`etcd endpoint ${e}`, hostOfUrl(e)])];
   for (const [what, addr] of named) {
