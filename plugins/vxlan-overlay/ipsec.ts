@@ -16,6 +16,7 @@ import {
 } from '../../shared/netlink/xfrm.ts';
 import { nodeCrypto } from '../../shared/util/lazy.ts';
 import { utf8 } from '../../shared/util/bytes.ts';
+import { arrFilter, arrMap, arrSome } from '../../shared/util/arrays.ts';
 import type { IpsecKey } from './keys.ts';
 
 export const AEAD = 'rfc4106(gcm(aes))';
@@ -93,10 +94,10 @@ export function syncIpsec(port: number, p: Pairing | undefined): void {
       if (!had || !had.equals(s.aead.key)) addState(nl, s);
     }
     // wanted policies in before unwanted ones go: never a moment without one (clear text)
-    const policies = listPolicies(nl).filter((x) => x.tmpls.some((t) => t.reqid === reqid));
-    const hadPolicies = new Set(policies.map(policyKey));
+    const policies = arrFilter(listPolicies(nl), (x) => arrSome(x.tmpls, (t) => t.reqid === reqid));
+    const hadPolicies = new Set(arrMap(policies, policyKey));
     for (const x of wantPolicies) if (!hadPolicies.has(policyKey(x))) addPolicy(nl, x);
-    const keepPolicies = new Set(wantPolicies.map(policyKey));
+    const keepPolicies = new Set(arrMap(wantPolicies, policyKey));
     for (const x of policies) if (!keepPolicies.has(policyKey(x))) deletePolicy(nl, x.sel, x.dir);
     for (const [k] of have) {
       if (keep.has(k)) continue;

@@ -6,7 +6,7 @@
 // so hosts racing to rotate make one key. What is read is checked: an unfit key is skipped and
 // logged, and a record with no fit key is replaced by a fresh one.
 import { nodeCrypto } from '../../shared/util/lazy.ts';
-import { arrFilter, arrMap } from '../../shared/util/arrays.ts';
+import { arrEvery, arrFilter, arrFind, arrMap } from '../../shared/util/arrays.ts';
 import type { Etcd } from '../cluster/etcd.ts';
 import type { OverlayConf } from './config.ts';
 import { networkPrefix } from './endpoints.ts';
@@ -76,7 +76,7 @@ export function nextKeys(keys: IpsecKey[], now: number, t: KeyTiming, fresh: () 
   const last = next[next.length - 1]!;
   next = arrFilter(next, (k) => k === last || !(last.created + 2 * t.graceMs <= now));
   if (next.length > MAX_KEYS) next = next.slice(-MAX_KEYS);
-  return next.length === keys.length && next.every((k, i) => k === keys[i]) ? undefined : next;
+  return next.length === keys.length && arrEvery(next, (k, i) => k === keys[i]) ? undefined : next;
 }
 
 /**
@@ -85,7 +85,7 @@ export function nextKeys(keys: IpsecKey[], now: number, t: KeyTiming, fresh: () 
  */
 export async function currentKeys(etcd: Etcd, key: string, t: KeyTiming, now = Date.now()): Promise<{ keys: IpsecKey[]; skipped: string[] }> {
   for (let attempt = 0; ; attempt++) {
-    const kv = (await etcd.range(key)).kvs.find((x) => x.key === key);
+    const kv = arrFind((await etcd.range(key)).kvs, (x) => x.key === key);
     const read = parseKeys(kv?.value, now);
     const next = nextKeys(read.keys, now, t);
     if (!next || attempt === 2) return read;

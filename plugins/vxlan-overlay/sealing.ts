@@ -4,7 +4,7 @@
 // own here; the policies go in before the VXLAN device exists and out after it is gone, so no
 // packet of the network ever leaves in clear text.
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { arrMap } from '../../shared/util/arrays.ts';
+import { arrFilter, arrMap } from '../../shared/util/arrays.ts';
 import { logSkipped } from './checks.ts';
 import { portOf, type OverlayConf } from './config.ts';
 import type { Host } from './host.ts';
@@ -24,7 +24,7 @@ export async function networkKeys(c: OverlayConf, h: Host): Promise<IpsecKey[] |
 export function seal(c: OverlayConf, h: Host, peers: string[], keys: IpsecKey[]): void {
   if (!c.encrypted) return;
   const me = h.underlay.address;
-  syncIpsec(portOf(c), { network: c.name, me, port: portOf(c), peers: [...new Set(peers)].filter((p) => p !== me), keys, send: sendKey(keys, Date.now(), timingOf(c)) });
+  syncIpsec(portOf(c), { network: c.name, me, port: portOf(c), peers: arrFilter([...new Set(peers)], (p) => p !== me), keys, send: sendKey(keys, Date.now(), timingOf(c)) });
 }
 
 /** The host left the network: its states and policies go (after the device). */

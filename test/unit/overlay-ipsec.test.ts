@@ -5,7 +5,9 @@
 import t from 'tap';
 import { nextKeys, parseKeys, sendKey, timingOf, type IpsecKey } from '../../plugins/vxlan-overlay/keys.ts';
 import { AEAD, desiredPolicies, desiredStates, reqidOf, saOf } from '../../plugins/vxlan-overlay/ipsec.ts';
-import type { OverlayConf } from '../../plugins/vxlan-overlay/config.ts';
+import { overlayConfig, validateCommon, type OverlayConf } from '../../plugins/vxlan-overlay/config.ts';
+import { parseConfig } from '../../shared/cni/schema.ts';
+import type { CniError } from '../../shared/cni/errors.ts';
 
 const hex = (n: number) => n.toString(16).padStart(2, '0').repeat(32);
 const rec = (keys: unknown[]) => JSON.stringify({ keys });
@@ -81,4 +83,22 @@ t.test('SAs: both ends derive the same SPI and key for a direction; every SA its
   t.same(desiredPolicies('192.0.2.1', 4790).map((x) => [x.dir, x.sel.src, x.sel.srcLen ?? 32, x.sel.dst, x.sel.dstLen ?? 32, x.sel.dport, x.tmpl.reqid]),
     [[1, '192.0.2.1', 32, '0.0.0.0', 0, 4790, reqidOf(4790)], [0, '0.0.0.0', 0, '192.0.2.1', 32, 4790, reqidOf(4790)]], 'out to anyone and in from anyone, on the port');
   t.not(reqidOf(4789), reqidOf(4790), 'a reqid per port');
+});
+
+t.test('config: Go-cased keys are the same keys (a silently dropped "Encrypted" would be clear text); what is refused, and why', async (t) => {
+  const base = { cniVersion: '1.0.0', name: 'x', type: 'vxlan-overlay', vni: 5, subnet: '10.1.0.0/24' };
+  const c = parseConfig(overlayConfig, { ...base, Encrypted: true, KeyRotation: 60, Etcd: { Endpoints: ['http://192.0.2.1:2379'] } });
+  t.equal(c.encrypted, true);
+  t.equal(c.keyRotation, 60);
+  t.same(c.etcd.endpoints, ['http://192.0.2.1:2379']);
+  const refused = (over: Record<string, unknown>) => {
+    try { validateCommon(parseConfig(overlayConfig, { ...base, etcd: { endpoints: ['http://192.0.2.1:2379'] }, ...over })); } catch (e) { return e as CniError; }
+    return undefined;
+  };
+  t.match(refused({ mode: 'routed', encrypted: true }), { code: 2, message: /encrypted: true: IPsec between hosts is built for mode "l2"/ });
+  t.match(refused({ keyRotation: 60 }), { code: 7, message: /keyRotation is a key of encrypted networks/ });
+  t.match(refused({ etcd: { endpoints: [] } }), { code: 7, message: /etcd\.endpoints is empty/ });
+  t.match(refused({ etcd: { endpoints: ['http://192.0.2.1:2379'], certFile: '/c' } }), { code: 7, message: /etcd\.certFile needs etcd\.keyFile/ });
+  t.throws(() => parseConfig(overlayConfig, { ...base, encrypted: true, keyRotation: 5, etcd: { endpoints: ['http://192.0.2.1:2379'] } }), /keyRotation/, 'keyRotation under 10 s');
+  t.equal(refused({ encrypted: true, keyRotation: 60 }), undefined, 'an encrypted l2 network checks out');
 });
