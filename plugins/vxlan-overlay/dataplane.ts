@@ -15,6 +15,8 @@ import type { Peer } from './lease.ts';
 import { arrFind, arrMap, arrSome } from '../../shared/util/arrays.ts';
 
 export const VXLAN_OVERHEAD = 50;
+/** ESP in transport mode with AES-GCM: its header (8), IV (8), trailer (2, and up to 3 of padding) and ICV (16), rounded up */
+export const ESP_OVERHEAD = 40;
 
 /** defaultGateway: the default route's gateway (null: none) when the route dump was read to find the underlay */
 export interface Underlay { link: Link; address: string; mtu: number; defaultGateway?: string | null }

@@ -10,7 +10,7 @@ import { getLink } from '../../shared/netlink/link.ts';
 import { NftBatch, tag } from '../nft-state/batch.ts';
 import { findTagged, removeContainer } from '../nft-state/elements.ts';
 import { DEFAULT_DATA_DIR, DEFAULT_PREFIX, bridgeNameOf, portOf, validateOverlay, vxlanNameOf, type OverlayConf } from './config.ts';
-import { VXLAN_OVERHEAD, applyPeers, ensureVxlan, findUnderlay, teardown, vtepMac, type Underlay } from './dataplane.ts';
+import { ESP_OVERHEAD, VXLAN_OVERHEAD, applyPeers, ensureVxlan, findUnderlay, teardown, vtepMac, type Underlay } from './dataplane.ts';
 import { Etcd } from '../cluster/etcd.ts';
 import { keyOf, leasePrefix, parseLeases, peersOf, release, unfitPeer, type Lease, type LeaseSet, type Peer } from './lease.ts';
 import { leaseIdOf, putBackKey, renewLease } from '../cluster/lease.ts';
@@ -122,7 +122,8 @@ export async function putBack(c: OverlayConf, h: Host, key: string, value: strin
   process.stderr.write(`vxlan-overlay: ${c.name}: ${what} was taken by another host while this host's lease had lapsed\n`);
 }
 
-export const mtuOf = (c: OverlayConf, h: Host): number => c.mtu ?? h.underlay.mtu - VXLAN_OVERHEAD;
+/** The overlay's MTU: what the underlay carries less VXLAN's header, and ESP's on an encrypted network, so no frame is fragmented. */
+export const mtuOf = (c: OverlayConf, h: Host): number => c.mtu ?? h.underlay.mtu - VXLAN_OVERHEAD - (c.encrypted ? ESP_OVERHEAD : 0);
 
 /**
  * Bring the host's peer entries (and the state file) in line with the leases; nothing when this

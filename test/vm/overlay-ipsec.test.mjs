@@ -89,6 +89,8 @@ test('an encrypted overlay across three hosts: ESP only on the wire, a clear ove
   const ips = got.map((r) => r.ip);
   const pubGot = [0, 1].map((i) => cl.cni(hosts[i], 'ADD', pub, pubs[i]));
   pubGot.forEach((r, i) => assert.equal(r.status, 0, `clear ADD on host ${i + 1}: ${r.out}`));
+  const mtu = (ns) => JSON.parse(inNs(ns, 'ip', '-j', 'link', 'show', 'eth0').stdout)[0].mtu;
+  assert.deepEqual([mtu(ctrs[0]), mtu(pubs[0])], [1410, 1450], 'an encrypted overlay\'s MTU leaves room for ESP as well as VXLAN: nothing fragments');
 
   // the states: each host one out per peer, and one in per peer and key (two while a new key comes in)
   for (let k = 0; k < 50 && list(hosts[0]).states.length < 4; k++) await sleep(200);
