@@ -1,9 +1,10 @@
 // npm run bench: every benchmark, ours vs the reference plugins, in one run. The whole run
 // happens inside a host namespace of its own, so nothing reaches this machine's namespace.
 // A full run (no filter) writes its figures into docs/benchmarks.md and docs/bench.svg.
-//   npm run bench [-- name-filter]
+//   npm run bench [-- name-filter]   (alternatives split by |: "500 containers|podman")
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { arrSome } from '../../shared/util/arrays.ts';
 import { join } from 'node:path';
 import { ROOT, REFERENCE_BIN } from '../helpers/netns.ts';
 import { chart } from './chart.ts';
@@ -35,6 +36,8 @@ if (inside < 0) {
   process.exitCode = inOwnHost('cnits-bench');
 } else {
   const filter = process.argv.slice(inside + 2).join(' ');
+  // one of the filter's alternatives is in the name (rows that run after others in one namespace can be run together)
+  const picked = (name: string): boolean => !filter || arrSome(filter.split('|'), (f) => name.includes(f));
   const rows: Row[] = [];
   const host = process.argv[inside + 1]!;
   const benches = [...BENCHES, ...(overlayReady() ? overlayBenches : []), ...(podmanReady() ? [() => podmanRun(host)] : [])];
@@ -42,7 +45,7 @@ if (inside < 0) {
   if (!podmanReady()) process.stderr.write('bench: podman rows skipped (../shared/podman/setup.sh and netavark not set up)\n');
   for (const make of benches) {
     const b = make();
-    if (filter && !b.name.includes(filter)) continue;
+    if (!picked(b.name)) continue;
     process.stderr.write(`bench: ${b.name}...\n`);
     rows.push(...runBench(b));
   }
@@ -54,7 +57,7 @@ if (inside < 0) {
   // the resolver's throughput and latency beside dnsmasq and aardvark-dns (not a per-exec row)
   let dns: ReturnType<typeof dnsBench> | undefined;
   const dnsName = 'dns resolver: dnsperf vs dnsmasq and aardvark-dns';
-  if ((!filter || dnsName.includes(filter)) && dnsBenchReady()) {
+  if (picked(dnsName) && dnsBenchReady()) {
     process.stderr.write(`bench: ${dnsName}...\n`);
     dns = dnsBench(host);
     console.log(`\n${dnsTable(dns)}`);
@@ -63,7 +66,7 @@ if (inside < 0) {
   // the overlay: what an ADD/DEL costs over bridge's, and how fast 20 watching hosts converge
   const convergence: Awaited<ReturnType<typeof overlayConvergence>>[] = [];
   const ovName = 'vxlan-overlay convergence, 20 hosts with a sync process each';
-  if ((!filter || ovName.includes(filter) || 'vxlan-overlay'.includes(filter)) && overlayReady()) {
+  if ((picked(ovName) || (!!filter && 'vxlan-overlay'.includes(filter))) && overlayReady()) {
     for (const mode of ['l2', 'routed'] as const) for (const op of ['ADD', 'DEL']) {
       const at = (impl: string) => rows.find((r) => r.bench.startsWith(`vxlan-overlay ${mode} ${op}`) && r.impl === impl);
       const o = at('vxlan-overlay'), b = at('bridge');
@@ -79,7 +82,7 @@ if (inside < 0) {
   // names across hosts: ADD on one host to the name answered on every other; a remote name's qps against a local one's
   let names: Awaited<ReturnType<typeof namesAcrossHosts>> | undefined;
   const nmName = 'dns-hosts names across hosts, 20 hosts';
-  if ((!filter || nmName.includes(filter)) && overlayReady() && dnsBenchReady()) {
+  if (picked(nmName) && overlayReady() && dnsBenchReady()) {
     process.stderr.write(`bench: ${nmName}...\n`);
     names = await namesAcrossHosts();
     const f = (x: { qps: number; p99: number }) => `${Math.round(x.qps)} q/s, p99 ${x.p99.toFixed(3)} ms`;
@@ -89,7 +92,7 @@ if (inside < 0) {
   // encryption's cost: one TCP stream, clear vs encrypted, in the guest (this kernel has no ESP or GCM)
   let throughput: Record<string, number[]> | undefined;
   const tpName = 'vxlan-overlay throughput, one TCP stream, clear vs encrypted (guest)';
-  if ((!filter || tpName.includes(filter)) && overlayReady() && existsSync(VM)) {
+  if (picked(tpName) && overlayReady() && existsSync(VM)) {
     process.stderr.write(`bench: ${tpName}...\n`);
     const r = spawnSync(VM, ['-m', '768M', '-t', '600', '--', 'node', 'test/vm/overlay-throughput.mjs', '4', '3'], { cwd: ROOT, encoding: 'utf8' });
     try {
