@@ -3,8 +3,19 @@
 // the network, so every call on the host and its long-running process renew the same lease
 // without sharing a file or a lock; the one that grants it again after it lapsed puts the host's
 // keys back.
+import { readFile } from '../../shared/os/fs.ts';
 import { shortHash } from '../../shared/util/hash.ts';
 import type { Etcd } from './etcd.ts';
+
+/**
+ * This host in the cluster, stably across restarts and reboots: the machine's ID and what tells
+ * its attachments apart on the machine (the overlay's underlay address, the resolver's namespace).
+ */
+export function clusterHost(local: string): string {
+  let id = '';
+  try { id = readFile('/etc/machine-id').trim(); } catch { /* none */ }
+  return `${id || 'no-machine-id'}/${local}`;
+}
 
 /** The lease ID for `name` (a decimal int64, as the gateway writes it): positive, 60 bits. */
 export const leaseIdOf = (name: string): string => BigInt(`0x${shortHash(name, 15)}`).toString();

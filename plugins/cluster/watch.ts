@@ -3,19 +3,7 @@
 // from 300 ms to `retryMaxMs`, and logs a failure once a minute, or when it changes.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Etcd } from './etcd.ts';
-
-/**
- * `log` bounded for a long-running process: a message is written when it differs from the last
- * one, or a minute after it (etcd away for hours writes a line a minute, not one a retry).
- */
-export function boundedLog(log: (m: string) => void): (m: string) => void {
-  let last = '', at = 0;
-  return (m) => {
-    if (m === last && Date.now() - at < 60_000) return;
-    last = m; at = Date.now();
-    log(m);
-  };
-}
+import { boundedLog } from './log.ts';
 
 /** How often a long-running process syncs a network in full: every 10 s, or every third of a host lease's TTL (at least 1 s). */
 export const syncEveryMs = (ttl: number | undefined): number => (ttl ? Math.min(10_000, Math.max(1000, (ttl * 1000) / 3)) : 10_000);

@@ -2,6 +2,7 @@
 // modes: an underlay address and a MAC another host's entries are made of. And how skipped
 // values are reported: on stderr (the runtime's log, or the sync process's), a few lines a read.
 import { formatIP, parseIP } from '../../shared/util/ip.ts';
+import { reportSkipped } from '../cluster/log.ts';
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
@@ -22,8 +23,6 @@ export const unfitMac = (v: unknown): string | undefined =>
 /** Why `v` cannot be a VXLAN network identifier, or undefined. */
 export const unfitVni = (v: unknown): string | undefined => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 0xffffff ? undefined : 'vni is not 1-16777215');
 
-/** Report what a read skipped: four lines at most, then a count. */
-export function logSkipped(network: string, what: string, skipped: string[]): void {
-  for (const why of skipped.slice(0, 4)) process.stderr.write(`vxlan-overlay: ${network}: ${what} skipped: ${why}\n`);
-  if (skipped.length > 4) process.stderr.write(`vxlan-overlay: ${network}: ${skipped.length - 4} more ${what}s skipped\n`);
-}
+/** Report what a read skipped, on stderr. */
+export const logSkipped = (network: string, what: string, skipped: string[]): void =>
+  reportSkipped((m) => process.stderr.write(`vxlan-overlay: ${m}\n`), network, what, skipped);

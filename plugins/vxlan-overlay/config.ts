@@ -67,7 +67,8 @@ export function validateCommon(c: OverlayConf): void {
 }
 
 /** The network's VXLAN port (IANA's by default, as Docker's). */
-export const portOf = (c: OverlayConf): number => c.port ?? 4789;
+export const DEFAULT_PORT = 4789;
+export const portOf = (c: OverlayConf): number => c.port ?? DEFAULT_PORT;
 
 export const modeOf = (c: OverlayConf): 'l2' | 'routed' => c.mode ?? 'l2';
 

@@ -3,7 +3,6 @@
 // isolation elements, and its leaving. Used by the plugin's calls and by the sync process, which
 // carries none of the container attachment's code.
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
-import { readFile } from '../../shared/os/fs.ts';
 import { withStateLock } from '../../shared/os/state.ts';
 import { Netlink } from '../../shared/netlink/socket.ts';
 import { getLink } from '../../shared/netlink/link.ts';
@@ -13,7 +12,7 @@ import { DEFAULT_DATA_DIR, DEFAULT_PREFIX, bridgeNameOf, portOf, validateOverlay
 import { ESP_OVERHEAD, VXLAN_OVERHEAD, applyPeers, ensureVxlan, findUnderlay, teardown, vtepMac, type Underlay } from './dataplane.ts';
 import { Etcd } from '../cluster/etcd.ts';
 import { keyOf, leasePrefix, parseLeases, peersOf, release, unfitPeer, type Lease, type LeaseSet, type Peer } from './lease.ts';
-import { leaseIdOf, putBackKey, renewLease } from '../cluster/lease.ts';
+import { clusterHost, leaseIdOf, putBackKey, renewLease } from '../cluster/lease.ts';
 import { OVERLAY_NFT, type OverlaySet } from './nft.ts';
 import { registerNetwork, unregisterNetwork } from './registry.ts';
 import { logSkipped } from './checks.ts';
@@ -24,18 +23,11 @@ import { parseCIDR, parseIP, subnetHolds, subnetOf, toBig } from '../../shared/u
 
 export { KIND } from './registry.ts';
 
-/** This host, stably across restarts and reboots: the machine's ID and its underlay address. */
-function hostId(underlay: string): string {
-  let id = '';
-  try { id = readFile('/etc/machine-id').trim(); } catch { /* none */ }
-  return `${id || 'no-machine-id'}/${underlay}`;
-}
-
 export interface Host { nl: Netlink; underlay: Underlay; host: string; mac: string; paths: ReturnType<typeof statePaths>; etcd: Etcd; prefix: string }
 
 export function hostOf(c: OverlayConf, nl: Netlink): Host {
   const underlay = findUnderlay(nl, c.underlayInterface, c.underlayAddress);
-  const host = hostId(underlay.address);
+  const host = clusterHost(underlay.address);
   return { nl, underlay, host, mac: vtepMac(host, c.vni), paths: statePaths(c.dataDir || DEFAULT_DATA_DIR, c.name, host), etcd: new Etcd(c.etcd), prefix: c.etcd.prefix ?? DEFAULT_PREFIX };
 }
 

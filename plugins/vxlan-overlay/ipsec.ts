@@ -12,7 +12,7 @@
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { Netlink } from '../../shared/netlink/socket.ts';
 import {
-  NETLINK_XFRM, XFRM_DIR, addPolicy, addState, deletePolicy, deleteState, listPolicies, listStates, type PolicySpec, type Selector, type StateSpec,
+  NETLINK_XFRM, XFRM_DIR, addPolicy, addState, deletePolicy, deleteState, listPolicies, listStates, type PolicySpec, type Selector, type State, type StateSpec,
 } from '../../shared/netlink/xfrm.ts';
 import { nodeCrypto } from '../../shared/util/lazy.ts';
 import { utf8 } from '../../shared/util/bytes.ts';
@@ -84,13 +84,13 @@ export function syncIpsec(port: number, p: Pairing | undefined): void {
     const reqid = reqidOf(port);
     const want = p ? desiredStates(p) : [];
     const wantPolicies = p ? desiredPolicies(p.me, port) : [];
-    const have = new Map<string, Buffer | undefined>();
-    for (const s of listStates(nl)) if (s.reqid === reqid) have.set(stateKey(s), s.aead?.key);
+    const have = new Map<string, State>();
+    for (const s of listStates(nl)) if (s.reqid === reqid) have.set(stateKey(s), s);
     const keep = new Set<string>();
     for (const s of want) {
       const k = stateKey(s);
       keep.add(k);
-      const had = have.get(k);
+      const had = have.get(k)?.aead?.key;
       if (!had || !had.equals(s.aead.key)) addState(nl, s);
     }
     // wanted policies in before unwanted ones go: never a moment without one (clear text)
@@ -99,12 +99,7 @@ export function syncIpsec(port: number, p: Pairing | undefined): void {
     for (const x of wantPolicies) if (!hadPolicies.has(policyKey(x))) addPolicy(nl, x);
     const keepPolicies = new Set(arrMap(wantPolicies, policyKey));
     for (const x of policies) if (!keepPolicies.has(policyKey(x))) deletePolicy(nl, x.sel, x.dir);
-    for (const [k] of have) {
-      if (keep.has(k)) continue;
-      const [src, rest] = k.split('>') as [string, string];
-      const [dst, spi] = rest.split('#') as [string, string];
-      deleteState(nl, { src, dst, spi: Number(spi) });
-    }
+    for (const [k, s] of have) if (!keep.has(k)) deleteState(nl, s);
   } finally {
     nl.close();
   }

@@ -6,7 +6,7 @@
 import { CniError, ErrCode } from '../../shared/cni/errors.ts';
 import { arrFilter, arrMap } from '../../shared/util/arrays.ts';
 import { logSkipped } from './checks.ts';
-import { portOf, type OverlayConf } from './config.ts';
+import { DEFAULT_PORT, portOf, type OverlayConf } from './config.ts';
 import type { Host } from './host.ts';
 import { probeIpsec, syncIpsec } from './ipsec.ts';
 import { currentKeys, keysKeyOf, sendKey, timingOf, type IpsecKey } from './keys.ts';
@@ -43,7 +43,7 @@ export function checkSealable(c: OverlayConf, h: Host): void {
     let o: any;
     try { o = JSON.parse(text); } catch { continue; }
     if (typeof o?.name !== 'string' || o.name === c.name) continue;
-    const theirs = Number.isInteger(o.port) ? o.port : 4789;
+    const theirs = Number.isInteger(o.port) ? o.port : DEFAULT_PORT;
     if (theirs !== port || !(o.encrypted === true || c.encrypted)) continue;
     throw new CniError(ErrCode.InvalidConfig, `invalid network config: port ${port} carries overlay ${o.name}${o.encrypted === true ? ' (encrypted)' : ''} on this host: an encrypted overlay needs a VXLAN port of its own (IPsec selects its traffic by port); give one of them another port`);
   }

@@ -7,7 +7,8 @@
 // lease. It keeps no state of its own: every step is one etcd read applied to the kernel, as a
 // call does, so it can be restarted at any time.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { boundedLog, oneAtATime, syncEveryMs, watchPrefix } from '../cluster/watch.ts';
+import { boundedLog } from '../cluster/log.ts';
+import { oneAtATime, syncEveryMs, watchPrefix } from '../cluster/watch.ts';
 import { unlink } from '../../shared/os/fs.ts';
 import { ensureDir, tryFileLock, writeFileAtomic } from '../../shared/os/files.ts';
 import { join } from '../../shared/util/path.ts';

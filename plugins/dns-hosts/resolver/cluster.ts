@@ -11,7 +11,8 @@ import { dirname, join } from '../../../shared/util/path.ts';
 import { arrFilter, arrMap } from '../../../shared/util/arrays.ts';
 import { Etcd, type KV } from '../../cluster/etcd.ts';
 import { leaseIdOf, putBackKey, renewLease } from '../../cluster/lease.ts';
-import { boundedLog, oneAtATime, syncEveryMs, watchPrefix } from '../../cluster/watch.ts';
+import { boundedLog, reportSkipped } from '../../cluster/log.ts';
+import { oneAtATime, syncEveryMs, watchPrefix } from '../../cluster/watch.ts';
 import { nameKey, namesPrefix, recordOf, remoteRecords } from '../cluster-names.ts';
 import type { Attachment, ClusterSettings } from '../records.ts';
 
@@ -89,8 +90,7 @@ class Task {
     this.fresh = true;
     if (skipped.length && Date.now() - this.lastSkipLog > 60_000) {
       this.lastSkipLog = Date.now();
-      for (const why of skipped.slice(0, 4)) this.log(`${this.network}: record skipped: ${why}`);
-      if (skipped.length > 4) this.log(`${this.network}: ${skipped.length - 4} more records skipped`);
+      reportSkipped(this.log, this.network, 'record', skipped);
     }
     if (JSON.stringify(remote) !== JSON.stringify(this.remote)) {
       this.remote = remote;

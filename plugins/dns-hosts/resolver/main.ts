@@ -6,9 +6,10 @@
 // (the next ADD, CHECK or GC starts both when the supervisor is gone too).
 // This thread (records, listeners, TCP, forwarding, the control socket) and the UDP threads
 // (udp-lanes.ts, udp-worker.ts), which answer datagrams outside the event loop.
-import { closeFile, readFile, unlink, writeFd } from '../../../shared/os/fs.ts';
+import { closeFile, unlink, writeFd } from '../../../shared/os/fs.ts';
 import { basename } from '../../../shared/util/path.ts';
 import { ClusterNames } from './cluster.ts';
+import { clusterHost } from '../../cluster/lease.ts';
 import { tryFileLock, writeFileAtomic } from '../../../shared/os/files.ts';
 import { exitCall, native } from '../../../shared/os/native.ts';
 import { paths, readAll, readRecord, recordKey, type Attachment } from '../records.ts';
@@ -47,11 +48,8 @@ class Resolver {
   private retired: { gen: number; fd: number }[] = [];
 
   constructor(private dir: string) {
-    let machine = '';
-    try { machine = readFile('/etc/machine-id').trim(); } catch { /* none */ }
     // this host: its machine, and the network namespace this resolver serves (its state directory)
-    const me = `${machine || 'no-machine-id'}/${basename(dir)}`;
-    this.cluster = new ClusterNames(dir, me, () => { void this.sync(undefined, undefined, true); }, log);
+    this.cluster = new ClusterNames(dir, clusterHost(basename(dir)), () => { void this.sync(undefined, undefined, true); }, log);
   }
 
   /** The UDP threads: this same program again, told so by a flag (udp-lanes.ts). */
