@@ -1,7 +1,8 @@
 // npm run build: esbuild bundles (runnable by Node >= 20) and one compiled multicall executable
 // with a link per plugin in build/bin/. The addon is copied beside each, loaded from there.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions, type Plugin as EsbuildPlugin } from 'esbuild';
@@ -38,6 +39,26 @@ const noZod: EsbuildPlugin = {
   },
 };
 
+/**
+ * This build's id: a hash of every source the executable and its launcher are made of, and of
+ * the bundler and runtime that make them. A launcher hands its calls only to an agent of the
+ * same id (docs/agent.md); any change to either side is a new id.
+ */
+function buildId(): string {
+  const h = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(join(root, dir), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const rel = join(dir, e.name);
+      if (e.isDirectory()) { if (e.name !== 'node_modules' && e.name !== 'build') walk(rel); }
+      else if (/\.(ts|c|h)$/.test(e.name)) h.update(rel).update('\0').update(readFileSync(join(root, rel))).update('\0');
+    }
+  };
+  for (const d of ['entry', 'agent', 'cli', 'plugins', 'ipam', 'shared', 'build/launcher']) walk(d);
+  h.update(readFileSync(join(root, 'package-lock.json')));
+  return h.digest('hex').slice(0, 16);
+}
+const BUILD = buildId();
+
 const common: BuildOptions = {
   bundle: true,
   platform: 'node',
@@ -47,7 +68,7 @@ const common: BuildOptions = {
   legalComments: 'none',
   logOverride: { 'empty-import-meta': 'silent', 'import-is-undefined': 'silent' },
   plugins: [noZod],
-  define: { __CNI_TS_SCHEMAS__: JSON.stringify(await compiledSchemas()) },
+  define: { __CNI_TS_SCHEMAS__: JSON.stringify(await compiledSchemas()), __CNI_TS_BUILD__: JSON.stringify(BUILD) },
 };
 
 async function bundles(): Promise<void> {
@@ -68,7 +89,7 @@ async function bundles(): Promise<void> {
 
 // the modes other than a plugin call, each a chunk of the executable (entry/chunks/<kind>.ts,
 // imported by its kind's name): every kind dispatch.ts can return has one (the type says so)
-const MODE_CHUNKS = Object.keys({ cli: true, 'udp-thread': true, resolver: true, watch: true } satisfies Record<Exclude<Mode['kind'], 'plugin'>, true>);
+const MODE_CHUNKS = Object.keys({ cli: true, agent: true, 'udp-thread': true, resolver: true, watch: true } satisfies Record<Exclude<Mode['kind'], 'plugin'>, true>);
 
 /**
  * build/dist/exec/: main.js (exec-main.ts) and one chunk per plugin module and per other mode,
@@ -137,6 +158,7 @@ function launcher(): boolean {
   writeFileSync(gen, [
     `static const char VERSION_REPLY[] = ${JSON.stringify(versionReply())};`,
     `static const char *const PLUGIN_NAMES[] = { ${PLUGIN_NAMES.map((n) => JSON.stringify(n)).join(', ')}, 0 };`,
+    `static const char BUILD_ID[] = ${JSON.stringify(BUILD)};`,
     '',
   ].join('\n'));
   execFileSync('cc', [
@@ -191,4 +213,4 @@ if (!process.argv.includes('--bundles-only')) {
   executable();
   libcniClient();
 }
-console.log(`built ${PLUGIN_NAMES.length} plugins: build/dist/*.cjs, build/bin/{cni-ts,${PLUGIN_NAMES.join(',')}}`);
+console.log(`build ${BUILD}: ${PLUGIN_NAMES.length} plugins: build/dist/*.cjs, build/bin/{cni-ts,${PLUGIN_NAMES.join(',')}}`);

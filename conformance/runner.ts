@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resultProblem } from './result-schema.ts';
 import { netnsStateDirs, stopDaemons } from './host-state.ts';
+import { startAgent, type AgentHandle } from './agent.ts';
 
 export interface Step {
   op: 'ADD' | 'CHECK' | 'DEL' | 'VERSION' | 'GC' | 'STATUS' | 'tamper' | 'removeNetns';
@@ -42,7 +43,18 @@ export interface Scenario {
   steps: Step[];
 }
 
-export interface Outcome { scenario: string; group: string; impl: string; pass: boolean; why?: string; skipped?: string }
+export interface Outcome {
+  scenario: string; group: string; impl: string; pass: boolean; why?: string; skipped?: string;
+  /** every call's exit status and stdout, in order */
+  transcript?: string[];
+  /** calls the agent ran (with `agent`), and whether it stopped cleanly */
+  agentServed?: number; agentStopped?: boolean;
+}
+
+export interface RunOptions {
+  /** run the calls with a node agent in the scenario's host namespace (agent/) */
+  agent?: boolean;
+}
 
 const sh = (args: string[]) => spawnSync('ip', args, { encoding: 'utf8' });
 
@@ -73,8 +85,9 @@ function kernelHas(kind: string): boolean {
 
 interface Call { status: number; stdout: string; json: any }
 
-export function runScenario(s: Scenario, impl: string, dir: string, id: number): Outcome {
-  const base = { scenario: s.name, group: s.group, impl };
+export function runScenario(s: Scenario, impl: string, dir: string, id: number, o: RunOptions = {}): Outcome {
+  const transcript: string[] = [];
+  const base: Pick<Outcome, 'scenario' | 'group' | 'impl' | 'transcript'> = { scenario: s.name, group: s.group, impl, transcript };
   for (const k of s.needsKernel ?? []) if (!kernelHas(k)) return { ...base, pass: false, skipped: `kernel lacks ${k}` };
   const absent = s.conflist.plugins.map((p) => String(p.type)).filter((t) => !existsSync(join(dir, t)));
   if (absent.length) return { ...base, pass: false, skipped: `no ${absent.join(', ')} plugin in ${dir}` };
@@ -82,6 +95,14 @@ export function runScenario(s: Scenario, impl: string, dir: string, id: number):
   const host = `cnits-cf-h${tag}`, out = `cnits-cf-o${tag}`, ctr = `cnits-cf-c${tag}`;
   const data = mkdtempSync(join(tmpdir(), 'cnits-cf-'));
   let ctrExists = true;
+  let agent: AgentHandle | undefined;
+  const result = (r: Outcome): Outcome => {
+    if (!agent) return r;
+    r.agentServed = agent.served();
+    r.agentStopped = agent.stop();
+    agent = undefined;
+    return r;
+  };
   try {
     for (const n of [host, out, ctr]) sh(['netns', 'add', n]);
     for (const n of [host, ctr]) sh(['-n', n, 'link', 'set', 'lo', 'up']);
@@ -90,6 +111,7 @@ export function runScenario(s: Scenario, impl: string, dir: string, id: number):
     sh(['-n', host, 'link', 'set', 'uplink', 'up']);
     sh(['-n', out, 'link', 'set', 'eth0', 'up']);
     sh(['-n', host, 'route', 'add', 'default', 'via', '192.0.2.2']);
+    if (o.agent) agent = startAgent(host, dir);
     const list = substitute(s.conflist, { DATA: data, MASTER: 'uplink' });
     const ifname = s.ifname ?? 'eth0';
     let cached: unknown;
@@ -103,6 +125,7 @@ export function runScenario(s: Scenario, impl: string, dir: string, id: number):
       const env: Record<string, string> = {
         PATH: process.env.PATH!, CNI_COMMAND: command, CNI_CONTAINERID: 'conformance1', CNI_NETNS: `/run/netns/${ctr}`,
         CNI_IFNAME: ifname, CNI_PATH: dir, ...(s.args !== undefined ? { CNI_ARGS: s.args } : {}),
+        ...(agent ? agent.env : { CNI_TS_AGENT: 'off' }),
       };
       if (step.netns === 'empty') env.CNI_NETNS = '';
       if (step.netns === 'missing') delete env.CNI_NETNS;
@@ -110,6 +133,7 @@ export function runScenario(s: Scenario, impl: string, dir: string, id: number):
       const r = spawnSync('ip', ['netns', 'exec', host, join(dir, String(plugin.type))], { input: stdin ?? JSON.stringify(conf), encoding: 'utf8', env, timeout: 60_000 });
       let json: unknown;
       try { json = r.stdout.trim() ? JSON.parse(r.stdout) : undefined; } catch { json = undefined; }
+      transcript.push(`${env.CNI_COMMAND ?? ''} -> ${r.status} ${r.stdout}`);
       return { status: r.status ?? -1, stdout: r.stdout, json };
     };
     for (const [i, step] of s.steps.entries()) {
@@ -138,7 +162,7 @@ export function runScenario(s: Scenario, impl: string, dir: string, id: number):
         }
       }
       const e = step.expect ?? { exit: 0 };
-      const fail = (why: string): Outcome => ({ ...base, pass: false, why: `${where}: ${why}` });
+      const fail = (why: string): Outcome => result({ ...base, pass: false, why: `${where}: ${why}` });
       if (e.exit !== undefined && (e.exit === 0 ? call.status !== 0 : call.status === 0)) return fail(`exit ${call.status}, wanted ${e.exit === 0 ? 0 : 'non-zero'}: ${call.stdout.replace(/\s+/g, ' ').slice(0, 200)}`);
       if (e.code !== undefined && call.json?.code !== e.code) return fail(`error code ${call.json?.code}, wanted ${e.code}`);
       if (e.empty && call.stdout.trim() !== '') return fail(`printed ${call.stdout.trim().slice(0, 100)}`);
@@ -152,8 +176,9 @@ export function runScenario(s: Scenario, impl: string, dir: string, id: number):
         for (const k of ['ip4', 'ip6']) { const a = call.json?.[k]?.ip; if (a && !addrs.includes(a)) return fail(`${a} is not on ${ifname}`); }
       }
     }
-    return { ...base, pass: true };
+    return result({ ...base, pass: true });
   } finally {
+    if (agent) agent.stop();
     // what plugins keep per host namespace (cni-ts's /run/cni-ts, a resolver it runs) goes with it
     try { for (const d of netnsStateDirs(host)) { stopDaemons(d); rmSync(d, { recursive: true, force: true }); } } catch { /* none */ }
     for (const n of [host, out, ...(ctrExists ? [ctr] : [])]) sh(['netns', 'del', n]);

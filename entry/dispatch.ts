@@ -15,6 +15,7 @@ declare const __CNI_TS_PLUGIN__: string | undefined;
 export type Mode =
   | { kind: 'plugin'; name: string }
   | { kind: 'cli' }
+  | { kind: 'agent'; args: string[] }
   | { kind: 'udp-thread' }
   | { kind: 'resolver'; dir: string; role: 'supervisor' | 'server' }
   | { kind: 'watch' };
@@ -35,14 +36,19 @@ function invokedAs(): string {
   if (isPluginName(first)) return first;
   const candidates = [first, programName(process.argv[1] ?? ''), programName(process.argv[2] ?? '')];
   for (const n of candidates) if (isPluginName(n)) return n;
-  return candidates[0] === 'cni-ts' || candidates[1] === 'cni-ts' ? 'cni-ts' : first;
+  return candidates.includes('cni-ts') ? 'cni-ts' : first;
 }
 
 export function dispatch(): Mode {
   const name = invokedAs();
   if (!isPluginName(name)) {
     // under its own name (not through a plugin's link): the operator CLI
-    if (name === 'cni-ts') return { kind: 'cli' };
+    if (name === 'cni-ts') {
+      // the node agent is a mode of its own (every plugin's code, loaded once); the CLI's other commands are the CLI's
+      // (`cni-ts agent`, or started busybox-style as `cni-ts.bun cni-ts agent`)
+      const i = process.argv.indexOf('agent');
+      return i >= 2 && i <= 3 ? { kind: 'agent', args: process.argv.slice(i + 1) } : { kind: 'cli' };
+    }
     process.stderr.write(`cni-ts: unknown plugin "${name}"; invoke this executable through a link named one of: ${PLUGIN_NAMES.join(', ')}\n`);
     process.exit(2);
   }

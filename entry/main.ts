@@ -9,6 +9,7 @@ async function main(): Promise<void> {
   const mode = dispatch();
   switch (mode.kind) {
     case 'cli': return (await import('./chunks/cli.ts')).run();
+    case 'agent': return (await import('./chunks/agent.ts')).run(mode);
     case 'udp-thread': return (await import('./chunks/udp-thread.ts')).run();
     case 'resolver': return (await import('./chunks/resolver.ts')).run(mode);
     case 'watch': return (await import('./chunks/watch.ts')).run();

@@ -8,14 +8,26 @@
 // of ours runs, so it can only be set here. Long-running modes (--resolver, --sync) keep the
 // runtime's defaults, and a caller's own setting stays. No libc: a static glibc start would
 // cost more than the launcher saves (docs/start-up.md, "the JIT").
+// A plugin call is first offered to the node agent (agent/, docs/agent.md) when one of this
+// build listens: the call's stdio and network namespace go over its socket and the agent runs
+// it warm; the launcher prints nothing of its own and exits with the call's status. When no
+// agent answers (none, another build, busy, another namespace), the call is exec'd as before.
 // x86-64 Linux only (supported.ts; elsewhere the build names cni-ts.bun cni-ts).
-// Built with -include of the generated launcher-gen.h: VERSION_REPLY and PLUGIN_NAMES.
+// Built with -include of the generated launcher-gen.h: VERSION_REPLY, PLUGIN_NAMES, BUILD_ID.
 
 #define SYS_execve 59
 #define SYS_exit 60
 #define SYS_read 0
 #define SYS_write 1
 #define SYS_readlinkat 267
+#define SYS_close 3
+#define SYS_poll 7
+#define SYS_socket 41
+#define SYS_connect 42
+#define SYS_sendmsg 46
+#define SYS_getsockopt 55
+#define SYS_openat 257
+#define SYS_clock_gettime 228
 #define AT_FDCWD (-100)
 
 static long sys3(long n, long a, long b, long c) {
@@ -27,6 +39,14 @@ static long sys4(long n, long a, long b, long c, long d) {
   long r;
   register long r10 __asm__("r10") = d;
   __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+  return r;
+}
+
+static long sys5(long n, long a, long b, long c, long d, long e) {
+  long r;
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8) : "rcx", "r11", "memory");
   return r;
 }
 
@@ -70,13 +90,20 @@ static int same(const char *a, const char *b) {
   return *a == *b;
 }
 
+static const char *baseName(const char *p) {
+  const char *name = p;
+  for (; *p; p++) if (*p == '/') name = p + 1;
+  return name;
+}
+
+static int isPlugin(const char *name) {
+  for (const char *const *n = PLUGIN_NAMES; *n; n++) if (same(name, *n)) return 1;
+  return 0;
+}
+
 /** A plugin's name (the name it was invoked as) asked VERSION: the reply, then exit 0. */
 static void answerVersion(const char *argv0, char **envp) {
-  const char *name = argv0;
-  for (const char *p = argv0; *p; p++) if (*p == '/') name = p + 1;
-  int plugin = 0;
-  for (const char *const *n = PLUGIN_NAMES; *n && !plugin; n++) plugin = same(name, *n);
-  if (!plugin) return;
+  if (!isPlugin(baseName(argv0))) return;
   const char *cmd = 0;   // the first CNI_COMMAND, as getenv finds it
   for (char **e = envp; *e && !cmd; e++) if (starts(*e, "CNI_COMMAND=")) cmd = *e + 12;
   if (!cmd || !same(cmd, "VERSION")) return;
@@ -98,13 +125,201 @@ static void answerVersion(const char *argv0, char **envp) {
   sys3(SYS_exit, 0, 0, 0);
 }
 
+// ---- the node agent (agent/serve.ts holds the other end of this exchange) ----
+#define AF_UNIX 1
+#define SOCK_STREAM 1
+#define SOCK_NONBLOCK 04000
+#define SOCK_CLOEXEC 02000000
+#define SOL_SOCKET 1
+#define SO_PEERCRED 17
+#define SCM_RIGHTS 1
+#define MSG_NOSIGNAL 0x4000
+#define POLLIN 1
+#define POLLOUT 4
+#define O_RDONLY 0
+#define O_CLOEXEC 02000000
+#define EINTR 4
+#define EAGAIN 11
+#define MAX_REQUEST (256 * 1024)
+// how long a call waits for a worker to take it before it is exec'd instead, and for the steps
+// of the exchange around the call (the call itself has the agent's deadline)
+#define TAKE_MS 3000
+#define STEP_MS 2000
+
+struct iovec { void *base; unsigned long len; };
+struct msghdr { void *name; unsigned namelen; struct iovec *iov; unsigned long iovlen; void *control; unsigned long controllen; int flags; };
+struct sockaddr_un { unsigned short family; char path[108]; };
+struct pollfd { int fd; short events, revents; };
+struct ucred { int pid; unsigned uid, gid; };
+struct timespec { long sec, nsec; };
+
+static long nowMs(void) {
+  struct timespec t;
+  sys3(SYS_clock_gettime, 1 /* CLOCK_MONOTONIC */, (long)&t, 0);
+  return t.sec * 1000 + t.nsec / 1000000;
+}
+
+/** 1 when fd is ready for `events` before the deadline, else 0 */
+static int ready(int fd, short events, long deadline) {
+  for (;;) {
+    long left = deadline - nowMs();
+    if (left <= 0) return 0;
+    struct pollfd p = {fd, events, 0};
+    long r = sys3(SYS_poll, (long)&p, 1, left);
+    if (r > 0) return 1;   // (a hang-up too: the read or write after it says so)
+    if (r < 0 && r != -EINTR) return 0;
+  }
+}
+
+/** n bytes from fd before the deadline: 1, or 0 (EOF, error, time) */
+static int readFull(int fd, char *buf, long n, long deadline) {
+  long off = 0;
+  while (off < n) {
+    if (!ready(fd, POLLIN, deadline)) return 0;
+    long r = sys3(SYS_read, fd, (long)buf + off, n - off);
+    if (r == -EINTR || r == -EAGAIN) continue;
+    if (r <= 0) return 0;
+    off += r;
+  }
+  return 1;
+}
+
+static int sendAll(int fd, const char *buf, long n, long deadline, int *fds, int nfds) {
+  long off = 0;
+  while (off < n) {
+    if (!ready(fd, POLLOUT, deadline)) return 0;
+    struct iovec iov = {(void *)(buf + off), (unsigned long)(n - off)};
+    // the descriptors ride with the first bytes (cmsghdr: len, level, type, then the ints)
+    long ctl[4];
+    struct msghdr m = {0, 0, &iov, 1, 0, 0, 0};
+    if (off == 0 && nfds) {
+      long clen = 16 + 4 * nfds;
+      ctl[0] = clen;
+      int *hdr = (int *)(ctl + 1);
+      hdr[0] = SOL_SOCKET;
+      hdr[1] = SCM_RIGHTS;
+      int *data = (int *)(ctl + 2);
+      for (int i = 0; i < nfds; i++) data[i] = fds[i];
+      m.control = ctl;
+      m.controllen = (clen + 7) & ~7L;
+    }
+    long w = sys3(SYS_sendmsg, fd, (long)&m, MSG_NOSIGNAL);
+    if (w == -EINTR || w == -EAGAIN) continue;
+    if (w <= 0) return 0;
+    off += w;
+  }
+  return 1;
+}
+
+static long copy(char *dst, const char *src) {
+  long n = 0;
+  while ((dst[n] = src[n])) n++;
+  return n;
+}
+
+static void writeOut(const char *s, long n) {
+  long off = 0;
+  while (off < n) {
+    long w = sys3(SYS_write, 1, (long)s + off, n - off);
+    if (w == -EINTR) continue;
+    if (w <= 0) return;
+    off += w;
+  }
+}
+
+static char request[MAX_REQUEST];
+
+/**
+ * The call through the agent: returns when it was not taken (run it as before); exits with the
+ * call's status when it was. Never both: a worker runs a call only after this side said "go".
+ */
+static void viaAgent(const char *name, char **envp) {
+  const char *dir = "/run/cni-ts/agent";
+  for (char **e = envp; *e; e++) {
+    if (starts(*e, "CNI_TS_AGENT=") && same(*e + 13, "off")) return;
+    if (starts(*e, "CNI_TS_AGENT_DIR=") && (*e)[17] == '/') dir = *e + 17;
+  }
+  struct sockaddr_un sa;
+  sa.family = AF_UNIX;
+  long dl = len(dir), bl = len(BUILD_ID);
+  if (dl + 1 + bl + 6 > (long)sizeof sa.path) return;
+  long p = copy(sa.path, dir);
+  sa.path[p++] = '/';
+  p += copy(sa.path + p, BUILD_ID);
+  copy(sa.path + p, ".sock");
+  // the request: a magic line, the build, the plugin's name, the environment (NUL-separated)
+  long n = 4;
+  n += copy(request + n, "cni-ts-agent/1") + 1;
+  n += copy(request + n, BUILD_ID) + 1;
+  n += copy(request + n, name) + 1;
+  for (char **e = envp; *e; e++) {
+    long l = len(*e);
+    if (n + l + 1 > MAX_REQUEST) return;
+    copy(request + n, *e);
+    n += l + 1;
+  }
+  long body = n - 4;
+  request[0] = body & 255, request[1] = (body >> 8) & 255, request[2] = (body >> 16) & 255, request[3] = (body >> 24) & 255;
+
+  long s = sys3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s < 0) return;
+  // non-blocking: a full backlog (every worker busy, many waiting) is EAGAIN, not a wait
+  if (sys3(SYS_connect, s, (long)&sa, sizeof sa) < 0) { sys3(SYS_close, s, 0, 0); return; }
+  // only root's agent: whoever made a socket at this path must be root
+  struct ucred cred;
+  unsigned clen = sizeof cred;
+  if (sys5(SYS_getsockopt, s, SOL_SOCKET, SO_PEERCRED, (long)&cred, (long)&clen) < 0) { sys3(SYS_close, s, 0, 0); return; }
+  if (cred.uid != 0) { sys3(SYS_close, s, 0, 0); return; }
+  long ns = sys4(SYS_openat, AT_FDCWD, (long)"/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC, 0);
+  if (ns < 0) { sys3(SYS_close, s, 0, 0); return; }
+  int fds[4] = {0, 1, 2, (int)ns};
+  long start = nowMs();
+  int sent = sendAll(s, request, n, start + STEP_MS, fds, 4);
+  sys3(SYS_close, ns, 0, 0);
+  char reply[5];
+  // taken ("A" and the call's deadline in seconds) or not ("X", EOF, no worker in time)
+  if (!sent || !readFull(s, reply, 1, start + TAKE_MS) || reply[0] != 'A' || !readFull(s, reply + 1, 4, nowMs() + STEP_MS)) { sys3(SYS_close, s, 0, 0); return; }
+  long deadline = (long)(unsigned char)reply[1] | (long)(unsigned char)reply[2] << 8 | (long)(unsigned char)reply[3] << 16 | (long)(unsigned char)reply[4] << 24;
+  if (!sendAll(s, "G", 1, nowMs() + STEP_MS, 0, 0)) { sys3(SYS_close, s, 0, 0); return; }
+  // from here the call is the agent's: its status, or (the worker gone) the error it left
+  static char failure[1024];
+  long flen = 0;
+  long end = nowMs() + (deadline + 5) * 1000;
+  for (;;) {
+    char kind;
+    if (!readFull(s, &kind, 1, end)) break;
+    if (kind == 'S') {
+      char status;
+      if (!readFull(s, &status, 1, end)) break;
+      sys3(SYS_exit, (unsigned char)status, 0, 0);
+    }
+    if (kind != 'E' || !readFull(s, reply, 2, end)) break;
+    long l = (long)(unsigned char)reply[0] | (long)(unsigned char)reply[1] << 8;
+    if (l > (long)sizeof failure || !readFull(s, failure, l, end)) break;
+    flen = l;
+  }
+  if (flen) writeOut(failure, flen);
+  else {
+    const char *msg = "{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":\"cni-ts agent: the call did not finish: try again later\"}\n";
+    writeOut(msg, len(msg));
+  }
+  sys3(SYS_exit, 1, 0, 0);
+}
+
 __attribute__((used, noreturn)) void launch(long *sp) {
   long argc = sp[0];
   char **argv = (char **)(sp + 1);
   char **envp = argv + argc + 1;
   int longRunning = 0;
   for (long i = 1; i < argc; i++) if (starts(argv[i], "--resolver") || starts(argv[i], "--sync")) longRunning = 1;
+  if (argc > 1 && same(argv[1], "agent")) longRunning = 1;
   if (argc > 0 && !longRunning) answerVersion(argv[0], envp);
+  // a plugin call (a plugin's name, no arguments, a command): offered to the agent first
+  if (argc == 1 && isPlugin(baseName(argv[0]))) {
+    int command = 0;
+    for (char **e = envp; *e && !command; e++) command = starts(*e, "CNI_COMMAND=") && (*e)[12];
+    if (command) viaAgent(baseName(argv[0]), envp);
+  }
   // this file's own path (links resolved), then its sibling's
   char path[4096];
   long n = sys4(SYS_readlinkat, AT_FDCWD, (long)"/proc/self/exe", (long)path, sizeof path - sizeof TARGET);

@@ -15,6 +15,7 @@ typedef struct { const char *name; napi_callback fn; } native_fn;
 void native_export_all(napi_env env, napi_value exports, const native_fn *fns, size_t n);
 void native_register_files(napi_env env, napi_value exports);
 void native_register_sockets(napi_env env, napi_value exports);
+void native_register_agent(napi_env env, napi_value exports);
 /* enter a network namespace on this thread (remembering the old one in *saved; 0 or an errno),
    and return to it (aborts if it cannot: this thread must not run JS elsewhere) */
 int native_enter(int fd, int *saved);

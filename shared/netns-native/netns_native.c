@@ -15,7 +15,7 @@
  *                                    up to its ACK, NLMSG_ERROR or NLMSG_DONE; only messages
  *                                    the kernel sent (sender port 0) with the request's seq
  *   flock(fd, operation)             flock(2), blocking unless LOCK_NB is in operation
- *   file syscalls: see files.c; listening sockets: see sockets.c
+ *   file syscalls: see files.c; listening sockets: see sockets.c; the agent's: see agent.c
  *
  * Everything about message contents lives in TypeScript (shared/netlink). Errors are thrown
  * as Error objects whose `code` is the errno name (e.g. "ENOENT").
@@ -338,5 +338,6 @@ NAPI_MODULE_INIT(/* env, exports */) {
   native_export_all(env, exports, fns, sizeof fns / sizeof fns[0]);
   native_register_files(env, exports);
   native_register_sockets(env, exports);
+  native_register_agent(env, exports);
   return exports;
 }

@@ -7,6 +7,7 @@ import { O, closeFile, exists, fstat, link, lstat, mkdirp, openFile, readDir, re
 import { dirname, join } from '../util/path.ts';
 import { native } from './native.ts';
 import { CniError, ErrCode } from '../cni/errors.ts';
+import { forgetAfterCall } from './call-scope.ts';
 
 const LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
 
@@ -57,6 +58,16 @@ function lockedAt<T>(path: string, timeoutMs: number, fn: (fd: number) => T): T 
   }
 }
 
+/**
+ * An exclusive flock on `path` (created if needed, root-only), held until the returned release
+ * is called (across awaits: for a process whose other work goes on meanwhile); a bounded wait.
+ */
+export function holdFileLock(path: string, timeoutMs: number): () => void {
+  const fd = inDir(dirname(path), () => openFile(path, O.RDWR | O.CREAT | O.NOFOLLOW, 0o600));
+  try { lockBounded(fd, path, timeoutMs); } catch (e) { closeFile(fd); throw e; }
+  return () => closeFile(fd);
+}
+
 /** Hold an exclusive flock on `path` (created if needed, root-only) while fn runs; a bounded wait. */
 export const withFileLock = <T>(path: string, fn: () => T, timeoutMs = lockTimeoutMs()): T => lockedAt(path, timeoutMs, fn);
 
@@ -88,6 +99,8 @@ function isFileAt(fd: number, path: string): boolean {
 export const removeHeldLock = (path: string): void => { try { unlink(path); } catch { /* gone */ } };
 
 const made = new Set<string>();
+// (another process may remove a directory between two calls of a process that runs many)
+forgetAfterCall(() => made.clear());
 
 /** mkdir -p, once per directory per process. */
 export function ensureDir(dir: string): void {

@@ -32,6 +32,18 @@ export interface NetnsNative {
   /** sends `reply` (its first replyLength bytes, when > 0) to the peer meta names, then waits for the next datagram (see udpStep) */
   udpNext(ep: number, buf: Buffer, meta: Int32Array, timeoutMs: number, reply: Buffer, replyLength: number, streakMax: number): number;
   udpSend(fd: number, buf: Buffer, length: number, address: number, port: number): void;
+  // the node agent's socket (agent.c)
+  agentListen(path: string): number;
+  /** [connection, peer uid, peer pid]; throws EINVAL once the listener is shut down */
+  agentAccept(fd: number): [number, number, number];
+  /** [request, fds the request carried...] */
+  agentReceive(fd: number, max: number, timeoutMs: number): [Buffer, ...number[]];
+  agentSend(fd: number, data: Buffer): void;
+  /** the next byte, -1 at EOF, -2 after timeoutMs */
+  agentWaitByte(fd: number, timeoutMs: number): number;
+  agentShutdown(fd: number): void;
+  dup2(from: number, to: number): void;
+  alarm(seconds: number): number;
   // file syscalls (shared/os/fs.ts)
   fileOpen(path: string, flags: number, mode: number): number;
   fileRead(fd: number): string;

@@ -1,5 +1,5 @@
 // The layout's one rule, read from the code itself: imports go one way down,
-//   entry -> cli -> plugins -> ipam -> shared
+//   entry -> cli, agent -> plugins -> ipam -> shared
 // with the tooling above them all (build/, then conformance/, then test/); no plugin imports another
 // plugin's folder (code some plugins share lives in a folder of its own under plugins/, which
 // imports no plugin); and no loop between top-level folders or between folders of plugins/.
@@ -10,10 +10,10 @@ import t from 'tap';
 import { PLUGIN_MODULES } from '../../plugins/registry.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
-const SOURCE = ['entry', 'cli', 'plugins', 'ipam', 'shared', 'build', 'conformance', 'test'];
+const SOURCE = ['entry', 'cli', 'agent', 'plugins', 'ipam', 'shared', 'build', 'conformance', 'test'];
 
 /** Lower ranks are imported by higher ones, never the other way. */
-const RANK: Record<string, number> = { shared: 0, ipam: 1, plugins: 2, cli: 3, entry: 4, build: 5, conformance: 6, test: 7 };
+const RANK: Record<string, number> = { shared: 0, ipam: 1, plugins: 2, cli: 3, agent: 3, entry: 4, build: 5, conformance: 6, test: 7 };
 
 /** The folders under plugins/ that are plugins (the registry's modules); the others are shared by some. */
 const PLUGIN_FOLDERS = new Set(Object.values(PLUGIN_MODULES).map(([m]) => m.split('/')).filter((p) => p[0] === 'plugins').map((p) => p[1]!));

@@ -10,18 +10,18 @@
 // caller's ancestors or of PID 1: stopping the runtime, or the service or login scope that made
 // the first ADD, then stops nothing of DNS.
 import type { ChildProcess } from 'node:child_process';
-import { O, exists, isExecutable, mkdirp, openFile, readDir, readFile, rmdir, unlink, writeFd, writeFile } from '../../../shared/os/fs.ts';
+import { isExecutable, readFile, rmdir, unlink, writeFd } from '../../../shared/os/fs.ts';
 import { MAX_TCP } from './forward.ts';
 import { MAX_TCP_TOTAL } from './listeners.ts';
 import { tryFileLock, writeFileAtomic } from '../../../shared/os/files.ts';
 import { exitCall } from '../../../shared/os/native.ts';
 import { selfCommand } from '../../../shared/os/self.ts';
 import { childProcess } from '../../../shared/util/lazy.ts';
-import { basename, dirname, join } from '../../../shared/util/path.ts';
+import { basename, join } from '../../../shared/util/path.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IN_SCOPE, SERVER_FLAG } from '../modes.ts';
 import { paths, readAll } from '../records.ts';
-import { arrMap } from '../../../shared/util/arrays.ts';
+import { hierarchies, leaveCgroups, ownCgroup } from '../../../shared/os/cgroup.ts';
 
 const START_LOCK_MS = 3000;
 /**
@@ -35,58 +35,8 @@ const RESTART_MS = 50, RESTART_MAX_MS = 800, YOUNG_MS = 2000;
 
 const log = (msg: string): void => { try { writeFd(2, `${new Date().toISOString()} supervisor[${process.pid}]: ${msg}\n`); } catch { /* no log */ } };
 
-/** This process's ancestors, nearest first (at most 32), from /proc/<pid>/stat. */
-function ancestors(): number[] {
-  const out: number[] = [];
-  for (let p = process.ppid; p > 1 && out.length < 32; ) {
-    out.push(p);
-    try { p = Number(readFile(`/proc/${p}/stat`).split(') ').at(-1)!.split(' ')[1]); } catch { break; }
-  }
-  return out;
-}
-
-/** Where cgroup hierarchies may be: our own view, then our ancestors', then PID 1's. */
-const cgroupRoots = (): string[] => ['/sys/fs/cgroup', ...arrMap(ancestors(), (p) => `/proc/${p}/root/sys/fs/cgroup`), '/proc/1/root/sys/fs/cgroup'];
-
-/** The writable cgroup hierarchies: the root itself under cgroup v2, each mounted one under v1 or hybrid. */
-function hierarchies(): string[] {
-  for (const root of cgroupRoots()) {
-    try {
-      if (exists(join(root, 'cgroup.procs'))) return [root];
-      const hs: string[] = [];
-      for (const d of readDir(root)) if (exists(join(root, d, 'cgroup.procs'))) hs.push(join(root, d));
-      if (hs.length) return hs;
-    } catch { /* not here */ }
-  }
-  return [];
-}
-
 /** The resolver's cgroup in each hierarchy: named after its state directory (the host namespace). */
 export const cgroupName = (dir: string): string => `cni-ts-dns-${basename(dir)}`;
-
-/**
- * Move this process into a cgroup of its own in every hierarchy that takes it; the ones made,
- * as paths through descriptors of the hierarchies this process keeps (an ancestor's view is gone
- * with the ancestor, and the cgroups must still be left and removed at the end).
- */
-function ownCgroup(dir: string): string[] {
-  const made: string[] = [];
-  for (const found of hierarchies()) {
-    let h: string;
-    try { h = `/proc/self/fd/${openFile(found, O.RDONLY)}`; } catch { continue; }
-    const cg = join(h, cgroupName(dir));
-    try {
-      mkdirp(cg, 0o755);
-      writeFile(join(cg, 'cgroup.procs'), `${process.pid}\n`);
-      made.push(cg);
-    } catch (e) {
-      // (a v1 cpuset needs its cpus and mems set first: the parent's placement stays there)
-      try { rmdir(cg); } catch { /* in use, or not made */ }
-      if (!basename(h).startsWith('cpuset')) log(`cgroup ${cg}: ${(e as Error).message}`);
-    }
-  }
-  return made;
-}
 
 /** "Max open files" of this process: [soft, hard] (Infinity for unlimited). */
 function nofile(): [number, number] {
@@ -111,13 +61,6 @@ function descriptors(): void {
   log(`descriptors: ${soft} of ${hard} (${WANTED_FDS} wanted${soft < need ? `; fewer than the ${need} its connection bounds assume: new connections may be refused before those bounds` : ''})`);
 }
 
-/** Leave the cgroups made (back to each hierarchy's root) and remove them; they must be empty. */
-function leaveCgroups(made: string[]): void {
-  for (const cg of made) {
-    try { writeFile(join(dirname(cg), 'cgroup.procs'), `${process.pid}\n`); rmdir(cg); } catch { /* others in it: the next supervisor's */ }
-  }
-}
-
 export async function runSupervisor(dir: string): Promise<void> {
   process.umask(0o077);
   // one per directory: a second one started by a racing call waits briefly, then leaves
@@ -127,7 +70,7 @@ export async function runSupervisor(dir: string): Promise<void> {
     if (Date.now() > deadline) { log('another supervisor holds the lock: leaving'); process.exit(0); }
     await sleep(20);
   }
-  const cgroups = process.env[IN_SCOPE] ? [] : ownCgroup(dir);
+  const cgroups = process.env[IN_SCOPE] ? [] : ownCgroup(cgroupName(dir), log);
   delete process.env[IN_SCOPE];
   descriptors();
   writeFileAtomic(paths(dir).supervisorPid, `${process.pid}\n`, paths(dir).tmp);

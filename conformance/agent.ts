@@ -1,0 +1,83 @@
+// A node agent (agent/) for a test's or a scenario's host namespace: started inside it with a
+// directory of its own, waited for until its workers are ready, stopped (SIGTERM, then SIGKILL
+// past a bound) and its cgroups removed in teardown. Synchronous, as the conformance runner is.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hierarchies } from '../shared/os/cgroup.ts';
+import { agentCgroupName, statusPath, type AgentStatus } from '../agent/supervisor.ts';
+
+export interface AgentHandle {
+  pid: number;
+  dir: string;
+  /** what the plugins' environment needs for their launchers to find it */
+  env: { CNI_TS_AGENT_DIR: string };
+  status(): AgentStatus | undefined;
+  /** calls served, once the count has settled (the status file follows the workers' reports) */
+  served(): number;
+  /** the pids of its workers, from the process table */
+  workers(): number[];
+  /** SIGTERM and wait (SIGKILL after boundMs); true when it left on SIGTERM */
+  stop(boundMs?: number): boolean;
+}
+
+const pause = (ms: number): void => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); };
+
+/** Gone, or a zombie (this process has not reaped it yet). */
+function gone(pid: number): boolean {
+  try { return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] === 'Z'; } catch { return true; }
+}
+
+const childrenOf = (pid: number): number[] => {
+  try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
+};
+
+export function startAgent(hostNs: string, bin: string, o: { workers?: number; deadlineS?: number; log?: string } = {}): AgentHandle {
+  const dir = join(mkdtempSync(join(tmpdir(), 'cnits-agent-')), 'agent');
+  const args = ['netns', 'exec', hostNs, join(bin, 'cni-ts'), 'agent', `--dir=${dir}`, `--workers=${o.workers ?? 2}`, ...(o.deadlineS ? [`--deadline=${o.deadlineS}`] : [])];
+  const child = spawn('ip', args, { stdio: ['ignore', 'ignore', o.log ? 'pipe' : 'ignore'], detached: false });
+  let log = '';
+  child.stderr?.on('data', (d: Buffer) => { log += d.toString(); });
+  child.unref();
+  const pid = child.pid!;
+  const status = (): AgentStatus | undefined => { try { return JSON.parse(readFileSync(statusPath(dir), 'utf8')) as AgentStatus; } catch { return undefined; } };
+  const want = o.workers ?? 2;
+  const deadline = Date.now() + 15_000;
+  while ((status()?.workers.ready ?? 0) < want) {
+    if (Date.now() > deadline || gone(pid)) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      throw new Error(`the agent in ${hostNs} did not start: ${JSON.stringify(status())} ${log}`);
+    }
+    pause(20);
+  }
+  return {
+    pid, dir, env: { CNI_TS_AGENT_DIR: dir }, status,
+    workers: () => childrenOf(pid),
+    served() {
+      let last = -1;
+      for (let i = 0; i < 20; i++) {
+        const n = status()?.calls.served ?? 0;
+        if (n === last) return n;
+        last = n;
+        pause(60);
+      }
+      return last;
+    },
+    stop(boundMs = 15_000) {
+      const ws = childrenOf(pid);
+      try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+      const end = Date.now() + boundMs;
+      while (!gone(pid) && Date.now() < end) pause(20);
+      const clean = gone(pid);
+      for (const p of [pid, ...ws]) if (!gone(p)) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      const end2 = Date.now() + 3000;
+      while ([pid, ...ws].some((p) => !gone(p)) && Date.now() < end2) pause(20);
+      for (const h of hierarchies()) { try { spawnSync('rmdir', [join(h, agentCgroupName(dir))]); } catch { /* in use or gone */ } }
+      rmSync(join(dir, '..'), { recursive: true, force: true });
+      return clean;
+    },
+  };
+}
+
+export const agentRunning = (dir: string): boolean => existsSync(statusPath(dir));
