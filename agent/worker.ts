@@ -45,7 +45,7 @@ function timeoutError(stdin: string, deadlineS: number): string {
     const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
     if (typeof v === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(v)) version = v;
   } catch { /* the call's own error will say what is wrong with it */ }
-  return pretty({ cniVersion: version, code: 11, msg: `the call did not finish within ${deadlineS} s (cni-ts agent): try again later` });
+  return pretty({ cniVersion: version, code: 11, msg: `the call ended unfinished (cni-ts agent: its worker stopped, or its ${deadlineS} s deadline passed): try again later` });
 }
 
 /** The worker's own view of its network namespace: [dev, ino]. */
@@ -80,7 +80,7 @@ export async function runWorker(o: WorkerOptions): Promise<never> {
       send(conn, failure(late));
       const id = req.env.CNI_CONTAINERID;
       if (id) {
-        try { release = holdFileLock(join(o.dir, 'calls', String(parseInt(shortHash(id, 8), 16) % CONTAINER_SLOTS)), Math.max(1, o.deadlineS - 2) * 1000); } catch {
+        try { release = holdFileLock(join(o.dir, 'calls', String(parseInt(shortHash(id, 16).slice(8), 16) % CONTAINER_SLOTS)), Math.max(1, o.deadlineS - 2) * 1000); } catch {
           writeFd(1, late);
           return 1;
         }

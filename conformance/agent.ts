@@ -12,14 +12,16 @@ export interface AgentHandle {
   pid: number;
   dir: string;
   /** what the plugins' environment needs for their launchers to find it */
-  env: { CNI_TS_AGENT_DIR: string };
+  env: { CNI_TS_AGENT_DIR: string; CNI_TS_AGENT: 'on' };
   status(): AgentStatus | undefined;
   /** calls served, once the count has settled (the status file follows the workers' reports) */
   served(): number;
   /** the pids of its workers, from the process table */
   workers(): number[];
-  /** SIGTERM and wait (SIGKILL after boundMs); true when it left on SIGTERM */
+  /** SIGTERM and wait (SIGKILL after boundMs); true when it left on SIGTERM. Its directory and cgroups go. */
   stop(boundMs?: number): boolean;
+  /** SIGKILL the supervisor and every worker at once (its directory stays, as a crash leaves it) */
+  kill(): void;
 }
 
 const pause = (ms: number): void => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); };
@@ -33,8 +35,8 @@ const childrenOf = (pid: number): number[] => {
   try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
 };
 
-export function startAgent(hostNs: string, bin: string, o: { workers?: number; deadlineS?: number; log?: string } = {}): AgentHandle {
-  const dir = join(mkdtempSync(join(tmpdir(), 'cnits-agent-')), 'agent');
+export function startAgent(hostNs: string, bin: string, o: { workers?: number; deadlineS?: number; log?: boolean; dir?: string } = {}): AgentHandle {
+  const dir = o.dir ?? join(mkdtempSync(join(tmpdir(), 'cnits-agent-')), 'agent');
   const args = ['netns', 'exec', hostNs, join(bin, 'cni-ts'), 'agent', `--dir=${dir}`, `--workers=${o.workers ?? 2}`, ...(o.deadlineS ? [`--deadline=${o.deadlineS}`] : [])];
   const child = spawn('ip', args, { stdio: ['ignore', 'ignore', o.log ? 'pipe' : 'ignore'], detached: false });
   let log = '';
@@ -52,7 +54,7 @@ export function startAgent(hostNs: string, bin: string, o: { workers?: number; d
     pause(20);
   }
   return {
-    pid, dir, env: { CNI_TS_AGENT_DIR: dir }, status,
+    pid, dir, env: { CNI_TS_AGENT_DIR: dir, CNI_TS_AGENT: 'on' }, status,
     workers: () => childrenOf(pid),
     served() {
       let last = -1;
@@ -63,6 +65,12 @@ export function startAgent(hostNs: string, bin: string, o: { workers?: number; d
         pause(60);
       }
       return last;
+    },
+    kill() {
+      const all = [pid, ...childrenOf(pid)];
+      for (const p of all) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      const end = Date.now() + 3000;
+      while (all.some((p) => !gone(p)) && Date.now() < end) pause(10);
     },
     stop(boundMs = 15_000) {
       const ws = childrenOf(pid);

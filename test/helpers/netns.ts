@@ -65,7 +65,8 @@ export interface PluginCall {
 export interface PluginOutcome { status: number; stdout: string; stderr: string; json: any }
 
 function callEnv(c: PluginCall): Record<string, string> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: c.command, ...c.env };
+  // (the exec path unless the test hands its own agent's environment: never an agent of this machine's)
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: c.command, CNI_TS_AGENT: 'off', ...c.env };
   if (c.containerId !== undefined) env.CNI_CONTAINERID = c.containerId;
   if (c.netns !== undefined) env.CNI_NETNS = c.netns;
   if (c.ifname !== undefined) env.CNI_IFNAME = c.ifname;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { BIN, ROOT } from '../helpers/netns.ts';
 import { World, diff, hasStack, prng, type Outcome } from './world.ts';
 
-export interface Figures { name: string; calls: number; addsOk?: number; failed: number; stackTraces: number; duplicates: number; leftovers: number; slow: number; ms: number; notes: string[] }
+export interface Figures { name: string; calls: number; addsOk?: number; agentServed?: number; failed: number; stackTraces: number; duplicates: number; leftovers: number; slow: number; ms: number; notes: string[] }
 
 const CNICTL = join(ROOT, 'build/cnictl');
 const figures = (name: string): Figures => ({ name, calls: 0, failed: 0, stackTraces: 0, duplicates: 0, leftovers: 0, slow: 0, ms: 0, notes: [] });
@@ -20,6 +20,7 @@ function cnictl(w: World, op: string, net: string, netns: string, id: string, po
         PATH: process.env.PATH!, NETCONFPATH: join(w.dir, 'conf'), CNI_PATH: BIN, CNI_CACHE_DIR: join(w.dir, 'cache'), CNI_CONTAINERID: id,
         CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=stress;K8S_POD_NAME=${id}`,
         CAP_ARGS: JSON.stringify({ portMappings: [{ hostPort: port, containerPort: 80, protocol: 'tcp' }] }),
+        ...w.agentEnv(),
       },
     });
     let stdout = '', stderr = '';
@@ -35,13 +36,19 @@ function cnictl(w: World, op: string, net: string, netns: string, id: string, po
   });
 }
 
+export interface ProbeOptions {
+  /** every call offered to a node agent in the world's host namespace */
+  agent?: boolean;
+}
+
 /** Run a probe in a world of its own: figures timed, the world closed however it ends. */
-async function probe(name: string, body: (f: Figures, w: World) => Promise<void>): Promise<Figures> {
+async function probe(name: string, body: (f: Figures, w: World) => Promise<void>, o: ProbeOptions = {}): Promise<Figures> {
   const f = figures(name);
-  const w = new World();
+  const w = new World(o);
   const t0 = performance.now();
   try { await body(f, w); } finally {
     f.ms = performance.now() - t0;
+    if (w.agent) f.agentServed = w.agent.served();
     w.close();
   }
   return f;
@@ -53,7 +60,7 @@ async function pool<T>(items: T[], width: number, fn: (x: T) => Promise<void>): 
 }
 
 /** Concurrent ADD then DEL of `containers` containers, `width` at a time, alternating two networks. */
-export function storm(containers: number, width = 12): Promise<Figures> {
+export function storm(containers: number, width = 12, o: ProbeOptions = {}): Promise<Figures> {
   return probe('storm', async (f, w) => {
     const before = w.snapshot();
     const live = [new Map<string, string>(), new Map<string, string>()];
@@ -81,11 +88,11 @@ export function storm(containers: number, width = 12): Promise<Figures> {
     const left = diff(before, w.snapshot(), ['bridges']);
     f.leftovers = left.length;
     for (const l of left) note(f, `left: ${l}`);
-  });
+  }, o);
 }
 
 /** SIGKILL a chain ADD at a random moment, then DEL the whole chain, then a fresh ADD and DEL: nothing may be left. */
-export function kill(rounds: number, seed = 1): Promise<Figures> {
+export function kill(rounds: number, seed = 1, o: ProbeOptions = {}): Promise<Figures> {
   const rnd = prng(seed);
   return probe('kill', async (f, w) => {
     const before = w.snapshot();
@@ -111,7 +118,62 @@ export function kill(rounds: number, seed = 1): Promise<Figures> {
       if (left.length) { f.leftovers += left.length; for (const l of left) note(f, `${id} (killed ${JSON.stringify(killAt)}) left: ${l}`); }
       w.dropNetns(ns.name);
     }
-  });
+  }, o);
+}
+
+/**
+ * The agent killed during a storm: `containers` chain ADDs, `width` at a time, through the
+ * agent, whose supervisor and workers are SIGKILLed together at random moments and started
+ * again; then every chain DELed (the runtime's answer to a failed ADD, and the end of every
+ * container). Every ADD that succeeded holds an address of its own; nothing is left after.
+ */
+export function agentCrash(containers: number, width = 6, crashes = 3, seed = 3): Promise<Figures> {
+  const rnd = prng(seed);
+  return probe('agent crash', async (f, w) => {
+    const before = w.snapshot();
+    const held = new Map<string, string>();
+    const done: { id: string; net: number; ns: { name: string; path: string }; ports: unknown[] }[] = [];
+    let finished = false;
+    const crasher = (async () => {
+      for (let c = 0; c < crashes && !finished; c++) {
+        await new Promise((r) => setTimeout(r, 150 + Math.floor(rnd() * 600)));
+        if (finished) break;
+        w.crashAgent();
+        note(f, `agent crashed and restarted (${c + 1})`);
+      }
+    })();
+    await pool([...Array(containers).keys()], width, async (i) => {
+      const net = i % 2, id = `crash${i}`, ns = w.netns();
+      const ports = [{ hostPort: 31000 + i, containerPort: 80, protocol: 'tcp' }];
+      const add = await w.chain(w.nets[net]!, 'ADD', { id, netns: ns.path, ports });
+      f.calls += add.outcomes.length;
+      for (const o of add.outcomes) if (hasStack(o)) f.stackTraces++;
+      if (add.ok) {
+        f.addsOk = (f.addsOk ?? 0) + 1;
+        const ip = (add.result as any)?.ips?.[0]?.address as string | undefined;
+        const k = `${net} ${ip}`;
+        if (ip && held.has(k)) { f.duplicates++; note(f, `${ip} given to ${id} while ${held.get(k)} holds it`); }
+        if (ip) held.set(k, id);
+      } else {
+        note(f, `ADD ${id} failed: ${add.outcomes.at(-1)?.stdout.replace(/\s+/g, ' ').slice(0, 140)}`);
+        // an ADD cut by the crash fails with the spec's error, never a stack trace or nothing
+        const last = add.outcomes.at(-1)!;
+        if (typeof last.json?.code !== 'number') { f.failed++; note(f, `ADD ${id} failed without a CNI error (exit ${last.status ?? last.signal}): ${last.stdout.slice(0, 160)}`); }
+      }
+      done.push({ id, net, ns, ports });
+    });
+    finished = true;
+    await crasher;
+    for (const c of done) {
+      const del = await w.chain(w.nets[c.net]!, 'DEL', { id: c.id, netns: c.ns.path, ports: c.ports });
+      f.calls += del.outcomes.length;
+      if (!del.ok) { f.failed++; note(f, `DEL ${c.id}: ${del.outcomes.at(-1)?.stdout.trim().slice(0, 200)}`); }
+      w.dropNetns(c.ns.name);
+    }
+    const left = diff(before, w.snapshot(), ['bridges']);
+    f.leftovers = left.length;
+    for (const l of left) note(f, `left: ${l}`);
+  }, { agent: true });
 }
 
 // ---- the fuzzer ----
@@ -173,7 +235,7 @@ function fuzzEnv(rnd: () => number, ctrPath: string, fifo: string): Record<strin
 }
 
 /** `calls` fuzzed plugin calls (fixed seed): CNI JSON, no stack trace, under `maxMs`, nothing left after a failed ADD or a DEL. */
-export function fuzz(calls: number, seed = 7, maxMs = 1000): Promise<Figures> {
+export function fuzz(calls: number, seed = 7, maxMs = 1000, o: ProbeOptions = {}): Promise<Figures> {
   const rnd = prng(seed);
   return probe('fuzz', async (f, w) => {
     // a parent for macvlan/ipvlan, in the host namespace of the probe
@@ -215,5 +277,5 @@ export function fuzz(calls: number, seed = 7, maxMs = 1000): Promise<Figures> {
         }
       }
     }
-  });
+  }, o);
 }

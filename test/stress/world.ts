@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Conflist } from '../helpers/chain.ts';
 import { pluginConf } from '../helpers/chain.ts';
 import { BIN, netnsKey, nftElements } from '../helpers/netns.ts';
+import { startAgent, type AgentHandle } from '../../conformance/agent.ts';
 
 export interface Outcome { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number; json?: any }
 
@@ -19,10 +20,13 @@ export class World {
   readonly nets: Conflist[];
   private readonly made = new Set<string>();
   private stateKey?: string;
+  /** a node agent in the host namespace (agent/), when the world has one */
+  agent?: AgentHandle;
 
-  constructor() {
+  constructor(o: { agent?: boolean } = {}) {
     spawnSync('ip', ['netns', 'add', this.host]);
     spawnSync('ip', ['-n', this.host, 'link', 'set', 'lo', 'up']);
+    if (o.agent) this.agent = startAgent(this.host, BIN);
     this.nets = [0, 1].map((i) => ({
       cniVersion: '1.0.0', name: `stress-${i}`,
       plugins: [
@@ -55,7 +59,20 @@ export class World {
     return ['firewall', 'portmap-localnet'].map((k) => `/run/cni-ts/${k}/${this.stateKey}`);
   }
 
+  /** What the plugins' environment needs: the agent's directory, or (none) the exec path for certain. */
+  agentEnv(): Record<string, string> {
+    return this.agent ? { ...this.agent.env } : { CNI_TS_AGENT: 'off' };
+  }
+
+  /** SIGKILL the agent's processes, then start a new one on the same directory (a crash and a restart). */
+  crashAgent(): void {
+    if (!this.agent) return;
+    this.agent.kill();
+    this.agent = startAgent(this.host, BIN, { dir: this.agent.dir });
+  }
+
   close(): void {
+    this.agent?.stop();
     for (const d of this.stateDirs()) rmSync(d, { recursive: true, force: true });
     for (const n of this.made) spawnSync('ip', ['netns', 'del', n]);
     spawnSync('ip', ['netns', 'del', this.host]);
@@ -83,7 +100,7 @@ export class World {
   exec(plugin: string, env: Record<string, string>, stdin: string, killAfterMs?: number, timeoutMs = 10_000): Promise<Outcome> {
     const t0 = performance.now();
     return new Promise((resolve) => {
-      const p = spawn('ip', ['netns', 'exec', this.host, join(BIN, plugin)], { cwd: this.dir, env: { PATH: process.env.PATH!, CNI_PATH: BIN, ...env } });
+      const p = spawn('ip', ['netns', 'exec', this.host, join(BIN, plugin)], { cwd: this.dir, env: { PATH: process.env.PATH!, CNI_PATH: BIN, ...this.agentEnv(), ...env } });
       let stdout = '', stderr = '';
       p.stdout.on('data', (d) => { stdout += d; });
       p.stderr.on('data', (d) => { stderr += d; });
