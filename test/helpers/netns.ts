@@ -36,11 +36,36 @@ export function tempDir(t: Teardown, prefix = 'cnits-'): string {
 export { netnsKey, netnsStateDirs, stopDaemons } from '../../conformance/host-state.ts';
 import { netnsStateDirs, stopDaemons } from '../../conformance/host-state.ts';
 
+// CNI_TS_TEST_AGENT=1 (the agent-*.test.ts files): every call a test makes from a host
+// namespace goes through a node agent started in that namespace on its first call, and stopped
+// with the namespace; what the agents ran is counted for the test to check.
+import { startAgent, type AgentHandle } from '../../conformance/agent.ts';
+const agents = new Map<string, AgentHandle>();
+export const agentTally = { started: 0, served: 0, unclean: 0 };
+export const testingAgent = (): boolean => process.env.CNI_TS_TEST_AGENT === '1';
+
+/** The environment a runtime in host namespace `host` gives the plugins: its agent's, or the exec path for certain. */
+export function runtimeEnv(host: string): Record<string, string> {
+  if (!testingAgent()) return { CNI_TS_AGENT: 'off' };
+  let a = agents.get(host);
+  if (!a) { a = startAgent(host, BIN); agents.set(host, a); agentTally.started++; }
+  return { ...a.env };
+}
+
+function stopAgent(host: string): void {
+  const a = agents.get(host);
+  if (!a) return;
+  agents.delete(host);
+  agentTally.served += a.served();
+  if (!a.stop()) agentTally.unclean++;
+}
+
 /** A fresh named netns, deleted in teardown (with the state plugins kept for it, and their daemons). */
 export function makeNetns(t: Teardown, prefix = 'cnits'): { name: string; path: string } {
   const name = uniqueName(prefix);
   sh('ip', ['netns', 'add', name]);
   t.teardown(() => {
+    stopAgent(name);
     try { for (const d of netnsStateDirs(name)) { stopDaemons(d); rmSync(d, { recursive: true, force: true }); } } catch { /* best effort */ }
     spawnSync('ip', ['netns', 'del', name]);
   });
@@ -66,7 +91,7 @@ export interface PluginOutcome { status: number; stdout: string; stderr: string;
 
 function callEnv(c: PluginCall): Record<string, string> {
   // (the exec path unless the test hands its own agent's environment: never an agent of this machine's)
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: c.command, CNI_TS_AGENT: 'off', ...c.env };
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: c.command, ...runtimeEnv(c.host), ...c.env };
   if (c.containerId !== undefined) env.CNI_CONTAINERID = c.containerId;
   if (c.netns !== undefined) env.CNI_NETNS = c.netns;
   if (c.ifname !== undefined) env.CNI_IFNAME = c.ifname;

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { BIN, ROOT, ipJson, makeNetns, nftElements, tempDir } from '../helpers/netns.ts';
+import { BIN, ROOT, ipJson, makeNetns, nftElements, runtimeEnv, tempDir } from '../helpers/netns.ts';
 import { ask, hostWithOutside, serve } from '../helpers/topology.ts';
 
 const GOCNICTL = join(ROOT, 'build/gocnictl');
@@ -38,6 +38,7 @@ t.test('go-cni: Setup on two networks with every namespace option, Check, Status
     IPRANGES: JSON.stringify([[{ Subnet: '10.101.0.0/24', RangeStart: '10.101.0.100', RangeEnd: '10.101.0.110', Gateway: '10.101.0.1' }]]),
     DNS: JSON.stringify({ Servers: ['10.96.0.10'], Searches: ['default.svc.cluster.local'], Options: ['ndots:5'] }),
     BANDWIDTH: JSON.stringify({ IngressRate: 1000000, IngressBurst: 100000, EgressRate: 1000000, EgressBurst: 100000 }),
+    ...runtimeEnv(host.name),
   };
   const run = (op: string, extra: Record<string, string> = {}) => spawnSync('ip', ['netns', 'exec', host.name, GOCNICTL, op, pod.path], { encoding: 'utf8', env: { ...env, ...extra } });
   t.equal(run('status').status, 0, 'Status: the networks are loaded');

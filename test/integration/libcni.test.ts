@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { BIN, ROOT, ipJson, makeNetns, sh } from '../helpers/netns.ts';
+import { BIN, ROOT, ipJson, makeNetns, runtimeEnv, sh } from '../helpers/netns.ts';
 import { ask, hostWithOutside, serve } from '../helpers/topology.ts';
 
 const CNICTL = join(ROOT, 'build/cnictl');
@@ -31,6 +31,7 @@ t.test('libcni ADD/CHECK/DEL of bridge + portmap + firewall + tuning', async (t)
       PATH: process.env.PATH!, NETCONFPATH: dir, CNI_PATH: BIN, CNI_CACHE_DIR: join(dir, 'cache'), CNI_CONTAINERID: 'libcni1',
       CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web',
       CAP_ARGS: JSON.stringify({ portMappings: [{ hostPort: 8082, containerPort: 80, protocol: 'tcp' }] }),
+      ...runtimeEnv(host.name),
     },
   });
   const add = run('add');

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { BIN, ROOT, ipJson, makeNetns, netnsStateDirs, nftElements, tempDir } from '../helpers/netns.ts';
+import { BIN, ROOT, ipJson, makeNetns, netnsStateDirs, nftElements, runtimeEnv, tempDir } from '../helpers/netns.ts';
 
 const LIB = join(ROOT, '../shared/podman/lib.sh');
 const ready = existsSync('/etc/containers/containers.conf') && existsSync(LIB) && spawnSync('podman', ['--version']).status === 0;
@@ -30,7 +30,7 @@ function podmanWorld(t: Test, lists: Record<string, unknown>) {
   const conf = join(d, 'containers.conf');
   const made = spawnSync('bash', ['-c', `. ${LIB} && harness_conf ${conf} ${BIN} ${join(d, 'nets')}`], { encoding: 'utf8' });
   t.equal(made.status, 0, made.stderr);
-  const podman = (...args: string[]) => spawnSync('nsenter', [`--net=${host.path}`, 'podman', ...args], { encoding: 'utf8', env: { ...process.env, CONTAINERS_CONF: conf }, timeout: 60_000 });
+  const podman = (...args: string[]) => spawnSync('nsenter', [`--net=${host.path}`, 'podman', ...args], { encoding: 'utf8', env: { ...process.env, CONTAINERS_CONF: conf, ...runtimeEnv(host.name) }, timeout: 60_000 });
   return { host, d, podman };
 }
 
