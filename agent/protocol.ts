@@ -3,8 +3,8 @@
 //
 //   launcher -> worker  a 4-byte little-endian length, then "cni-ts-agent/1", the build id, the
 //                       plugin's name and each "NAME=value" of the call's environment, each
-//                       NUL-terminated; with it (SCM_RIGHTS) the call's stdin, stdout, stderr
-//                       and the caller's network namespace
+//                       NUL-terminated; with it (SCM_RIGHTS) the call's stdin, stdout, stderr,
+//                       the caller's network namespace and its root directory (O_PATH)
 //   worker -> launcher  "A" and the call's deadline in seconds (4 bytes LE): taken; or "X":
 //                       not here (another build, another namespace, not a plugin): exec it
 //   launcher -> worker  "G": go. A worker never runs a call without it, so a launcher that gave
@@ -17,8 +17,8 @@
 export const MAGIC = 'cni-ts-agent/1';
 /** The largest request taken (the launcher sends none larger). */
 export const MAX_REQUEST = 256 * 1024;
-/** The descriptors a request carries: stdin, stdout, stderr, the caller's network namespace. */
-export const REQUEST_FDS = 4;
+/** The descriptors a request carries: stdin, stdout, stderr, the caller's network namespace and root. */
+export const REQUEST_FDS = 5;
 
 export interface AgentRequest {
   build: string;

@@ -12,6 +12,7 @@ import { endCall } from '../shared/os/call-scope.ts';
 import { holdFileLock } from '../shared/os/files.ts';
 import { O, closeFile, fstat, openFile, readFd, writeFd } from '../shared/os/fs.ts';
 import { exitCall, native } from '../shared/os/native.ts';
+import { openAsCaller } from '../shared/os/netns.ts';
 import { shortHash } from '../shared/util/hash.ts';
 import { join } from '../shared/util/path.ts';
 import { GO, MAX_REQUEST, NOT_HERE, REQUEST_FDS, exitStatus, failure, parseRequest, taken, type AgentRequest } from './protocol.ts';
@@ -71,6 +72,7 @@ export async function runWorker(o: WorkerOptions): Promise<never> {
     native().dup2(fds[0]!, 0);
     native().dup2(fds[1]!, 1);
     native().dup2(fds[2]!, 2);
+    openAsCaller(fds[4]);
     setEnv(req.env);
     let release: (() => void) | undefined;
     try {
@@ -95,6 +97,7 @@ export async function runWorker(o: WorkerOptions): Promise<never> {
     } finally {
       release?.();
       for (const f of [0, 1, 2]) native().dup2(devNull, f);
+      openAsCaller(undefined);
       setEnv(base);
       endCall();
       native().alarm(0);

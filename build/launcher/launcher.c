@@ -138,6 +138,8 @@ static void answerVersion(const char *argv0, char **envp) {
 #define POLLOUT 4
 #define O_RDONLY 0
 #define O_CLOEXEC 02000000
+#define O_PATH 010000000
+#define O_DIRECTORY 0200000
 #define EINTR 4
 #define EAGAIN 11
 #define MAX_REQUEST (256 * 1024)
@@ -190,7 +192,7 @@ static int sendAll(int fd, const char *buf, long n, long deadline, int *fds, int
     if (!ready(fd, POLLOUT, deadline)) return 0;
     struct iovec iov = {(void *)(buf + off), (unsigned long)(n - off)};
     // the descriptors ride with the first bytes (cmsghdr: len, level, type, then the ints)
-    long ctl[4];
+    long ctl[6];
     struct msghdr m = {0, 0, &iov, 1, 0, 0, 0};
     if (off == 0 && nfds) {
       long clen = 16 + 4 * nfds;
@@ -272,10 +274,16 @@ static void viaAgent(const char *name, char **envp) {
   if (cred.uid != 0) { sys3(SYS_close, s, 0, 0); return; }
   long ns = sys4(SYS_openat, AT_FDCWD, (long)"/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC, 0);
   if (ns < 0) { sys3(SYS_close, s, 0, 0); return; }
-  int fds[4] = {0, 1, 2, (int)ns};
+  // and our root: the agent opens CNI_NETNS as we would see it (`ip netns exec` gives its
+  // process a mount namespace of its own, where a netns made since may be mounted and not in
+  // the agent's)
+  long root = sys4(SYS_openat, AT_FDCWD, (long)"/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+  if (root < 0) { sys3(SYS_close, ns, 0, 0); sys3(SYS_close, s, 0, 0); return; }
+  int fds[5] = {0, 1, 2, (int)ns, (int)root};
   long start = nowMs();
-  int sent = sendAll(s, request, n, start + STEP_MS, fds, 4);
+  int sent = sendAll(s, request, n, start + STEP_MS, fds, 5);
   sys3(SYS_close, ns, 0, 0);
+  sys3(SYS_close, root, 0, 0);
   char reply[5];
   // taken ("A" and the call's deadline in seconds) or not ("X", EOF, no worker in time)
   if (!sent || !readFull(s, reply, 1, start + TAKE_MS) || reply[0] != 'A' || !readFull(s, reply + 1, 4, nowMs() + STEP_MS)) { sys3(SYS_close, s, 0, 0); return; }

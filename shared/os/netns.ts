@@ -2,12 +2,30 @@
 import { native } from './native.ts';
 import { Netlink } from '../netlink/socket.ts';
 
+// A process that runs calls for callers in other mount namespaces (the node agent's workers)
+// opens a namespace path as its caller would see it: through the caller's root directory. Where
+// `ip netns exec` gave the caller a mount namespace of its own, a netns made since is mounted
+// there and may not be in the agent's.
+let callerRoot: number | undefined;
+/** Namespace paths are opened under this directory fd (the caller's root) until set back to undefined. */
+export function openAsCaller(rootFd: number | undefined): void { callerRoot = rootFd; }
+
+function openPath(path: string): number {
+  if (callerRoot === undefined || !path.startsWith('/')) return native().openNetns(path);
+  const via = `/proc/self/fd/${callerRoot}`;
+  try { return native().openNetns(`${via}${path}`); } catch (e) {
+    // the error names the path as the caller gave it
+    if (e instanceof Error) e.message = e.message.split(via).join('');
+    throw e;
+  }
+}
+
 export class NetNS {
   private constructor(readonly path: string, private fdv: number) {}
 
   /** Throws with code ENOENT when the path does not exist, ENOTNETNS when it is no netns. */
   static open(path: string): NetNS {
-    return new NetNS(path, native().openNetns(path));
+    return new NetNS(path, openPath(path));
   }
 
   get fd(): number {

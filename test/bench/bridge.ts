@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pluginConf, type Conflist } from '../helpers/chain.ts';
 import { BIN, REFERENCE_BIN } from '../helpers/netns.ts';
-import { execPlugin, type Bench, type Impl } from './lib.ts';
+import { execPlugin, oursBoth, type Bench, type Impl } from './lib.ts';
 
 export type Op = 'ADD' | 'DEL';
 
@@ -42,20 +42,20 @@ function chainBench(name: string, op: Op, full: boolean): () => Bench {
   return () => {
     const dataDir = join(tmpdir(), `cnits-bench-br-${process.pid}-${name.replace(/\W+/g, '-')}`);   // made by setup
     const nsNames: string[] = [];
-    const impl = (label: Impl['label'], dir: string): Impl => {
+    const impl = (label: Impl['label'], dir: string, env: NodeJS.ProcessEnv = {}): Impl => {
       const list = conflist(label, dataDir, full);
       const ns = `cnits-bench-${label}-${process.pid}-${full ? 'c' : 'b'}`;
       nsNames.push(ns);
       let cached: unknown;
       const path = `/run/netns/${ns}`;
-      const add = (i: number) => { cached = runChain(dir, list, 'ADD', path, `b${i}`, undefined); };
-      const del = (i: number) => { runChain(dir, list, 'DEL', path, `b${i}`, cached); };
+      const add = (i: number) => { cached = runChain(dir, list, 'ADD', path, `b${i}`, undefined, execPlugin, env); };
+      const del = (i: number) => { runChain(dir, list, 'DEL', path, `b${i}`, cached, execPlugin, env); };
       const id = (i: number) => (i < 0 ? 1000 - i : i);
       return op === 'ADD'
         ? { label, run: (i) => add(id(i)), reset: (i) => del(id(i)) }
         : { label, prepare: (i) => add(id(i)), run: (i) => del(id(i)) };
     };
-    const impls = [impl('ours', BIN), impl('reference', REFERENCE_BIN)];
+    const impls = [...oursBoth((label, env) => impl(label, BIN, env)), impl('reference', REFERENCE_BIN)];
     return {
       name, runs: full ? 30 : 60, impls,   // bridge+host-local: the tightest target, cheap runs
       setup: () => { mkdirSync(dataDir, { recursive: true }); for (const n of nsNames) execFileSync('ip', ['netns', 'add', n]); },

@@ -12,7 +12,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN } from '../helpers/netns.ts';
-import { execPlugin, type Bench } from './lib.ts';
+import { execPlugin, oursBoth, type Bench, type Impl } from './lib.ts';
 
 const NAMES = 100;
 const ROUNDS = 3;
@@ -152,12 +152,12 @@ export function dnsHostsAdd(): Bench {
   const cmd = join(BIN, 'dns-hosts');
   return {
     name: 'dns-hosts ADD, resolver running (target p50 <= 10 ms)',
-    impls: [{
-      label: 'ours',
-      run: (i) => { execPlugin(cmd, env('ADD', `dnsadd${i + 10}`), conf('10.78.0.5')); },
-      reset: (i) => { execPlugin(cmd, env('DEL', `dnsadd${i + 10}`), conf('10.78.0.5')); },
-      rssProbe: () => ({ cmd, args: [], env: env('ADD', 'dnsaddrss'), input: conf('10.78.0.6') }),
-    }],
+    impls: oursBoth((label, extra): Impl => ({
+      label,
+      run: (i) => { execPlugin(cmd, { ...env('ADD', `dnsadd${i + 10}`), ...extra }, conf(label === 'ours' ? '10.78.0.5' : '10.78.0.7')); },
+      reset: (i) => { execPlugin(cmd, { ...env('DEL', `dnsadd${i + 10}`), ...extra }, conf(label === 'ours' ? '10.78.0.5' : '10.78.0.7')); },
+      ...(label === 'ours' ? { rssProbe: () => ({ cmd, args: [], env: { ...env('ADD', 'dnsaddrss'), ...extra }, input: conf('10.78.0.6') }) } : {}),
+    })),
     setup: () => {
       execFileSync('ip', ['netns', 'add', ns]);
       execPlugin(cmd, env('ADD', 'dnsaddkeeper'), conf('10.78.0.2'));   // the resolver runs from here on

@@ -2,7 +2,29 @@
 // plugins) run interleaved on one machine, timed per exec, with peak RSS from GNU time.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { netnsStateDirs, stopDaemons } from '../helpers/netns.ts';
+import { BIN, netnsStateDirs, stopDaemons } from '../helpers/netns.ts';
+import { startAgent, type AgentHandle } from '../../conformance/agent.ts';
+
+// The node agent's column: one agent in the bench's host namespace for the whole run; 'ours' is
+// the exec path (the launcher told not to look for an agent), 'agent' the same calls through it.
+let agent: AgentHandle | undefined;
+export function startBenchAgent(host: string): AgentHandle {
+  agent = startAgent(host, BIN);
+  return agent;
+}
+export function stopBenchAgent(): void {
+  agent?.stop();
+  agent = undefined;
+}
+export const benchAgent = (): AgentHandle | undefined => agent;
+/** What an exec'd call of ours adds to its environment. */
+export const VIA_EXEC = { CNI_TS_AGENT: 'off' } as const;
+/** What a call through the agent adds (the exec path when no agent runs). */
+export const viaAgent = (): Record<string, string> => (agent ? { ...agent.env } : { ...VIA_EXEC });
+/** `make(label, extraEnv)` for ours exec'd, and for ours through the agent when one runs. */
+export function oursBoth<T>(make: (label: string, env: Record<string, string>) => T): T[] {
+  return agent ? [make('ours', { ...VIA_EXEC }), make('agent', viaAgent())] : [make('ours', { ...VIA_EXEC })];
+}
 
 export interface Impl {
   /** 'ours' and 'reference' make the ratio; a bench may add others ('none', 'netavark') */
@@ -103,10 +125,10 @@ export function overheads(rows: Row[]): string {
 }
 
 export function table(rows: Row[]): string {
-  const lines = ['| benchmark | impl | runs | mean ms | p50 ms | p90 ms | peak RSS MiB | p50 ratio ours/ref |', '|---|---|---|---|---|---|---|---|'];
+  const lines = ['| benchmark | impl | runs | mean ms | p50 ms | p90 ms | peak RSS MiB | p50 ratio to reference |', '|---|---|---|---|---|---|---|---|'];
   for (const r of rows) {
     const ref = rows.find((x) => x.bench === r.bench && x.impl === 'reference');
-    const ratio = r.impl === 'ours' && ref ? (r.p50 / ref.p50).toFixed(2) : '';
+    const ratio = (r.impl === 'ours' || r.impl === 'agent') && ref ? (r.p50 / ref.p50).toFixed(2) : '';
     const rss = r.rssKb !== undefined ? (r.rssKb / 1024).toFixed(1) : '';
     lines.push(`| ${r.bench} | ${r.impl} | ${r.runs} | ${r.mean.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p90.toFixed(2)} | ${rss} | ${ratio} |`);
   }

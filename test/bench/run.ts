@@ -9,22 +9,22 @@ import { join } from 'node:path';
 import { ROOT, REFERENCE_BIN } from '../helpers/netns.ts';
 import { chart } from './chart.ts';
 import { figures, writePage } from './page.ts';
-import { inOwnHost, overheads, runBench, table, type Bench, type Row } from './lib.ts';
+import { inOwnHost, overheads, runBench, startBenchAgent, stopBenchAgent, table, type Bench, type Row } from './lib.ts';
 import { podmanReady, podmanRun } from './podman.ts';
 import { bridgeBenches } from './bridge.ts';
 import { concurrentBridgeAdd } from './concurrent.ts';
 import { hostLocalAdd } from './host-local.ts';
-import { loopbackAdd } from './loopback.ts';
+import { loopbackAdd, noAgentLook } from './loopback.ts';
 import { macvlanBenches } from './macvlan.ts';
 import { dnsBench, dnsBenchReady, dnsHostsAdd, dnsTable } from './dns.ts';
 import { namesAcrossHosts, overlayBenches, overlayConvergence, overlayReady } from './overlay.ts';
-import { chainAddAtScale, chainAddBaseline, concurrentChainAdd, versionBench } from './runtime.ts';
+import { agentMemory, chainAddAtScale, chainAddBaseline, concurrentChainAdd, goCniPod, versionBench } from './runtime.ts';
 
 const VM = join(ROOT, '../shared/vm/run-in-vm.sh');
 
 const BENCHES: (() => Bench)[] = [
-  versionBench, loopbackAdd, hostLocalAdd(0), hostLocalAdd(10_000), ...bridgeBenches, concurrentBridgeAdd, () => concurrentChainAdd(50),
-  chainAddBaseline, () => chainAddAtScale(500), ...macvlanBenches, dnsHostsAdd,
+  versionBench, loopbackAdd, noAgentLook, hostLocalAdd(0), hostLocalAdd(10_000), ...bridgeBenches, concurrentBridgeAdd, () => concurrentChainAdd(50),
+  chainAddBaseline, () => chainAddAtScale(500), goCniPod, ...macvlanBenches, dnsHostsAdd,
 ];
 
 const inside = process.argv.indexOf('--inside');
@@ -40,7 +40,10 @@ if (inside < 0) {
   const picked = (name: string): boolean => !filter || arrSome(filter.split('|'), (f) => name.includes(f));
   const rows: Row[] = [];
   const host = process.argv[inside + 1]!;
-  const benches = [...BENCHES, ...(overlayReady() ? overlayBenches : []), ...(podmanReady() ? [() => podmanRun(host)] : [])];
+  const benches = [...BENCHES, ...(overlayReady() ? overlayBenches : []), ...(podmanReady() ? [() => podmanRun(host), () => podmanRun(host, true)] : [])];
+  // the agent column: one node agent in this host namespace for the run (ours exec'd beside it)
+  const agent = startBenchAgent(host);
+  process.on('exit', () => stopBenchAgent());
   if (!overlayReady()) process.stderr.write('bench: vxlan-overlay rows skipped (etcd-server not installed)\n');
   if (!podmanReady()) process.stderr.write('bench: podman rows skipped (../shared/podman/setup.sh and netavark not set up)\n');
   for (const make of benches) {
@@ -49,6 +52,17 @@ if (inside < 0) {
     process.stderr.write(`bench: ${b.name}...\n`);
     rows.push(...runBench(b));
   }
+  // the agent's memory with 1,000 attachments made through it
+  const agentLines: string[] = [];
+  const memName = 'agent memory, 1000 attachments';
+  if (picked(memName)) {
+    process.stderr.write(`bench: ${memName}...\n`);
+    const m = agentMemory(agent, 1000);
+    agentLines.push(`${memName} (bridge+host-local through the agent, ${(m.ms / 1000).toFixed(1)} s for the ADDs): resident ${m.rssMiB.toFixed(1)} MiB, proportional ${m.pssMiB.toFixed(1)} MiB, over ${m.processes} processes (the supervisor and its workers; target <= 100 MB)`);
+  }
+  const served = agent.served();
+  stopBenchAgent();
+  agentLines.push(`the agent ran ${served} calls in this run`);
   const out = table(rows);
   console.log(out);
   const extra = overheads(rows);
@@ -104,7 +118,7 @@ if (inside < 0) {
       overlayLines.push(`${tpName}: the guest run failed (${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}`);
     }
   }
-  for (const l of overlayLines) console.log(l);
+  for (const l of [...agentLines, ...overlayLines]) console.log(l);
   const date = new Date().toISOString();
   const svg = chart(rows, `cni-ts vs the reference plugins, ${date.slice(0, 10)}`);
   writeFileSync(join(ROOT, 'test/bench/results/latest.json'), `${JSON.stringify({ date, rows, dns, convergence, names, throughput }, null, 2)}\n`);
@@ -114,6 +128,7 @@ if (inside < 0) {
     writePage(ROOT, figures(date, [
       '### Per call, ours against the reference plugins (ms)', table(rows), extra.split('\n').map((l) => (l ? `- ${l}` : '')).join('\n'),
       ...(dns ? ["### dns-hosts' resolver beside dnsmasq and aardvark-dns", dnsTable(dns)] : []),
+      ...(agentLines.length ? ['### The node agent', agentLines.map((l) => `- ${l}`).join('\n')] : []),
       ...(overlayLines.length ? ['### vxlan-overlay', overlayLines.map((l) => `- ${l}`).join('\n')] : []),
     ]), svg);
     console.log('results: docs/benchmarks.md and docs/bench.svg (and test/bench/results/latest.{json,svg})');

@@ -3,11 +3,12 @@
 // restart; each pod through libcni, as containerd does), and the chain ADD on a host that
 // already has 500 containers with a published port each.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, REFERENCE_BIN, ROOT } from '../helpers/netns.ts';
-import { execPlugin, type Bench, type Impl } from './lib.ts';
+import { VIA_EXEC, execPlugin, oursBoth, type Bench, type Impl } from './lib.ts';
+import type { AgentHandle } from '../../conformance/agent.ts';
 
 const CNICTL = join(ROOT, 'build/cnictl');
 
@@ -32,9 +33,10 @@ const nerdctlList = (label: string, dataDir: string, k: number) => ({
 });
 
 /** A shell line running cnictl for one container (libcni: the whole chain, prevResult passed along). */
-function cnictlLine(dir: string, confDir: string, cmd: string, net: string, netns: string, id: string, ifname: string, port: number): string {
+function cnictlLine(dir: string, confDir: string, cmd: string, net: string, netns: string, id: string, ifname: string, port: number, env: Record<string, string> = VIA_EXEC): string {
   const caps = JSON.stringify({ portMappings: [{ hostPort: port, containerPort: 80, protocol: 'tcp' }] });
-  return `NETCONFPATH=${confDir} CNI_PATH=${dir} CNI_CACHE_DIR=${confDir}/cache CNI_CONTAINERID=${id} CNI_IFNAME=${ifname} CAP_ARGS='${caps}' ${CNICTL} ${cmd} ${net} ${netns} >/dev/null || echo FAIL`;
+  const extra = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
+  return `${extra} NETCONFPATH=${confDir} CNI_PATH=${dir} CNI_CACHE_DIR=${confDir}/cache CNI_CONTAINERID=${id} CNI_IFNAME=${ifname} CAP_ARGS='${caps}' ${CNICTL} ${cmd} ${net} ${netns} >/dev/null || echo FAIL`;
 }
 
 function runScript(lines: string[], what: string, width = lines.length): void {
@@ -49,16 +51,16 @@ export function concurrentChainAdd(n = 50): Bench {
   const base = join(tmpdir(), `cnits-bench-cc-${process.pid}`);
   const confs: (() => void)[] = [];
   const namespaces: string[] = [];
-  const impl = (label: Impl['label'], dir: string, k: number): Impl => {
+  const impl = (label: Impl['label'], dir: string, k: number, env: Record<string, string> = VIA_EXEC): Impl => {
     const confDir = join(base, label);
     const list = nerdctlList(label, join(confDir, 'ipam'), k);
     confs.push(() => { mkdirSync(confDir, { recursive: true }); writeFileSync(join(confDir, '10.conflist'), JSON.stringify(list)); });
     const ns = Array.from({ length: n }, (_, i) => `cnits-cc-${label.slice(0, 3)}-${process.pid}-${i}`);
     namespaces.push(...ns);
-    const batch = (cmd: string) => runScript(ns.map((x, i) => cnictlLine(dir, confDir, cmd, list.name, `/run/netns/${x}`, `cc${i}`, 'eth0', 21000 + i)), `${label} concurrent chain ${cmd}`);
+    const batch = (cmd: string) => runScript(ns.map((x, i) => cnictlLine(dir, confDir, cmd, list.name, `/run/netns/${x}`, `cc${i}`, 'eth0', 21000 + 100 * k + i, env)), `${label} concurrent chain ${cmd}`);
     return { label, run: () => batch('add'), reset: () => batch('del') };
   };
-  const impls = [impl('ours', BIN, 0), impl('reference', REFERENCE_BIN, 1)];
+  const impls = [...oursBoth((label, env) => impl(label, BIN, label === 'ours' ? 0 : 2, env)), impl('reference', REFERENCE_BIN, 1)];
   return {
     name: `${n} concurrent nerdctl-chain ADDs via libcni (wall time of the batch)`,
     runs: 10,   // a batch is seconds long (and its DEL more): its own spread is small
@@ -111,3 +113,70 @@ function netnsBatch(op: 'add' | 'del', names: string[]): void {
 export const chainAddBaseline = (): Bench => ({ ...chainAddAtScale(0), name: 'nerdctl chain ADD via libcni, 0 containers attached' });
 
 
+
+/**
+ * What containerd's CRI asks of the network for a pod's life: go-cni's Setup (loopback, then the
+ * nerdctl chain with a published port) and its Remove, timed together, through build/gocnictl
+ * (containerd's own CNI library). The rest of a CRI pod run+stop+remove (image, sandbox, shim) is
+ * the runtime's and the same whichever plugins run.
+ */
+export function goCniPod(): Bench {
+  const base = join(tmpdir(), `cnits-bench-gocni-${process.pid}`);
+  const GOCNICTL = join(ROOT, 'build/gocnictl');
+  const setups: (() => void)[] = [];
+  const names: string[] = [];
+  const impl = (label: Impl['label'], dir: string, k: number, extra: Record<string, string> = VIA_EXEC): Impl => {
+    const confDir = join(base, label);
+    const list = nerdctlList(`g${label}`, join(confDir, 'ipam'), 5 + k);
+    setups.push(() => { mkdirSync(confDir, { recursive: true }); writeFileSync(join(confDir, '10.conflist'), JSON.stringify(list)); });
+    const ns = `cnits-gocni-${label.slice(0, 3)}-${process.pid}`;
+    names.push(ns);
+    const env = { PATH: process.env.PATH!, CONF_DIR: confDir, CNI_PATH: dir, CONTAINER_ID: `pod${k}${'0'.repeat(60)}`, PORTS: JSON.stringify([{ HostPort: 18300 + k, ContainerPort: 80, Protocol: 'tcp', HostIP: '' }]), ...extra };
+    const go = (op: string) => { const r = spawnSync(GOCNICTL, [op, `/run/netns/${ns}`], { env, encoding: 'utf8' }); if (r.status !== 0) throw new Error(`gocnictl ${op} (${label}): ${r.stderr}`); };
+    return { label, run: () => { go('setup'); go('remove'); } };
+  };
+  const impls = [...oursBoth((label, env) => impl(label, BIN, label === 'ours' ? 0 : 2, env)), impl('reference', REFERENCE_BIN, 1)];
+  return {
+    name: "go-cni pod Setup+Remove: containerd CRI's network calls for a pod run+stop+remove",
+    runs: 30,
+    impls,
+    setup: () => { for (const s of setups) s(); for (const n of names) execFileSync('ip', ['netns', 'add', n]); },
+    teardown: () => { for (const n of names) spawnSync('ip', ['netns', 'del', n]); rmSync(base, { recursive: true, force: true }); },
+  };
+}
+
+/**
+ * The agent's memory with `n` attachments made through it (bridge+host-local, each container in
+ * a namespace of its own): the resident set of the supervisor and its workers together, and
+ * their proportional set (shared pages counted once). Target: <= 100 MB.
+ */
+export function agentMemory(agent: AgentHandle, n = 1000): { n: number; rssMiB: number; pssMiB: number; processes: number; ms: number } {
+  const base = join(tmpdir(), `cnits-bench-mem-${process.pid}`);
+  const ns = Array.from({ length: n }, (_, i) => `cnits-mem-${process.pid}-${i}`);
+  const list = nerdctlList('mem', join(base, 'ipam'), 9);
+  list.plugins = [{ ...list.plugins[0]!, ipMasq: false }] as typeof list.plugins;
+  mkdirSync(base, { recursive: true });
+  writeFileSync(join(base, '10.conflist'), JSON.stringify(list));
+  const env = { ...agent.env };
+  spawnSync('ip', ['-force', '-batch', '-'], { input: ns.map((x) => `netns add ${x}`).join('\n') });
+  const t0 = Date.now();
+  try {
+    runScript(ns.map((x, i) => cnictlLine(BIN, base, 'add', list.name, `/run/netns/${x}`, `mem${i}`, 'eth0', 40000 + i, env)), 'agent memory ADDs', 8);
+    const ms = Date.now() - t0;
+    const procs = [agent.pid, ...agent.workers()];
+    let rss = 0, pss = 0;
+    for (const p of procs) {
+      try {
+        const r = readFileSync(`/proc/${p}/smaps_rollup`, 'utf8');
+        rss += Number(/^Rss:\s+(\d+)/m.exec(r)?.[1] ?? 0);
+        pss += Number(/^Pss:\s+(\d+)/m.exec(r)?.[1] ?? 0);
+      } catch { /* gone */ }
+    }
+    return { n, rssMiB: rss / 1024, pssMiB: pss / 1024, processes: procs.length, ms };
+  } finally {
+    try { runScript(ns.map((x, i) => cnictlLine(BIN, base, 'del', list.name, `/run/netns/${x}`, `mem${i}`, 'eth0', 40000 + i, env)), 'agent memory DELs', 8); } finally {
+      spawnSync('ip', ['-force', '-batch', '-'], { input: ns.map((x) => `netns del ${x}`).join('\n') });
+      rmSync(base, { recursive: true, force: true });
+    }
+  }
+}
