@@ -6,7 +6,7 @@ import { AGENT_DIR, DEFAULT_DEADLINE_S, defaultWorkers, runAgent, socketPath, st
 import { runWorker } from './worker.ts';
 import { BUILD_ID } from './build-id.ts';
 
-const USAGE = `usage: cni-ts agent [--dir=DIR] [--workers=N] [--max-workers=N] [--deadline=SECONDS]
+const USAGE = `usage: cni-ts agent [--dir=DIR] [--workers=N] [--max-workers=N] [--deadline=SECONDS] [--no-sync]
        cni-ts agent status [--dir=DIR] [--json]
 Runs plugin calls warm for the launchers of this build (docs/agent.md). DIR: ${AGENT_DIR}, or
 CNI_TS_AGENT_DIR. Runs in the foreground; SIGTERM finishes the calls in flight, then stops.
@@ -31,7 +31,7 @@ function count(args: string[], name: string, fallback: number, min: number, max:
   return n;
 }
 
-const KNOWN = ['--dir=', '--workers=', '--max-workers=', '--deadline=', '--max-calls=', '--worker', '--json'];
+const KNOWN = ['--dir=', '--workers=', '--max-workers=', '--deadline=', '--max-calls=', '--worker', '--json', '--no-sync'];
 
 function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
@@ -78,5 +78,5 @@ export async function agentCommand(args: string[], plugins: Record<string, () =>
   }
   const workers = count(args, 'workers', defaultWorkers(), 1, 256);
   const maxWorkers = count(args, 'max-workers', Math.max(workers, 4 * workers), workers, 1024);
-  return runAgent({ dir, build: BUILD_ID, workers, maxWorkers, deadlineS, maxCalls });
+  return runAgent({ dir, build: BUILD_ID, workers, maxWorkers, deadlineS, maxCalls, sync: !args.includes('--no-sync') });
 }

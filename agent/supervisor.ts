@@ -15,10 +15,11 @@ import { selfCommand } from '../shared/os/self.ts';
 import { STATE_DIRS } from '../shared/os/state.ts';
 import { childProcess } from '../shared/util/lazy.ts';
 import { join } from '../shared/util/path.ts';
+import { openSync, closeSync } from 'node:fs';
+import { IN_SCOPE, RESOLVER_FLAG } from '../plugins/dns-hosts/modes.ts';
+import { paths as dnsPaths } from '../plugins/dns-hosts/records.ts';
 
-/** Where the agent listens unless told (launcher.c looks there too, or in CNI_TS_AGENT_DIR). */
-export const AGENT_DIR = join(STATE_DIRS.run, 'agent');
-export const DEFAULT_DEADLINE_S = 90;
+export { AGENT_DIR, DEFAULT_DEADLINE_S } from './defaults.ts';
 const RESTART_MS = 50, RESTART_MAX_MS = 2000, YOUNG_MS = 2000;
 
 export interface AgentOptions {
@@ -28,6 +29,8 @@ export interface AgentOptions {
   maxWorkers: number;
   deadlineS: number;
   maxCalls: number;
+  /** run vxlan-overlay's sync process under the agent (default: yes) */
+  sync: boolean;
 }
 
 export interface AgentStatus {
@@ -39,6 +42,8 @@ export interface AgentStatus {
   workers: { running: number; ready: number; busy: number; min: number; max: number };
   calls: { served: number; failed: number; byPlugin: Record<string, number> };
   workerExits: number;
+  /** the long-running modes it runs under itself: the overlay's sync process, dns-hosts' resolvers */
+  children: { sync?: number; resolvers: number[] };
 }
 
 export const socketPath = (dir: string, build: string): string => join(dir, `${build}.sock`);
@@ -67,7 +72,8 @@ export async function runAgent(o: AgentOptions): Promise<never> {
     log(`another agent serves ${o.dir}: leaving`);
     process.exit(1);
   }
-  const cgroups = ownCgroup(agentCgroupName(o.dir), log);
+  // (under systemd its unit is its cgroup: moving out of it would leave systemd tracking nothing)
+  const cgroups = process.env.INVOCATION_ID ? [] : ownCgroup(agentCgroupName(o.dir), log);
   // sockets of an earlier agent here (this one holds the lock: none of them is served)
   for (const f of readdirSync(o.dir)) if (f.endsWith('.sock')) try { unlinkSync(join(o.dir, f)); } catch { /* gone */ }
   const path = socketPath(o.dir, o.build);
@@ -76,7 +82,7 @@ export async function runAgent(o: AgentOptions): Promise<never> {
   const status: AgentStatus = {
     pid: process.pid, build: o.build, socket: path, started: new Date().toISOString(), deadlineSeconds: o.deadlineS,
     workers: { running: 0, ready: 0, busy: 0, min: o.workers, max: o.maxWorkers },
-    calls: { served: 0, failed: 0, byPlugin: {} }, workerExits: 0,
+    calls: { served: 0, failed: 0, byPlugin: {} }, workerExits: 0, children: { resolvers: [] },
   };
   let dirty = true, queued = false;
   const writeStatus = (): void => {
@@ -142,6 +148,8 @@ export async function runAgent(o: AgentOptions): Promise<never> {
       status.calls.served++;
       if (code !== '0') status.calls.failed++;
       if (plugin) status.calls.byPlugin[plugin] = (status.calls.byPlugin[plugin] ?? 0) + 1;
+    } else if (what === 'start') {
+      startResolver(line.slice(6));
     } else if (what === 'error') {
       state.busy = false;
       log(`worker: ${line.slice(6)}`);
@@ -149,6 +157,47 @@ export async function runAgent(o: AgentOptions): Promise<never> {
     status.workers.busy = busyCount();
     status.workers.ready = readyCount();
     changed();
+  };
+
+  // dns-hosts' resolver, when a call in a worker needs one started: run here, under the agent
+  // and in its cgroup (IN_SCOPE: its own supervisor makes none), its output to its log. What a
+  // worker asks is checked: that name and flag, a state directory of dns-hosts' and nothing else.
+  const dnsRoot = join(STATE_DIRS.run, 'dns-hosts');
+  const startResolver = (request: string): void => {
+    const [name, flag, extra] = request.split(' ');
+    const dir = flag?.startsWith(RESOLVER_FLAG) ? flag.slice(RESOLVER_FLAG.length) : '';
+    const leaf = dir.slice(dnsRoot.length + 1);
+    if (name !== 'dns-hosts' || extra !== undefined || !dir.startsWith(`${dnsRoot}/`) || !/^[A-Za-z0-9_-]{1,64}$/.test(leaf)) { log(`refused to start: ${request.slice(0, 200)}`); return; }
+    let out: number;
+    try { out = openSync(dnsPaths(dir).log, 'a', 0o600); } catch (e) { log(`resolver of ${dir}: ${(e as Error).message}`); return; }
+    try {
+      const [c, ...a] = selfCommand('dns-hosts', [flag!]);
+      const child = childProcess().spawn(c!, a, { cwd: '/', stdio: ['ignore', out, out], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', BUN_GC_TIMER_DISABLE: '1', [IN_SCOPE]: '1' } });
+      status.children.resolvers.push(child.pid!);
+      changed();
+      child.on('exit', () => { status.children.resolvers = status.children.resolvers.filter((p) => p !== child.pid); changed(); });
+    } finally { closeSync(out); }
+  };
+
+  // vxlan-overlay's sync process, one per host: started again when it dies (bounded pauses);
+  // when another one already serves the host (started by hand, or a unit of its own), it leaves
+  // at once with status 0 and is not started again
+  let sync: ChildProcess | undefined, syncPause = RESTART_MS;
+  const startSync = (): void => {
+    const [c, ...a] = selfCommand('vxlan-overlay', ['--sync']);
+    const born = Date.now();
+    sync = childProcess().spawn(c!, a, { cwd: '/', stdio: ['ignore', 'inherit', 'inherit'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    status.children.sync = sync.pid;
+    changed();
+    sync.on('exit', (code, signal) => {
+      sync = undefined;
+      delete status.children.sync;
+      changed();
+      if (stopping || (code === 0 && !signal)) return;
+      syncPause = Date.now() - born < YOUNG_MS ? Math.min(syncPause * 2, RESTART_MAX_MS) : RESTART_MS;
+      log(`the sync process left (${signal ?? `exit ${code}`}): again in ${syncPause} ms`);
+      setTimeout(() => { if (!stopping) startSync(); }, syncPause);
+    });
   };
 
   const leave = (why: string): never => {
@@ -166,6 +215,9 @@ export async function runAgent(o: AgentOptions): Promise<never> {
     // with EINVAL and leave, busy ones leave after their call
     try { unlinkSync(path); } catch { /* gone */ }
     try { native().agentShutdown(lfd); } catch (e) { log(`shutdown: ${(e as Error).message}`); }
+    // the sync process stops with the agent; resolvers go on serving their containers' names
+    // (each has its own supervisor; the next agent, or call, finds them running)
+    sync?.kill('SIGTERM');
     if (workers.size === 0) leave(sig);
     setTimeout(() => {
       for (const w of workers.keys()) w.kill('SIGKILL');
@@ -175,6 +227,7 @@ export async function runAgent(o: AgentOptions): Promise<never> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   for (let i = 0; i < o.workers; i++) spawnWorker();
+  if (o.sync) startSync();
   log(`serving ${path} with ${o.workers} workers (at most ${o.maxWorkers}), deadline ${o.deadlineS} s${cgroups.length ? `, in ${cgroups.length} cgroups of its own` : ''}`);
   for (;;) await sleep(3_600_000);
 }

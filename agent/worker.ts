@@ -13,6 +13,7 @@ import { holdFileLock } from '../shared/os/files.ts';
 import { O, closeFile, fstat, openFile, readFd, writeFd } from '../shared/os/fs.ts';
 import { exitCall, native } from '../shared/os/native.ts';
 import { openAsCaller } from '../shared/os/netns.ts';
+import { startLongRunningWith } from '../shared/os/self.ts';
 import { shortHash } from '../shared/util/hash.ts';
 import { join } from '../shared/util/path.ts';
 import { GO, MAX_REQUEST, NOT_HERE, REQUEST_FDS, exitStatus, failure, parseRequest, taken, type AgentRequest } from './protocol.ts';
@@ -59,7 +60,8 @@ export async function runWorker(o: WorkerOptions): Promise<never> {
   const [nsDev, nsIno] = ownNetns();
   const devNull = openFile('/dev/null', O.RDWR);
   const base = { ...process.env };
-  const send = (fd: number, b: Buffer): boolean => { try { native().agentSend(fd, b); return true; } catch { return false; } };
+  // (a launcher gone meanwhile is EPIPE: the runtime ignores SIGPIPE in its processes)
+  const send = (fd: number, b: Buffer): boolean => { try { writeFd(fd, b); return true; } catch { return false; } };
 
   function setEnv(env: Record<string, string | undefined>): void {
     for (const k of Object.keys(process.env)) if (!(k in env)) delete process.env[k];
@@ -131,6 +133,8 @@ export async function runWorker(o: WorkerOptions): Promise<never> {
     }
   }
 
+  // a call that starts a long-running mode (dns-hosts' resolver) has the agent start it
+  startLongRunningWith((name, args) => { tell(`start ${name} ${args.join(' ')}`); return true; });
   tell('ready');
   for (let served = 0; served < o.maxCalls;) {
     let accepted: [number, number, number];

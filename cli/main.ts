@@ -1,7 +1,9 @@
 // cni-ts, invoked under its own name: the operator's view of what the plugins made.
 //   cni-ts ls [--conf-dir DIR] [--json]                 networks, chains, subnets, attachments
 //   cni-ts inspect NETWORK [--conf-dir DIR] [--cache-dir DIR] [--json]
-//   cni-ts install [DIR]                                the executable, addon and links (default /opt/cni/bin)
+//   cni-ts install [DIR] [--agent-unit FILE]           the executable, addon and links (default /opt/cni/bin),
+//                                                       and a systemd unit for the node agent
+//   cni-ts install --daemonset IMAGE                    prints a DaemonSet for the agent on Kubernetes
 //   cni-ts version [--json]
 // Read-only commands take no lock: they read leases, the runtime's cache and nft elements as
 // they are.
@@ -12,12 +14,16 @@ import { PLUGIN_NAMES } from '../plugins/registry.ts';
 import { ourElements } from '../plugins/nft-state/elements.ts';
 import { NFT_OWNERS, attachmentsOf } from './attachments.ts';
 import { install } from './install.ts';
+import { daemonSet, systemdUnit } from './agent-install.ts';
+import { nodeFs } from '../shared/util/lazy.ts';
 import { bridgeOf, confDir, loadNetworks, subnetsOf } from './networks.ts';
 import { table } from './table.ts';
 
 const USAGE = `usage: cni-ts ls [--conf-dir DIR] [--json]
        cni-ts inspect NETWORK [--conf-dir DIR] [--cache-dir DIR] [--json]
-       cni-ts install [DIR]
+       cni-ts install [DIR] [--agent-unit FILE]
+       cni-ts install --daemonset IMAGE
+       cni-ts agent [--help]
        cni-ts version [--json]
        (as a plugin: invoke through a link named one of ${PLUGIN_NAMES.join(', ')})
 `;
@@ -81,9 +87,16 @@ export function runCli(args: string[]): number {
       case 'ls': return ls(flags);
       case 'inspect': return inspect(positional[0], flags);
       case 'install': {
+        const image = str(flags.daemonset);
+        if (image) { out(daemonSet(image)); return 0; }
         const dir = positional[0] ?? '/opt/cni/bin';
         const names = install(dir);
         out(`installed into ${dir}: ${names.join(' ')}\n`);
+        const unit = str(flags['agent-unit']);
+        if (unit) {
+          nodeFs().writeFileSync(unit, systemdUnit(dir), { mode: 0o644 });
+          out(`wrote ${unit}: systemctl daemon-reload && systemctl enable --now ${unit.split('/').pop()}\n`);
+        }
         return 0;
       }
       case 'version':

@@ -7,7 +7,7 @@ import { basename } from '../../shared/util/path.ts';
 import { ensureDir, sleepSync } from '../../shared/os/files.ts';
 import { childProcess } from '../../shared/util/lazy.ts';
 import { native } from '../../shared/os/native.ts';
-import { selfCommand } from '../../shared/os/self.ts';
+import { handOverStart, selfCommand } from '../../shared/os/self.ts';
 import { IN_SCOPE, RESOLVER_FLAG, SERVER_FLAG } from './modes.ts';
 import { paths } from './records.ts';
 
@@ -44,6 +44,8 @@ function answered(text: string): void {
 
 function start(dir: string): void {
   ensureDir(dir);
+  // in a node agent's worker: the agent runs it, under itself (docs/agent.md)
+  if (handOverStart('dns-hosts', [`${RESOLVER_FLAG}${dir}`])) return;
   const log = openFile(paths(dir).log, O.WRONLY | O.CREAT | O.APPEND | O.NOFOLLOW, 0o600);
   try {
     const self = selfCommand('dns-hosts', [`${RESOLVER_FLAG}${dir}`]);

@@ -12,7 +12,6 @@
  *                                   one request: a 4-byte little-endian length, then that many
  *                                   bytes (at most max), and the descriptors it carried
  *                                   (SCM_RIGHTS, close-on-exec, at most 8); ETIMEDOUT, EPROTO
- *   agentSend(conn, Buffer)         the whole buffer (MSG_NOSIGNAL: a gone caller is EPIPE)
  *   agentWaitByte(conn, timeoutMs) -> byte, -1 at EOF, -2 on timeout
  *   agentShutdown(fd)               shutdown(2): every worker blocked in accept returns EINVAL
  *   dup2(old, new)                  dup2(2): a call's stdio put in place and taken away
@@ -28,30 +27,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "native.h"
 
 #define MAX_FDS 8
-
-static long long now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/* 0 when fd is readable before the deadline, else ETIMEDOUT or an errno */
-static int readable(int fd, long long deadline) {
-  for (;;) {
-    long long left = deadline - now_ms();
-    if (left <= 0) return ETIMEDOUT;
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int r = poll(&p, 1, (int)left);
-    if (r > 0) return 0;
-    if (r < 0 && errno != EINTR) return errno;
-  }
-}
 
 static napi_value agent_listen(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -101,14 +81,14 @@ static napi_value agent_receive(napi_env env, napi_callback_info info) {
   int32_t fd, max, timeout;
   if (native_args(env, info, 3, argv) || native_int(env, argv[0], &fd) || native_int(env, argv[1], &max) || native_int(env, argv[2], &timeout)) return NULL;
   if (max <= 0 || max > (64 << 20)) return native_throw_errno(env, EINVAL, "agentReceive max");
-  long long deadline = now_ms() + timeout;
+  long long deadline = native_now_ms() + timeout;
   int fds[MAX_FDS], nfds = 0;
   uint8_t head[4];
   size_t want = 4, got = 0, total = 0;
   char *buf = NULL;
   int err = 0;
   while (!err) {
-    err = readable(fd, deadline);
+    err = native_wait_fd(fd, POLLIN, deadline);
     if (err) break;
     union { char b[CMSG_SPACE(sizeof(int) * MAX_FDS)]; struct cmsghdr align; } ctl;
     struct iovec iov;
@@ -157,31 +137,13 @@ static napi_value agent_receive(napi_env env, napi_callback_info info) {
   return out;
 }
 
-static napi_value agent_send(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  int32_t fd;
-  void *data;
-  size_t len;
-  if (native_args(env, info, 2, argv) || native_int(env, argv[0], &fd) || native_buffer(env, argv[1], &data, &len)) return NULL;
-  size_t off = 0;
-  while (off < len) {
-    ssize_t w = send(fd, (char *)data + off, len - off, MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return native_throw_errno(env, errno, "agent reply");
-    }
-    off += (size_t)w;
-  }
-  return NULL;
-}
-
 static napi_value agent_wait_byte(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t fd, timeout;
   if (native_args(env, info, 2, argv) || native_int(env, argv[0], &fd) || native_int(env, argv[1], &timeout)) return NULL;
-  long long deadline = now_ms() + timeout;
+  long long deadline = native_now_ms() + timeout;
   for (;;) {
-    int err = readable(fd, deadline);
+    int err = native_wait_fd(fd, POLLIN, deadline);
     if (err == ETIMEDOUT) return native_make_int(env, -2);
     if (err) return native_throw_errno(env, err, "agent wait");
     unsigned char c;
@@ -219,7 +181,7 @@ static napi_value alarm_s(napi_env env, napi_callback_info info) {
 
 void native_register_agent(napi_env env, napi_value exports) {
   static const native_fn fns[] = {{"agentListen", agent_listen}, {"agentAccept", agent_accept}, {"agentReceive", agent_receive},
-    {"agentSend", agent_send}, {"agentWaitByte", agent_wait_byte}, {"agentShutdown", agent_shutdown}, {"dup2", dup2_fd},
+    {"agentWaitByte", agent_wait_byte}, {"agentShutdown", agent_shutdown}, {"dup2", dup2_fd},
     {"alarm", alarm_s}};
   native_export_all(env, exports, fns, sizeof fns / sizeof fns[0]);
 }

@@ -16,6 +16,9 @@ void native_export_all(napi_env env, napi_value exports, const native_fn *fns, s
 void native_register_files(napi_env env, napi_value exports);
 void native_register_sockets(napi_env env, napi_value exports);
 void native_register_agent(napi_env env, napi_value exports);
+/* (sockets.c) CLOCK_MONOTONIC in ms; wait for `events` on fd until the deadline: 0, ETIMEDOUT or an errno */
+long long native_now_ms(void);
+int native_wait_fd(int fd, short events, long long deadline);
 /* enter a network namespace on this thread (remembering the old one in *saved; 0 or an errno),
    and return to it (aborts if it cannot: this thread must not run JS elsewhere) */
 int native_enter(int fd, int *saved);

@@ -65,16 +65,16 @@ static int to_sockaddr(const char *addr, int port, struct sockaddr_storage *ssp,
   return family;
 }
 
-static long long now_ms(void) {
+long long native_now_ms(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* wait for `events` on fd until the deadline: 0, ETIMEDOUT or an errno */
-static int wait_fd(int fd, short events, long long deadline) {
+int native_wait_fd(int fd, short events, long long deadline) {
   for (;;) {
-    long long left = deadline - now_ms();
+    long long left = deadline - native_now_ms();
     if (left <= 0) return ETIMEDOUT;
     struct pollfd p = {.fd = fd, .events = events};
     int r = poll(&p, 1, (int)left);
@@ -140,7 +140,7 @@ static napi_value udp_exchange(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "EINVAL", "udpExchange: address must be an IP address");
     return NULL;
   }
-  long long deadline = now_ms() + timeout;
+  long long deadline = native_now_ms() + timeout;
   int saved = -1, err = 0;
   if (nsfd >= 0 && (err = native_enter(nsfd, &saved))) return native_throw_errno(env, err, "setns");
   int s = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -155,7 +155,7 @@ static napi_value udp_exchange(napi_env env, napi_callback_info info) {
   ssize_t n = send(s, q, qlen, 0);
   if (n < 0) err = errno;
   while (!err) {
-    if ((err = wait_fd(s, POLLIN, deadline))) break;
+    if ((err = native_wait_fd(s, POLLIN, deadline))) break;
     n = recv(s, buf, sizeof buf, 0);
     if (n >= 0) break;
     if (errno != EAGAIN && errno != EINTR) err = errno;
@@ -180,7 +180,7 @@ static napi_value stream_exchange(napi_env env, const struct sockaddr *sa, sockl
   if (s < 0) return native_throw_errno(env, errno, what);
   if (connect(s, sa, salen) < 0) {
     if (errno != EINPROGRESS && errno != EAGAIN) err = errno;
-    else if (!(err = wait_fd(s, POLLOUT, deadline))) {
+    else if (!(err = native_wait_fd(s, POLLOUT, deadline))) {
       int soerr = 0;
       socklen_t sl = sizeof soerr;
       getsockopt(s, SOL_SOCKET, SO_ERROR, &soerr, &sl);
@@ -191,7 +191,7 @@ static napi_value stream_exchange(napi_env env, const struct sockaddr *sa, sockl
   while (!err && sent < reqlen) {
     ssize_t n = send(s, (const char *)req + sent, reqlen - sent, MSG_NOSIGNAL);
     if (n >= 0) sent += (size_t)n;
-    else if (errno == EAGAIN) err = wait_fd(s, POLLOUT, deadline);
+    else if (errno == EAGAIN) err = native_wait_fd(s, POLLOUT, deadline);
     else if (errno != EINTR) err = errno;
   }
   if (!err && half_close) shutdown(s, SHUT_WR);
@@ -208,7 +208,7 @@ static napi_value stream_exchange(napi_env env, const struct sockaddr *sa, sockl
     ssize_t n = recv(s, buf + got, cap - got, 0);
     if (n == 0) break;
     if (n > 0) got += (size_t)n;
-    else if (errno == EAGAIN) err = wait_fd(s, POLLIN, deadline);
+    else if (errno == EAGAIN) err = native_wait_fd(s, POLLIN, deadline);
     else if (errno != EINTR) err = errno;
   }
   close(s);
@@ -234,7 +234,7 @@ static napi_value unix_exchange(napi_env env, napi_callback_info info) {
     return NULL;
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
   memcpy(sa.sun_path, path, strlen(path) + 1);
-  return stream_exchange(env, (struct sockaddr *)&sa, sizeof sa, req, reqlen, now_ms() + timeout, 1, 1 << 20, path);
+  return stream_exchange(env, (struct sockaddr *)&sa, sizeof sa, req, reqlen, native_now_ms() + timeout, 1, 1 << 20, path);
 }
 
 static napi_value tcp_exchange(napi_env env, napi_callback_info info) {
@@ -253,7 +253,7 @@ static napi_value tcp_exchange(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "EINVAL", "tcpExchange: address must be an IP address, port 1-65535");
     return NULL;
   }
-  return stream_exchange(env, (struct sockaddr *)&ss, len, req, reqlen, now_ms() + timeout, 0, 64 << 20, "tcp");
+  return stream_exchange(env, (struct sockaddr *)&ss, len, req, reqlen, native_now_ms() + timeout, 0, 64 << 20, "tcp");
 }
 
 /* the UDP serving loop's syscalls: an epoll set of listeners (each registered with a tag), an

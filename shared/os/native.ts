@@ -38,7 +38,6 @@ export interface NetnsNative {
   agentAccept(fd: number): [number, number, number];
   /** [request, fds the request carried...] */
   agentReceive(fd: number, max: number, timeoutMs: number): [Buffer, ...number[]];
-  agentSend(fd: number, data: Buffer): void;
   /** the next byte, -1 at EOF, -2 after timeoutMs */
   agentWaitByte(fd: number, timeoutMs: number): number;
   agentShutdown(fd: number): void;

@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAgent } from '../../conformance/agent.ts';
-import { BIN, cni, cniStart, haveBuild, makeNetns, tempDir, type PluginCall } from '../helpers/netns.ts';
+import { BIN, ROOT, cni, cniStart, haveBuild, makeNetns, tempDir, type PluginCall } from '../helpers/netns.ts';
+import { AGENT_DIR } from '../../agent/defaults.ts';
 
 const loopback = { cniVersion: '1.0.0', name: 'agent-lo', type: 'loopback' };
 const ipam = (dir: string, net = 'agent-n', version = '1.0.0') => ({ cniVersion: version, name: net, type: 'host-local', ipam: { type: 'host-local', dataDir: dir, ranges: [[{ subnet: '10.77.0.0/24' }]] } });
@@ -183,4 +184,58 @@ t.test('cni-ts agent status', { skip }, async (t) => {
   const gone = spawnSync(join(BIN, 'cni-ts'), ['agent', 'status', `--dir=${agent.dir}`], { encoding: 'utf8' });
   t.equal(gone.status, 3, 'no agent: status 3');
   t.match(gone.stdout, /no agent serves/);
+});
+
+t.test('what a call starts runs under the agent: dns-hosts\' resolver; and the overlay\'s sync process', { skip }, async (t) => {
+  const host = makeNetns(t, 'cnits-agh'), ctr = makeNetns(t, 'cnits-agc');
+  const agent = startAgent(host.name, BIN, { sync: true });
+  t.teardown(() => { agent.stop(); });
+  const ppid = (pid: number): number => Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  const cmdline = (pid: number): string => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  // the sync process: the agent's child; killed, started again
+  let sync = agent.status()?.children.sync;
+  for (let end = Date.now() + 5000; !sync && Date.now() < end; sync = agent.status()?.children.sync) spawnSync('sleep', ['0.05']);
+  t.ok(sync, 'a sync process runs');
+  t.equal(ppid(sync!), agent.pid, 'as the agent\'s child');
+  t.match(cmdline(sync!), /vxlan-overlay --sync/);
+  process.kill(sync!, 'SIGKILL');
+  let again = agent.status()?.children.sync;
+  for (let end = Date.now() + 5000; (!again || again === sync) && Date.now() < end; again = agent.status()?.children.sync) spawnSync('sleep', ['0.05']);
+  t.ok(again && again !== sync, 'killed, it is started again');
+  // dns-hosts' resolver, started by an ADD in a worker: the agent's child, in its cgroup
+  const conf = { cniVersion: '1.0.0', name: 'agentdns', type: 'dns-hosts', prevResult: { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: ctr.path }], ips: [{ address: '10.79.0.5/24', interface: 0 }] } };
+  const add = cni('dns-hosts', { host: host.name, command: 'ADD', config: conf, containerId: 'dns1', netns: ctr.path, ifname: 'eth0', args: 'K8S_POD_NAME=web', env: agent.env });
+  t.equal(add.status, 0, `dns-hosts ADD through the agent: ${add.stdout}`);
+  const resolvers = agent.status()?.children.resolvers ?? [];
+  t.equal(resolvers.length, 1, 'the agent started one resolver');
+  t.equal(ppid(resolvers[0]!), agent.pid, 'as its child');
+  t.match(cmdline(resolvers[0]!), /dns-hosts --resolver=\/run\/cni-ts\/dns-hosts\//);
+  t.equal(readFileSync(`/proc/${resolvers[0]}/cgroup`, 'utf8'), readFileSync(`/proc/${agent.pid}/cgroup`, 'utf8'), 'in the agent\'s cgroups');
+  const answer = spawnSync('ip', ['netns', 'exec', ctr.name, 'dig', '+short', '+time=2', '+tries=1', '@127.0.0.11', 'web'], { encoding: 'utf8' });
+  t.equal(answer.stdout.trim(), '10.79.0.5', 'it answers the container\'s name');
+  const del = cni('dns-hosts', { host: host.name, command: 'DEL', config: conf, containerId: 'dns1', netns: ctr.path, ifname: 'eth0', args: 'K8S_POD_NAME=web', env: agent.env });
+  t.equal(del.status, 0);
+  // stopping the agent stops its sync process
+  const last = agent.status()?.children.sync;
+  t.ok(agent.stop(), 'the agent stopped');
+  let alive = true;
+  for (let end = Date.now() + 5000; alive && Date.now() < end;) { try { alive = !readFileSync(`/proc/${last}/stat`, 'utf8').includes(') Z'); } catch { alive = false; } if (alive) spawnSync('sleep', ['0.05']); }
+  t.notOk(alive, 'and its sync process');
+});
+
+t.test('install: a systemd unit for the agent, a DaemonSet manifest; the launcher looks where the agent listens', { skip }, async (t) => {
+  const d = tempDir(t);
+  const bin = join(d, 'opt-cni-bin'), unit = join(d, 'cni-ts-agent.service');
+  const inst = spawnSync(join(BIN, 'cni-ts'), ['install', bin, '--agent-unit', unit], { encoding: 'utf8' });
+  t.equal(inst.status, 0, inst.stderr);
+  const text = readFileSync(unit, 'utf8');
+  t.match(text, new RegExp(`^ExecStart=${bin}/cni-ts agent --dir=/run/cni-ts/agent$`, 'm'), 'the unit runs the installed agent');
+  t.match(text, /^Restart=always$/m);
+  const verify = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
+  t.notMatch(verify.stderr, new RegExp(`${unit.replace(/[.]/g, '\\.')}:\\d+:`), `systemd-analyze finds nothing wrong in it: ${verify.stderr}`);
+  const ds = spawnSync(join(BIN, 'cni-ts'), ['install', '--daemonset', 'example.org/cni-ts:0.1.0'], { encoding: 'utf8' });
+  t.equal(ds.status, 0, ds.stderr);
+  for (const line of [/^kind: DaemonSet$/m, /^ {6}hostNetwork: true$/m, /image: example\.org\/cni-ts:0\.1\.0$/m, /"agent", "--dir=\/run\/cni-ts\/agent"/, /mountPropagation: HostToContainer/]) t.match(ds.stdout, line);
+  // launcher.c's own copy of the default directory is the agent's
+  t.ok(readFileSync(join(ROOT, 'build/launcher/launcher.c'), 'utf8').includes(`const char *dir = "${AGENT_DIR}";`), `launcher.c looks in ${AGENT_DIR}`);
 });

@@ -33,16 +33,29 @@ t.test('install, then the cnitool session, as the README writes them', async (t)
   t.match(r.stdout, /"name": "lo"/);
 });
 
+t.test('the agent\'s install, as the README writes it (the unit written; systemctl not run here)', async (t) => {
+  const d = tempDir(t, 'cnits-readme-');
+  const block = blocks.find((b) => /--agent-unit/.test(b));
+  t.ok(block, 'the example is in the README');
+  const line = block!.split('\n')[0]!.replaceAll('build/bin/cni-ts', join(BIN, 'cni-ts')).replaceAll('/opt/cni/bin', join(d, 'bin')).replaceAll('/etc/systemd/system', d);
+  const r = spawnSync('bash', ['-euo', 'pipefail', '-c', line], { encoding: 'utf8' });
+  t.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+  t.match(readFileSync(join(d, 'cni-ts-agent.service'), 'utf8'), new RegExp(`ExecStart=${join(d, 'bin')}/cni-ts agent`));
+  t.match(block!, /^systemctl enable --now cni-ts-agent\.service$/m, 'and enabled by its file\'s name');
+});
+
 t.test('every cni-ts command the README lists answers', async (t) => {
   const usage = blocks.find((b) => /^cni-ts ls/m.test(b))!;
   const d = tempDir(t, 'cnits-readme-');
   for (const line of usage.split('\n').filter((l) => /^cni-ts \w/.test(l))) {
     const cmd = line.split(/\s+/)[1]!;
-    const args = cmd === 'inspect' ? ['inspect', 'none', '--conf-dir', d] : cmd === 'install' ? ['install', join(d, 'bin')] : cmd === 'ls' ? ['ls', '--conf-dir', d] : [cmd];
+    const args = cmd === 'inspect' ? ['inspect', 'none', '--conf-dir', d] : cmd === 'install' ? ['install', join(d, 'bin')] : cmd === 'ls' ? ['ls', '--conf-dir', d]
+      : cmd === 'agent' ? ['agent', 'status', `--dir=${join(d, 'agent')}`] : [cmd];
     const host = cmd === 'version' ? undefined : makeNetns(t, 'cnits-readme');
     const r = host ? spawnSync('ip', ['netns', 'exec', host.name, join(BIN, 'cni-ts'), ...args], { encoding: 'utf8' }) : spawnSync(join(BIN, 'cni-ts'), args, { encoding: 'utf8' });
-    t.equal(r.status, cmd === 'inspect' ? 1 : 0, `cni-ts ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    t.equal(r.status, cmd === 'inspect' ? 1 : cmd === 'agent' ? 3 : 0, `cni-ts ${args.join(' ')}: ${r.stdout}${r.stderr}`);
     if (cmd === 'inspect') t.match(r.stderr, /no network "none"/);
+    if (cmd === 'agent') t.match(r.stdout, /no agent serves/);
   }
 });
 
