@@ -2,11 +2,11 @@
 // and (started by the agent itself) `cni-ts agent --worker`.
 import { existsSync, readFileSync } from 'node:fs';
 import type { Plugin } from '../shared/cni/plugin.ts';
-import { AGENT_DIR, DEFAULT_DEADLINE_S, defaultWorkers, runAgent, socketPath, statusPath, type AgentStatus } from './supervisor.ts';
+import { AGENT_DIR, BURST_IDLE_S, DEFAULT_DEADLINE_S, defaultWorkers, runAgent, socketPath, statusPath, type AgentStatus } from './supervisor.ts';
 import { runWorker } from './worker.ts';
 import { BUILD_ID } from './build-id.ts';
 
-const USAGE = `usage: cni-ts agent [--dir=DIR] [--workers=N] [--max-workers=N] [--deadline=SECONDS] [--no-sync]
+const USAGE = `usage: cni-ts agent [--dir=DIR] [--workers=N] [--max-workers=N] [--deadline=SECONDS] [--burst-idle=SECONDS] [--no-sync]
        cni-ts agent status [--dir=DIR] [--json]
 Runs plugin calls warm for the launchers of this build (docs/agent.md). DIR: ${AGENT_DIR}, or
 CNI_TS_AGENT_DIR. Runs in the foreground; SIGTERM finishes the calls in flight, then stops.
@@ -31,7 +31,7 @@ function count(args: string[], name: string, fallback: number, min: number, max:
   return n;
 }
 
-const KNOWN = ['--dir=', '--workers=', '--max-workers=', '--deadline=', '--max-calls=', '--worker', '--json', '--no-sync'];
+const KNOWN = ['--dir=', '--workers=', '--max-workers=', '--deadline=', '--max-calls=', '--idle-exit=', '--burst-idle=', '--worker', '--json', '--no-sync'];
 
 function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
@@ -74,9 +74,10 @@ export async function agentCommand(args: string[], plugins: Record<string, () =>
   if (args.includes('--worker')) {
     const loaded: Record<string, Plugin<any>> = {};
     for (const [name, load] of Object.entries(plugins)) loaded[name] = await load();
-    return runWorker({ build: BUILD_ID, dir, deadlineS, maxCalls, plugins: loaded });
+    const idle = option(args, 'idle-exit');
+    return runWorker({ build: BUILD_ID, dir, deadlineS, maxCalls, plugins: loaded, ...(idle !== undefined ? { idleExitS: count(args, 'idle-exit', 30, 1, 86400) } : {}) });
   }
   const workers = count(args, 'workers', defaultWorkers(), 1, 256);
   const maxWorkers = count(args, 'max-workers', Math.max(workers, 4 * workers), workers, 1024);
-  return runAgent({ dir, build: BUILD_ID, workers, maxWorkers, deadlineS, maxCalls, sync: !args.includes('--no-sync') });
+  return runAgent({ dir, build: BUILD_ID, workers, maxWorkers, deadlineS, maxCalls, sync: !args.includes('--no-sync'), burstIdleS: count(args, 'burst-idle', BURST_IDLE_S, 1, 86400) });
 }

@@ -21,6 +21,8 @@ import { paths as dnsPaths } from '../plugins/dns-hosts/records.ts';
 
 export { AGENT_DIR, DEFAULT_DEADLINE_S } from './defaults.ts';
 const RESTART_MS = 50, RESTART_MAX_MS = 2000, YOUNG_MS = 2000;
+/** How long a worker added for a burst stays without a call, unless told. */
+export const BURST_IDLE_S = 20;
 
 export interface AgentOptions {
   dir: string;
@@ -31,6 +33,8 @@ export interface AgentOptions {
   maxCalls: number;
   /** run vxlan-overlay's sync process under the agent (default: yes) */
   sync: boolean;
+  /** seconds a worker added for a burst stays without a call */
+  burstIdleS: number;
 }
 
 export interface AgentStatus {
@@ -105,8 +109,9 @@ export async function runAgent(o: AgentOptions): Promise<never> {
 
   const busyCount = (): number => { let n = 0; for (const w of workers.values()) if (w.busy) n++; return n; };
   const readyCount = (): number => { let n = 0; for (const w of workers.values()) if (w.ready) n++; return n; };
-  const spawnWorker = (): void => {
-    const child = childProcess().spawn(cmd!, args, { cwd: '/', stdio: ['ignore', 'ignore', 'ignore', lfd, 'pipe'], env });
+  // the pool's own workers stay; one added for a burst leaves after burstIdleS without a call
+  const spawnWorker = (burst = false): void => {
+    const child = childProcess().spawn(cmd!, burst ? [...args, `--idle-exit=${o.burstIdleS}`] : args, { cwd: '/', stdio: ['ignore', 'ignore', 'ignore', lfd, 'pipe'], env });
     const state = { busy: false, ready: false, born: Date.now() };
     workers.set(child, state);
     status.workers.running = workers.size;
@@ -130,6 +135,7 @@ export async function runAgent(o: AgentOptions): Promise<never> {
       changed();
       if (stopping) { if (workers.size === 0) leave('stopped'); return; }
       if (signal || code) log(`worker ${child.pid} left (${signal ?? `exit ${code}`})${state.busy ? ' during a call' : ''}`);
+      else if (workers.size >= o.workers) return;   // a burst's worker, idle: not replaced
       // a worker that keeps dying young waits longer each time (bounded)
       pause = Date.now() - state.born < YOUNG_MS ? Math.min(pause * 2, RESTART_MAX_MS) : RESTART_MS;
       setTimeout(() => { if (!stopping && workers.size < o.workers) spawnWorker(); }, pause);
@@ -142,7 +148,7 @@ export async function runAgent(o: AgentOptions): Promise<never> {
     } else if (what === 'busy') {
       state.busy = true;
       // every worker busy: one more, up to the most (a burst, or calls waiting on locks)
-      if (!stopping && busyCount() >= workers.size && workers.size < o.maxWorkers) spawnWorker();
+      if (!stopping && busyCount() >= workers.size && workers.size < o.maxWorkers) spawnWorker(true);
     } else if (what === 'done') {
       state.busy = false;
       status.calls.served++;

@@ -31,6 +31,8 @@ export interface WorkerOptions {
   deadlineS: number;
   /** calls before the worker leaves for a fresh one (bounds what a long life could gather) */
   maxCalls: number;
+  /** a worker added for a burst leaves after this long without a call (undefined: it stays) */
+  idleExitS?: number;
   plugins: Record<string, Plugin<any>>;
 }
 
@@ -136,16 +138,21 @@ export async function runWorker(o: WorkerOptions): Promise<never> {
   // a call that starts a long-running mode (dns-hosts' resolver) has the agent start it
   startLongRunningWith((name, args) => { tell(`start ${name} ${args.join(' ')}`); return true; });
   tell('ready');
+  let lastCall = Date.now();
   for (let served = 0; served < o.maxCalls;) {
     let accepted: [number, number, number];
     try { accepted = native().agentAccept(LISTEN_FD); } catch (e) {
       if ((e as { code?: string }).code === 'EINVAL') break;   // shut down: the agent is stopping
+      if ((e as { code?: string }).code === 'EAGAIN') {   // nothing to take for a while
+        if (o.idleExitS !== undefined && Date.now() - lastCall >= o.idleExitS * 1000) break;
+        continue;
+      }
       if ((e as { code?: string }).code === 'EMFILE' || (e as { code?: string }).code === 'ENFILE') { await new Promise((r) => setTimeout(r, 100)); continue; }
       throw e;
     }
     const [conn, uid] = accepted;
     try {
-      if (await serve(conn, uid)) served++;
+      if (await serve(conn, uid)) { served++; lastCall = Date.now(); }
     } catch (e) {
       tell(`error ${String((e as Error)?.message ?? e).replace(/\s+/g, ' ').slice(0, 300)}`);
     } finally {

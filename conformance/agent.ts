@@ -36,9 +36,9 @@ const childrenOf = (pid: number): number[] => {
 };
 
 /** (`sync`: with the overlay's sync process under it, as by default; tests leave it out unless they test it) */
-export function startAgent(hostNs: string, bin: string, o: { workers?: number; deadlineS?: number; log?: boolean; dir?: string; sync?: boolean } = {}): AgentHandle {
+export function startAgent(hostNs: string, bin: string, o: { workers?: number; deadlineS?: number; log?: boolean; dir?: string; sync?: boolean; burstIdleS?: number } = {}): AgentHandle {
   const dir = o.dir ?? join(mkdtempSync(join(tmpdir(), 'cnits-agent-')), 'agent');
-  const args = ['netns', 'exec', hostNs, join(bin, 'cni-ts'), 'agent', `--dir=${dir}`, `--workers=${o.workers ?? 2}`, ...(o.deadlineS ? [`--deadline=${o.deadlineS}`] : []), ...(o.sync ? [] : ['--no-sync'])];
+  const args = ['netns', 'exec', hostNs, join(bin, 'cni-ts'), 'agent', `--dir=${dir}`, `--workers=${o.workers ?? 2}`, ...(o.deadlineS ? [`--deadline=${o.deadlineS}`] : []), ...(o.sync ? [] : ['--no-sync']), ...(o.burstIdleS ? [`--burst-idle=${o.burstIdleS}`] : [])];
   const child = spawn('ip', args, { stdio: ['ignore', 'ignore', o.log ? 'pipe' : 'ignore'], detached: false });
   let log = '';
   child.stderr?.on('data', (d: Buffer) => { log += d.toString(); });

@@ -4,10 +4,12 @@
  * connection taken with its caller's credentials and file descriptors.
  *
  *   agentListen(path) -> fd         unix stream socket bound at path, chmod 0600 before it
- *                                   listens (no caller can connect while the mode is wider)
+ *                                   listens (no caller can connect while the mode is wider);
+ *                                   its accept gives up after 5 s (EAGAIN)
  *   agentAccept(fd) -> [conn, uid, pid]
  *                                   accept(2), blocking (a worker has nothing else to do), the
- *                                   peer's SO_PEERCRED; EINVAL once the socket is shut down
+ *                                   peer's SO_PEERCRED; EINVAL once the socket is shut down,
+ *                                   EAGAIN after 5 s with no connection
  *   agentReceive(conn, max, timeoutMs) -> [Buffer, fd...]
  *                                   one request: a 4-byte little-endian length, then that many
  *                                   bytes (at most max), and the descriptors it carried
@@ -26,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -39,7 +42,9 @@ static napi_value agent_listen(napi_env env, napi_callback_info info) {
   if (native_args(env, info, 1, argv) || native_path(env, argv[0], sa.sun_path, sizeof sa.sun_path, "socket path")) return NULL;
   int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0) return native_throw_errno(env, errno, "socket");
-  if (bind(s, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod(sa.sun_path, 0600) < 0 || listen(s, 128) < 0) {
+  /* accept returns EAGAIN after a while with nothing to take: a worker may then leave when idle */
+  struct timeval idle = {.tv_sec = 5};
+  if (setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof idle) < 0 || bind(s, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod(sa.sun_path, 0600) < 0 || listen(s, 128) < 0) {
     int e = errno;
     close(s);
     return native_throw_errno(env, e, sa.sun_path);

@@ -74,7 +74,7 @@ export function podmanRun(host: string, dns = false): Bench {
     execFileSync('bash', ['-c', `podman save -o ${join(nd, 'bb.tar')} localhost/bb:latest >/dev/null 2>&1`]);
     podman(nav, 'load', '-q', '-i', join(nd, 'bb.tar'));
     // (with DNS: aardvark-dns answers on the network's gateway, as podman sets it up by default)
-    podman(nav, 'network', 'create', ...(dns ? [] : ['--disable-dns']), '--subnet', `10.${dns ? 243 : 242}.0.0/24`, navNet);
+    podman(nav, 'network', 'create', ...(dns ? [] : ['--disable-dns']), '--subnet', `10.${dns ? 249 : 242}.0.0/24`, navNet);
   };
   const run = (env: Record<string, string>, network: string) => () => { podman(env, 'run', '--rm', '--network', network, '-p', `${dns ? 18201 : 18200}:80`, 'localhost/bb', 'true'); };
   const impls: Impl[] = [

@@ -58,7 +58,8 @@ if (inside < 0) {
   if (picked(memName)) {
     process.stderr.write(`bench: ${memName}...\n`);
     const m = agentMemory(agent, 1000);
-    agentLines.push(`${memName} (bridge+host-local through the agent, ${(m.ms / 1000).toFixed(1)} s for the ADDs): resident ${m.rssMiB.toFixed(1)} MiB, proportional ${m.pssMiB.toFixed(1)} MiB, over ${m.processes} processes (the supervisor and its workers; target <= 100 MB)`);
+    const f = (x: typeof m.burst) => `${x.processes} processes (the supervisor and its workers): proportional set ${x.pssMiB.toFixed(1)} MiB, resident sets summed ${x.rssMiB.toFixed(1)} MiB (each counts the executable's shared pages)`;
+    agentLines.push(`${memName} (bridge+host-local through the agent, 8 at a time, ${(m.ms / 1000).toFixed(1)} s for the ADDs; target <= 100 MB): right after the burst, ${f(m.burst)}; once the burst's workers left, ${f(m.steady)}`);
   }
   const served = agent.served();
   stopBenchAgent();

@@ -150,7 +150,25 @@ export function goCniPod(): Bench {
  * a namespace of its own): the resident set of the supervisor and its workers together, and
  * their proportional set (shared pages counted once). Target: <= 100 MB.
  */
-export function agentMemory(agent: AgentHandle, n = 1000): { n: number; rssMiB: number; pssMiB: number; processes: number; ms: number } {
+export interface AgentMemory { rssMiB: number; pssMiB: number; processes: number }
+function memoryOf(pids: number[]): AgentMemory {
+  let rss = 0, pss = 0, processes = 0;
+  for (const p of pids) {
+    try {
+      const r = readFileSync(`/proc/${p}/smaps_rollup`, 'utf8');
+      rss += Number(/^Rss:\s+(\d+)/m.exec(r)?.[1] ?? 0);
+      pss += Number(/^Pss:\s+(\d+)/m.exec(r)?.[1] ?? 0);
+      processes++;
+    } catch { /* gone */ }
+  }
+  return { rssMiB: rss / 1024, pssMiB: pss / 1024, processes };
+}
+
+/**
+ * ...measured twice: right after the burst of ADDs (8 at a time: the pool grew for it), and once
+ * the burst's workers have left (the pool's steady size).
+ */
+export function agentMemory(agent: AgentHandle, n = 1000): { n: number; ms: number; burst: AgentMemory; steady: AgentMemory } {
   const base = join(tmpdir(), `cnits-bench-mem-${process.pid}`);
   const ns = Array.from({ length: n }, (_, i) => `cnits-mem-${process.pid}-${i}`);
   const list = nerdctlList('mem', join(base, 'ipam'), 9);
@@ -163,16 +181,10 @@ export function agentMemory(agent: AgentHandle, n = 1000): { n: number; rssMiB: 
   try {
     runScript(ns.map((x, i) => cnictlLine(BIN, base, 'add', list.name, `/run/netns/${x}`, `mem${i}`, 'eth0', 40000 + i, env)), 'agent memory ADDs', 8);
     const ms = Date.now() - t0;
-    const procs = [agent.pid, ...agent.workers()];
-    let rss = 0, pss = 0;
-    for (const p of procs) {
-      try {
-        const r = readFileSync(`/proc/${p}/smaps_rollup`, 'utf8');
-        rss += Number(/^Rss:\s+(\d+)/m.exec(r)?.[1] ?? 0);
-        pss += Number(/^Pss:\s+(\d+)/m.exec(r)?.[1] ?? 0);
-      } catch { /* gone */ }
-    }
-    return { n, rssMiB: rss / 1024, pssMiB: pss / 1024, processes: procs.length, ms };
+    const burst = memoryOf([agent.pid, ...agent.workers()]);
+    const min = agent.status()?.workers.min ?? 2;
+    for (const end = Date.now() + 60_000; agent.workers().length > min && Date.now() < end;) spawnSync('sleep', ['1']);
+    return { n, ms, burst, steady: memoryOf([agent.pid, ...agent.workers()]) };
   } finally {
     try { runScript(ns.map((x, i) => cnictlLine(BIN, base, 'del', list.name, `/run/netns/${x}`, `mem${i}`, 'eth0', 40000 + i, env)), 'agent memory DELs', 8); } finally {
       spawnSync('ip', ['-force', '-batch', '-'], { input: ns.map((x) => `netns del ${x}`).join('\n') });

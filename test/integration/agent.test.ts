@@ -111,7 +111,7 @@ t.test('a call past its deadline ends its worker and answers code 11 in its vers
 t.test('calls of one container run one at a time; other containers go on meanwhile', { skip }, async (t) => {
   const host = makeNetns(t, 'cnits-agh'), ctr = makeNetns(t, 'cnits-agc');
   const data = tempDir(t);
-  const agent = startAgent(host.name, BIN, { workers: 3 });
+  const agent = startAgent(host.name, BIN, { workers: 2, burstIdleS: 1 });
   t.teardown(() => { agent.stop(); });
   mkdirSync(join(data, 'held'), { recursive: true });
   const holder = spawnSync('bash', ['-c', `flock ${join(data, 'held', 'lock')} sleep 2 >/dev/null 2>&1 & echo $!`], { encoding: 'utf8' });
@@ -125,7 +125,14 @@ t.test('calls of one container run one at a time; other containers go on meanwhi
   await new Promise((r) => setTimeout(r, 300));   // (the event loop must run: it writes the first call's stdin)
   const second = at(cniStart('host-local', { ...base, config: ipam(data, 'free'), containerId: 'x', ifname: 'eth1' }));
   const other = at(cniStart('host-local', { ...base, config: ipam(data, 'free'), containerId: 'y' }));
-  const [f, s, o] = await Promise.all([first, second, other]);
+  // both workers wait (x's two calls): a third is added for y's
+  const o = await other;
+  const grown = agent.status()!.workers.running;
+  const [f, s] = await Promise.all([first, second]);
+  t.ok(grown > 2, `every worker busy: the pool grew (${grown} workers)`);
+  // the burst's workers leave once idle (accept gives up every 5 s; burstIdleS: 1)
+  for (const end = Date.now() + 15_000; agent.status()!.workers.running > 2 && Date.now() < end;) await new Promise((r) => setTimeout(r, 200));
+  t.equal(agent.status()!.workers.running, 2, 'and shrank back once idle');
   t.comment(`first ${f - f0}, second ${s - f0}, other ${o - f0} ms`);
   t.ok(o < f, 'another container\'s call finished while the first waited');
   t.ok(s >= f, 'the same container\'s second call finished only after its first');
