@@ -139,12 +139,15 @@ export async function runWorker(o: WorkerOptions): Promise<never> {
   startLongRunningWith((name, args) => { tell(`start ${name} ${args.join(' ')}`); return true; });
   tell('ready');
   let lastCall = Date.now();
+  const parent = process.ppid;
   for (let served = 0; served < o.maxCalls;) {
     let accepted: [number, number, number];
     try { accepted = native().agentAccept(LISTEN_FD); } catch (e) {
       if ((e as { code?: string }).code === 'EINVAL') break;   // shut down: the agent is stopping
       if ((e as { code?: string }).code === 'EAGAIN') {   // nothing to take for a while
         if (o.idleExitS !== undefined && Date.now() - lastCall >= o.idleExitS * 1000) break;
+        // the supervisor is gone (killed): a new agent serves a new socket; this one leaves
+        if (process.ppid !== parent) break;
         continue;
       }
       if ((e as { code?: string }).code === 'EMFILE' || (e as { code?: string }).code === 'ENFILE') { await new Promise((r) => setTimeout(r, 100)); continue; }

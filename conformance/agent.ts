@@ -47,7 +47,8 @@ export function startAgent(hostNs: string, bin: string, o: { workers?: number; d
   const status = (): AgentStatus | undefined => { try { return JSON.parse(readFileSync(statusPath(dir), 'utf8')) as AgentStatus; } catch { return undefined; } };
   const want = o.workers ?? 2;
   const deadline = Date.now() + 15_000;
-  while ((status()?.workers.ready ?? 0) < want) {
+  // (its own status: a directory an earlier agent left holds that one's)
+  while (status()?.pid !== pid || (status()?.workers.ready ?? 0) < want) {
     if (Date.now() > deadline || gone(pid)) {
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
       throw new Error(`the agent in ${hostNs} did not start: ${JSON.stringify(status())} ${log}`);

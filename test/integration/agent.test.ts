@@ -246,3 +246,21 @@ t.test('install: a systemd unit for the agent, a DaemonSet manifest; the launche
   // launcher.c's own copy of the default directory is the agent's
   t.ok(readFileSync(join(ROOT, 'build/launcher/launcher.c'), 'utf8').includes(`const char *dir = "${AGENT_DIR}";`), `launcher.c looks in ${AGENT_DIR}`);
 });
+
+t.test('workers whose supervisor was killed leave; a new agent serves', { skip }, async (t) => {
+  const host = makeNetns(t, 'cnits-agh'), ctr = makeNetns(t, 'cnits-agc');
+  const agent = startAgent(host.name, BIN);
+  t.teardown(() => { agent.stop(); });
+  const workers = agent.workers();
+  t.equal(workers.length, 2);
+  process.kill(agent.pid, 'SIGKILL');
+  // (accept gives up every 5 s: then a worker sees its parent gone)
+  const alive = (p: number): boolean => { try { return !readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z'); } catch { return false; } };
+  for (const end = Date.now() + 12_000; workers.some(alive) && Date.now() < end;) await new Promise((r) => setTimeout(r, 200));
+  t.notOk(workers.some(alive), 'the orphaned workers left');
+  const next = startAgent(host.name, BIN, { dir: agent.dir });
+  t.teardown(() => { next.stop(); });
+  const r = cni('loopback', { host: host.name, command: 'ADD', config: loopback, containerId: 'o1', netns: ctr.path, ifname: 'lo', env: next.env });
+  t.equal(r.status, 0, r.stdout);
+  t.equal(next.served(), 1, 'a new agent on the same directory serves');
+});
