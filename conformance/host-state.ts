@@ -35,11 +35,10 @@ export function stopDaemons(stateDir: string): void {
       if (pid > 1 && /--(resolver=|resolver-serve=|sync)/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) { process.kill(pid, 'SIGKILL'); killed.push(pid); }
     } catch { /* none running */ }
   }
-  // the resolver's own cgroups go once its processes are gone
-  if (killed.length) {
-    const deadline = Date.now() + 2000;
-    while (killed.some((p) => existsSync(`/proc/${p}`)) && Date.now() < deadline) spawnSync('sleep', ['0.02']);
-    removeCgroups(stateDir);
-  }
+  // the resolver's own cgroups go once its processes are gone: those killed here, and those a
+  // test killed itself (a supervisor killed by SIGKILL never leaves its cgroups)
+  const deadline = Date.now() + 2000;
+  while (killed.some((p) => existsSync(`/proc/${p}`)) && Date.now() < deadline) spawnSync('sleep', ['0.02']);
+  removeCgroups(stateDir);
 }
 
