@@ -15,9 +15,8 @@ import { selfCommand } from '../shared/os/self.ts';
 import { STATE_DIRS } from '../shared/os/state.ts';
 import { childProcess } from '../shared/util/lazy.ts';
 import { join } from '../shared/util/path.ts';
-import { openSync, closeSync } from 'node:fs';
-import { IN_SCOPE, RESOLVER_FLAG } from '../plugins/dns-hosts/modes.ts';
-import { paths as dnsPaths } from '../plugins/dns-hosts/records.ts';
+import { RESOLVER_FLAG } from '../plugins/dns-hosts/modes.ts';
+import { spawnResolver } from '../plugins/dns-hosts/client.ts';
 
 export { AGENT_DIR, DEFAULT_DEADLINE_S } from './defaults.ts';
 const RESTART_MS = 50, RESTART_MAX_MS = 2000, YOUNG_MS = 2000;
@@ -166,7 +165,7 @@ export async function runAgent(o: AgentOptions): Promise<never> {
   };
 
   // dns-hosts' resolver, when a call in a worker needs one started: run here, under the agent
-  // and in its cgroup (IN_SCOPE: its own supervisor makes none), its output to its log. What a
+  // and in its cgroup (its own supervisor makes none), its output to its log. What a
   // worker asks is checked: that name and flag, a state directory of dns-hosts' and nothing else.
   const dnsRoot = join(STATE_DIRS.run, 'dns-hosts');
   const startResolver = (request: string): void => {
@@ -174,15 +173,12 @@ export async function runAgent(o: AgentOptions): Promise<never> {
     const dir = flag?.startsWith(RESOLVER_FLAG) ? flag.slice(RESOLVER_FLAG.length) : '';
     const leaf = dir.slice(dnsRoot.length + 1);
     if (name !== 'dns-hosts' || extra !== undefined || !dir.startsWith(`${dnsRoot}/`) || !/^[A-Za-z0-9_-]{1,64}$/.test(leaf)) { log(`refused to start: ${request.slice(0, 200)}`); return; }
-    let out: number;
-    try { out = openSync(dnsPaths(dir).log, 'a', 0o600); } catch (e) { log(`resolver of ${dir}: ${(e as Error).message}`); return; }
     try {
-      const [c, ...a] = selfCommand('dns-hosts', [flag!]);
-      const child = childProcess().spawn(c!, a, { cwd: '/', stdio: ['ignore', out, out], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', BUN_GC_TIMER_DISABLE: '1', [IN_SCOPE]: '1' } });
+      const child = spawnResolver(dir, { detached: false, inScope: true });
       status.children.resolvers.push(child.pid!);
       changed();
       child.on('exit', () => { status.children.resolvers = status.children.resolvers.filter((p) => p !== child.pid); changed(); });
-    } finally { closeSync(out); }
+    } catch (e) { log(`resolver of ${dir}: ${(e as Error).message}`); }
   };
 
   // vxlan-overlay's sync process, one per host: started again when it dies (bounded pauses);

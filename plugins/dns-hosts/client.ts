@@ -8,6 +8,7 @@ import { ensureDir, sleepSync } from '../../shared/os/files.ts';
 import { childProcess } from '../../shared/util/lazy.ts';
 import { native } from '../../shared/os/native.ts';
 import { handOverStart, selfCommand } from '../../shared/os/self.ts';
+import type { ChildProcess } from 'node:child_process';
 import { IN_SCOPE, RESOLVER_FLAG, SERVER_FLAG } from './modes.ts';
 import { paths } from './records.ts';
 
@@ -46,21 +47,29 @@ function start(dir: string): void {
   ensureDir(dir);
   // in a node agent's worker: the agent runs it, under itself (docs/agent.md)
   if (handOverStart('dns-hosts', [`${RESOLVER_FLAG}${dir}`])) return;
+  // where systemd runs, in a scope of its own (its cgroup, which stopping the caller's unit
+  // leaves alone); elsewhere the supervisor makes its own cgroups (supervisor.ts)
+  const scope = exists('/run/systemd/system') && isExecutable(SYSTEMD_RUN);
+  // its own session, no terminal: nothing ties it to the runtime's pipes
+  spawnResolver(dir, { detached: true, inScope: scope, ...(scope ? { wrap: [SYSTEMD_RUN, '--scope', '--quiet', '--collect', `--unit=cni-ts-dns-${basename(dir)}`, '--'] } : {}) }).unref();
+}
+
+/**
+ * The resolver's supervisor for `dir`, started with its log (never followed through a link) for
+ * output: by a call (detached, `wrap`ped in a systemd scope where there is one), or by the node
+ * agent as its child in its own cgroup (`inScope`: the supervisor then makes no cgroups of its own).
+ */
+export function spawnResolver(dir: string, o: { detached: boolean; inScope: boolean; wrap?: string[] }): ChildProcess {
   const log = openFile(paths(dir).log, O.WRONLY | O.CREAT | O.APPEND | O.NOFOLLOW, 0o600);
   try {
     const self = selfCommand('dns-hosts', [`${RESOLVER_FLAG}${dir}`]);
-    // where systemd runs, in a scope of its own (its cgroup, which stopping the caller's unit
-    // leaves alone); elsewhere the supervisor makes its own cgroups (supervisor.ts)
-    const scope = exists('/run/systemd/system') && isExecutable(SYSTEMD_RUN);
-    const [cmd, ...args] = scope ? [SYSTEMD_RUN, '--scope', '--quiet', '--collect', `--unit=cni-ts-dns-${basename(dir)}`, '--', ...self] : self;
-    // its own session, no terminal, the log for output: nothing ties it to the runtime's pipes
+    const [cmd, ...args] = o.wrap ? [...o.wrap, ...self] : self;
     // (child_process loaded here, not at every call's start: only a call that starts the resolver needs it)
     // (BUN_GC_TIMER_DISABLE: Bun's once-a-second collection of an idle heap takes the resolver's
     // main thread and its helpers each second, a tail of the UDP thread's answers; its heaps
     // are still collected when they grow)
-    const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', BUN_GC_TIMER_DISABLE: '1', ...(scope ? { [IN_SCOPE]: '1' } : {}) };
-    const child = childProcess().spawn(cmd!, args, { detached: true, cwd: '/', stdio: ['ignore', log, log], env });
-    child.unref();
+    const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', BUN_GC_TIMER_DISABLE: '1', ...(o.inScope ? { [IN_SCOPE]: '1' } : {}) };
+    return childProcess().spawn(cmd!, args, { detached: o.detached, cwd: '/', stdio: ['ignore', log, log], env });
   } finally {
     closeFile(log);
   }
