@@ -6,8 +6,7 @@
 // (shared/os/call-scope.ts), and an alarm that ends the worker should the call outlive its
 // deadline (the launcher then prints the error it was given, code 11).
 import type { Plugin } from '../shared/cni/plugin.ts';
-import { runPlugin, type Io } from '../shared/cni/skel.ts';
-import { CURRENT_VERSION, SUPPORTED_VERSIONS } from '../shared/cni/version.ts';
+import { errorReply, replyVersion, runPlugin, type Io } from '../shared/cni/skel.ts';
 import { endCall } from '../shared/os/call-scope.ts';
 import { holdFileLock } from '../shared/os/files.ts';
 import { O, closeFile, fstat, openFile, readFd, writeFd } from '../shared/os/fs.ts';
@@ -40,17 +39,9 @@ function tell(line: string): void {
   try { writeFd(SUPERVISOR_FD, `${line}\n`); } catch { /* the supervisor is gone: it notices our exit */ }
 }
 
-const pretty = (v: unknown): string => `${JSON.stringify(v, null, 4)}\n`;
-
-/** The error to print when the call cannot end in time, in the call's own config version. */
-function timeoutError(stdin: string, deadlineS: number): string {
-  let version = CURRENT_VERSION;
-  try {
-    const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
-    if (typeof v === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(v)) version = v;
-  } catch { /* the call's own error will say what is wrong with it */ }
-  return pretty({ cniVersion: version, code: 11, msg: `the call ended unfinished (cni-ts agent: its worker stopped, or its ${deadlineS} s deadline passed): try again later` });
-}
+/** The error to print when the call cannot end in time, in the version its own errors are told in. */
+const timeoutError = (stdin: string, deadlineS: number): string =>
+  errorReply(replyVersion(stdin), 11, `the call ended unfinished (cni-ts agent: its worker stopped, or its ${deadlineS} s deadline passed): try again later`);
 
 /** The worker's own view of its network namespace: [dev, ino]. */
 function ownNetns(): [number, number] {

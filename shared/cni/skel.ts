@@ -102,6 +102,24 @@ async function addInVersion<C extends BaseConf>(plugin: Plugin<C>, ctx: Context<
   }
 }
 
+/** An error as a call prints it: the spec's error JSON, told in `version`. */
+export function errorReply(version: string, code: number, msg: string, details?: string): string {
+  const body: Record<string, unknown> = { cniVersion: version, code, msg };
+  if (details) body.details = details;
+  return pretty(body);
+}
+
+/**
+ * The version a call's error is told in, from its stdin alone: the config's when we speak it (a
+ * config without one is 0.1.0's), else ours; as runPlugin tells it for an error after decoding.
+ */
+export function replyVersion(stdin: string): string {
+  try {
+    const v = configVersion(decodeStdin(stdin));
+    return (SUPPORTED_VERSIONS as readonly string[]).includes(v) ? v : CURRENT_VERSION;
+  } catch { return CURRENT_VERSION; }
+}
+
 /** Run one CNI invocation; returns the exit status. */
 export async function runPlugin<C extends BaseConf>(plugin: Plugin<C>, io: Io = processIo): Promise<number> {
   if (!io.env.CNI_COMMAND) {
@@ -118,9 +136,7 @@ export async function runPlugin<C extends BaseConf>(plugin: Plugin<C>, io: Io = 
   } catch (e) {
     const err = asCniError(e);
     if (io.env.CNI_TS_DEBUG && e instanceof Error) io.stderr(`${e.stack ?? e.message}\n`);
-    const body: Record<string, unknown> = { cniVersion: versionRef.v, code: err.code, msg: err.message };
-    if (err.details) body.details = err.details;
-    io.stdout(pretty(body));
+    io.stdout(errorReply(versionRef.v, err.code, err.message, err.details));
     return 1;
   }
 }
