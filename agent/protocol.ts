@@ -44,16 +44,6 @@ export function parseRequest(body: Uint8Array): AgentRequest | undefined {
   return { build, name, env };
 }
 
-/** What a launcher sends (the tests' and bench's stand-in for launcher.c). */
-export function encodeRequest(build: string, name: string, env: Record<string, string>): Buffer {
-  const fields = [MAGIC, build, name];
-  for (const k of Object.keys(env)) fields.push(`${k}=${env[k]}`);
-  const body = Buffer.from(`${fields.join('\0')}\0`, 'utf8');
-  const head = Buffer.alloc(4);
-  head.writeUInt32LE(body.length);
-  return Buffer.concat([head, body]);
-}
-
 export const taken = (deadlineS: number): Buffer => {
   const b = Buffer.alloc(5);
   b[0] = 0x41;   // A

@@ -2,7 +2,7 @@
 // directory of its own, waited for until its workers are ready, stopped (SIGTERM, then SIGKILL
 // past a bound) and its cgroups removed in teardown. Synchronous, as the conformance runner is.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hierarchies } from '../shared/os/cgroup.ts';
@@ -90,4 +90,5 @@ export function startAgent(hostNs: string, bin: string, o: { workers?: number; d
   };
 }
 
-export const agentRunning = (dir: string): boolean => existsSync(statusPath(dir));
+/** What a call's environment needs: to go through `agent`, or (none) to be exec'd for certain. */
+export const agentEnv = (agent: AgentHandle | undefined): Record<string, string> => (agent ? { ...agent.env } : { CNI_TS_AGENT: 'off' });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resultProblem } from './result-schema.ts';
 import { netnsStateDirs, stopDaemons } from './host-state.ts';
-import { startAgent, type AgentHandle } from './agent.ts';
+import { agentEnv, startAgent, type AgentHandle } from './agent.ts';
 
 export interface Step {
   op: 'ADD' | 'CHECK' | 'DEL' | 'VERSION' | 'GC' | 'STATUS' | 'tamper' | 'removeNetns';
@@ -125,7 +125,7 @@ export function runScenario(s: Scenario, impl: string, dir: string, id: number, 
       const env: Record<string, string> = {
         PATH: process.env.PATH!, CNI_COMMAND: command, CNI_CONTAINERID: 'conformance1', CNI_NETNS: `/run/netns/${ctr}`,
         CNI_IFNAME: ifname, CNI_PATH: dir, ...(s.args !== undefined ? { CNI_ARGS: s.args } : {}),
-        ...(agent ? agent.env : { CNI_TS_AGENT: 'off' }),
+        ...agentEnv(agent),
       };
       if (step.netns === 'empty') env.CNI_NETNS = '';
       if (step.netns === 'missing') delete env.CNI_NETNS;

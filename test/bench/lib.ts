@@ -3,7 +3,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { BIN, netnsStateDirs, stopDaemons } from '../helpers/netns.ts';
-import { startAgent, type AgentHandle } from '../../conformance/agent.ts';
+import { agentEnv, startAgent, type AgentHandle } from '../../conformance/agent.ts';
 
 // The node agent's column: one agent in the bench's host namespace for the whole run; 'ours' is
 // the exec path (the launcher told not to look for an agent), 'agent' the same calls through it.
@@ -20,7 +20,7 @@ export const benchAgent = (): AgentHandle | undefined => agent;
 /** What an exec'd call of ours adds to its environment. */
 export const VIA_EXEC = { CNI_TS_AGENT: 'off' } as const;
 /** What a call through the agent adds (the exec path when no agent runs). */
-export const viaAgent = (): Record<string, string> => (agent ? { ...agent.env } : { ...VIA_EXEC });
+export const viaAgent = (): Record<string, string> => agentEnv(agent);
 /** `make(label, extraEnv)` for ours exec'd, and for ours through the agent when one runs. */
 export function oursBoth<T>(make: (label: string, env: Record<string, string>) => T): T[] {
   return agent ? [make('ours', { ...VIA_EXEC }), make('agent', viaAgent())] : [make('ours', { ...VIA_EXEC })];

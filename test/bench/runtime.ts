@@ -145,11 +145,7 @@ export function goCniPod(): Bench {
   };
 }
 
-/**
- * The agent's memory with `n` attachments made through it (bridge+host-local, each container in
- * a namespace of its own): the resident set of the supervisor and its workers together, and
- * their proportional set (shared pages counted once). Target: <= 100 MB.
- */
+/** The resident sets of some processes summed, and their proportional sets (shared pages counted once). */
 export interface AgentMemory { rssMiB: number; pssMiB: number; processes: number }
 function memoryOf(pids: number[]): AgentMemory {
   let rss = 0, pss = 0, processes = 0;
@@ -165,8 +161,10 @@ function memoryOf(pids: number[]): AgentMemory {
 }
 
 /**
- * ...measured twice: right after the burst of ADDs (8 at a time: the pool grew for it), and once
- * the burst's workers have left (the pool's steady size).
+ * The agent's memory with `n` attachments made through it (bridge+host-local, each container in
+ * a namespace of its own), of the supervisor and its workers together, measured twice: right
+ * after the burst of ADDs (8 at a time: the pool grew for it), and once the burst's workers have
+ * left (the pool's steady size). Target: <= 100 MB.
  */
 export function agentMemory(agent: AgentHandle, n = 1000): { n: number; ms: number; burst: AgentMemory; steady: AgentMemory } {
   const base = join(tmpdir(), `cnits-bench-mem-${process.pid}`);

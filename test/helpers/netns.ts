@@ -39,17 +39,16 @@ import { netnsStateDirs, stopDaemons } from '../../conformance/host-state.ts';
 // CNI_TS_TEST_AGENT=1 (the agent-*.test.ts files): every call a test makes from a host
 // namespace goes through a node agent started in that namespace on its first call, and stopped
 // with the namespace; what the agents ran is counted for the test to check.
-import { startAgent, type AgentHandle } from '../../conformance/agent.ts';
+import { agentEnv, startAgent, type AgentHandle } from '../../conformance/agent.ts';
 const agents = new Map<string, AgentHandle>();
 export const agentTally = { started: 0, served: 0, unclean: 0 };
 export const testingAgent = (): boolean => process.env.CNI_TS_TEST_AGENT === '1';
 
 /** The environment a runtime in host namespace `host` gives the plugins: its agent's, or the exec path for certain. */
 export function runtimeEnv(host: string): Record<string, string> {
-  if (!testingAgent()) return { CNI_TS_AGENT: 'off' };
   let a = agents.get(host);
-  if (!a) { a = startAgent(host, BIN); agents.set(host, a); agentTally.started++; }
-  return { ...a.env };
+  if (!a && testingAgent()) { a = startAgent(host, BIN); agents.set(host, a); agentTally.started++; }
+  return agentEnv(a);
 }
 
 function stopAgent(host: string): void {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Conflist } from '../helpers/chain.ts';
 import { pluginConf } from '../helpers/chain.ts';
 import { BIN, netnsKey, nftElements } from '../helpers/netns.ts';
-import { startAgent, type AgentHandle } from '../../conformance/agent.ts';
+import { agentEnv, startAgent, type AgentHandle } from '../../conformance/agent.ts';
 
 export interface Outcome { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number; json?: any }
 
@@ -61,7 +61,7 @@ export class World {
 
   /** What the plugins' environment needs: the agent's directory, or (none) the exec path for certain. */
   agentEnv(): Record<string, string> {
-    return this.agent ? { ...this.agent.env } : { CNI_TS_AGENT: 'off' };
+    return agentEnv(this.agent);
   }
 
   /** SIGKILL the agent's processes, then start a new one on the same directory (a crash and a restart). */
