@@ -13,12 +13,14 @@ import { tryFileLock } from '../shared/os/files.ts';
 import { native } from '../shared/os/native.ts';
 import { selfCommand } from '../shared/os/self.ts';
 import { STATE_DIRS } from '../shared/os/state.ts';
+import { giveBackIdleMemory } from './memory.ts';
 import { childProcess } from '../shared/util/lazy.ts';
 import { join } from '../shared/util/path.ts';
 import { RESOLVER_FLAG } from '../plugins/dns-hosts/modes.ts';
 import { spawnResolver } from '../plugins/dns-hosts/client.ts';
 
 export { AGENT_DIR, DEFAULT_DEADLINE_S } from './defaults.ts';
+const IDLE_COLLECT_MS = 5000;
 const RESTART_MS = 50, RESTART_MAX_MS = 2000, YOUNG_MS = 2000;
 /** How long a worker added for a burst stays without a call, unless told. */
 export const BURST_IDLE_S = 20;
@@ -97,7 +99,12 @@ export async function runAgent(o: AgentOptions): Promise<never> {
   };
   // written soon after a change (bounded: at most one write pending), and on a timer
   const changed = (): void => { dirty = true; if (!queued) { queued = true; setTimeout(writeStatus, 20); } };
-  const statusTimer = setInterval(writeStatus, 1000);
+  // (and, once calls have stopped for a while, what hearing them gathered is given back)
+  let heardAt = 0, collected = true;
+  const statusTimer = setInterval(() => {
+    writeStatus();
+    if (!collected && Date.now() - heardAt > IDLE_COLLECT_MS) { collected = true; giveBackIdleMemory(); }
+  }, 1000);
 
   const workers = new Map<ChildProcess, { busy: boolean; ready: boolean; born: number }>();
   let stopping = false, pause = RESTART_MS;
@@ -150,6 +157,8 @@ export async function runAgent(o: AgentOptions): Promise<never> {
       if (!stopping && busyCount() >= workers.size && workers.size < o.maxWorkers) spawnWorker(true);
     } else if (what === 'done') {
       state.busy = false;
+      heardAt = Date.now();
+      collected = false;
       status.calls.served++;
       if (code !== '0') status.calls.failed++;
       if (plugin) status.calls.byPlugin[plugin] = (status.calls.byPlugin[plugin] ?? 0) + 1;

@@ -13,6 +13,7 @@ import { O, closeFile, fstat, openFile, readFd, writeFd } from '../shared/os/fs.
 import { exitCall, native } from '../shared/os/native.ts';
 import { openAsCaller } from '../shared/os/netns.ts';
 import { startLongRunningWith } from '../shared/os/self.ts';
+import { giveBackIdleMemory } from './memory.ts';
 import { shortHash } from '../shared/util/hash.ts';
 import { join } from '../shared/util/path.ts';
 import { GO, MAX_REQUEST, NOT_HERE, REQUEST_FDS, exitStatus, failure, parseRequest, taken, type AgentRequest } from './protocol.ts';
@@ -129,7 +130,7 @@ export async function runWorker(o: WorkerOptions): Promise<never> {
   // a call that starts a long-running mode (dns-hosts' resolver) has the agent start it
   startLongRunningWith((name, args) => { tell(`start ${name} ${args.join(' ')}`); return true; });
   tell('ready');
-  let lastCall = Date.now();
+  let lastCall = Date.now(), collectedAt = 0;
   const parent = process.ppid;
   for (let served = 0; served < o.maxCalls;) {
     let accepted: [number, number, number];
@@ -139,6 +140,8 @@ export async function runWorker(o: WorkerOptions): Promise<never> {
         if (o.idleExitS !== undefined && Date.now() - lastCall >= o.idleExitS * 1000) break;
         // the supervisor is gone (killed): a new agent serves a new socket; this one leaves
         if (process.ppid !== parent) break;
+        // (an accept that timed out: no call for a while, a moment to give back what the last ones gathered)
+        if (served > collectedAt) { giveBackIdleMemory(); collectedAt = served; }
         continue;
       }
       if ((e as { code?: string }).code === 'EMFILE' || (e as { code?: string }).code === 'ENFILE') { await new Promise((r) => setTimeout(r, 100)); continue; }

@@ -1,8 +1,9 @@
 // The bench harness: every benchmark is a pair of implementations (ours, the reference Go
 // plugins) run interleaved on one machine, timed per exec, with peak RSS from GNU time.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
-import { BIN, netnsStateDirs, stopDaemons } from '../helpers/netns.ts';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN, ROOT, netnsStateDirs, stopDaemons } from '../helpers/netns.ts';
 import { agentEnv, startAgent, type AgentHandle } from '../../conformance/agent.ts';
 
 // The node agent's column: one agent in the bench's host namespace for the whole run; 'ours' is
@@ -93,12 +94,17 @@ export function runBench(b: Bench): Row[] {
     const times = b.impls.map(() => [] as number[]);
     // warm-up, then interleave so drift and noise hit every implementation alike
     b.impls.forEach((impl, k) => { impl.prepare?.(-1 - k); impl.run(-1 - k); impl.reset?.(-1 - k); });
+    // (each round in the other order: whichever runs first in a round was seen to gain up to ~6 ms at p50)
+    const order = b.impls.map((_, k) => k);
     for (let i = 0; i < runs; i++) {
-      b.impls.forEach((impl, k) => {
+      (i % 2 ? [...order].reverse() : order).forEach((k) => {
+        const impl = b.impls[k]!;
         impl.prepare?.(i);
+        const h0 = harnessMs;
         const t0 = process.hrtime.bigint();
         impl.run(i);
-        times[k]!.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        // (less what the harness's own spawns of timed-exec cost: see execPlugin)
+        times[k]!.push(Number(process.hrtime.bigint() - t0) / 1e6 - (harnessMs - h0));
         impl.reset?.(i);
       });
     }
@@ -135,9 +141,33 @@ export function table(rows: Row[]): string {
   return lines.join('\n');
 }
 
-/** A plugin exec as a runtime does it: env, stdin, and the expected exit status. */
+const TIMED_EXEC = join(ROOT, 'build/timed-exec');
+let timedExecReady = false;
+/** build/timed-exec, built from test/bench/timed-exec.c when missing or older than its source. */
+function timedExec(): string {
+  if (!timedExecReady) {
+    const src = join(ROOT, 'test/bench/timed-exec.c');
+    if (!existsSync(TIMED_EXEC) || statSync(src).mtimeMs > statSync(TIMED_EXEC).mtimeMs) execFileSync('cc', ['-O2', '-Wall', '-o', TIMED_EXEC, src]);
+    timedExecReady = true;
+  }
+  return TIMED_EXEC;
+}
+
+/** What the bench's own spawns of timed-exec have cost beyond the execs they timed (ms, running total). */
+let harnessMs = 0;
+
+/**
+ * A plugin exec as a runtime does it: env, stdin, and the expected exit status. Timed as a Go
+ * runtime's exec (timed-exec.c): what Node's spawnSync adds around it is not the plugin's and
+ * is left out of the row's time.
+ */
 export function execPlugin(cmd: string, env: NodeJS.ProcessEnv, input: string): string {
-  const r = spawnSync(cmd, [], { env, input, encoding: 'utf8' });
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(timedExec(), [cmd], { env, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+  const wall = Number(process.hrtime.bigint() - t0) / 1e6;
+  const took = Number(String(r.output[3] ?? '').trim()) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${env.CNI_COMMAND} failed (${r.status}): ${r.stdout}${r.stderr}`);
+  if (!Number.isFinite(took) || took <= 0 || took > wall) throw new Error(`timed-exec told no time for ${cmd}: ${r.output[3]}`);
+  harnessMs += wall - took;
   return r.stdout;
 }

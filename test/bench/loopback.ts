@@ -33,11 +33,11 @@ export function noAgentLook(): Bench {
   const env = { PATH: process.env.PATH, CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'bench2', CNI_NETNS: `/run/netns/${ns}`, CNI_IFNAME: 'lo', CNI_PATH: BIN };
   const impl = (label: string, extra: Record<string, string>): Impl => ({ label, run: () => { execPlugin(join(BIN, 'loopback'), { ...env, ...extra }, conf); } });
   return {
-    name: 'loopback ADD exec\'d: no look for an agent, and a look where none listens (target +2 ms); /bin/true for the harness',
+    name: 'loopback ADD exec\'d: no look for an agent, and a look where none listens (target +2 ms); /bin/true for an exec\'s floor',
     runs: 50,
     impls: [
       impl('no agent', { CNI_TS_AGENT_DIR: `/run/cni-ts-bench-no-agent-${process.pid}` }), impl('ours', { ...VIA_EXEC }),
-      // the harness's own cost of an exec (Node's spawnSync, stdin and stdout piped): the floor under every row
+      // an exec's own cost as a runtime pays it (spawned, stdin fed and stdout read, waited for): the floor under every exec'd row
       { label: '/bin/true', run: () => { execPlugin('/bin/true', env, conf); } },
     ],
     setup: () => { execFileSync('ip', ['netns', 'add', ns]); },

@@ -58,7 +58,7 @@ if (inside < 0) {
   if (picked(memName)) {
     process.stderr.write(`bench: ${memName}...\n`);
     const m = agentMemory(agent, 1000);
-    const f = (x: typeof m.burst) => `${x.processes} processes (the supervisor and its workers): proportional set ${x.pssMiB.toFixed(1)} MiB, resident sets summed ${x.rssMiB.toFixed(1)} MiB (each counts the executable's shared pages)`;
+    const f = (x: typeof m.burst) => `${x.processes} processes (the supervisor and its workers): resident set ${x.residentMiB.toFixed(1)} MiB (${(x.residentMiB * 1.048576).toFixed(1)} MB; each page once), proportional sets summed ${x.pssMiB.toFixed(1)} MiB, resident sets summed ${x.rssMiB.toFixed(1)} MiB (each process counts the executable's shared code again)`;
     agentLines.push(`${memName} (bridge+host-local through the agent, 8 at a time, ${(m.ms / 1000).toFixed(1)} s for the ADDs; target <= 100 MB): right after the burst, ${f(m.burst)}; once the burst's workers left, ${f(m.steady)}`);
   }
   const served = agent.served();

@@ -3,7 +3,7 @@
 // restart; each pod through libcni, as containerd does), and the chain ADD on a host that
 // already has 500 containers with a published port each.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, REFERENCE_BIN, ROOT } from '../helpers/netns.ts';
@@ -146,18 +146,51 @@ export function goCniPod(): Bench {
 }
 
 /** The resident sets of some processes summed, and their proportional sets (shared pages counted once). */
-export interface AgentMemory { rssMiB: number; pssMiB: number; processes: number }
+export interface AgentMemory { residentMiB: number; rssMiB: number; pssMiB: number; processes: number }
+
+/**
+ * The pages resident in any of `pid`'s mappings, by page frame (/proc/<pid>/pagemap, root
+ * only): a page the processes share (the executable's code, mapped by every one) is one page.
+ */
+function framesOf(pid: number, into: Set<number>): void {
+  const fd = openSync(`/proc/${pid}/pagemap`, 'r');
+  try {
+    const buf = Buffer.alloc(8 * 4096);
+    for (const line of readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
+      const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+)/.exec(line);
+      if (!m || m[3]!.startsWith('---') || m[1]!.length > 12) continue;   // (reserved, never resident; [vsyscall], above user space)
+      const [lo, hi] = [parseInt(m[1]!, 16) / 4096, parseInt(m[2]!, 16) / 4096];
+      for (let page = lo; page < hi; page += 4096) {
+        const n = Math.min(4096, hi - page);
+        const got = readSync(fd, buf, 0, n * 8, page * 8);
+        for (let i = 0; i + 8 <= got; i += 8) {
+          const e = buf.readBigUInt64LE(i);
+          if (e >> 63n) into.add(Number(e & ((1n << 55n) - 1n)));
+        }
+      }
+    }
+  } finally { closeSync(fd); }
+}
+
+/**
+ * The memory of a set of processes three ways: their resident set as one (each page once, the
+ * agent's RSS), their proportional sets summed (a page shared with processes outside the set,
+ * as the executable's code with a resolver, counts only in part), and their resident sets summed
+ * (each process counts the executable's shared code again).
+ */
 function memoryOf(pids: number[]): AgentMemory {
   let rss = 0, pss = 0, processes = 0;
+  const frames = new Set<number>();
   for (const p of pids) {
     try {
       const r = readFileSync(`/proc/${p}/smaps_rollup`, 'utf8');
+      framesOf(p, frames);
       rss += Number(/^Rss:\s+(\d+)/m.exec(r)?.[1] ?? 0);
       pss += Number(/^Pss:\s+(\d+)/m.exec(r)?.[1] ?? 0);
       processes++;
     } catch { /* gone */ }
   }
-  return { rssMiB: rss / 1024, pssMiB: pss / 1024, processes };
+  return { residentMiB: (frames.size * 4) / 1024, rssMiB: rss / 1024, pssMiB: pss / 1024, processes };
 }
 
 /**
