@@ -9,9 +9,9 @@ import type { Plugin } from '../shared/cni/plugin.ts';
 import { errorReply, replyVersion, runPlugin, type Io } from '../shared/cni/skel.ts';
 import { endCall } from '../shared/os/call-scope.ts';
 import { holdFileLock } from '../shared/os/files.ts';
-import { O, closeFile, fstat, openFile, readFd, writeFd } from '../shared/os/fs.ts';
+import { O, closeFile, openFile, readFd, writeFd } from '../shared/os/fs.ts';
 import { exitCall, native } from '../shared/os/native.ts';
-import { openAsCaller } from '../shared/os/netns.ts';
+import { isOwnNetnsFd, openAsCaller } from '../shared/os/netns.ts';
 import { startLongRunningWith } from '../shared/os/self.ts';
 import { giveBackIdleMemory } from './memory.ts';
 import { shortHash } from '../shared/util/hash.ts';
@@ -44,14 +44,7 @@ function tell(line: string): void {
 const timeoutError = (stdin: string, deadlineS: number): string =>
   errorReply(replyVersion(stdin), 11, `the call ended unfinished (cni-ts agent: its worker stopped, or its ${deadlineS} s deadline passed): try again later`);
 
-/** The worker's own view of its network namespace: [dev, ino]. */
-function ownNetns(): [number, number] {
-  const fd = native().currentNetns();
-  try { const s = fstat(fd); return [s.dev, s.ino]; } finally { closeFile(fd); }
-}
-
 export async function runWorker(o: WorkerOptions): Promise<never> {
-  const [nsDev, nsIno] = ownNetns();
   const devNull = openFile('/dev/null', O.RDWR);
   const base = { ...process.env };
   // (a launcher gone meanwhile is EPIPE: the runtime ignores SIGPIPE in its processes)
@@ -111,7 +104,7 @@ export async function runWorker(o: WorkerOptions): Promise<never> {
       if (!req || fds.length !== REQUEST_FDS) return false;
       const plugin = o.plugins[req.name];
       let here = false;
-      try { const s = fstat(fds[3]!); here = s.dev === nsDev && s.ino === nsIno; } catch { /* not a namespace we can see */ }
+      try { here = isOwnNetnsFd(fds[3]!); } catch { /* not a namespace we can see */ }
       // another build's launcher, a name we do not run, a caller in another network namespace:
       // the launcher execs the call itself
       if (req.build !== o.build || !plugin || !here) { send(conn, NOT_HERE); return false; }

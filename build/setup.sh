@@ -17,6 +17,7 @@ APT_PACKAGES=(
   golang-go golang-github-appc-cni-dev   # test/libcni-client: a real libcni runtime
   golang-github-containerd-go-cni-dev    # test/gocni-client: go-cni, as containerd and nerdctl call plugins
   netavark aardvark-dns                  # bench peers: podman's own network backend
+  containerd                             # bench: a pod's sandbox through containerd's CRI
   dnsmasq-base bind9-dnsutils dnsperf    # dns-hosts: upstream in tests, dig, DNS bench peer and load
   etcd-server etcd-client openssl        # vxlan-overlay: the cluster store its tests start, TLS certificates
 )

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hierarchies } from '../shared/os/cgroup.ts';
 import { agentCgroupName, statusPath, type AgentStatus } from '../agent/supervisor.ts';
+import { childrenOf, gone, pause } from './processes.ts';
 
 export interface AgentHandle {
   pid: number;
@@ -23,17 +24,6 @@ export interface AgentHandle {
   /** SIGKILL the supervisor and every worker at once (its directory stays, as a crash leaves it) */
   kill(): void;
 }
-
-const pause = (ms: number): void => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); };
-
-/** Gone, or a zombie (this process has not reaped it yet). */
-function gone(pid: number): boolean {
-  try { return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] === 'Z'; } catch { return true; }
-}
-
-const childrenOf = (pid: number): number[] => {
-  try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
-};
 
 /** (`sync`: with the overlay's sync process under it, as by default; tests leave it out unless they test it) */
 export function startAgent(hostNs: string, bin: string, o: { workers?: number; deadlineS?: number; log?: boolean; dir?: string; sync?: boolean; burstIdleS?: number } = {}): AgentHandle {

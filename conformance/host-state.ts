@@ -1,12 +1,12 @@
 // What plugins keep per host network namespace, found from outside: the conformance runner and
 // the tests remove it (and stop the long-running processes it names) with the namespace.
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../shared/os/native.ts';
 import { NetNS } from '../shared/os/netns.ts';
 import { STATE_DIRS } from '../shared/os/state.ts';
 import { removeCgroups } from '../plugins/dns-hosts/resolver/supervisor.ts';
+import { gone, pause } from './processes.ts';
 
 /** The name plugins give a namespace's shared state (shared/os/members.ts: its cookie). */
 export function netnsKey(name: string): string {
@@ -38,7 +38,7 @@ export function stopDaemons(stateDir: string): void {
   // the resolver's own cgroups go once its processes are gone: those killed here, and those a
   // test killed itself (a supervisor killed by SIGKILL never leaves its cgroups)
   const deadline = Date.now() + 2000;
-  while (killed.some((p) => existsSync(`/proc/${p}`)) && Date.now() < deadline) spawnSync('sleep', ['0.02']);
+  while (!killed.every(gone) && Date.now() < deadline) pause(20);
   removeCgroups(stateDir);
 }
 

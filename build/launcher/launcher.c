@@ -61,6 +61,12 @@ static long len(const char *s) {
   return n;
 }
 
+/** The value of the first `name=` in the environment (as getenv, and the agent's worker, find it), or 0. */
+static const char *envValue(char **envp, const char *nameEq) {
+  for (char **e = envp; *e; e++) if (starts(*e, nameEq)) return *e + len(nameEq);
+  return 0;
+}
+
 /** The spec's error JSON on stdout (as every plugin failure), then exit 1. */
 static void fail(const char *msg) {
   const char *head = "{\"cniVersion\":\"1.0.0\",\"code\":999,\"msg\":\"cni-ts launcher: ";
@@ -104,8 +110,7 @@ static int isPlugin(const char *name) {
 /** A plugin's name (the name it was invoked as) asked VERSION: the reply, then exit 0. */
 static void answerVersion(const char *argv0, char **envp) {
   if (!isPlugin(baseName(argv0))) return;
-  const char *cmd = 0;   // the first CNI_COMMAND, as getenv finds it
-  for (char **e = envp; *e && !cmd; e++) if (starts(*e, "CNI_COMMAND=")) cmd = *e + 12;
+  const char *cmd = envValue(envp, "CNI_COMMAND=");
   if (!cmd || !same(cmd, "VERSION")) return;
   // stdin to its end first, as every call's (and the reference's) is read: a runtime writing
   // the config to a pipe never finds it closed under it (EPIPE)
@@ -236,11 +241,9 @@ static char request[MAX_REQUEST];
  * call's status when it was. Never both: a worker runs a call only after this side said "go".
  */
 static void viaAgent(const char *name, char **envp) {
-  const char *dir = "/run/cni-ts/agent";
-  for (char **e = envp; *e; e++) {
-    if (starts(*e, "CNI_TS_AGENT=") && same(*e + 13, "off")) return;
-    if (starts(*e, "CNI_TS_AGENT_DIR=") && (*e)[17] == '/') dir = *e + 17;
-  }
+  const char *off = envValue(envp, "CNI_TS_AGENT="), *dir = envValue(envp, "CNI_TS_AGENT_DIR=");
+  if (off && same(off, "off")) return;
+  if (!dir || dir[0] != '/') dir = "/run/cni-ts/agent";
   struct sockaddr_un sa;
   sa.family = AF_UNIX;
   long dl = len(dir), bl = len(BUILD_ID);
@@ -324,9 +327,8 @@ __attribute__((used, noreturn)) void launch(long *sp) {
   if (argc > 0 && !longRunning) answerVersion(argv[0], envp);
   // a plugin call (a plugin's name, no arguments, a command): offered to the agent first
   if (argc == 1 && isPlugin(baseName(argv[0]))) {
-    int command = 0;
-    for (char **e = envp; *e && !command; e++) command = starts(*e, "CNI_COMMAND=") && (*e)[12];
-    if (command) viaAgent(baseName(argv[0]), envp);
+    const char *command = envValue(envp, "CNI_COMMAND=");
+    if (command && *command) viaAgent(baseName(argv[0]), envp);
   }
   // this file's own path (links resolved), then its sibling's
   char path[4096];

@@ -1,7 +1,6 @@
 // Opening CNI_NETNS with errors a runtime can act on.
-import { fstat, stat } from '../os/fs.ts';
 import type { Netlink } from '../netlink/socket.ts';
-import { NetNS } from '../os/netns.ts';
+import { NetNS, isOwnNetnsFd } from '../os/netns.ts';
 import { CniError, ErrCode } from './errors.ts';
 
 /**
@@ -30,12 +29,7 @@ export function openContainerNetns(path: string): NetNS {
   return ns;
 }
 
-/** Whether an opened namespace is the one the plugin runs in (compared on the fd, not the path). */
-function isOwnNetns(ns: NetNS): boolean {
-  const own = stat('/proc/thread-self/ns/net');
-  const target = fstat(ns.fd);
-  return own.ino === target.ino && own.dev === target.dev;
-}
+const isOwnNetns = (ns: NetNS): boolean => isOwnNetnsFd(ns.fd);
 
 /** Run fn inside CNI_NETNS with a netlink socket bound there (ADD, CHECK). */
 export function inContainerNetns<T>(path: string, fn: (ns: NetNS, nl: Netlink) => T): T {

@@ -1,4 +1,5 @@
 // Network namespaces by path: open, run code inside, and netlink handles bound inside.
+import { fstat, stat } from './fs.ts';
 import { native } from './native.ts';
 import { Netlink } from '../netlink/socket.ts';
 
@@ -18,6 +19,13 @@ function openPath(path: string): number {
     if (e instanceof Error) e.message = e.message.split(via).join('');
     throw e;
   }
+}
+
+/** Whether `fd` is the network namespace this thread runs in (compared on the file, not a path). */
+export function isOwnNetnsFd(fd: number): boolean {
+  const own = stat('/proc/thread-self/ns/net');
+  const target = fstat(fd);
+  return own.ino === target.ino && own.dev === target.dev;
 }
 
 export class NetNS {

@@ -1,6 +1,6 @@
 // The bench harness: every benchmark is a pair of implementations (ours, the reference Go
 // plugins) run interleaved on one machine, timed per exec, with peak RSS from GNU time.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, ROOT, netnsStateDirs, stopDaemons } from '../helpers/netns.ts';
@@ -30,8 +30,11 @@ export function oursBoth<T>(make: (label: string, env: Record<string, string>) =
 export interface Impl {
   /** 'ours' and 'reference' make the ratio; a bench may add others ('none', 'netavark') */
   label: string;
-  /** one measured operation; returns nothing, throws on failure */
-  run(i: number): void;
+  /**
+   * one measured operation; throws on failure. It may return its own time (ms) when the wall
+   * clock around it would count more than the operation (a client's start-up).
+   */
+  run(i: number): void | number;
   /** command whose peak RSS represents this implementation (run under /usr/bin/time) */
   rssProbe?: () => { cmd: string; args: string[]; env: NodeJS.ProcessEnv; input: string };
   /** before each measured operation, not timed */
@@ -70,6 +73,22 @@ export function inOwnHost(prefix: string): number {
   }
 }
 
+/**
+ * A command with the machine's mounts (the bench's outer process keeps its mount namespace
+ * for us: podman's and containerd's runc need the machine's cgroups, and what they mount is there).
+ */
+export const inMachine = (host?: string): [string, ...string[]] =>
+  ['nsenter', `--mount=${process.env.CNI_TS_BENCH_MNTNS ?? '/proc/self/ns/mnt'}`, ...(host ? [`--net=/run/netns/${host}`] : [])];
+export function inMachineMounts(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; host?: string } = {}): SpawnSyncReturns<string> {
+  const [nsenter, ...prefix] = inMachine(o.host);
+  return spawnSync(nsenter, [...prefix, cmd, ...args], { encoding: 'utf8', ...(o.env ? { env: o.env } : {}) });
+}
+
+/** Unmount whatever is mounted under `dir` in the machine's mounts (podman's storage makes its overlay directory a mount of its own), deepest first. */
+export function unmountUnder(dir: string): void {
+  inMachineMounts('sh', ['-c', `grep -o " ${dir}/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l; true`]);
+}
+
 export const quantile = (xs: number[], q: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
@@ -102,9 +121,9 @@ export function runBench(b: Bench): Row[] {
         impl.prepare?.(i);
         const h0 = harnessMs;
         const t0 = process.hrtime.bigint();
-        impl.run(i);
+        const own = impl.run(i);
         // (less what the harness's own spawns of timed-exec cost: see execPlugin)
-        times[k]!.push(Number(process.hrtime.bigint() - t0) / 1e6 - (harnessMs - h0));
+        times[k]!.push(typeof own === 'number' ? own : Number(process.hrtime.bigint() - t0) / 1e6 - (harnessMs - h0));
         impl.reset?.(i);
       });
     }

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, REFERENCE_BIN, ROOT } from '../helpers/netns.ts';
-import { VIA_EXEC, benchAgent, viaAgent, type Bench, type Impl } from './lib.ts';
+import { VIA_EXEC, benchAgent, inMachineMounts, unmountUnder, viaAgent, type Bench, type Impl } from './lib.ts';
 
 const LIB = join(ROOT, '../shared/podman/lib.sh');
 export const podmanReady = (): boolean =>
@@ -48,10 +48,9 @@ function podmanCni(base: string, label: string, dir: string, k: number, pluginEn
  */
 export function podmanRun(host: string, dns = false): Bench {
   const base = join(tmpdir(), `cnits-bench-podman${dns ? 'dns' : ''}-${process.pid}`);
-  // the machine's mount namespace (the bench's outer process keeps it for us), the bench's network namespace
-  const mnt = process.env.CNI_TS_BENCH_MNTNS ?? '/proc/self/ns/mnt';
+  // the machine's mount namespace, the bench's network namespace
   const podman = (env: Record<string, string>, ...args: string[]) => {
-    const r = spawnSync('nsenter', [`--mount=${mnt}`, `--net=/run/netns/${host}`, 'podman', ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+    const r = inMachineMounts('podman', args, { host, env: { ...process.env, ...env } });
     if (r.status !== 0) throw new Error(`podman ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
@@ -89,6 +88,7 @@ export function podmanRun(host: string, dns = false): Bench {
     runs: 20,   // a run is ~0.3 s; four of them a round
     impls,
     setup: () => { ours.setup(); ref?.setup(); agent?.setup(); navSetup(); },
-    teardown: () => { rmSync(base, { recursive: true, force: true }); },
+    // (netavark's storage leaves its overlay directory mounted: the directory would stay)
+    teardown: () => { unmountUnder(base); rmSync(base, { recursive: true, force: true }); },
   };
 }

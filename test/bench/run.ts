@@ -11,6 +11,7 @@ import { chart } from './chart.ts';
 import { figures, writePage } from './page.ts';
 import { inOwnHost, overheads, runBench, startBenchAgent, stopBenchAgent, table, type Bench, type Row } from './lib.ts';
 import { podmanReady, podmanRun } from './podman.ts';
+import { containerdReady, criPod } from './cri.ts';
 import { bridgeBenches } from './bridge.ts';
 import { concurrentBridgeAdd } from './concurrent.ts';
 import { hostLocalAdd } from './host-local.ts';
@@ -40,12 +41,13 @@ if (inside < 0) {
   const picked = (name: string): boolean => !filter || arrSome(filter.split('|'), (f) => name.includes(f));
   const rows: Row[] = [];
   const host = process.argv[inside + 1]!;
-  const benches = [...BENCHES, ...(overlayReady() ? overlayBenches : []), ...(podmanReady() ? [() => podmanRun(host), () => podmanRun(host, true)] : [])];
+  const benches = [...BENCHES, ...(overlayReady() ? overlayBenches : []), ...(podmanReady() ? [() => podmanRun(host), () => podmanRun(host, true)] : []), ...(containerdReady() ? [() => criPod(host)] : [])];
   // the agent column: one node agent in this host namespace for the run (ours exec'd beside it)
   const agent = startBenchAgent(host);
   process.on('exit', () => stopBenchAgent());
   if (!overlayReady()) process.stderr.write('bench: vxlan-overlay rows skipped (etcd-server not installed)\n');
   if (!podmanReady()) process.stderr.write('bench: podman rows skipped (../shared/podman/setup.sh and netavark not set up)\n');
+  if (!containerdReady()) process.stderr.write('bench: the containerd CRI row skipped (containerd, ctr or runc missing)\n');
   for (const make of benches) {
     const b = make();
     if (!picked(b.name)) continue;

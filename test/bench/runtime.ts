@@ -22,10 +22,11 @@ export function versionBench(): Bench {
   return { name: 'VERSION', runs: 60, impls: [impl('ours', BIN), impl('reference', REFERENCE_BIN)] };
 }
 
-const nerdctlList = (label: string, dataDir: string, k: number) => ({
+/** nerdctl's chain: its bridge and subnet `k`'s unless told. */
+export const nerdctlList = (label: string, dataDir: string, k: number, net = { bridge: `cnitsr${k}`, subnet: `10.${230 + k}.0.0/16` }) => ({
   cniVersion: '1.0.0', name: `rt-${label}`,
   plugins: [
-    { type: 'bridge', bridge: `cnitsr${k}`, isGateway: true, ipMasq: true, hairpinMode: true, ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: `10.${230 + k}.0.0/16` }]], routes: [{ dst: '0.0.0.0/0' }] } },
+    { type: 'bridge', bridge: net.bridge, isGateway: true, ipMasq: true, hairpinMode: true, ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: net.subnet }]], routes: [{ dst: '0.0.0.0/0' }] } },
     { type: 'portmap', capabilities: { portMappings: true } },
     { type: 'firewall', ingressPolicy: 'same-bridge' },
     { type: 'tuning' },
@@ -178,7 +179,7 @@ function framesOf(pid: number, into: Set<number>): void {
  * as the executable's code with a resolver, counts only in part), and their resident sets summed
  * (each process counts the executable's shared code again).
  */
-function memoryOf(pids: number[]): AgentMemory {
+export function memoryOf(pids: number[]): AgentMemory {
   let rss = 0, pss = 0, processes = 0;
   const frames = new Set<number>();
   for (const p of pids) {
