@@ -244,7 +244,7 @@ t.test('install: a systemd unit for the agent, a DaemonSet manifest; the launche
   t.equal(ds.status, 0, ds.stderr);
   for (const line of [/^kind: DaemonSet$/m, /^ {6}hostNetwork: true$/m, /image: example\.org\/cni-ts:0\.1\.0$/m, /"agent", "--dir=\/run\/cni-ts\/agent"/, /mountPropagation: HostToContainer/]) t.match(ds.stdout, line);
   // launcher.c's own copy of the default directory is the agent's
-  t.ok(readFileSync(join(ROOT, 'build/launcher/launcher.c'), 'utf8').includes(`const char *dir = "${AGENT_DIR}";`), `launcher.c looks in ${AGENT_DIR}`);
+  t.ok(readFileSync(join(ROOT, 'build/launcher/launcher.c'), 'utf8').includes(`#define DEFAULT_AGENT_DIR "${AGENT_DIR}"\n`), `launcher.c looks in ${AGENT_DIR}`);
 });
 
 t.test('workers whose supervisor was killed leave; a new agent serves', { skip }, async (t) => {
