@@ -7,7 +7,6 @@
  *   randomU32() -> number            getrandom(2): unpredictable netlink sequence numbers
  *   netnsCookie() -> string          SO_NETNS_COOKIE of the calling thread's network namespace:
  *                                    unique for the boot, never reused (an nsfs inode is)
- *   currentNetns() -> fd             the calling thread's network namespace
  *   closeFd(fd)
  *   withNetns(fd, callback) -> any   run callback inside the namespace, always restore
  *   netlinkOpen(nsFd, protocol) -> fd   netlink socket created (bound) inside nsFd (-1: here)
@@ -180,13 +179,6 @@ static napi_value netns_cookie(napi_env env, napi_callback_info info) {
   return v;
 }
 
-static napi_value current_netns(napi_env env, napi_callback_info info) {
-  (void)info;
-  int fd = open_current();
-  if (fd < 0) return native_throw_errno(env, errno, "/proc/thread-self/ns/net");
-  return native_make_int(env, fd);
-}
-
 static napi_value close_fd(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
@@ -331,7 +323,7 @@ void native_export_all(napi_env env, napi_value exports, const native_fn *fns, s
 
 NAPI_MODULE_INIT(/* env, exports */) {
   static const native_fn fns[] = {
-    {"openNetns", open_netns},     {"currentNetns", current_netns},     {"closeFd", close_fd},
+    {"openNetns", open_netns},     {"closeFd", close_fd},
     {"withNetns", with_netns},     {"netlinkOpen", netlink_open},       {"netlinkRequest", netlink_request},
     {"flock", flock_fd}, {"randomU32", random_u32}, {"netnsCookie", netns_cookie}, {"exitNow", exit_now},
   };

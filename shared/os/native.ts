@@ -7,7 +7,6 @@ type StatTuple = [dev: number, ino: number, mode: number, size: number];
 
 export interface NetnsNative {
   openNetns(path: string): number;
-  currentNetns(): number;
   closeFd(fd: number): void;
   withNetns<T>(fd: number, fn: () => T): T;
   netlinkOpen(nsFd: number, protocol: number): number;
