@@ -80,5 +80,7 @@ export function startAgent(hostNs: string, bin: string, o: { workers?: number; d
   };
 }
 
+/** What a call's environment needs to be exec'd for certain (the launcher looks for no agent). */
+export const EXEC_ENV = { CNI_TS_AGENT: 'off' } as const;
 /** What a call's environment needs: to go through `agent`, or (none) to be exec'd for certain. */
-export const agentEnv = (agent: AgentHandle | undefined): Record<string, string> => (agent ? { ...agent.env } : { CNI_TS_AGENT: 'off' });
+export const agentEnv = (agent: AgentHandle | undefined): Record<string, string> => (agent ? { ...agent.env } : { ...EXEC_ENV });

@@ -6,14 +6,14 @@
 // machine's mounts (runc needs its cgroups, as podman's does). The sandbox's image is our own:
 // a static pause program in a one-layer OCI image, imported from a file (no registry here).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, REFERENCE_BIN, ROOT } from '../helpers/netns.ts';
 import { VIA_EXEC, benchAgent, inMachine, inMachineMounts, unmountUnder, viaAgent, type Bench, type Impl } from './lib.ts';
 import { nerdctlList } from './runtime.ts';
-import { pause } from '../../conformance/processes.ts';
+import { gone, pause } from '../../conformance/processes.ts';
 
 const CLIENT = join(ROOT, 'test/bench/cri-client.mjs');
 const IMAGE = 'localhost/cnits-pause:1';
@@ -44,7 +44,7 @@ function pauseImage(dir: string): string {
     writeFileSync(join(blobs, hex), bytes);
     return { digest: `sha256:${hex}`, size: bytes.length };
   };
-  const layer = blob(execFileSync('cat', [join(dir, 'layer.tar')]));
+  const layer = blob(readFileSync(join(dir, 'layer.tar')));
   const config = blob(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Entrypoint: ['/pause'] }, rootfs: { type: 'layers', diff_ids: [layer.digest] } })));
   const manifest = blob(Buffer.from(JSON.stringify({
     schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
@@ -87,7 +87,7 @@ export function criPod(host: string): Bench {
   // (containerd names the namespaces it makes cni-<uuid>, in the machine's /run/netns)
   const machineNetns = (): string[] => inMachineMounts('ls', ['/run/netns']).stdout.split('\n').filter((n) => n.startsWith('cni-'));
   const cgroupParent = `/cnits-bench-cri-${process.pid}`;
-  const daemons: { label: string; proc?: ChildProcess; setup: (image: string) => void }[] = [];
+  const daemons: { proc?: ChildProcess; setup: (image: string) => void }[] = [];
   const netnsBefore = new Set<string>();
   let round = 0;
 
@@ -95,7 +95,6 @@ export function criPod(host: string): Bench {
     const d = join(base, label);
     const sock = join(d, 'containerd.sock');
     const daemon: (typeof daemons)[number] = {
-      label,
       setup: (image) => {
         mkdirSync(join(d, 'conf'), { recursive: true });
         mkdirSync(join(d, 'logs'), { recursive: true });
@@ -107,7 +106,8 @@ export function criPod(host: string): Bench {
         daemon.proc = spawn(nsenter, [...prefix, 'containerd', '--config', join(d, 'config.toml')], { stdio: ['ignore', log, log], env: { PATH: process.env.PATH, ...env } });
         closeSync(log);
         for (const end = Date.now() + 20_000; !existsSync(sock);) {
-          if (Date.now() > end || daemon.proc.exitCode !== null) throw new Error(`containerd (${label}) did not start: see ${join(d, 'containerd.log')}`);
+          // (gone(), not exitCode: this code is synchronous, and the event loop that sets it never runs here)
+          if (Date.now() > end || gone(daemon.proc.pid!)) throw new Error(`containerd (${label}) did not start: see ${join(d, 'containerd.log')}`);
           pause(50);
         }
         execFileSync('ctr', ['--address', sock, '-n', 'k8s.io', 'images', 'import', image], { stdio: 'ignore' });
@@ -141,10 +141,11 @@ export function criPod(host: string): Bench {
       for (const d of daemons) d.setup(image);
     },
     teardown: () => {
-      for (const d of daemons) {
-        d.proc?.kill('SIGTERM');
-        for (const end = Date.now() + 10_000; d.proc && d.proc.exitCode === null && d.proc.signalCode === null && Date.now() < end;) pause(50);
-        if (d.proc && d.proc.exitCode === null && d.proc.signalCode === null) d.proc.kill('SIGKILL');
+      for (const { proc } of daemons) {
+        if (!proc?.pid) continue;
+        proc.kill('SIGTERM');
+        for (const end = Date.now() + 10_000; !gone(proc.pid) && Date.now() < end;) pause(50);
+        if (!gone(proc.pid)) proc.kill('SIGKILL');
       }
       // what a sandbox a failed run left holds: its shim (named by its containerd's socket), the
       // namespace containerd made for it, its cgroups, and any mount under the directory

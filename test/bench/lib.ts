@@ -4,7 +4,7 @@ import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_proce
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, ROOT, netnsStateDirs, stopDaemons } from '../helpers/netns.ts';
-import { agentEnv, startAgent, type AgentHandle } from '../../conformance/agent.ts';
+import { EXEC_ENV, agentEnv, startAgent, type AgentHandle } from '../../conformance/agent.ts';
 
 // The node agent's column: one agent in the bench's host namespace for the whole run; 'ours' is
 // the exec path (the launcher told not to look for an agent), 'agent' the same calls through it.
@@ -19,7 +19,7 @@ export function stopBenchAgent(): void {
 }
 export const benchAgent = (): AgentHandle | undefined => agent;
 /** What an exec'd call of ours adds to its environment. */
-export const VIA_EXEC = { CNI_TS_AGENT: 'off' } as const;
+export const VIA_EXEC = EXEC_ENV;
 /** What a call through the agent adds (the exec path when no agent runs). */
 export const viaAgent = (): Record<string, string> => agentEnv(agent);
 /** `make(label, extraEnv)` for ours exec'd, and for ours through the agent when one runs. */

@@ -146,7 +146,7 @@ export function goCniPod(): Bench {
   };
 }
 
-/** The resident sets of some processes summed, and their proportional sets (shared pages counted once). */
+/** A set of processes' memory: as one resident set, proportional sets summed, resident sets summed (memoryOf). */
 export interface AgentMemory { residentMiB: number; rssMiB: number; pssMiB: number; processes: number }
 
 /**
